@@ -1,0 +1,236 @@
+"""paygate's error taxonomy: one module, branches named after what the caller does next.
+
+::
+
+    PaymentError
+    ├── RetriableError            safe to try again with the same idempotency key
+    │   ├── CircuitOpen
+    │   ├── BulkheadFull
+    │   └── IdempotencyInFlight
+    ├── TerminalError             trying again cannot help
+    │   ├── CardDeclinedError
+    │   ├── InvalidRequestError
+    │   └── IdempotencyConflict
+    └── OutcomeUnknown            the provider may have acted: reconcile, never treat as failed
+
+Every error carries its context as keyword-only attributes: the normalized ``code``, the
+``provider`` and its own ``provider_code`` / ``decline_code``, the ``http_status``, the provider's
+``request_id``, the ``idempotency_key`` and a redacted copy of the provider's error body.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from paygate._redaction import redact, redact_text
+
+__all__ = [
+    "BulkheadFull",
+    "CardDeclinedError",
+    "CircuitOpen",
+    "DeclineReason",
+    "ErrorCode",
+    "IdempotencyConflict",
+    "IdempotencyInFlight",
+    "InvalidRequestError",
+    "OutcomeUnknown",
+    "PaymentError",
+    "RetriableError",
+    "RetryAdvice",
+    "TerminalError",
+]
+
+
+class ErrorCode(StrEnum):
+    """One set of codes for every provider."""
+
+    CARD_DECLINED = "card_declined"
+    INVALID_REQUEST = "invalid_request"
+    UNSUPPORTED = "unsupported"
+    AUTHENTICATION = "authentication"
+    PERMISSION = "permission"
+    NOT_FOUND = "not_found"
+    INVALID_STATE = "invalid_state"
+    IDEMPOTENCY_CONFLICT = "idempotency_conflict"
+    IDEMPOTENCY_IN_FLIGHT = "idempotency_in_flight"
+    AMOUNT_EXCEEDS_CAPTURABLE = "amount_exceeds_capturable"
+    AMOUNT_EXCEEDS_REFUNDABLE = "amount_exceeds_refundable"
+    AMOUNT_INVALID = "amount_invalid"
+    RATE_LIMITED = "rate_limited"
+    PROVIDER_UNAVAILABLE = "provider_unavailable"
+    NETWORK = "network"
+    TIMEOUT = "timeout"
+    CIRCUIT_OPEN = "circuit_open"
+    BULKHEAD_FULL = "bulkhead_full"
+    SCHEMA_VIOLATION = "schema_violation"
+    INTEGRITY_MISMATCH = "integrity_mismatch"
+    UNKNOWN = "unknown"
+
+
+class DeclineReason(StrEnum):
+    """Why an issuer or the provider's risk engine refused a card, normalized."""
+
+    GENERIC = "generic"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    EXPIRED_CARD = "expired_card"
+    INCORRECT_CVC = "incorrect_cvc"
+    INCORRECT_NUMBER = "incorrect_number"
+    INCORRECT_PIN = "incorrect_pin"
+    INCORRECT_ADDRESS = "incorrect_address"
+    FRAUD_SUSPECTED = "fraud_suspected"
+    LOST_OR_STOLEN = "lost_or_stolen"
+    CARD_NOT_SUPPORTED = "card_not_supported"
+    CURRENCY_NOT_SUPPORTED = "currency_not_supported"
+    RESTRICTED_CARD = "restricted_card"
+    LIMIT_EXCEEDED = "limit_exceeded"
+    DUPLICATE_TRANSACTION = "duplicate_transaction"
+    AUTHENTICATION_REQUIRED = "authentication_required"
+    ISSUER_UNAVAILABLE = "issuer_unavailable"
+    PROCESSING_ERROR = "processing_error"
+    INVALID_AMOUNT = "invalid_amount"
+    INVALID_ACCOUNT = "invalid_account"
+    DO_NOT_HONOR = "do_not_honor"
+    CALL_ISSUER = "call_issuer"
+    TEST_MODE = "test_mode"
+    UNKNOWN = "unknown"
+
+
+class RetryAdvice(StrEnum):
+    """Whether a *new* attempt (a new idempotency key, later) is advisable after a decline.
+
+    The transport never retries a decline: the same key would only replay it, and repeating
+    some declines draws card-network fines. This is advice to the caller's business logic.
+    """
+
+    RETRY_LATER = "retry_later"
+    UPDATE_PAYMENT_DETAILS = "update_payment_details"
+    DO_NOT_RETRY = "do_not_retry"
+    UNKNOWN = "unknown"
+
+
+class PaymentError(Exception):
+    """Base of every error paygate raises. Catch a branch, not this, in service code."""
+
+    retriable: bool = False
+    default_code: ErrorCode = ErrorCode.UNKNOWN
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: ErrorCode | None = None,
+        provider: str | None = None,
+        provider_code: str | None = None,
+        decline_code: str | None = None,
+        http_status: int | None = None,
+        request_id: str | None = None,
+        idempotency_key: str | None = None,
+        provider_body: Any = None,
+        payment_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.message = redact_text(message)
+        super().__init__(self.message)
+        self.code = code or self.default_code
+        self.provider = provider
+        self.provider_code = provider_code
+        self.decline_code = decline_code
+        self.http_status = http_status
+        self.request_id = request_id
+        self.idempotency_key = idempotency_key
+        self.provider_body = redact(provider_body)
+        self.payment_id = payment_id
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        context = ", ".join(
+            f"{name}={value}"
+            for name, value in (
+                ("code", self.code.value),
+                ("provider", self.provider),
+                ("provider_code", self.provider_code),
+                ("decline_code", self.decline_code),
+                ("http_status", self.http_status),
+                ("request_id", self.request_id),
+                ("idempotency_key", self.idempotency_key),
+                ("payment_id", self.payment_id),
+            )
+            if value is not None
+        )
+        return f"{self.message} ({context})"
+
+    def __repr__(self) -> str:
+        return f"paygate.errors.{type(self).__name__}({self.message!r}, code={self.code.value!r})"
+
+
+class RetriableError(PaymentError):
+    """Nothing happened at the provider, or repeating with the same key is safe."""
+
+    retriable = True
+    default_code = ErrorCode.PROVIDER_UNAVAILABLE
+
+
+class TerminalError(PaymentError):
+    """The provider refused the request; repeating it cannot change the answer."""
+
+    default_code = ErrorCode.INVALID_REQUEST
+
+
+class OutcomeUnknown(PaymentError):
+    """The provider may or may not have acted. Never treat as failed: reconcile.
+
+    Repeat the call with the same idempotency key (it is on this error), or retrieve the
+    payment, or wait for the provider's webhook.
+    """
+
+    default_code = ErrorCode.UNKNOWN
+
+
+class CircuitOpen(RetriableError):
+    """The provider's circuit breaker is open: refused locally, nothing was sent."""
+
+    default_code = ErrorCode.CIRCUIT_OPEN
+
+
+class BulkheadFull(RetriableError):
+    """Too many calls in flight to this provider: refused locally, nothing was sent."""
+
+    default_code = ErrorCode.BULKHEAD_FULL
+
+
+class IdempotencyInFlight(RetriableError):
+    """Another call with the same idempotency key is still running. Retry later, same key."""
+
+    default_code = ErrorCode.IDEMPOTENCY_IN_FLIGHT
+
+
+class CardDeclinedError(TerminalError):
+    """The card was declined. ``reason`` is normalized; ``advice`` says whether to try anew."""
+
+    default_code = ErrorCode.CARD_DECLINED
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: DeclineReason = DeclineReason.UNKNOWN,
+        advice: RetryAdvice = RetryAdvice.UNKNOWN,
+        **context: Any,
+    ) -> None:
+        super().__init__(message, **context)
+        self.reason = reason
+        self.advice = advice
+
+    def __str__(self) -> str:
+        return f"{super().__str__()} [reason={self.reason.value}, advice={self.advice.value}]"
+
+
+class InvalidRequestError(TerminalError):
+    """The request is malformed, unsupported or not allowed in the payment's current state."""
+
+
+class IdempotencyConflict(TerminalError):
+    """The idempotency key was already used with different parameters."""
+
+    default_code = ErrorCode.IDEMPOTENCY_CONFLICT

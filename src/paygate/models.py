@@ -1,0 +1,306 @@
+"""The canonical model: payment sources, operation requests, statuses and results.
+
+Every provider adapter translates to and from these types; nothing provider-specific leaks out.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from paygate.money import Money
+
+__all__ = [
+    "AuthorizeRequest",
+    "CaptureRequest",
+    "CardDetails",
+    "NextAction",
+    "Operation",
+    "Payment",
+    "PaymentRequest",
+    "PaymentSource",
+    "PaymentStatus",
+    "Refund",
+    "RefundRequest",
+    "RefundStatus",
+    "RetrieveRequest",
+    "VoidRequest",
+]
+
+Reference = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[\x21-\x7e ]+$")]
+ProviderId = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_\-.:]+$")]
+
+
+class Operation(StrEnum):
+    AUTHORIZE = "authorize"
+    PURCHASE = "purchase"
+    CAPTURE = "capture"
+    VOID = "void"
+    REFUND = "refund"
+    RETRIEVE = "retrieve"
+
+    @property
+    def is_mutating(self) -> bool:
+        return self is not Operation.RETRIEVE
+
+
+class PaymentStatus(StrEnum):
+    """One status vocabulary for every provider."""
+
+    REQUIRES_ACTION = "requires_action"  # the shopper must authenticate (3DS, redirect)
+    PENDING = "pending"  # the provider has it, the outcome comes later (webhook)
+    AUTHORIZED = "authorized"
+    PARTIALLY_CAPTURED = "partially_captured"
+    CAPTURED = "captured"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    VOIDED = "voided"
+    FAILED = "failed"
+
+
+class RefundStatus(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CardDetails(_Frozen):
+    """Raw card data, for sandbox use only. Every field that identifies the card is a secret."""
+
+    number: SecretStr
+    exp_month: int = Field(ge=1, le=12)
+    exp_year: int = Field(ge=2000, le=2100)
+    cvc: SecretStr | None = None
+    holder_name: str | None = Field(default=None, max_length=200)
+
+    @field_validator("number")
+    @classmethod
+    def _luhn(cls, value: SecretStr) -> SecretStr:
+        digits = value.get_secret_value().replace(" ", "").replace("-", "")
+        if not digits.isdigit() or not 12 <= len(digits) <= 19:
+            raise ValueError("card number must be 12 to 19 digits")
+        total = 0
+        for i, ch in enumerate(reversed(digits)):
+            d = int(ch) * (2 if i % 2 else 1)
+            total += d - 9 if d > 9 else d
+        if total % 10:
+            raise ValueError("card number fails the Luhn check")
+        return SecretStr(digits)
+
+    @field_validator("cvc")
+    @classmethod
+    def _cvc(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            cvc = value.get_secret_value()
+            if not cvc.isdigit() or not 3 <= len(cvc) <= 4:
+                raise ValueError("CVC must be 3 or 4 digits")
+        return value
+
+    @model_validator(mode="after")
+    def _not_expired(self) -> CardDetails:
+        today = date.today()
+        if (self.exp_year, self.exp_month) < (today.year, today.month):
+            raise ValueError("card expiry is in the past")
+        return self
+
+    @property
+    def last4(self) -> str:
+        return self.number.get_secret_value()[-4:]
+
+    def __repr__(self) -> str:
+        return f"paygate.CardDetails(****{self.last4}, {self.exp_month:02d}/{self.exp_year})"
+
+    __str__ = __repr__
+
+
+class PaymentSource(_Frozen):
+    """What pays: a provider token / payment-method id (preferred) or raw test card data.
+
+    Build one with ``PaymentSource.token("pm_card_visa")`` or ``PaymentSource.card(...)``.
+    """
+
+    kind: Literal["token", "card"]
+    token_id: str | None = Field(default=None, min_length=1, max_length=255)
+    card_details: CardDetails | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> PaymentSource:
+        is_token = self.kind == "token"
+        if is_token != (self.token_id is not None) or is_token == (self.card_details is not None):
+            raise ValueError("a payment source is either a token or card details")
+        return self
+
+    @classmethod
+    def token(cls, token_id: str) -> PaymentSource:
+        return cls(kind="token", token_id=token_id)
+
+    @classmethod
+    def card(
+        cls,
+        number: str,
+        exp_month: int,
+        exp_year: int,
+        cvc: str | None = None,
+        holder_name: str | None = None,
+    ) -> PaymentSource:
+        details = CardDetails(
+            number=SecretStr(number),
+            exp_month=exp_month,
+            exp_year=exp_year,
+            cvc=SecretStr(cvc) if cvc is not None else None,
+            holder_name=holder_name,
+        )
+        return cls(kind="card", card_details=details)
+
+    def fingerprint_parts(self) -> dict[str, object]:
+        """What identifies this source in an idempotency fingerprint, without any secret."""
+        if self.card_details is not None:
+            c = self.card_details
+            return {
+                "card": c.last4,
+                "exp": f"{c.exp_month:02d}/{c.exp_year}",
+                "holder": c.holder_name,
+            }
+        return {"token": self.token_id}
+
+    def __repr__(self) -> str:
+        if self.card_details is not None:
+            return f"paygate.PaymentSource.card({self.card_details!r})"
+        return f"paygate.PaymentSource.token({self.token_id!r})"
+
+    __str__ = __repr__
+
+
+# -- operation requests ------------------------------------------------------------------------
+class PaymentRequest(_Frozen):
+    """Fields common to every operation."""
+
+    reference: Reference | None = None
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class AuthorizeRequest(PaymentRequest):
+    """Authorize (``capture=False``) or purchase (``capture=True``) an amount."""
+
+    amount: Money
+    source: PaymentSource
+    reference: Reference
+    capture: bool = False
+    description: str | None = Field(default=None, max_length=500)
+    metadata: dict[str, str] = Field(default_factory=dict, max_length=20)
+
+    @field_validator("amount")
+    @classmethod
+    def _positive(cls, value: Money) -> Money:
+        if not value.is_positive:
+            raise ValueError("the amount must be greater than zero")
+        return value
+
+    @property
+    def operation(self) -> Operation:
+        return Operation.PURCHASE if self.capture else Operation.AUTHORIZE
+
+
+def _positive_or_none(value: Money | None) -> Money | None:
+    if value is not None and not value.is_positive:
+        raise ValueError("the amount must be greater than zero")
+    return value
+
+
+class CaptureRequest(PaymentRequest):
+    """Capture an authorized payment: all of it (``amount=None``) or part of it."""
+
+    payment_id: ProviderId
+    amount: Money | None = None
+    operation: Literal[Operation.CAPTURE] = Operation.CAPTURE
+
+    _check_amount = field_validator("amount")(_positive_or_none)
+
+
+class VoidRequest(PaymentRequest):
+    """Release an authorization that was not captured."""
+
+    payment_id: ProviderId
+    operation: Literal[Operation.VOID] = Operation.VOID
+
+
+class RefundRequest(PaymentRequest):
+    """Refund a captured payment: all that remains (``amount=None``) or part of it."""
+
+    payment_id: ProviderId
+    amount: Money | None = None
+    reason: Literal["duplicate", "fraudulent", "requested_by_customer"] | None = None
+    operation: Literal[Operation.REFUND] = Operation.REFUND
+
+    _check_amount = field_validator("amount")(_positive_or_none)
+
+
+class RetrieveRequest(PaymentRequest):
+    """Read a payment's current state from the provider."""
+
+    payment_id: ProviderId
+    operation: Literal[Operation.RETRIEVE] = Operation.RETRIEVE
+
+
+OperationRequest = AuthorizeRequest | CaptureRequest | VoidRequest | RefundRequest | RetrieveRequest
+
+
+# -- results -----------------------------------------------------------------------------------
+class NextAction(_Frozen):
+    """What the shopper must do before the payment can proceed (3DS, redirect)."""
+
+    type: str
+    redirect_url: str | None = None
+
+
+class Payment(_Frozen):
+    """A payment as the provider reports it, in canonical terms."""
+
+    id: str
+    provider: str
+    status: PaymentStatus
+    amount: Money
+    amount_authorized: Money
+    amount_captured: Money
+    amount_refunded: Money
+    reference: str | None = None
+    idempotency_key: str | None = None
+    provider_status: str
+    next_action: NextAction | None = None
+    livemode: bool = False
+
+    def __repr__(self) -> str:
+        return (
+            f"paygate.Payment(id={self.id!r}, provider={self.provider!r}, "
+            f"status={self.status.value}, amount={self.amount}, captured={self.amount_captured}, "
+            f"refunded={self.amount_refunded}, reference={self.reference!r})"
+        )
+
+
+class Refund(_Frozen):
+    """A refund of (part of) a payment."""
+
+    id: str
+    provider: str
+    payment_id: str
+    status: RefundStatus
+    amount: Money
+    reference: str | None = None
+    idempotency_key: str | None = None
+    provider_status: str
+
+    def __repr__(self) -> str:
+        return (
+            f"paygate.Refund(id={self.id!r}, payment_id={self.payment_id!r}, "
+            f"status={self.status.value}, amount={self.amount})"
+        )
+
+
+Result = Payment | Refund
