@@ -1,1 +1,51 @@
-"""paygate."""
+"""paygate: one typed Gateway for Stripe, Adyen and more, with transactional integrity built in.
+
+Errors live in ``paygate.errors``; simulators and test helpers in ``paygate.testing``.
+"""
+
+__version__ = "0.1.0"
+
+from paygate.config import Settings
+from paygate.gateway import AsyncGateway, Gateway
+from paygate.idempotency import IdempotencyStore, MemoryStore, SQLiteStore
+from paygate.models import (
+    CardDetails,
+    NextAction,
+    Payment,
+    PaymentSource,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+)
+from paygate.money import Currency, Money
+from paygate.resilience.policies import (
+    BreakerPolicy,
+    BulkheadPolicy,
+    IdempotencyPolicy,
+    RetryPolicy,
+    Timeout,
+)
+
+__all__ = [
+    "AsyncGateway",
+    "BreakerPolicy",
+    "BulkheadPolicy",
+    "CardDetails",
+    "Currency",
+    "Gateway",
+    "IdempotencyPolicy",
+    "IdempotencyStore",
+    "MemoryStore",
+    "Money",
+    "NextAction",
+    "Payment",
+    "PaymentSource",
+    "PaymentStatus",
+    "Refund",
+    "RefundStatus",
+    "RetryPolicy",
+    "SQLiteStore",
+    "Settings",
+    "Timeout",
+    "__version__",
+]

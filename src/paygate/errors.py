@@ -15,13 +15,16 @@
 
 Every error carries its context as keyword-only attributes: the normalized ``code``, the
 ``provider`` and its own ``provider_code`` / ``decline_code``, the ``http_status``, the provider's
-``request_id``, the ``idempotency_key`` and a redacted copy of the provider's error body.
+``request_id``, the ``idempotency_key``, a redacted copy of the provider's error body
+(``provider_body``), the provider's payment id when known, ``retry_after`` (seconds the provider
+asked to wait) and ``provider_retry_hint`` (the provider's own advice on repeating the request,
+e.g. Stripe-Should-Retry).
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 
 from paygate._redaction import redact, redact_text
 
@@ -31,6 +34,7 @@ __all__ = [
     "CircuitOpen",
     "DeclineReason",
     "ErrorCode",
+    "ErrorContext",
     "IdempotencyConflict",
     "IdempotencyInFlight",
     "InvalidRequestError",
@@ -109,6 +113,21 @@ class RetryAdvice(StrEnum):
     UNKNOWN = "unknown"
 
 
+class ErrorContext(TypedDict, total=False):
+    """The keyword context an error is built with, for code that assembles it in steps."""
+
+    provider: str | None
+    provider_code: str | None
+    decline_code: str | None
+    http_status: int | None
+    request_id: str | None
+    idempotency_key: str | None
+    provider_body: Any
+    payment_id: str | None
+    retry_after: float | None
+    provider_retry_hint: bool | None
+
+
 class PaymentError(Exception):
     """Base of every error paygate raises. Catch a branch, not this, in service code."""
 
@@ -129,6 +148,7 @@ class PaymentError(Exception):
         provider_body: Any = None,
         payment_id: str | None = None,
         retry_after: float | None = None,
+        provider_retry_hint: bool | None = None,
     ) -> None:
         self.message = redact_text(message)
         super().__init__(self.message)
@@ -142,6 +162,7 @@ class PaymentError(Exception):
         self.provider_body = redact(provider_body)
         self.payment_id = payment_id
         self.retry_after = retry_after
+        self.provider_retry_hint = provider_retry_hint
 
     def __str__(self) -> str:
         context = ", ".join(

@@ -7,10 +7,19 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from paygate.errors import InvalidRequestError
 from paygate.money import Money
 
 __all__ = [
@@ -32,6 +41,21 @@ __all__ = [
 
 Reference = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[\x21-\x7e ]+$")]
 ProviderId = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_\-.:]+$")]
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated(model: type[M], **fields: Any) -> M:
+    """Build a model; bad input becomes ``InvalidRequestError`` that never echoes the input."""
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or model.__name__}: {e['msg']}"
+            for e in exc.errors(include_input=False, include_url=False)
+        )
+        raise InvalidRequestError(f"invalid {model.__name__}: {problems}") from None
 
 
 class Operation(StrEnum):
@@ -139,7 +163,7 @@ class PaymentSource(_Frozen):
 
     @classmethod
     def token(cls, token_id: str) -> PaymentSource:
-        return cls(kind="token", token_id=token_id)
+        return validated(cls, kind="token", token_id=token_id)
 
     @classmethod
     def card(
@@ -150,14 +174,15 @@ class PaymentSource(_Frozen):
         cvc: str | None = None,
         holder_name: str | None = None,
     ) -> PaymentSource:
-        details = CardDetails(
+        details = validated(
+            CardDetails,
             number=SecretStr(number),
             exp_month=exp_month,
             exp_year=exp_year,
             cvc=SecretStr(cvc) if cvc is not None else None,
             holder_name=holder_name,
         )
-        return cls(kind="card", card_details=details)
+        return validated(cls, kind="card", card_details=details)
 
     def fingerprint_parts(self) -> dict[str, object]:
         """What identifies this source in an idempotency fingerprint, without any secret."""

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final, Self
 
+from pydantic_core import core_schema
+
 from paygate._currencies import ISO_4217_EXPONENTS
 
 __all__ = ["Currency", "Money", "ProviderCurrency"]
@@ -42,7 +44,7 @@ class Currency(str):
 
 
 def _to_decimal(amount: object) -> Decimal:
-    if isinstance(amount, bool) or isinstance(amount, float):
+    if isinstance(amount, bool | float):
         raise TypeError(
             f"money amounts must be Decimal, int or str, never {type(amount).__name__}: "
             "a binary float cannot hold most decimal amounts exactly"
@@ -171,7 +173,7 @@ class ProviderCurrency:
 
     ``exponent`` is the provider's scale (it may differ from ISO 4217); ``step`` is the
     granularity the provider accepts in those units (Stripe: three-decimal amounts must end
-    in 0, so ``step=10``; ISK and UGX are sent ×100 and must be whole, ``step=100``).
+    in 0, so ``step=10``; ISK and UGX are sent in hundredths and must be whole, ``step=100``).
     """
 
     exponent: int
@@ -192,7 +194,6 @@ class ProviderCurrency:
 
 def _money_core_schema() -> Any:
     """Pydantic support: Money validates from a Money or ``{"amount", "currency"}``."""
-    from pydantic_core import core_schema
 
     def from_mapping(value: Any) -> Money:
         if isinstance(value, Money):

@@ -99,8 +99,15 @@ class ResponseContext:
 class Adapter(Protocol):
     """A provider translator. Implementations do no I/O."""
 
-    name: str
-    capabilities: Capabilities
+    @property
+    def name(self) -> str:
+        """The provider's name in results, errors and logs (``"stripe"``)."""
+        ...
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the provider supports, checked before any I/O."""
+        ...
 
     def build_request(
         self, request: OperationRequest, *, idempotency_key: str | None

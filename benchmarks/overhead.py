@@ -1,0 +1,140 @@
+"""Pure SDK overhead, no network: one authorize through the Gateway (memory idempotency store,
+breaker, retry policy and bulkhead all on) against the same exchange done by hand with a bare
+httpx client (build the form body, POST, parse the JSON), both over one httpx.MockTransport
+that answers a canned Stripe PaymentIntent."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+import httpx
+
+from benchmarks._harness import Stats, run_interleaved, run_interleaved_async
+from paygate import AsyncGateway, Gateway, Money, PaymentSource, PaymentStatus
+from paygate.adapters.stripe import API_VERSION, StripeAdapter
+
+BASE_URL = "https://stripe.bench"
+API_KEY = "sk_test_bench_0000000000000000"
+VISA = PaymentSource.token("pm_card_visa")
+AMOUNT = Money("12.34", "EUR")
+
+
+def _answer(request: httpx.Request) -> httpx.Response:
+    """A Stripe PaymentIntent that echoes what was asked, as the integrity check expects."""
+    form = dict(parse_qsl(request.content.decode()))
+    amount = int(form["amount"])
+    body = {
+        "id": f"pi_{form['metadata[reference]']}",
+        "object": "payment_intent",
+        "amount": amount,
+        "amount_capturable": amount,
+        "amount_received": 0,
+        "currency": form["currency"],
+        "status": "requires_capture",
+        "capture_method": "manual",
+        "livemode": False,
+        "metadata": {"reference": form["metadata[reference]"]},
+        "latest_charge": {
+            "id": "ch_bench",
+            "object": "charge",
+            "amount": amount,
+            "amount_captured": 0,
+            "amount_refunded": 0,
+            "captured": False,
+            "currency": form["currency"],
+            "status": "succeeded",
+        },
+        "next_action": None,
+        "last_payment_error": None,
+    }
+    return httpx.Response(200, content=json.dumps(body).encode(), headers={"Request-Id": "req_b"})
+
+
+def _bare_form(n: int) -> dict[str, str]:
+    return {
+        "amount": "1234",
+        "currency": "eur",
+        "confirm": "true",
+        "capture_method": "manual",
+        "payment_method_types[0]": "card",
+        "metadata[reference]": f"bench-{n}",
+        "expand[0]": "latest_charge",
+        "payment_method": "pm_card_visa",
+    }
+
+
+def _bare_headers(n: int) -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer {API_KEY}",
+        "Stripe-Version": API_VERSION,
+        "Idempotency-Key": f"bare-{n}",
+    }
+
+
+def _check(body: dict[str, object]) -> None:
+    if body["status"] != "requires_capture":
+        raise AssertionError(f"unexpected answer: {body['status']}")
+
+
+@dataclass(frozen=True)
+class OverheadResult:
+    title: str
+    paygate: Stats
+    bare: Stats
+
+    @property
+    def ratio(self) -> float:
+        return self.paygate.median / self.bare.median
+
+
+def sync_overhead(*, rounds: int, per_round: int) -> OverheadResult:
+    transport = httpx.MockTransport(_answer)
+    adapter = StripeAdapter(API_KEY, base_url=BASE_URL)
+    with Gateway(adapter, transport=transport) as gw, httpx.Client(transport=transport) as client:
+
+        def through_paygate(n: int) -> None:
+            p = gw.authorize(AMOUNT, source=VISA, reference=f"bench-{n}")
+            if p.status is not PaymentStatus.AUTHORIZED:
+                raise AssertionError(p)
+
+        def bare_httpx(n: int) -> None:
+            response = client.post(
+                f"{BASE_URL}/v1/payment_intents", data=_bare_form(n), headers=_bare_headers(n)
+            )
+            response.raise_for_status()
+            _check(response.json())
+
+        stats = run_interleaved(
+            {"Gateway": through_paygate, "httpx.Client": bare_httpx},
+            rounds=rounds,
+            per_round=per_round,
+        )
+    return OverheadResult("sync, in-process", stats["Gateway"], stats["httpx.Client"])
+
+
+def async_overhead(*, rounds: int, per_round: int) -> OverheadResult:
+    transport = httpx.MockTransport(_answer)
+    adapter = StripeAdapter(API_KEY, base_url=BASE_URL)
+    gw = AsyncGateway(adapter, transport=transport)
+    client = httpx.AsyncClient(transport=transport)
+
+    async def through_paygate(n: int) -> None:
+        p = await gw.authorize(AMOUNT, source=VISA, reference=f"bench-{n}")
+        if p.status is not PaymentStatus.AUTHORIZED:
+            raise AssertionError(p)
+
+    async def bare_httpx(n: int) -> None:
+        response = await client.post(
+            f"{BASE_URL}/v1/payment_intents", data=_bare_form(n), headers=_bare_headers(n)
+        )
+        response.raise_for_status()
+        _check(response.json())
+
+    stats = run_interleaved_async(
+        {"AsyncGateway": through_paygate, "httpx.AsyncClient": bare_httpx},
+        rounds=rounds,
+        per_round=per_round,
+    )
+    return OverheadResult("async, in-process", stats["AsyncGateway"], stats["httpx.AsyncClient"])

@@ -1,0 +1,316 @@
+"""What the sync and async gateways share: every decision of a call, none of its I/O.
+
+Flow of one call (see docs/architecture.md): validate → check capabilities → derive the
+idempotency key → idempotency store → bulkhead → retry loop → circuit breaker → transport →
+adapter → schema validation → integrity check → settle the store → return or raise.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Final
+
+import httpx
+
+from paygate import _integrity, _outcomes
+from paygate.adapters.base import Adapter, ResponseContext
+from paygate.errors import (
+    ErrorCode,
+    IdempotencyConflict,
+    IdempotencyInFlight,
+    PaymentError,
+    RetriableError,
+    TerminalError,
+)
+from paygate.idempotency import (
+    Begin,
+    BeginResult,
+    IdempotencyStore,
+    MemoryStore,
+    derive_key,
+    fingerprint,
+)
+from paygate.models import (
+    AuthorizeRequest,
+    CaptureRequest,
+    OperationRequest,
+    Payment,
+    PaymentSource,
+    Refund,
+    RefundRequest,
+    Result,
+    RetrieveRequest,
+    VoidRequest,
+    validated,
+)
+from paygate.money import Money
+from paygate.resilience.breaker import Admission, CircuitBreaker
+from paygate.resilience.deadline import Deadline
+from paygate.resilience.policies import (
+    BreakerPolicy,
+    BulkheadPolicy,
+    IdempotencyPolicy,
+    RetryPolicy,
+    Timeout,
+)
+from paygate.resilience.retry import CallRetry
+from paygate.resilience.transport_errors import from_transport_error
+
+logger: Final = logging.getLogger("paygate")
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A validated request with the key it travels under and its fingerprint."""
+
+    request: OperationRequest
+    key: str | None
+    fingerprint: str | None
+
+    @property
+    def mutating(self) -> bool:
+        return self.request.operation.is_mutating
+
+
+class GatewayCore:
+    """State and decisions shared by ``Gateway`` and ``AsyncGateway``."""
+
+    def __init__(
+        self,
+        adapter: Adapter,
+        *,
+        store: IdempotencyStore | None = None,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        breaker: BreakerPolicy | None = None,
+        bulkhead: BulkheadPolicy | None = None,
+        idempotency: IdempotencyPolicy | None = None,
+    ) -> None:
+        self.adapter = adapter
+        self.store: IdempotencyStore = store if store is not None else MemoryStore()
+        self._owns_store = store is None  # a store passed in may be shared: its owner closes it
+        self.timeout = timeout or Timeout()
+        self.retry_policy = retry or RetryPolicy()
+        self.bulkhead_policy = bulkhead or BulkheadPolicy()
+        self.idempotency_policy = idempotency or IdempotencyPolicy()
+        self.breaker = CircuitBreaker(adapter.name, breaker or BreakerPolicy())
+        if self.idempotency_policy.lease <= self.timeout.total:
+            raise ValueError(
+                f"idempotency lease ({self.idempotency_policy.lease}s) must outlast the call "
+                f"deadline ({self.timeout.total}s), or a live call's key could be taken over"
+            )
+
+    @property
+    def provider(self) -> str:
+        return self.adapter.name
+
+    def _limits(self) -> httpx.Limits:
+        size = self.bulkhead_policy.max_concurrent
+        return httpx.Limits(max_connections=size, max_keepalive_connections=size)
+
+    # -- requests ------------------------------------------------------------------------------
+    @staticmethod
+    def authorize_request(
+        *,
+        amount: Money,
+        source: PaymentSource,
+        reference: str,
+        idempotency_key: str | None,
+        description: str | None,
+        metadata: dict[str, str] | None,
+        capture: bool,
+    ) -> AuthorizeRequest:
+        return validated(
+            AuthorizeRequest,
+            amount=amount,
+            source=source,
+            reference=reference,
+            idempotency_key=idempotency_key,
+            description=description,
+            metadata=metadata or {},
+            capture=capture,
+        )
+
+    @staticmethod
+    def capture_request(
+        *, payment_id: str, amount: Money | None, reference: str | None, idempotency_key: str | None
+    ) -> CaptureRequest:
+        return validated(
+            CaptureRequest,
+            payment_id=payment_id,
+            amount=amount,
+            reference=reference,
+            idempotency_key=idempotency_key,
+        )
+
+    @staticmethod
+    def void_request(
+        *, payment_id: str, reference: str | None, idempotency_key: str | None
+    ) -> VoidRequest:
+        return validated(
+            VoidRequest, payment_id=payment_id, reference=reference, idempotency_key=idempotency_key
+        )
+
+    @staticmethod
+    def refund_request(
+        *,
+        payment_id: str,
+        amount: Money | None,
+        reason: str | None,
+        reference: str | None,
+        idempotency_key: str | None,
+    ) -> RefundRequest:
+        return validated(
+            RefundRequest,
+            payment_id=payment_id,
+            amount=amount,
+            reason=reason,
+            reference=reference,
+            idempotency_key=idempotency_key,
+        )
+
+    @staticmethod
+    def retrieve_request(*, payment_id: str) -> RetrieveRequest:
+        return validated(RetrieveRequest, payment_id=payment_id)
+
+    # -- before I/O ----------------------------------------------------------------------------
+    def prepare(self, request: OperationRequest) -> Prepared:
+        """Check capabilities and settle the idempotency key: all before any I/O."""
+        self.adapter.capabilities.check(request)
+        if not request.operation.is_mutating:
+            return Prepared(request, None, None)
+        amount: Money | None = getattr(request, "amount", None)
+        payment_id: str | None = getattr(request, "payment_id", None)
+        source: PaymentSource | None = getattr(request, "source", None)
+        source_parts = source.fingerprint_parts() if source is not None else None
+        key = request.idempotency_key or derive_key(
+            request.operation.value,
+            reference=request.reference,
+            amount=str(amount.amount) if amount else None,
+            currency=amount.currency if amount else None,
+            payment_id=payment_id,
+            source=source_parts,
+        )
+        fields = request.model_dump(mode="json", exclude={"idempotency_key", "source"})
+        if source_parts is not None:
+            fields["source"] = source_parts
+        fields["provider"] = self.provider
+        return Prepared(request, key, fingerprint(request.operation.value, fields))
+
+    def on_begin(self, prepared: Prepared, begun: BeginResult) -> str | Result | None:
+        """The lease token to proceed with, a stored result to return, or None to wait.
+
+        A stored terminal error is raised; a conflicting key is refused.
+        """
+        if begun.outcome is Begin.PROCEED:
+            assert begun.token is not None
+            if begun.retaken:
+                logger.warning(
+                    "idempotency key %s: took over a lapsed lease; the provider's own "
+                    "idempotency settles whatever the previous owner sent",
+                    prepared.key,
+                )
+            return begun.token
+        if begun.outcome is Begin.REPLAY:
+            assert begun.stored is not None
+            logger.info("idempotency key %s: replaying the stored outcome", prepared.key)
+            stored = _outcomes.decode(begun.stored)
+            if isinstance(stored, PaymentError):
+                raise stored
+            return stored
+        if begun.outcome is Begin.CONFLICT:
+            raise IdempotencyConflict(
+                f"idempotency key {prepared.key} was already used for a different "
+                f"{prepared.request.operation.value} request; nothing was sent",
+                provider=self.provider,
+                idempotency_key=prepared.key,
+            )
+        return None
+
+    def in_flight_error(self, prepared: Prepared) -> IdempotencyInFlight:
+        return IdempotencyInFlight(
+            f"another call with idempotency key {prepared.key} is still in flight; "
+            "retry later with the same key",
+            provider=self.provider,
+            idempotency_key=prepared.key,
+        )
+
+    def new_retry(self, prepared: Prepared, deadline: Deadline) -> CallRetry:
+        return CallRetry(
+            self.retry_policy,
+            deadline,
+            mutating=prepared.mutating,
+            idempotent_replay=self.adapter.capabilities.idempotent_replay,
+        )
+
+    def http_request(self, prepared: Prepared, deadline: Deadline) -> httpx.Request:
+        if deadline.expired:
+            # Nothing goes out; if an earlier attempt may have, CallRetry.finish says so.
+            raise RetriableError(
+                f"the call's deadline of {self.timeout.total}s passed before the next attempt",
+                code=ErrorCode.TIMEOUT,
+                provider=self.provider,
+                idempotency_key=prepared.key,
+            )
+        request = self.adapter.build_request(prepared.request, idempotency_key=prepared.key)
+        request.extensions["timeout"] = deadline.attempt_timeout(self.timeout).as_dict()
+        return request
+
+    def admit(self) -> Admission | None:
+        """Pass the circuit breaker for one attempt (``CircuitOpen`` when it is open)."""
+        return self.breaker.admit()
+
+    # -- after I/O -----------------------------------------------------------------------------
+    @staticmethod
+    def settle_attempt(admission: Admission | None, outcome: Result | PaymentError) -> Result:
+        """Tell the breaker how the attempt went; return its result or raise its error."""
+        if admission is not None:
+            admission.record(outcome if isinstance(outcome, PaymentError) else None)
+        if isinstance(outcome, PaymentError):
+            raise outcome
+        return outcome
+
+    def transport_error(self, prepared: Prepared, exc: Exception) -> PaymentError:
+        return from_transport_error(
+            exc, provider=self.provider, mutating=prepared.mutating, idempotency_key=prepared.key
+        )
+
+    def read_response(self, prepared: Prepared, response: httpx.Response) -> Result | PaymentError:
+        """The adapter's reading of the answer, then the integrity check."""
+        context = ResponseContext(request=prepared.request, idempotency_key=prepared.key)
+        outcome = self.adapter.parse_response(response, context)
+        if isinstance(outcome, PaymentError):
+            return outcome
+        return _integrity.check(prepared.request, outcome, prepared.key) or outcome
+
+    @staticmethod
+    def stored_outcome(error: PaymentError) -> str | None:
+        """What the store keeps for a call that ended in ``error``: a terminal answer from the
+        provider is final; anything else leaves the key free for a repeat."""
+        if isinstance(error, TerminalError) and error.http_status is not None:
+            return _outcomes.encode_error(error)
+        return None
+
+    @staticmethod
+    def log_call(prepared: Prepared, started: float, attempts: int, outcome: str) -> None:
+        logger.info(
+            "%s %s key=%s attempts=%d outcome=%s elapsed_ms=%.1f",
+            prepared.request.operation.value,
+            getattr(prepared.request, "payment_id", prepared.request.reference),
+            prepared.key,
+            attempts,
+            outcome,
+            (time.monotonic() - started) * 1000,
+        )
+
+
+def as_payment(result: Result) -> Payment:
+    assert isinstance(result, Payment), "integrity check guarantees a Payment here"
+    return result
+
+
+def as_refund(result: Result) -> Refund:
+    assert isinstance(result, Refund), "integrity check guarantees a Refund here"
+    return result

@@ -1,0 +1,70 @@
+"""After validation, compare what the provider echoes with what was asked.
+
+A provider that answers 200 for a different amount, currency, reference or payment has done
+something other than what was asked; that is never reported as a success.
+"""
+
+from __future__ import annotations
+
+from paygate.errors import ErrorCode, OutcomeUnknown, PaymentError, TerminalError
+from paygate.models import (
+    AuthorizeRequest,
+    CaptureRequest,
+    OperationRequest,
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundRequest,
+    Result,
+)
+
+_CONFIRMED_CAPTURE = frozenset({PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_CAPTURED})
+
+
+def mismatches(request: OperationRequest, result: Result) -> list[str]:
+    """Names of the fields where the provider's answer differs from the request."""
+    found: list[str] = []
+
+    def expect(field: str, asked: object, got: object) -> None:
+        if asked != got:
+            found.append(f"{field} (asked {asked}, provider says {got})")
+
+    if isinstance(request, AuthorizeRequest):
+        if not isinstance(result, Payment):
+            return ["result type"]
+        expect("amount", request.amount, result.amount)
+        expect("reference", request.reference, result.reference)
+        return found
+    if isinstance(request, RefundRequest):
+        if not isinstance(result, Refund):
+            return ["result type"]
+        expect("payment_id", request.payment_id, result.payment_id)
+        if request.amount is not None:
+            expect("amount", request.amount, result.amount)
+        return found
+    if not isinstance(result, Payment):
+        return ["result type"]
+    expect("payment_id", request.payment_id, result.id)
+    if isinstance(request, CaptureRequest) and request.amount is not None:
+        expect("currency", request.amount.currency, result.amount.currency)
+        if result.status in _CONFIRMED_CAPTURE and not found:
+            expect("amount captured", request.amount, result.amount_captured)
+    return found
+
+
+def check(
+    request: OperationRequest, result: Result, idempotency_key: str | None
+) -> PaymentError | None:
+    """An error naming every mismatch, or None when the answer matches the request."""
+    found = mismatches(request, result)
+    if not found:
+        return None
+    error_cls = OutcomeUnknown if request.operation.is_mutating else TerminalError
+    return error_cls(
+        f"{result.provider} answered {request.operation.value} with a different "
+        + "; ".join(found),
+        code=ErrorCode.INTEGRITY_MISMATCH,
+        provider=result.provider,
+        idempotency_key=idempotency_key,
+        payment_id=result.id if isinstance(result, Payment) else result.payment_id,
+    )

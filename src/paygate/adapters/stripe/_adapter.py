@@ -1,0 +1,456 @@
+"""Stripe, sans-IO: PaymentIntents (manual capture for authorize, automatic for purchase),
+Refunds, retrieve. Sections in the order every adapter follows: constants → status tables →
+request builders → response parsers → error classifier."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Final
+
+import httpx
+from pydantic import SecretStr
+
+from paygate import __version__
+from paygate._currencies import ISO_4217_EXPONENTS
+from paygate.adapters.base import Capabilities, ResponseContext, parse_retry_after, validate_body
+from paygate.adapters.stripe._codes import advice_for, decline_reason_for, error_code_for
+from paygate.adapters.stripe._wire import (
+    ChargeWire,
+    ErrorEnvelopeWire,
+    FormValue,
+    PaymentIntentWire,
+    RefundWire,
+    encode_form,
+)
+from paygate.errors import (
+    CardDeclinedError,
+    ErrorCode,
+    ErrorContext,
+    IdempotencyConflict,
+    IdempotencyInFlight,
+    InvalidRequestError,
+    OutcomeUnknown,
+    PaymentError,
+    RetriableError,
+    TerminalError,
+)
+from paygate.models import (
+    AuthorizeRequest,
+    CaptureRequest,
+    NextAction,
+    Operation,
+    OperationRequest,
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundRequest,
+    RefundStatus,
+    Result,
+    RetrieveRequest,
+    VoidRequest,
+)
+from paygate.money import Money, ProviderCurrency
+
+# -- constants ---------------------------------------------------------------------------------
+PROVIDER: Final = "stripe"
+DEFAULT_BASE_URL: Final = "https://api.stripe.com"
+API_VERSION: Final = "2023-08-16"
+REFERENCE_KEY: Final = "reference"  # metadata key that carries the caller's reference
+
+# Stripe's own minor-unit rules, where they differ from ISO 4217.
+_ZERO_DECIMAL: Final = frozenset(
+    {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA"}
+    | {"PYG", "RWF", "VND", "VUV", "XAF", "XOF", "XPF"}
+)
+_THREE_DECIMAL: Final = frozenset(["BHD", "JOD", "KWD", "OMR", "TND"])  # last digit must be 0
+_WHOLE_IN_CENTS: Final = frozenset(["ISK", "UGX"])  # two-decimal on the wire, whole units
+# Not chargeable on Stripe: funds codes, units of account, and ISO three-decimal currencies
+# missing from Stripe's three-decimal list.
+_NOT_ON_STRIPE: Final = frozenset(
+    {"BOV", "CHE", "CHW", "CLF", "COU", "CUP", "IQD", "IRR"}
+    | {"KPW", "LYD", "MXV", "SYP", "USN", "UYI", "UYW", "VED"}
+)
+
+
+def _stripe_currency(code: str) -> ProviderCurrency:
+    if code in _ZERO_DECIMAL:
+        return ProviderCurrency(exponent=0)
+    if code in _THREE_DECIMAL:
+        return ProviderCurrency(exponent=3, step=10)
+    if code in _WHOLE_IN_CENTS:
+        return ProviderCurrency(exponent=2, step=100)
+    return ProviderCurrency(exponent=2)
+
+
+CURRENCIES: Final[Mapping[str, ProviderCurrency]] = MappingProxyType(
+    {code: _stripe_currency(code) for code in ISO_4217_EXPONENTS if code not in _NOT_ON_STRIPE}
+)
+
+CAPABILITIES: Final = Capabilities(
+    operations=frozenset(Operation),
+    currencies=CURRENCIES,
+    partial_capture=True,
+    multiple_captures=False,
+    partial_refund=True,
+    multiple_refunds=True,
+    three_ds=True,
+    raw_card_data=True,
+    idempotent_replay=True,
+    max_idempotency_key_length=255,
+    max_reference_length=500,
+)
+
+
+# -- status tables -----------------------------------------------------------------------------
+class IntentStatus(StrEnum):
+    REQUIRES_PAYMENT_METHOD = "requires_payment_method"
+    REQUIRES_CONFIRMATION = "requires_confirmation"
+    REQUIRES_ACTION = "requires_action"
+    PROCESSING = "processing"
+    REQUIRES_CAPTURE = "requires_capture"
+    SUCCEEDED = "succeeded"
+    CANCELED = "canceled"
+
+
+# The canonical status of each PaymentIntent status, before the amounts refine it.
+STATUS_MAP: Final[Mapping[IntentStatus, PaymentStatus]] = MappingProxyType(
+    {
+        IntentStatus.REQUIRES_PAYMENT_METHOD: PaymentStatus.PENDING,  # FAILED after a decline
+        IntentStatus.REQUIRES_CONFIRMATION: PaymentStatus.PENDING,
+        IntentStatus.REQUIRES_ACTION: PaymentStatus.REQUIRES_ACTION,
+        IntentStatus.PROCESSING: PaymentStatus.PENDING,
+        IntentStatus.REQUIRES_CAPTURE: PaymentStatus.AUTHORIZED,
+        IntentStatus.SUCCEEDED: PaymentStatus.CAPTURED,  # or partially captured / refunded
+        IntentStatus.CANCELED: PaymentStatus.VOIDED,
+    }
+)
+
+REFUND_STATUS_MAP: Final[Mapping[str, RefundStatus]] = MappingProxyType(
+    {
+        "pending": RefundStatus.PENDING,
+        "requires_action": RefundStatus.PENDING,
+        "succeeded": RefundStatus.SUCCEEDED,
+        "failed": RefundStatus.FAILED,
+        "canceled": RefundStatus.FAILED,
+    }
+)
+
+# The terminal error class for a normalized code; anything else is an InvalidRequestError.
+_TERMINAL_CLASS: Final[Mapping[ErrorCode, type[TerminalError]]] = MappingProxyType(
+    {
+        ErrorCode.CARD_DECLINED: CardDeclinedError,
+        ErrorCode.IDEMPOTENCY_CONFLICT: IdempotencyConflict,
+    }
+)
+# amount_too_large means a different thing for each operation.
+AMOUNT_TOO_LARGE: Final[Mapping[Operation, ErrorCode]] = MappingProxyType(
+    {
+        Operation.CAPTURE: ErrorCode.AMOUNT_EXCEEDS_CAPTURABLE,
+        Operation.REFUND: ErrorCode.AMOUNT_EXCEEDS_REFUNDABLE,
+    }
+)
+# Error statuses that arrive without Stripe's error object (a proxy, a load balancer).
+STATUS_CODES: Final[Mapping[int, ErrorCode]] = MappingProxyType(
+    {401: ErrorCode.AUTHENTICATION, 403: ErrorCode.PERMISSION, 404: ErrorCode.NOT_FOUND}
+)
+# 5xx answers Stripe documents as "not processed": safe to report as retriable.
+_NOT_PROCESSED_STATUSES: Final = frozenset({503})
+# 424: a dependency of Stripe's (the card network, an issuer) failed mid-request; for a
+# mutating call Stripe may have acted, like a 500.
+_DEPENDENCY_FAILED: Final = 424
+
+
+class StripeAdapter:
+    """Translates canonical operations to Stripe's v1 API and back. Does no I/O."""
+
+    name: Final = PROVIDER
+    capabilities: Final = CAPABILITIES
+
+    def __init__(
+        self,
+        api_key: SecretStr | str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        api_version: str = API_VERSION,
+    ) -> None:
+        self._api_key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
+        if not self._api_key.get_secret_value():
+            raise ValueError("a Stripe secret key is required")
+        self.base_url = base_url.rstrip("/")
+        self.api_version = api_version
+
+    def __repr__(self) -> str:
+        return (
+            f"paygate.adapters.stripe.StripeAdapter(base_url={self.base_url!r}, api_key=**********)"
+        )
+
+    # -- request builders ----------------------------------------------------------------------
+    def build_request(
+        self, request: OperationRequest, *, idempotency_key: str | None
+    ) -> httpx.Request:
+        headers = {
+            "Authorization": f"Bearer {self._api_key.get_secret_value()}",
+            "Stripe-Version": self.api_version,
+            "User-Agent": f"paygate/{__version__}",
+        }
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        if isinstance(request, RetrieveRequest):
+            return httpx.Request(
+                "GET",
+                f"{self.base_url}/v1/payment_intents/{request.payment_id}",
+                params=tuple(encode_form({"expand": ["latest_charge"]})),
+                headers=headers,
+            )
+        path, params = self._form(request)
+        return httpx.Request("POST", f"{self.base_url}{path}", data=dict(params), headers=headers)
+
+    def _form(self, request: OperationRequest) -> tuple[str, list[tuple[str, str]]]:
+        expand: FormValue = ["latest_charge"]
+        if isinstance(request, AuthorizeRequest):
+            metadata: dict[str, FormValue] = {**request.metadata, REFERENCE_KEY: request.reference}
+            params: dict[str, FormValue] = {
+                "amount": _wire_amount(request.amount),
+                "currency": request.amount.currency.lower(),
+                "confirm": True,
+                "capture_method": "automatic" if request.capture else "manual",
+                "payment_method_types": ["card"],
+                "description": request.description,
+                "metadata": metadata,
+                "expand": expand,
+                **_source_params(request),
+            }
+            return "/v1/payment_intents", encode_form(params)
+        if isinstance(request, CaptureRequest):
+            params = {
+                "amount_to_capture": _wire_amount(request.amount) if request.amount else None,
+                "expand": expand,
+            }
+            return f"/v1/payment_intents/{request.payment_id}/capture", encode_form(params)
+        if isinstance(request, VoidRequest):
+            path = f"/v1/payment_intents/{request.payment_id}/cancel"
+            return path, encode_form({"expand": expand})
+        if isinstance(request, RefundRequest):
+            params = {
+                "payment_intent": request.payment_id,
+                "amount": _wire_amount(request.amount) if request.amount else None,
+                "reason": request.reason,
+                "metadata": {REFERENCE_KEY: request.reference} if request.reference else None,
+            }
+            return "/v1/refunds", encode_form(params)
+        raise TypeError(f"not a Stripe operation: {type(request).__name__}")  # pragma: no cover
+
+    # -- response parsers ----------------------------------------------------------------------
+    def parse_response(
+        self, response: httpx.Response, context: ResponseContext
+    ) -> Result | PaymentError:
+        request_id = response.headers.get("request-id")
+        if response.status_code >= 300:
+            return self._classify(response, context, request_id)
+        if isinstance(context.request, RefundRequest):
+            refund = validate_body(
+                RefundWire, response, context, provider=PROVIDER, request_id=request_id
+            )
+            if isinstance(refund, PaymentError):
+                return refund
+            return _refund(refund, context)
+        intent = validate_body(
+            PaymentIntentWire, response, context, provider=PROVIDER, request_id=request_id
+        )
+        if isinstance(intent, PaymentError):
+            return intent
+        return _payment(intent, context, request_id)
+
+    # -- error classifier ----------------------------------------------------------------------
+    def _classify(
+        self, response: httpx.Response, context: ResponseContext, request_id: str | None
+    ) -> PaymentError:
+        status = response.status_code
+        op = context.request.operation
+        hint = _should_retry(response)
+        base: ErrorContext = {
+            "provider": PROVIDER,
+            "http_status": status,
+            "request_id": request_id,
+            "idempotency_key": context.idempotency_key,
+            "provider_retry_hint": hint,
+            "retry_after": parse_retry_after(response.headers),
+        }
+        envelope = validate_body(
+            ErrorEnvelopeWire, response, context, provider=PROVIDER, request_id=request_id
+        )
+        if isinstance(envelope, PaymentError):
+            # An error status without Stripe's error object: judge by the status alone.
+            return _by_status(status, op, response.text[:2000], base)
+        error = envelope.error
+        base["provider_code"] = error.code or error.type
+        base["decline_code"] = error.decline_code
+        base["provider_body"] = response.json()
+        base["payment_id"] = error.payment_intent.id if error.payment_intent else None
+        message = error.message or f"Stripe answered HTTP {status} ({error.type})"
+        if status == 429:
+            return RetriableError(message, code=ErrorCode.RATE_LIMITED, **base)
+        if status >= 500 or status == _DEPENDENCY_FAILED or error.type == "api_error":
+            return _server_error(status, op, message, base)
+        code = error_code_for(error.type, error.code)
+        if error.code is None:  # e.g. a bad key: 401, type invalid_request_error, no code
+            code = STATUS_CODES.get(status, code)
+        if error.code == "amount_too_large":
+            code = AMOUNT_TOO_LARGE.get(op, code)
+        if code is ErrorCode.IDEMPOTENCY_IN_FLIGHT:
+            return IdempotencyInFlight(message, **base)
+        if code is ErrorCode.CARD_DECLINED or error.type == "card_error":
+            reason = decline_reason_for(error.decline_code, error.code)
+            return CardDeclinedError(
+                message,
+                reason=reason,
+                advice=advice_for(reason, error.advice_code),
+                **base,
+            )
+        if code in {ErrorCode.RATE_LIMITED, ErrorCode.PROVIDER_UNAVAILABLE}:
+            return RetriableError(message, code=code, **base)
+        cls = _TERMINAL_CLASS.get(code, InvalidRequestError)
+        return cls(message, code=code, **base)
+
+
+def _should_retry(response: httpx.Response) -> bool | None:
+    """Stripe's own hint. A replayed 5xx is saved under the key: repeating it replays it again."""
+    if response.status_code >= 500 and _is_true(response.headers.get("idempotent-replayed")):
+        return False
+    value = response.headers.get("stripe-should-retry")
+    return None if value is None else _is_true(value)
+
+
+def _is_true(value: str | None) -> bool:
+    return value is not None and value.strip().lower() == "true"
+
+
+def _server_error(status: int, op: Operation, message: str, base: ErrorContext) -> PaymentError:
+    """A 5xx: Stripe documents its 500s as indeterminate, so a mutating call's outcome is
+    unknown (a repeat with the same key settles it); a 503 was not processed."""
+    if op.is_mutating and status not in _NOT_PROCESSED_STATUSES:
+        return OutcomeUnknown(message, code=ErrorCode.PROVIDER_UNAVAILABLE, **base)
+    return RetriableError(message, code=ErrorCode.PROVIDER_UNAVAILABLE, **base)
+
+
+def _by_status(status: int, op: Operation, body: str, base: ErrorContext) -> PaymentError:
+    message = f"Stripe answered HTTP {status} without an error object"
+    context: ErrorContext = {**base, "provider_body": body}
+    if status == 429:
+        return RetriableError(message, code=ErrorCode.RATE_LIMITED, **context)
+    if status >= 500 or status == _DEPENDENCY_FAILED:
+        return _server_error(status, op, message, context)
+    return InvalidRequestError(message, code=STATUS_CODES.get(status, ErrorCode.UNKNOWN), **context)
+
+
+def _wire_amount(amount: Money) -> int:
+    return CURRENCIES[amount.currency].to_wire(amount)
+
+
+def _money(minor: int, currency: str) -> Money:
+    code = currency.upper()
+    return CURRENCIES[code].from_wire(minor, code)
+
+
+def _source_params(request: AuthorizeRequest) -> dict[str, FormValue]:
+    source = request.source
+    if source.card_details is None:
+        return {"payment_method": source.token_id}
+    card = source.card_details
+    return {
+        "payment_method_data": {
+            "type": "card",
+            "card": {
+                "number": card.number.get_secret_value(),
+                "exp_month": card.exp_month,
+                "exp_year": card.exp_year,
+                "cvc": card.cvc.get_secret_value() if card.cvc else None,
+            },
+            "billing_details": {"name": card.holder_name} if card.holder_name else None,
+        }
+    }
+
+
+def _payment(
+    intent: PaymentIntentWire, context: ResponseContext, request_id: str | None
+) -> Payment | PaymentError:
+    try:
+        base_status = STATUS_MAP[IntentStatus(intent.status)]
+        currency = CURRENCIES[intent.currency.upper()]
+    except (ValueError, KeyError):
+        error_cls = OutcomeUnknown if context.request.operation.is_mutating else TerminalError
+        return error_cls(
+            f"Stripe returned a PaymentIntent with an unknown status or currency "
+            f"({intent.status!r}, {intent.currency!r})",
+            code=ErrorCode.SCHEMA_VIOLATION,
+            provider=PROVIDER,
+            request_id=request_id,
+            idempotency_key=context.idempotency_key,
+            payment_id=intent.id,
+            provider_body=intent.model_dump(mode="json"),
+        )
+    code = intent.currency.upper()
+    charge = intent.latest_charge if isinstance(intent.latest_charge, ChargeWire) else None
+    authorized = charge.amount if charge and charge.status == "succeeded" else 0
+    captured = intent.amount_received
+    refunded = charge.amount_refunded if charge and charge.captured else 0
+    status = _refine(base_status, intent, captured, refunded)
+    next_action = None
+    if intent.next_action is not None:
+        redirect = intent.next_action.redirect_to_url or {}
+        next_action = NextAction(type=intent.next_action.type, redirect_url=redirect.get("url"))
+    return Payment(
+        id=intent.id,
+        provider=PROVIDER,
+        status=status,
+        amount=currency.from_wire(intent.amount, code),
+        amount_authorized=currency.from_wire(authorized, code),
+        amount_captured=currency.from_wire(captured, code),
+        amount_refunded=currency.from_wire(refunded, code),
+        reference=intent.metadata.get(REFERENCE_KEY),
+        idempotency_key=context.idempotency_key,
+        provider_status=intent.status,
+        next_action=next_action,
+        livemode=intent.livemode,
+    )
+
+
+def _refine(
+    status: PaymentStatus, intent: PaymentIntentWire, captured: int, refunded: int
+) -> PaymentStatus:
+    if status is PaymentStatus.PENDING and intent.last_payment_error is not None:
+        return PaymentStatus.FAILED
+    if status is not PaymentStatus.CAPTURED:
+        return status
+    if refunded and refunded >= captured:
+        return PaymentStatus.REFUNDED
+    if refunded:
+        return PaymentStatus.PARTIALLY_REFUNDED
+    if captured < intent.amount:
+        return PaymentStatus.PARTIALLY_CAPTURED
+    return PaymentStatus.CAPTURED
+
+
+def _refund(refund: RefundWire, context: ResponseContext) -> Refund | PaymentError:
+    status = REFUND_STATUS_MAP.get(refund.status or "")
+    if status is None or refund.payment_intent is None or refund.currency.upper() not in CURRENCIES:
+        return OutcomeUnknown(
+            f"Stripe returned a refund paygate cannot read (status {refund.status!r}, "
+            f"payment_intent {refund.payment_intent!r}, currency {refund.currency!r})",
+            code=ErrorCode.SCHEMA_VIOLATION,
+            provider=PROVIDER,
+            idempotency_key=context.idempotency_key,
+            provider_body=refund.model_dump(mode="json"),
+        )
+    return Refund(
+        id=refund.id,
+        provider=PROVIDER,
+        payment_id=refund.payment_intent,
+        status=status,
+        amount=_money(refund.amount, refund.currency),
+        reference=(refund.metadata or {}).get(REFERENCE_KEY),
+        idempotency_key=context.idempotency_key,
+        provider_status=refund.status or "",
+    )

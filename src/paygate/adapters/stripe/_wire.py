@@ -1,0 +1,113 @@
+"""Stripe wire models: the fields paygate reads, strictly typed; extra fields allowed.
+
+Field names and enum values follow Stripe's published OpenAPI spec (API version 2023-08-16).
+Enums are read as plain strings (Stripe adds values); the status table decides what they mean,
+and a status it does not know is reported as a schema violation, never guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class ChargeWire(_Wire):
+    id: StrictStr
+    object: Literal["charge"]
+    amount: StrictInt
+    amount_captured: StrictInt
+    amount_refunded: StrictInt
+    captured: StrictBool
+    currency: StrictStr
+    status: StrictStr
+
+
+class NextActionWire(_Wire):
+    type: StrictStr
+    redirect_to_url: Mapping[str, StrictStr | None] | None = None
+
+
+class LastPaymentErrorWire(_Wire):
+    type: StrictStr
+    code: StrictStr | None = None
+    decline_code: StrictStr | None = None
+
+
+class PaymentIntentWire(_Wire):
+    id: StrictStr
+    object: Literal["payment_intent"]
+    amount: StrictInt
+    amount_capturable: StrictInt
+    amount_received: StrictInt
+    currency: StrictStr
+    status: StrictStr
+    capture_method: StrictStr
+    livemode: StrictBool
+    metadata: Mapping[str, StrictStr]
+    latest_charge: ChargeWire | StrictStr | None = None
+    next_action: NextActionWire | None = None
+    last_payment_error: LastPaymentErrorWire | None = None
+
+
+class RefundWire(_Wire):
+    id: StrictStr
+    object: Literal["refund"]
+    amount: StrictInt
+    currency: StrictStr
+    payment_intent: StrictStr | None
+    status: StrictStr | None
+    metadata: Mapping[str, StrictStr] | None = None
+
+
+class ErrorPaymentIntentWire(_Wire):
+    """The PaymentIntent an error carries: only its id is read, so a shape paygate does not
+    otherwise need can never hide the decline code of the error around it."""
+
+    id: StrictStr
+
+
+class ErrorWire(_Wire):
+    type: StrictStr
+    code: StrictStr | None = None
+    decline_code: StrictStr | None = None
+    advice_code: StrictStr | None = None
+    message: StrictStr | None = None
+    param: StrictStr | None = None
+    payment_intent: ErrorPaymentIntentWire | None = None
+
+
+class ErrorEnvelopeWire(_Wire):
+    error: ErrorWire
+
+
+FormValue = str | int | bool | Mapping[str, "FormValue"] | Sequence["FormValue"] | None
+
+
+def encode_form(params: Mapping[str, FormValue], prefix: str = "") -> list[tuple[str, str]]:
+    """Stripe's form encoding: nested keys in brackets, indexed arrays, None omitted."""
+    pairs: list[tuple[str, str]] = []
+    for key, value in params.items():
+        name = f"{prefix}[{key}]" if prefix else key
+        pairs.extend(_encode_value(name, value))
+    return pairs
+
+
+def _encode_value(name: str, value: FormValue) -> list[tuple[str, str]]:
+    if value is None:
+        return []
+    if isinstance(value, bool):
+        return [(name, "true" if value else "false")]
+    if isinstance(value, int | str):
+        return [(name, str(value))]
+    if isinstance(value, Mapping):
+        return encode_form(value, name)
+    pairs: list[tuple[str, str]] = []
+    for index, item in enumerate(value):
+        pairs.extend(_encode_value(f"{name}[{index}]", item))
+    return pairs

@@ -1,0 +1,136 @@
+"""Settings: the provider and its credentials, the stores and every policy, from ``PAYGATE_*``
+environment variables and/or a TOML file (environment wins). Nested fields use ``__``:
+``PAYGATE_PROVIDER=stripe``, ``PAYGATE_STRIPE__API_KEY=sk_test_...``,
+``PAYGATE_RETRY__MAX_ATTEMPTS=5``. Credentials are ``SecretStr``: masked in every repr.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from paygate.adapters.base import Adapter
+from paygate.adapters.stripe import StripeAdapter
+from paygate.idempotency import IdempotencyStore, MemoryStore, SQLiteStore
+from paygate.resilience.policies import (
+    BreakerPolicy,
+    BulkheadPolicy,
+    IdempotencyPolicy,
+    RetryPolicy,
+    Timeout,
+)
+
+__all__ = ["Settings", "StoreSettings", "StripeSettings", "gateway_options"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class StripeSettings(_Section):
+    api_key: SecretStr = Field(description="secret key, sk_test_... or sk_live_...")
+    base_url: str = Field(default="https://api.stripe.com", description="API base address")
+    api_version: str = Field(default="2023-08-16", description="Stripe-Version sent and pinned")
+    webhook_secret: SecretStr | None = Field(default=None, description="whsec_... signing secret")
+
+
+class StoreSettings(_Section):
+    kind: Literal["memory", "sqlite"] = Field(default="memory", description="idempotency store")
+    path: Path | None = Field(default=None, description="SQLite file, for kind=sqlite")
+
+    @model_validator(mode="after")
+    def _path_for_sqlite(self) -> StoreSettings:
+        if self.kind == "sqlite" and self.path is None:
+            raise ValueError("store.path is required for the sqlite store")
+        return self
+
+    def open(self) -> IdempotencyStore:
+        if self.kind == "sqlite":
+            assert self.path is not None
+            return SQLiteStore(self.path)
+        return MemoryStore()
+
+
+class Settings(BaseSettings):
+    """Everything a gateway needs, named in configuration so service code never changes."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PAYGATE_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    provider: Literal["stripe"] = Field(description="which provider the gateway talks to")
+    stripe: StripeSettings | None = None
+    store: StoreSettings = StoreSettings()
+    timeout: Timeout = Timeout()
+    retry: RetryPolicy = RetryPolicy()
+    breaker: BreakerPolicy = BreakerPolicy()
+    bulkhead: BulkheadPolicy = BulkheadPolicy()
+    idempotency: IdempotencyPolicy = IdempotencyPolicy()
+
+    @model_validator(mode="after")
+    def _provider_configured(self) -> Settings:
+        if getattr(self, self.provider) is None:
+            upper = self.provider.upper()
+            raise ValueError(
+                f"provider is {self.provider!r} but its section is missing: set "
+                f"PAYGATE_{upper}__API_KEY (or [{self.provider}] in the TOML file)"
+            )
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @classmethod
+    def load(cls, toml_file: str | Path | None = None) -> Settings:
+        """Settings from the environment, over ``toml_file`` when one is given."""
+        if toml_file is None:
+            return cls()
+        path = Path(toml_file)
+        if not path.is_file():
+            raise FileNotFoundError(f"paygate settings file not found: {path}")
+        bound = type(
+            cls.__name__, (cls,), {"model_config": {**cls.model_config, "toml_file": path}}
+        )
+        loaded: Settings = bound()
+        return loaded
+
+
+def _stripe(settings: Settings) -> Adapter:
+    assert settings.stripe is not None
+    section = settings.stripe
+    return StripeAdapter(
+        section.api_key, base_url=section.base_url, api_version=section.api_version
+    )
+
+
+ADAPTER_FACTORIES: Final[Mapping[str, Callable[[Settings], Adapter]]] = {"stripe": _stripe}
+
+
+def gateway_options(settings: Settings) -> dict[str, Any]:
+    """The constructor arguments of a gateway described by ``settings``."""
+    return {
+        "adapter": ADAPTER_FACTORIES[settings.provider](settings),
+        "store": settings.store.open(),
+        "timeout": settings.timeout,
+        "retry": settings.retry,
+        "breaker": settings.breaker,
+        "bulkhead": settings.bulkhead,
+        "idempotency": settings.idempotency,
+    }

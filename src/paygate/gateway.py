@@ -1,0 +1,480 @@
+"""``Gateway`` and ``AsyncGateway``: one interface, sync and async twins, same names and types.
+
+Every decision lives in ``GatewayCore``; the twins below only do the I/O — the store, the
+bulkhead, the sleeps and the HTTP exchange — with blocking or awaited verbs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Self, TypeVar
+
+import httpx
+
+from paygate import _outcomes
+from paygate._core import GatewayCore, Prepared, as_payment, as_refund, logger
+from paygate.adapters.base import Adapter
+from paygate.adapters.stripe import StripeAdapter
+from paygate.config import Settings, gateway_options
+from paygate.errors import PaymentError
+from paygate.idempotency import BeginResult
+from paygate.models import OperationRequest, Payment, PaymentSource, Refund, Result
+from paygate.money import Money
+from paygate.resilience.bulkhead import AsyncBulkhead, Bulkhead
+from paygate.resilience.deadline import Deadline
+from paygate.resilience.transport_errors import PHASES
+
+__all__ = ["AsyncGateway", "Gateway"]
+
+T = TypeVar("T")
+RefundReason = Literal["duplicate", "fraudulent", "requested_by_customer"]
+_TRANSPORT_ERRORS = tuple(PHASES)
+
+
+class _Constructors(GatewayCore):
+    @classmethod
+    def for_stripe(
+        cls,
+        api_key: str,
+        *,
+        base_url: str | None = None,
+        api_version: str | None = None,
+        **options: Any,
+    ) -> Self:
+        """A gateway to Stripe (or a Stripe simulator at ``base_url``)."""
+        adapter_options = {"base_url": base_url, "api_version": api_version}
+        adapter = StripeAdapter(
+            api_key, **{k: v for k, v in adapter_options.items() if v is not None}
+        )
+        return cls(adapter, **options)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings | None = None, *, toml_file: str | Path | None = None
+    ) -> Self:
+        """A gateway configured from ``PAYGATE_*`` environment variables and/or a TOML file."""
+        loaded = settings if settings is not None else Settings.load(toml_file)
+        gateway = cls(**gateway_options(loaded))
+        gateway._owns_store = True  # opened from the settings for this gateway alone
+        return gateway
+
+
+class Gateway(_Constructors):
+    """The blocking gateway. Thread-safe; use one per provider and reuse it."""
+
+    def __init__(
+        self,
+        adapter: Adapter,
+        *,
+        client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        **policies: Any,
+    ) -> None:
+        super().__init__(adapter, **policies)
+        self._owns_client = client is None
+        self._client = client or httpx.Client(
+            transport=transport, limits=self._limits(), follow_redirects=False
+        )
+        self._bulkhead = Bulkhead(self.provider, self.bulkhead_policy)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._client.close()
+        if self._owns_store:
+            self.store.close()
+
+    # -- operations ----------------------------------------------------------------------------
+    def authorize(
+        self,
+        amount: Money,
+        *,
+        source: PaymentSource,
+        reference: str,
+        idempotency_key: str | None = None,
+        description: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> Payment:
+        """Hold ``amount`` on the source, to capture later."""
+        request = self.authorize_request(
+            amount=amount,
+            source=source,
+            reference=reference,
+            idempotency_key=idempotency_key,
+            description=description,
+            metadata=metadata,
+            capture=False,
+        )
+        return as_payment(self._run(request))
+
+    def purchase(
+        self,
+        amount: Money,
+        *,
+        source: PaymentSource,
+        reference: str,
+        idempotency_key: str | None = None,
+        description: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> Payment:
+        """Authorize and capture ``amount`` in one step."""
+        request = self.authorize_request(
+            amount=amount,
+            source=source,
+            reference=reference,
+            idempotency_key=idempotency_key,
+            description=description,
+            metadata=metadata,
+            capture=True,
+        )
+        return as_payment(self._run(request))
+
+    def capture(
+        self,
+        payment_id: str,
+        *,
+        amount: Money | None = None,
+        reference: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Payment:
+        """Capture an authorized payment: all of it, or ``amount`` of it."""
+        request = self.capture_request(
+            payment_id=payment_id,
+            amount=amount,
+            reference=reference,
+            idempotency_key=idempotency_key,
+        )
+        return as_payment(self._run(request))
+
+    def void(
+        self, payment_id: str, *, reference: str | None = None, idempotency_key: str | None = None
+    ) -> Payment:
+        """Release an authorization that was not captured."""
+        return as_payment(
+            self._run(
+                self.void_request(
+                    payment_id=payment_id, reference=reference, idempotency_key=idempotency_key
+                )
+            )
+        )
+
+    def refund(
+        self,
+        payment_id: str,
+        *,
+        amount: Money | None = None,
+        reason: RefundReason | None = None,
+        reference: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Refund:
+        """Refund a captured payment: what remains, or ``amount`` of it."""
+        request = self.refund_request(
+            payment_id=payment_id,
+            amount=amount,
+            reason=reason,
+            reference=reference,
+            idempotency_key=idempotency_key,
+        )
+        return as_refund(self._run(request))
+
+    def retrieve(self, payment_id: str) -> Payment:
+        """The payment's current state at the provider."""
+        return as_payment(self._run(self.retrieve_request(payment_id=payment_id)))
+
+    # -- the call ------------------------------------------------------------------------------
+    def _run(self, request: OperationRequest) -> Result:
+        prepared = self.prepare(request)
+        deadline = Deadline(self.timeout.total)
+        if not prepared.mutating:
+            with self._bulkhead.slot(deadline.remaining()):
+                return self._send(prepared, deadline)
+        begun = self._begin(prepared, deadline)
+        if not isinstance(begun, str):
+            return begun
+        stored: str | None = None
+        try:
+            with self._bulkhead.slot(deadline.remaining()):
+                result = self._send(prepared, deadline)
+            stored = _outcomes.encode_result(result)
+            return result
+        except PaymentError as error:
+            stored = self.stored_outcome(error)
+            raise
+        finally:
+            self._settle(prepared, begun, stored)
+
+    def _begin(self, prepared: Prepared, deadline: Deadline) -> str | Result:
+        assert prepared.key is not None and prepared.fingerprint is not None
+        policy = self.idempotency_policy
+        give_up = time.monotonic() + min(policy.in_flight_wait, deadline.remaining())
+        while True:
+            begun: BeginResult = self.store.begin(
+                prepared.key, prepared.fingerprint, lease_seconds=policy.lease
+            )
+            decided = self.on_begin(prepared, begun)
+            if decided is not None:
+                return decided
+            if time.monotonic() >= give_up:
+                raise self.in_flight_error(prepared)
+            time.sleep(policy.poll_interval)
+
+    def _settle(self, prepared: Prepared, token: str, stored: str | None) -> None:
+        assert prepared.key is not None
+        if stored is None:
+            self.store.release(prepared.key, token)
+        elif not self.store.complete(prepared.key, token, stored):
+            logger.warning("idempotency key %s: lease lost before completion", prepared.key)
+
+    def _send(self, prepared: Prepared, deadline: Deadline) -> Result:
+        retry = self.new_retry(prepared, deadline)
+        started = time.monotonic()
+        try:
+            result = retry.retrying()(self._attempt, prepared, deadline)
+        except PaymentError as error:
+            final = retry.finish(error)
+            self.log_call(prepared, started, retry.attempts, final.code.value)
+            if final is error:
+                raise
+            raise final from error
+        self.log_call(prepared, started, retry.attempts, "ok")
+        return result
+
+    def _attempt(self, prepared: Prepared, deadline: Deadline) -> Result:
+        request = self.http_request(prepared, deadline)
+        admission = self.admit()
+        try:
+            try:
+                response = self._client.send(request)
+            except _TRANSPORT_ERRORS as exc:
+                outcome: Result | PaymentError = self.transport_error(prepared, exc)
+            else:
+                outcome = self.read_response(prepared, response)
+        except BaseException:  # a bug or a cancellation: no outcome to count
+            if admission is not None:
+                admission.abandon()
+            raise
+        return self.settle_attempt(admission, outcome)
+
+
+class AsyncGateway(_Constructors):
+    """The asyncio gateway: the same operations as ``Gateway``, awaited."""
+
+    def __init__(
+        self,
+        adapter: Adapter,
+        *,
+        client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        **policies: Any,
+    ) -> None:
+        super().__init__(adapter, **policies)
+        self._owns_client = client is None
+        self._client = client or httpx.AsyncClient(
+            transport=transport, limits=self._limits(), follow_redirects=False
+        )
+        self._bulkhead = AsyncBulkhead(self.provider, self.bulkhead_policy)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+        if self._owns_store:
+            await self._store_call(self.store.close)
+
+    # -- operations ----------------------------------------------------------------------------
+    async def authorize(
+        self,
+        amount: Money,
+        *,
+        source: PaymentSource,
+        reference: str,
+        idempotency_key: str | None = None,
+        description: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> Payment:
+        """Hold ``amount`` on the source, to capture later."""
+        request = self.authorize_request(
+            amount=amount,
+            source=source,
+            reference=reference,
+            idempotency_key=idempotency_key,
+            description=description,
+            metadata=metadata,
+            capture=False,
+        )
+        return as_payment(await self._run(request))
+
+    async def purchase(
+        self,
+        amount: Money,
+        *,
+        source: PaymentSource,
+        reference: str,
+        idempotency_key: str | None = None,
+        description: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> Payment:
+        """Authorize and capture ``amount`` in one step."""
+        request = self.authorize_request(
+            amount=amount,
+            source=source,
+            reference=reference,
+            idempotency_key=idempotency_key,
+            description=description,
+            metadata=metadata,
+            capture=True,
+        )
+        return as_payment(await self._run(request))
+
+    async def capture(
+        self,
+        payment_id: str,
+        *,
+        amount: Money | None = None,
+        reference: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Payment:
+        """Capture an authorized payment: all of it, or ``amount`` of it."""
+        request = self.capture_request(
+            payment_id=payment_id,
+            amount=amount,
+            reference=reference,
+            idempotency_key=idempotency_key,
+        )
+        return as_payment(await self._run(request))
+
+    async def void(
+        self, payment_id: str, *, reference: str | None = None, idempotency_key: str | None = None
+    ) -> Payment:
+        """Release an authorization that was not captured."""
+        request = self.void_request(
+            payment_id=payment_id, reference=reference, idempotency_key=idempotency_key
+        )
+        return as_payment(await self._run(request))
+
+    async def refund(
+        self,
+        payment_id: str,
+        *,
+        amount: Money | None = None,
+        reason: RefundReason | None = None,
+        reference: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Refund:
+        """Refund a captured payment: what remains, or ``amount`` of it."""
+        request = self.refund_request(
+            payment_id=payment_id,
+            amount=amount,
+            reason=reason,
+            reference=reference,
+            idempotency_key=idempotency_key,
+        )
+        return as_refund(await self._run(request))
+
+    async def retrieve(self, payment_id: str) -> Payment:
+        """The payment's current state at the provider."""
+        return as_payment(await self._run(self.retrieve_request(payment_id=payment_id)))
+
+    # -- the call ------------------------------------------------------------------------------
+    async def _store_call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A store call; one that does blocking I/O runs in a worker thread."""
+        if self.store.blocking:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        return fn(*args, **kwargs)
+
+    async def _run(self, request: OperationRequest) -> Result:
+        prepared = self.prepare(request)
+        deadline = Deadline(self.timeout.total)
+        if not prepared.mutating:
+            async with self._bulkhead.slot(deadline.remaining()):
+                return await self._send(prepared, deadline)
+        begun = await self._begin(prepared, deadline)
+        if not isinstance(begun, str):
+            return begun
+        stored: str | None = None
+        try:
+            async with self._bulkhead.slot(deadline.remaining()):
+                result = await self._send(prepared, deadline)
+            stored = _outcomes.encode_result(result)
+            return result
+        except PaymentError as error:
+            stored = self.stored_outcome(error)
+            raise
+        finally:
+            await self._settle(prepared, begun, stored)
+
+    async def _begin(self, prepared: Prepared, deadline: Deadline) -> str | Result:
+        assert prepared.key is not None and prepared.fingerprint is not None
+        policy = self.idempotency_policy
+        give_up = time.monotonic() + min(policy.in_flight_wait, deadline.remaining())
+        while True:
+            begun: BeginResult = await self._store_call(
+                self.store.begin, prepared.key, prepared.fingerprint, lease_seconds=policy.lease
+            )
+            decided = self.on_begin(prepared, begun)
+            if decided is not None:
+                return decided
+            if time.monotonic() >= give_up:
+                raise self.in_flight_error(prepared)
+            await asyncio.sleep(policy.poll_interval)
+
+    async def _settle(self, prepared: Prepared, token: str, stored: str | None) -> None:
+        assert prepared.key is not None
+        if stored is None:
+            await self._store_call(self.store.release, prepared.key, token)
+        elif not await self._store_call(self.store.complete, prepared.key, token, stored):
+            logger.warning("idempotency key %s: lease lost before completion", prepared.key)
+
+    async def _send(self, prepared: Prepared, deadline: Deadline) -> Result:
+        retry = self.new_retry(prepared, deadline)
+        started = time.monotonic()
+        try:
+            result: Result = await retry.async_retrying()(self._attempt, prepared, deadline)
+        except PaymentError as error:
+            final = retry.finish(error)
+            self.log_call(prepared, started, retry.attempts, final.code.value)
+            if final is error:
+                raise
+            raise final from error
+        self.log_call(prepared, started, retry.attempts, "ok")
+        return result
+
+    async def _attempt(self, prepared: Prepared, deadline: Deadline) -> Result:
+        request = self.http_request(prepared, deadline)
+        admission = self.admit()
+        try:
+            try:
+                response = await self._client.send(request)
+            except _TRANSPORT_ERRORS as exc:
+                outcome: Result | PaymentError = self.transport_error(prepared, exc)
+            else:
+                outcome = self.read_response(prepared, response)
+        except BaseException:  # a bug or a cancellation: no outcome to count
+            if admission is not None:
+                admission.abandon()
+            raise
+        return self.settle_attempt(admission, outcome)

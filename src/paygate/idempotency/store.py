@@ -1,0 +1,96 @@
+"""The store protocol and the one decision every store makes when a call begins.
+
+Stores differ in where entries live (a dict, a SQLite file, later Redis or PostgreSQL) and in how
+they make ``begin`` atomic; what ``begin`` decides is the same everywhere and lives in
+``decide``, a pure function of the existing entry, the request and the clock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from enum import Enum
+from typing import Protocol
+
+__all__ = ["Begin", "BeginResult", "Entry", "IdempotencyStore", "decide", "new_token"]
+
+
+class Begin(Enum):
+    """What the caller of ``begin`` must do next."""
+
+    PROCEED = "proceed"  # the caller holds the lease: send the request
+    REPLAY = "replay"  # the call completed before: return its stored outcome
+    CONFLICT = "conflict"  # the key was used for a different request: refuse
+    IN_FLIGHT = "in_flight"  # another caller holds a live lease: wait and ask again
+
+
+@dataclass(frozen=True, slots=True)
+class BeginResult:
+    outcome: Begin
+    token: str | None = None  # the lease token, with PROCEED
+    stored: str | None = None  # the stored outcome, with REPLAY
+    retaken: bool = False  # PROCEED over a lapsed lease left by another owner
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One key's record. Times are seconds on the store's clock."""
+
+    fingerprint: str
+    token: str | None  # the lease holder while in flight; None once completed
+    lease_until: float  # in flight until then (0 once completed)
+    outcome: str | None  # the encoded outcome once completed
+    expires_at: float  # a completed entry is forgotten after this
+
+    @property
+    def completed(self) -> bool:
+        return self.outcome is not None
+
+
+def new_token() -> str:
+    return uuid.uuid4().hex
+
+
+def decide(
+    existing: Entry | None, fingerprint: str, now: float, lease_seconds: float
+) -> tuple[BeginResult, Entry | None]:
+    """The outcome of ``begin`` and the entry to write (None: leave the store as it is)."""
+    if existing is not None and existing.completed and existing.expires_at <= now:
+        existing = None  # expired: the key is free again, as at the provider
+    if existing is None:
+        token = new_token()
+        fresh = Entry(fingerprint, token, now + lease_seconds, None, now + lease_seconds)
+        return BeginResult(Begin.PROCEED, token=token), fresh
+    if existing.fingerprint != fingerprint:
+        return BeginResult(Begin.CONFLICT), None
+    if existing.completed:
+        return BeginResult(Begin.REPLAY, stored=existing.outcome), None
+    if existing.lease_until > now:
+        return BeginResult(Begin.IN_FLIGHT), None
+    token = new_token()
+    retaken = Entry(fingerprint, token, now + lease_seconds, None, now + lease_seconds)
+    return BeginResult(Begin.PROCEED, token=token, retaken=True), retaken
+
+
+class IdempotencyStore(Protocol):
+    """Where keys, leases and outcomes live. Every method is atomic with respect to others,
+    across threads, and across processes for stores that are shared between them."""
+
+    blocking: bool
+    """True when calls do blocking I/O (the async gateway then runs them in a worker thread)."""
+
+    def begin(self, key: str, fingerprint: str, *, lease_seconds: float) -> BeginResult:
+        """Take the key for a call, or say why not (see ``Begin``)."""
+        ...
+
+    def complete(self, key: str, token: str, outcome: str) -> bool:
+        """Record the outcome under the lease ``token``; False if the lease was lost."""
+        ...
+
+    def release(self, key: str, token: str) -> None:
+        """Free the key without an outcome (the call may be repeated under it)."""
+        ...
+
+    def close(self) -> None:
+        """Release resources; the store is unusable afterwards."""
+        ...

@@ -1,0 +1,2 @@
+"""Resilience building blocks the gateway composes: policies, deadline, breaker, bulkhead,
+retry decisions and the transport-error seam. Private: configure them through the policies."""

@@ -1,0 +1,69 @@
+"""Policies: small frozen configuration objects with named, documented defaults.
+
+Users configure these, never tenacity, pybreaker or httpx objects. Each is a pydantic model so
+settings (environment, TOML) can nest them: ``PAYGATE_RETRY__MAX_ATTEMPTS=5``.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["BreakerPolicy", "BulkheadPolicy", "IdempotencyPolicy", "RetryPolicy", "Timeout"]
+
+
+class _Policy(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Timeout(_Policy):
+    """Per-attempt httpx timeouts and the total deadline of one call across all its attempts."""
+
+    connect: float = Field(default=3.0, gt=0, description="seconds to open a connection")
+    read: float = Field(default=30.0, gt=0, description="seconds between bytes of the answer")
+    write: float = Field(default=10.0, gt=0, description="seconds to send the request")
+    pool: float = Field(default=5.0, gt=0, description="seconds to wait for a pooled connection")
+    total: float = Field(
+        default=60.0, gt=0, description="deadline of one call, all attempts and waits included"
+    )
+
+
+class RetryPolicy(_Policy):
+    """Retries of retriable failures, always with the same idempotency key."""
+
+    max_attempts: int = Field(default=3, ge=1, le=20, description="attempts, the first included")
+    initial_backoff: float = Field(default=0.25, ge=0, description="backoff ceiling, 1st retry")
+    max_backoff: float = Field(default=8.0, ge=0, description="largest backoff ceiling")
+    multiplier: float = Field(default=2.0, ge=1, description="growth of the backoff ceiling")
+    max_retry_after: float = Field(
+        default=30.0,
+        ge=0,
+        description="a Retry-After longer than this ends the call instead of waiting",
+    )
+
+
+class BreakerPolicy(_Policy):
+    """The per-provider circuit breaker. Only provider-health failures count."""
+
+    enabled: bool = Field(default=True, description="turn the breaker off entirely")
+    failure_threshold: int = Field(default=5, ge=1, description="consecutive failures to open")
+    reset_timeout: float = Field(default=30.0, gt=0, description="seconds open before a probe")
+    success_threshold: int = Field(default=1, ge=1, description="probe successes to close")
+
+
+class BulkheadPolicy(_Policy):
+    """Bounded concurrency per provider."""
+
+    max_concurrent: int = Field(default=64, ge=1, description="calls in flight at once")
+    max_wait: float = Field(default=1.0, ge=0, description="seconds to wait for a free slot")
+
+
+class IdempotencyPolicy(_Policy):
+    """The local idempotency store's leases and waits."""
+
+    lease: float = Field(
+        default=120.0, gt=0, description="seconds a crashed owner's in-flight key stays locked"
+    )
+    in_flight_wait: float = Field(
+        default=5.0, ge=0, description="seconds to wait for a concurrent duplicate to finish"
+    )
+    poll_interval: float = Field(default=0.05, gt=0, description="seconds between store polls")

@@ -1,0 +1,143 @@
+"""Retry decisions for one call, expressed as tenacity strategies.
+
+The sync and async gateways run the same ``CallRetry`` through ``tenacity.Retrying`` and
+``tenacity.AsyncRetrying``; only the sleeping differs. Rules:
+
+* Only ``RetriableError`` is retried, and an ``OutcomeUnknown`` of a mutating call whose cause
+  was the network or the provider's health, when the provider replays by idempotency key
+  (the same key goes out on every attempt, so the provider acts at most once).
+* Never a decline or any other terminal answer; never a locally refused call (open circuit,
+  full bulkhead); never when the provider said not to (``Stripe-Should-Retry: false``).
+* Backoff: exponential with full jitter; at least the provider's ``Retry-After``; never past
+  the call's deadline (a wait that would overrun it ends the call now instead).
+* Once an attempt of a mutating call may have reached the provider, a later failure cannot
+  prove that nothing happened: the call ends in success or ``OutcomeUnknown``, never in a
+  plain retriable error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+import tenacity
+
+from paygate.errors import (
+    BulkheadFull,
+    CircuitOpen,
+    ErrorCode,
+    OutcomeUnknown,
+    PaymentError,
+    RetriableError,
+)
+from paygate.resilience.deadline import Deadline
+from paygate.resilience.policies import RetryPolicy
+
+_REPEATABLE_UNKNOWNS: Final = frozenset(
+    {ErrorCode.TIMEOUT, ErrorCode.NETWORK, ErrorCode.PROVIDER_UNAVAILABLE}
+)
+
+
+class CallRetry:
+    """The retry state of one call."""
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        deadline: Deadline,
+        *,
+        mutating: bool,
+        idempotent_replay: bool,
+        jitter: Callable[[float, float], float] = random.uniform,
+    ) -> None:
+        self.policy = policy
+        self.deadline = deadline
+        self.mutating = mutating
+        self.idempotent_replay = idempotent_replay
+        self._jitter = jitter
+        self.ambiguous: OutcomeUnknown | None = None
+        self.attempts = 0
+
+    # -- decisions -----------------------------------------------------------------------
+    def is_retriable(self, error: BaseException | None) -> bool:
+        if not isinstance(error, PaymentError) or self.deadline.expired:
+            return False
+        if error.provider_retry_hint is False:
+            if isinstance(error, OutcomeUnknown):
+                self.ambiguous = error
+            return False
+        if isinstance(error, OutcomeUnknown):
+            self.ambiguous = error
+            return self.idempotent_replay and error.code in _REPEATABLE_UNKNOWNS
+        if isinstance(error, CircuitOpen | BulkheadFull) or not isinstance(error, RetriableError):
+            return False
+        return error.retry_after is None or error.retry_after <= self.policy.max_retry_after
+
+    def backoff(self, attempt: int, error: BaseException | None) -> float:
+        """Seconds to wait before attempt ``attempt + 1``."""
+        ceiling = min(
+            self.policy.max_backoff,
+            self.policy.initial_backoff * self.policy.multiplier ** (attempt - 1),
+        )
+        wait = self._jitter(0.0, ceiling)
+        if isinstance(error, PaymentError) and error.retry_after is not None:
+            wait = max(wait, error.retry_after)
+        return wait
+
+    def finish(self, error: PaymentError) -> PaymentError:
+        """The error the call ends with: upgraded to ``OutcomeUnknown`` if money may have moved.
+
+        Only a "nothing happened" error is upgraded. A terminal answer from the provider to a
+        repeat under the same key (a decline, say) is the provider's word on the whole call.
+        """
+        if self.ambiguous is not None and isinstance(error, RetriableError):
+            return OutcomeUnknown(
+                f"{error.message}; an earlier attempt may have reached the provider "
+                f"({self.ambiguous.message}), so the outcome is unknown",
+                code=self.ambiguous.code,
+                provider=error.provider,
+                provider_code=error.provider_code,
+                http_status=error.http_status,
+                request_id=error.request_id or self.ambiguous.request_id,
+                idempotency_key=error.idempotency_key or self.ambiguous.idempotency_key,
+                provider_body=error.provider_body,
+                payment_id=error.payment_id,
+            )
+        return error
+
+    # -- tenacity strategies ---------------------------------------------------------------
+    def _retry(self, state: tenacity.RetryCallState) -> bool:
+        outcome = state.outcome
+        return outcome is not None and outcome.failed and self.is_retriable(outcome.exception())
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome is not None else None
+        return self.backoff(state.attempt_number, error)
+
+    def _stop(self, state: tenacity.RetryCallState) -> bool:
+        if state.attempt_number >= self.policy.max_attempts:
+            return True
+        return (state.upcoming_sleep or 0.0) >= self.deadline.remaining()
+
+    def _count(self, state: tenacity.RetryCallState) -> None:
+        self.attempts = state.attempt_number
+
+    def _strategies(self) -> dict[str, Any]:
+        return {
+            "retry": self._retry,
+            "wait": self._wait,
+            "stop": self._stop,
+            "before": self._count,
+            "reraise": True,
+        }
+
+    def retrying(self) -> tenacity.Retrying:
+        """A tenacity loop for the blocking gateway."""
+        return tenacity.Retrying(sleep=time.sleep, **self._strategies())
+
+    def async_retrying(self) -> tenacity.AsyncRetrying:
+        """The same loop for the asyncio gateway; only the sleeping differs."""
+        return tenacity.AsyncRetrying(sleep=asyncio.sleep, **self._strategies())

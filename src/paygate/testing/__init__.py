@@ -1,0 +1,23 @@
+"""Test support that ships with paygate, for paygate's own tests and for yours.
+
+Provider simulators are real HTTP servers on 127.0.0.1 that speak a provider's wire format,
+keep state, honour its test cards and inject faults on demand, so an integration test can
+prove what happens when the provider is slow, fails, drops the connection after charging, or
+answers with a broken body::
+
+    from paygate.testing import Fault, StripeSimulator
+
+    with StripeSimulator() as sim:
+        sim.inject(Fault.server_error(503), times=1, method="POST", path="/v1/payment_intents")
+        ...  # point your client at sim.url with any sk_test_ key
+        assert sim.request_count(method="POST", path="/v1/payment_intents") == 2
+
+A running simulator is also controlled over HTTP: ``POST /_sim/faults``, ``DELETE
+/_sim/faults``, ``GET /_sim/state``, ``POST /_sim/reset`` (see ``paygate sandbox serve``).
+"""
+
+from paygate.testing._records import RecordedRequest
+from paygate.testing._stripe import StripeSimulator
+from paygate.testing.faults import Fault
+
+__all__ = ["Fault", "RecordedRequest", "StripeSimulator"]

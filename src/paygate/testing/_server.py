@@ -1,0 +1,313 @@
+"""Provider-neutral plumbing: a threaded HTTP/1.1 server on 127.0.0.1 with keep-alive, the
+``/_sim/`` control endpoints, and ``Simulator``, the base of every provider simulator.
+
+Each connection gets a daemon thread; ``stop()`` ends waits, closes every open connection and
+joins the threads, so nothing outlives the simulator.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import socket
+import struct
+import sys
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Final, Self
+from urllib.parse import urlsplit
+
+from paygate.testing._dispatch import Delivery, Dispatcher, Injection, Provider
+from paygate.testing._records import Headers, RecordedRequest, Reply, json_reply
+from paygate.testing.faults import Fault
+
+logger: Final = logging.getLogger("paygate.testing")
+
+HOST: Final = "127.0.0.1"
+CONTROL_PREFIX: Final = "/_sim/"
+_JOIN_TIMEOUT: Final = 5.0
+_ABORTIVE_CLOSE: Final = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close sends a RST
+
+Control = Callable[[str, str, bytes], Reply]
+
+
+class _Connection(BaseHTTPRequestHandler):
+    """One client connection: many requests while the client keeps it alive."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "paygate-simulator"
+    sys_version = ""
+    disable_nagle_algorithm = True
+    server: _LoopbackServer
+
+    def do_GET(self) -> None:
+        self._exchange()
+
+    def do_POST(self) -> None:
+        self._exchange()
+
+    def do_DELETE(self) -> None:
+        self._exchange()
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except ConnectionError:  # the client went away; nothing to answer
+            self.close_connection = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: tests read ``Simulator.requests`` instead of a log."""
+
+    def _exchange(self) -> None:
+        body = self._read_body()
+        if body is None:
+            return
+        target = urlsplit(self.path)
+        if target.path.startswith(CONTROL_PREFIX):
+            self._send(self.server.control(self.command, target.path, body))
+            return
+        headers = Headers(self.headers.items())
+        dispatcher = self.server.dispatcher
+        try:
+            delivery = dispatcher.dispatch(self.command, target.path, target.query, headers, body)
+        except Exception:
+            logger.exception("simulator failed on %s %s", self.command, target.path)
+            provider = dispatcher.provider
+            delivery = Delivery(provider.stamp(provider.server_error(500)))
+        if delivery.hold:
+            self.server.stopping.wait(delivery.hold)
+        if delivery.reply is None:
+            self._abort()
+        else:
+            self._send(delivery.reply)
+
+    def _read_body(self) -> bytes | None:
+        """The request body, or None after refusing a body this server cannot read."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self._refuse(411, "send the body with a Content-Length")
+            return None
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length < 0:
+                raise ValueError(length)
+        except ValueError:
+            self._refuse(400, "invalid Content-Length")
+            return None
+        return self.rfile.read(length)
+
+    def _refuse(self, status: int, message: str) -> None:
+        self.close_connection = True
+        self._send(json_reply(status, {"error": {"message": message}}, ("Connection", "close")))
+
+    def _send(self, reply: Reply) -> None:
+        self.send_response(reply.status)
+        for name, value in reply.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        self.wfile.write(reply.body)
+
+    def _abort(self) -> None:
+        """Close the connection at once, without an answer: the client sees a reset."""
+        self.close_connection = True
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _ABORTIVE_CLOSE)
+        self.connection.close()
+
+
+class _LoopbackServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(
+        self, port: int, dispatcher: Dispatcher, control: Control, stopping: threading.Event
+    ) -> None:
+        super().__init__((HOST, port), _Connection)
+        self.dispatcher = dispatcher
+        self.control = control
+        self.stopping = stopping
+        self._live: dict[threading.Thread, socket.socket] = {}
+        self._live_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        thread = threading.Thread(
+            target=self.process_request_thread,
+            args=(request, client_address),
+            name=f"paygate-simulator-{self.server_address[1]}-connection",
+            daemon=True,
+        )
+        with self._live_lock:
+            self._live[thread] = request
+        thread.start()
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._live_lock:
+                self._live.pop(threading.current_thread(), None)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+    def close_connections(self) -> list[threading.Thread]:
+        """Shut every open connection down; the threads serving them, to join."""
+        with self._live_lock:
+            live = list(self._live.items())
+        for _, connection in live:
+            with contextlib.suppress(OSError):  # already closed
+                connection.shutdown(socket.SHUT_RDWR)
+        return [thread for thread, _ in live]
+
+
+class Simulator:
+    """A provider simulator served over HTTP/1.1 on 127.0.0.1: start it (or use it as a
+    context manager), point a client at ``url``, inject faults, read what it received."""
+
+    def __init__(self, provider: Provider, port: int = 0) -> None:
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError(f"port must be 0 (any free port) or 1-65535, not {port!r}")
+        self._port = port
+        self._stopping = threading.Event()
+        self._dispatcher = Dispatcher(provider, self._stopping)
+        self._lifecycle = threading.Lock()
+        self._server: _LoopbackServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        where = self.url if self._server is not None else "not running"
+        return f"paygate.testing.{type(self).__name__}({where})"
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>``; the port is chosen when the simulator starts."""
+        server = self._server
+        if server is None:
+            raise RuntimeError(f"{type(self).__name__} is not running; call start() first")
+        return f"http://{HOST}:{server.server_address[1]}"
+
+    def start(self) -> Self:
+        """Start serving in a daemon thread; returns the simulator."""
+        with self._lifecycle:
+            if self._server is not None:
+                raise RuntimeError(f"{type(self).__name__} is already running")
+            self._stopping.clear()
+            server = _LoopbackServer(self._port, self._dispatcher, self._control, self._stopping)
+            thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"paygate-simulator-{server.server_address[1]}",
+                daemon=True,
+            )
+            thread.start()
+            self._server, self._thread = server, thread
+        return self
+
+    def stop(self) -> None:
+        """Stop serving: end pending waits, close every connection, join every thread."""
+        with self._lifecycle:
+            server, thread = self._server, self._thread
+            if server is None or thread is None:
+                return
+            self._server = self._thread = None
+            self._stopping.set()
+            server.shutdown()
+            thread.join()
+            workers = server.close_connections()
+            server.server_close()
+            for worker in workers:
+                worker.join(_JOIN_TIMEOUT)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- faults and records --------------------------------------------------------------------
+    def inject(
+        self,
+        fault: Fault,
+        times: int | None = 1,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        """Apply ``fault`` to the next ``times`` requests (None: every one until cleared) that
+        match ``method`` and the exact ``path`` (None matches anything)."""
+        self._dispatcher.inject(_injection(fault, times, method, path))
+
+    def clear_faults(self) -> None:
+        """Remove every injected fault."""
+        self._dispatcher.clear_faults()
+
+    def reset(self) -> None:
+        """Forget everything: the provider's objects, idempotency keys, faults and requests."""
+        self._dispatcher.reset()
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received, in arrival order, without the ``/_sim/`` control calls;
+        replays and requests a fault answered included."""
+        return self._dispatcher.requests()
+
+    def request_count(self, method: str | None = None, path: str | None = None) -> int:
+        """How many requests matched ``method`` and the exact ``path`` (None: any)."""
+        wanted = None if method is None else method.upper()
+        return sum(
+            1
+            for r in self._dispatcher.requests()
+            if (wanted is None or r.method == wanted) and (path is None or r.path == path)
+        )
+
+    # -- the HTTP control API ------------------------------------------------------------------
+    def _control(self, method: str, path: str, body: bytes) -> Reply:
+        route = (method, path.removeprefix(CONTROL_PREFIX).rstrip("/"))
+        if route == ("POST", "faults"):
+            return self._inject_json(body)
+        if route in {("DELETE", "faults"), ("POST", "faults/clear")}:
+            return json_reply(200, {"cleared": self._dispatcher.clear_faults()})
+        if route == ("GET", "state"):
+            return json_reply(200, self._dispatcher.state())
+        if route == ("POST", "reset"):
+            self.reset()
+            return json_reply(200, {"reset": True})
+        return json_reply(404, {"error": {"message": f"no control endpoint {method} {path}"}})
+
+    def _inject_json(self, body: bytes) -> Reply:
+        try:
+            data = json.loads(body or b"null")
+            if not isinstance(data, dict) or not data.keys() <= _INJECT_KEYS:
+                raise ValueError(f"expected a JSON object with keys among {sorted(_INJECT_KEYS)}")
+            injection = _injection(
+                Fault.from_json(data.get("fault")),
+                data.get("times", 1),
+                data.get("method"),
+                data.get("path"),
+            )
+        except ValueError as exc:
+            return json_reply(400, {"error": {"message": str(exc)}})
+        self._dispatcher.inject(injection)
+        return json_reply(201, injection.to_json())
+
+
+_INJECT_KEYS: Final = frozenset({"fault", "times", "method", "path"})
+
+
+def _injection(fault: Fault, times: object, method: object, path: object) -> Injection:
+    if not isinstance(fault, Fault):
+        raise ValueError(f"not a Fault: {fault!r}")
+    if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
+        raise ValueError(f"times must be a positive integer or None, not {times!r}")
+    if method is not None and not isinstance(method, str):
+        raise ValueError(f"method must be a string or None, not {method!r}")
+    if path is not None and not (isinstance(path, str) and path.startswith("/")):
+        raise ValueError(f"path must be an exact path starting with '/', or None, not {path!r}")
+    return Injection(fault, times, None if method is None else method.upper(), path)

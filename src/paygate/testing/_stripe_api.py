@@ -1,0 +1,285 @@
+"""The Stripe simulator's HTTP face, plugged into the neutral server as its ``Provider``:
+API-key auth, routes, parameter checks (before execution, never saved under a key), and
+Stripe's answers, errors and headers.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from paygate.testing import _stripe_params as read
+from paygate.testing._dispatch import Admitted
+from paygate.testing._idempotency import Verdict
+from paygate.testing._records import Headers, RecordedRequest, Reply, json_reply
+from paygate.testing._stripe_errors import (
+    API_ERROR,
+    IDEMPOTENCY_ERROR,
+    INVALID_REQUEST,
+    StripeError,
+    invalid,
+)
+from paygate.testing._stripe_form import decode_form
+from paygate.testing._stripe_ledger import Ledger, NewIntent, NewRefund, new_id
+
+_TEST_KEYS: Final = ("sk_test_", "rk_test_")
+_LIVE_KEYS: Final = ("sk_live_", "rk_live_")
+_MAX_IDEMPOTENCY_KEY: Final = 255
+_FORM: Final = "application/x-www-form-urlencoded"
+
+# Top-level parameters of each endpoint (spec3.payments.json, 2023-08-16). The simulator acts
+# on some; the others are accepted and ignored, as an unknown one is refused.
+_CREATE_INTENT_PARAMS: Final = frozenset(
+    {"amount", "application_fee_amount", "automatic_payment_methods", "capture_method"}
+    | {"confirm", "confirmation_method", "currency", "customer", "description"}
+    | {"error_on_requires_action", "expand", "mandate", "mandate_data", "metadata"}
+    | {"off_session", "on_behalf_of", "payment_method", "payment_method_data"}
+    | {"payment_method_options", "payment_method_types", "radar_options", "receipt_email"}
+    | {"return_url", "setup_future_usage", "shipping", "statement_descriptor"}
+    | {"statement_descriptor_suffix", "transfer_data", "transfer_group", "use_stripe_sdk"}
+)
+_CAPTURE_PARAMS: Final = frozenset(
+    {"amount_to_capture", "application_fee_amount", "expand", "metadata"}
+    | {"statement_descriptor", "statement_descriptor_suffix", "transfer_data"}
+)
+_CANCEL_PARAMS: Final = frozenset({"cancellation_reason", "expand"})
+_REFUND_PARAMS: Final = frozenset(
+    {"amount", "charge", "currency", "customer", "expand", "instructions_email", "metadata"}
+    | {"origin", "payment_intent", "reason", "refund_application_fee", "reverse_transfer"}
+)
+_RETRIEVE_INTENT_PARAMS: Final = frozenset({"client_secret", "expand"})
+_RETRIEVE_REFUND_PARAMS: Final = frozenset({"expand"})
+
+_CAPTURE_METHODS: Final = ("automatic", "automatic_async", "manual")
+_CONFIRMATION_METHODS: Final = ("automatic", "manual")
+_OFF_SESSION: Final = ("true", "false", "one_off", "recurring")
+_CANCELLATION_REASONS: Final = ("abandoned", "duplicate", "fraudulent", "requested_by_customer")
+_REFUND_REASONS: Final = ("duplicate", "fraudulent", "requested_by_customer")
+
+Result = Callable[[], dict[str, Any]]  # runs the operation, returns the object to answer with
+Operation = Callable[[Mapping[str, Any], str], Result]
+
+
+class StripeApi:
+    """Stripe's v1 PaymentIntents and Refunds, over the simulator's ``Ledger``."""
+
+    def __init__(self) -> None:
+        self.ledger = Ledger()
+        intent = r"/v1/payment_intents/([^/]+)"
+        self._routes: tuple[tuple[str, re.Pattern[str], Operation], ...] = (
+            ("POST", re.compile(r"/v1/payment_intents"), self._create_intent),
+            ("GET", re.compile(intent), self._retrieve_intent),
+            ("POST", re.compile(intent + "/capture"), self._capture),
+            ("POST", re.compile(intent + "/cancel"), self._cancel),
+            ("POST", re.compile(r"/v1/refunds"), self._create_refund),
+            ("GET", re.compile(r"/v1/refunds/([^/]+)"), self._retrieve_refund),
+        )
+
+    # -- Provider ------------------------------------------------------------------------------
+    def decode(self, query: str, headers: Headers, body: bytes) -> dict[str, Any]:
+        if not body:
+            return decode_form(query)
+        if not headers.get("content-type", _FORM).lower().startswith(_FORM):
+            raise ValueError(f"Stripe's API takes {_FORM} request bodies, not JSON or others.")
+        text = body.decode()
+        return decode_form(f"{query}&{text}" if query else text)
+
+    def admit(self, request: RecordedRequest) -> Reply | Admitted:
+        try:
+            api_key = _api_key(request.headers)
+            operation, resource_id = self._route(request.method, request.path)
+            result = operation(request.params, resource_id)
+            key = _scoped_key(request, api_key)
+        except StripeError as error:
+            return error.reply()
+        return Admitted(lambda: _answer(result), key)
+
+    def unreadable(self, message: str) -> Reply:
+        return invalid(message).reply()
+
+    def replayed(self, saved: Reply) -> Reply:
+        return saved.with_header("Idempotent-Replayed", "true")
+
+    def refused(self, verdict: Verdict) -> Reply:
+        if verdict is Verdict.IN_USE:
+            return invalid(
+                "Another request with this idempotency key is still being processed; "
+                "retry after it finishes.",
+                code="idempotency_key_in_use",
+                status=409,
+            ).reply()
+        return StripeError(
+            400,
+            IDEMPOTENCY_ERROR,
+            "This idempotency key was already used with different parameters; a key may "
+            "only be reused for the same request.",
+        ).reply()
+
+    def server_error(self, status: int) -> Reply:
+        return StripeError(status, API_ERROR, "Simulated server error.").reply()
+
+    def rate_limited(self, retry_after: float) -> Reply:
+        seconds = str(int(retry_after)) if retry_after.is_integer() else str(retry_after)
+        return (
+            StripeError(
+                429, INVALID_REQUEST, "Simulated rate limit: too many requests.", code="rate_limit"
+            )
+            .reply()
+            .with_header("Retry-After", seconds)
+        )
+
+    def break_schema(self, body: bytes) -> bytes:
+        value = json.loads(body)
+        if "error" in value:
+            value["error"] = "a simulated schema break: the error is not an object"
+        else:
+            if "amount" in value:
+                value["amount"] = str(value["amount"])
+            value.pop("status", None)
+        return json.dumps(value).encode()
+
+    def stamp(self, reply: Reply) -> Reply:
+        return reply.with_header("Request-Id", new_id("req"))
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"payment_intents": self.ledger.intents(), "refunds": self.ledger.refunds()}
+
+    def reset(self) -> None:
+        self.ledger.reset()
+
+    # -- routes --------------------------------------------------------------------------------
+    def _route(self, method: str, path: str) -> tuple[Operation, str]:
+        for route_method, pattern, operation in self._routes:
+            match = pattern.fullmatch(path)
+            if match is not None and route_method == method:
+                return operation, match[1] if pattern.groups else ""
+        raise invalid(f"Unrecognized request URL ({method}: {path}).", status=404)
+
+    def _create_intent(self, params: Mapping[str, Any], _: str) -> Result:
+        read.only(params, _CREATE_INTENT_PARAMS)
+        amount, currency = read.integer(params, "amount"), read.currency(params)
+        pm = read.payment_method(params)
+        confirm = read.boolean(params, "confirm")
+        if confirm and pm is None:
+            raise invalid(
+                "This PaymentIntent cannot be confirmed: it has no payment method.",
+                code="payment_intent_unexpected_state",
+            )
+        new = NewIntent(
+            amount=amount,
+            currency=currency,
+            confirm=confirm,
+            capture_method=read.choice(params, "capture_method", _CAPTURE_METHODS) or "automatic",
+            confirmation_method=(
+                read.choice(params, "confirmation_method", _CONFIRMATION_METHODS) or "automatic"
+            ),
+            payment_method=pm,
+            metadata=read.metadata(params),
+            description=read.string(params, "description"),
+            payment_method_types=read.payment_method_types(params),
+            decline_authentication=(
+                read.choice(params, "off_session", _OFF_SESSION) not in {None, "false"}
+                or read.boolean(params, "error_on_requires_action")
+            ),
+        )
+        expand = read.expand(params, {"latest_charge"})
+        return lambda: self.ledger.render_intent(self.ledger.create_intent(new), expand)
+
+    def _retrieve_intent(self, params: Mapping[str, Any], intent_id: str) -> Result:
+        read.only(params, _RETRIEVE_INTENT_PARAMS)
+        expand = read.expand(params, {"latest_charge"})
+        return lambda: self.ledger.render_intent(intent_id, expand)
+
+    def _capture(self, params: Mapping[str, Any], intent_id: str) -> Result:
+        read.only(params, _CAPTURE_PARAMS)
+        amount = read.optional_integer(params, "amount_to_capture")
+        expand = read.expand(params, {"latest_charge"})
+
+        def capture() -> dict[str, Any]:
+            self.ledger.capture(intent_id, amount)
+            return self.ledger.render_intent(intent_id, expand)
+
+        return capture
+
+    def _cancel(self, params: Mapping[str, Any], intent_id: str) -> Result:
+        read.only(params, _CANCEL_PARAMS)
+        reason = read.choice(params, "cancellation_reason", _CANCELLATION_REASONS)
+        expand = read.expand(params, {"latest_charge"})
+
+        def cancel() -> dict[str, Any]:
+            self.ledger.cancel(intent_id, reason)
+            return self.ledger.render_intent(intent_id, expand)
+
+        return cancel
+
+    def _create_refund(self, params: Mapping[str, Any], _: str) -> Result:
+        read.only(params, _REFUND_PARAMS)
+        new = NewRefund(
+            payment_intent=read.string(params, "payment_intent"),
+            charge=read.string(params, "charge"),
+            amount=read.optional_integer(params, "amount"),
+            reason=read.choice(params, "reason", _REFUND_REASONS),
+            metadata=read.metadata(params),
+        )
+        if new.payment_intent is None and new.charge is None:
+            raise invalid(
+                "Provide the payment_intent (or the charge) to refund.",
+                code="parameter_missing",
+                param="payment_intent",
+            )
+        expand = read.expand(params, {"charge", "payment_intent"})
+        return lambda: self.ledger.render_refund(self.ledger.refund(new), expand)
+
+    def _retrieve_refund(self, params: Mapping[str, Any], refund_id: str) -> Result:
+        read.only(params, _RETRIEVE_REFUND_PARAMS)
+        expand = read.expand(params, {"charge", "payment_intent"})
+        return lambda: self.ledger.render_refund(refund_id, expand)
+
+
+def _answer(result: Result) -> Reply:
+    """Run the operation: its object with 200, or the error it raised (saved alike)."""
+    try:
+        return json_reply(200, result())
+    except StripeError as error:
+        return error.reply()
+
+
+# -- auth and keys -------------------------------------------------------------------------------
+def _api_key(headers: Headers) -> str:
+    scheme, _, credential = headers.get("authorization", "").partition(" ")
+    key = ""
+    if scheme.lower() == "bearer":
+        key = credential.strip()
+    elif scheme.lower() == "basic":  # the key as the user name, an empty password
+        try:
+            key = base64.b64decode(credential.strip(), validate=True).decode().partition(":")[0]
+        except ValueError:
+            key = ""
+    if not key:
+        raise _unauthorized("No API key provided: send 'Authorization: Bearer sk_test_...'.")
+    if key.startswith(_LIVE_KEYS):
+        raise _unauthorized("This simulator is test mode only: it refuses live-mode keys.")
+    if not key.startswith(_TEST_KEYS) or len(key) <= len(_TEST_KEYS[0]):
+        shown = f"{key[:8]}...{key[-4:]}" if len(key) > 16 else "***"
+        raise _unauthorized(f"Invalid API Key provided: {shown}")
+    return key
+
+
+def _unauthorized(message: str) -> StripeError:
+    return StripeError(401, INVALID_REQUEST, message)
+
+
+def _scoped_key(request: RecordedRequest, api_key: str) -> str | None:
+    """The idempotency key, scoped to the API key; POST only, as on Stripe."""
+    key = request.idempotency_key
+    if request.method != "POST" or not key:
+        return None
+    if len(key) > _MAX_IDEMPOTENCY_KEY:
+        raise invalid(
+            f"Idempotency-Key is {len(key)} characters long; at most "
+            f"{_MAX_IDEMPOTENCY_KEY} are allowed."
+        )
+    return f"{api_key} {key}"

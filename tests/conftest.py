@@ -1,0 +1,101 @@
+"""Shared fixtures: a Stripe simulator, and gateways of both kinds wired to it.
+
+Every gateway test runs twice, through ``Gateway`` and through ``AsyncGateway``; the async twin
+is driven from the test's thread through one persistent event loop, so a test reads the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from paygate import AsyncGateway, Gateway
+from paygate.testing import StripeSimulator
+
+API_KEY = "sk_test_51PaygateUnitTestKey0000000000"
+
+
+class AsyncDriver:
+    """Calls an AsyncGateway's coroutine methods as if they were blocking."""
+
+    def __init__(self, gateway: AsyncGateway, runner: asyncio.Runner) -> None:
+        self.gateway = gateway
+        self._runner = runner
+        self._collecting = False
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.gateway, name)
+        if not asyncio.iscoroutinefunction(attribute) or self._collecting:
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self._runner.run(attribute(*args, **kwargs))
+
+        return call
+
+    def concurrently(self, *calls: Callable[[], Any]) -> list[Any]:
+        """Run several driver calls at once on the loop; results or exceptions, in order."""
+        self._collecting = True  # each call now returns its coroutine instead of running it
+        try:
+            coroutines = [call() for call in calls]
+        finally:
+            self._collecting = False
+
+        async def gather() -> list[Any]:
+            return await asyncio.gather(*coroutines, return_exceptions=True)
+
+        return self._runner.run(gather())
+
+
+@pytest.fixture
+def api_key() -> str:
+    """The test secret key every gateway in these tests uses."""
+    return API_KEY
+
+
+@pytest.fixture(scope="session")
+def stripe_sim() -> Iterator[StripeSimulator]:
+    with StripeSimulator() as sim:
+        yield sim
+
+
+@pytest.fixture
+def sim(stripe_sim: StripeSimulator) -> Iterator[StripeSimulator]:
+    stripe_sim.reset()
+    yield stripe_sim
+    stripe_sim.reset()
+
+
+@pytest.fixture(params=["sync", "async"])
+def make_gateway(
+    request: pytest.FixtureRequest, sim: StripeSimulator
+) -> Iterator[Callable[..., Any]]:
+    """A factory of gateways to the simulator: ``make_gateway(**policies)``."""
+    closers: list[Callable[[], None]] = []
+    runner = asyncio.Runner() if request.param == "async" else None
+
+    def make(**options: Any) -> Any:
+        options.setdefault("retry", _fast_retry())
+        if runner is None:
+            gw = Gateway.for_stripe(API_KEY, base_url=sim.url, **options)
+            closers.append(gw.close)
+            return gw
+        agw = AsyncGateway.for_stripe(API_KEY, base_url=sim.url, **options)
+        closers.append(lambda: runner.run(agw.aclose()))
+        return AsyncDriver(agw, runner)
+
+    make.kind = request.param  # type: ignore[attr-defined]
+    yield make
+    for close in closers:
+        close()
+    if runner is not None:
+        runner.close()
+
+
+def _fast_retry() -> Any:
+    from paygate import RetryPolicy
+
+    return RetryPolicy(max_attempts=3, initial_backoff=0.01, max_backoff=0.05)

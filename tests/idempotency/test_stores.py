@@ -1,0 +1,186 @@
+"""Every idempotency store keeps the same promises: one owner per key, replay, conflict, leases."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from paygate.idempotency import Begin, IdempotencyStore, MemoryStore, SQLiteStore
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+StoreFactory = Callable[..., IdempotencyStore]
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
+    opened: list[IdempotencyStore] = []
+
+    def make(**options: object) -> IdempotencyStore:
+        store: IdempotencyStore
+        if request.param == "memory":
+            store = MemoryStore(**options)  # type: ignore[arg-type]
+        else:
+            store = SQLiteStore(tmp_path / "idem.sqlite3", **options)  # type: ignore[arg-type]
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        store.close()
+
+
+def test_first_caller_proceeds_then_duplicates_wait_then_replay(make_store: StoreFactory) -> None:
+    store = make_store()
+    first = store.begin("k", "fp", lease_seconds=60)
+    assert first.outcome is Begin.PROCEED and first.token and not first.retaken
+    assert store.begin("k", "fp", lease_seconds=60).outcome is Begin.IN_FLIGHT
+    assert store.complete("k", first.token, '{"result": 1}')
+    replay = store.begin("k", "fp", lease_seconds=60)
+    assert replay.outcome is Begin.REPLAY and replay.stored == '{"result": 1}'
+
+
+def test_same_key_other_request_is_a_conflict_in_flight_and_after(
+    make_store: StoreFactory,
+) -> None:
+    store = make_store()
+    token = store.begin("k", "fp-a", lease_seconds=60).token
+    assert token is not None
+    assert store.begin("k", "fp-b", lease_seconds=60).outcome is Begin.CONFLICT
+    store.complete("k", token, "done")
+    assert store.begin("k", "fp-b", lease_seconds=60).outcome is Begin.CONFLICT
+
+
+def test_release_frees_the_key_and_only_the_owner_can_settle(make_store: StoreFactory) -> None:
+    store = make_store()
+    token = store.begin("k", "fp", lease_seconds=60).token
+    assert token is not None
+    assert not store.complete("k", "not-the-token", "x")
+    store.release("k", "not-the-token")  # ignored: not the owner
+    assert store.begin("k", "fp", lease_seconds=60).outcome is Begin.IN_FLIGHT
+    store.release("k", token)
+    assert store.begin("k", "fp", lease_seconds=60).outcome is Begin.PROCEED
+
+
+def test_a_lapsed_lease_is_retaken_and_the_old_owner_cannot_complete(
+    make_store: StoreFactory,
+) -> None:
+    clock = Clock()
+    store = make_store(clock=clock)
+    old = store.begin("k", "fp", lease_seconds=30).token
+    assert old is not None
+    clock.now += 29
+    assert store.begin("k", "fp", lease_seconds=30).outcome is Begin.IN_FLIGHT
+    clock.now += 2
+    taken = store.begin("k", "fp", lease_seconds=30)
+    assert taken.outcome is Begin.PROCEED and taken.retaken and taken.token != old
+    assert not store.complete("k", old, "late")
+    assert taken.token is not None and store.complete("k", taken.token, "settled")
+    assert store.begin("k", "fp", lease_seconds=30).stored == "settled"
+
+
+def test_completed_entries_expire_after_the_ttl(make_store: StoreFactory) -> None:
+    clock = Clock()
+    store = make_store(clock=clock, ttl=100)
+    token = store.begin("k", "fp", lease_seconds=10).token
+    assert token is not None
+    store.complete("k", token, "done")
+    clock.now += 99
+    assert store.begin("k", "fp", lease_seconds=10).outcome is Begin.REPLAY
+    clock.now += 2
+    assert store.begin("k", "other", lease_seconds=10).outcome is Begin.PROCEED
+
+
+def test_concurrent_begins_have_exactly_one_owner(make_store: StoreFactory) -> None:
+    store = make_store()
+    outcomes: list[Begin] = []
+    barrier = threading.Barrier(16)
+
+    def race() -> None:
+        barrier.wait()
+        outcomes.append(store.begin("hot", "fp", lease_seconds=60).outcome)
+
+    threads = [threading.Thread(target=race) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count(Begin.PROCEED) == 1
+    assert outcomes.count(Begin.IN_FLIGHT) == 15
+
+
+def test_memory_store_is_bounded_and_never_evicts_a_call_in_flight() -> None:
+    store = MemoryStore(max_entries=3)
+    live = store.begin("live", "fp", lease_seconds=60).token
+    for n in range(10):
+        token = store.begin(f"done-{n}", "fp", lease_seconds=60).token
+        assert token is not None
+        store.complete(f"done-{n}", token, "x")
+    assert len(store) <= 4  # the bound, plus one more completed before the next sweep
+    assert store.begin("live", "fp", lease_seconds=60).outcome is Begin.IN_FLIGHT
+    assert live is not None and store.complete("live", live, "y")
+    assert store.begin("done-9", "fp", lease_seconds=60).outcome is Begin.REPLAY
+    assert store.begin("done-0", "fp", lease_seconds=60).outcome is Begin.PROCEED  # evicted
+
+
+def test_sqlite_store_survives_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "idem.sqlite3"
+    store = SQLiteStore(path)
+    token = store.begin("k", "fp", lease_seconds=60).token
+    assert token is not None
+    store.complete("k", token, "kept")
+    store.close()
+    reopened = SQLiteStore(path)
+    assert reopened.begin("k", "fp", lease_seconds=60).stored == "kept"
+    reopened.close()
+
+
+_WORKER = textwrap.dedent(
+    """
+    import sys, threading
+    from paygate.idempotency import Begin, SQLiteStore
+
+    store = SQLiteStore(sys.argv[1], busy_timeout=30)
+    won = []
+    def work(offset):
+        for n in range(40):
+            key = f"key-{(n + offset) % 40}"
+            begun = store.begin(key, "fp", lease_seconds=600)
+            if begun.outcome is Begin.PROCEED:
+                won.append(key)
+    threads = [threading.Thread(target=work, args=(i * 7,)) for i in range(4)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    print(" ".join(won))
+    """
+)
+
+
+def test_sqlite_store_has_one_owner_per_key_across_processes(tmp_path: Path) -> None:
+    path = tmp_path / "shared.sqlite3"
+    SQLiteStore(path).close()  # create the schema once
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, str(path)], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    won: list[str] = []
+    for worker in workers:
+        out, _ = worker.communicate(timeout=60)
+        assert worker.returncode == 0
+        won += out.split()
+    assert sorted(won) == sorted(f"key-{n}" for n in range(40))  # each key won exactly once

@@ -1,0 +1,111 @@
+"""Settings from the environment and TOML; every setting documented with its default."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from paygate import Gateway, MemoryStore, RetryPolicy, Settings, SQLiteStore
+from paygate.adapters.stripe import StripeAdapter
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("PAYGATE_"):
+            monkeypatch.delenv(name)
+
+
+def test_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAYGATE_PROVIDER", "stripe")
+    monkeypatch.setenv("PAYGATE_STRIPE__API_KEY", "sk_test_env")
+    monkeypatch.setenv("PAYGATE_STRIPE__BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("PAYGATE_RETRY__MAX_ATTEMPTS", "5")
+    monkeypatch.setenv("PAYGATE_BREAKER__FAILURE_THRESHOLD", "9")
+    with Gateway.from_settings() as gw:
+        assert isinstance(gw.adapter, StripeAdapter)
+        assert gw.adapter.base_url == "http://127.0.0.1:9"
+        assert gw.retry_policy == RetryPolicy(max_attempts=5)
+        assert gw.breaker.policy.failure_threshold == 9
+        assert isinstance(gw.store, MemoryStore)
+        assert "sk_test_env" not in repr(Settings.load())
+
+
+def test_from_toml_with_environment_winning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    toml = tmp_path / "paygate.toml"
+    toml.write_text(
+        'provider = "stripe"\n[stripe]\napi_key = "sk_test_toml"\n'
+        f'[store]\nkind = "sqlite"\npath = "{tmp_path / "s.sqlite3"}"\n'
+        "[retry]\nmax_attempts = 4\n[timeout]\ntotal = 20\n"
+    )
+    monkeypatch.setenv("PAYGATE_RETRY__MAX_ATTEMPTS", "6")
+    settings = Settings.load(toml)
+    assert settings.retry.max_attempts == 6 and settings.timeout.total == 20
+    assert (
+        settings.stripe is not None and settings.stripe.api_key.get_secret_value() == "sk_test_toml"
+    )
+    with Gateway.from_settings(settings) as gw:
+        assert isinstance(gw.store, SQLiteStore)
+
+
+def test_missing_provider_section_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAYGATE_PROVIDER", "stripe")
+    with pytest.raises(ValidationError, match="PAYGATE_STRIPE__API_KEY"):
+        Settings.load()
+
+
+def test_unknown_provider_and_bad_policies_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAYGATE_PROVIDER", "paypal")
+    with pytest.raises(ValidationError):
+        Settings.load()
+    with pytest.raises(ValidationError):
+        RetryPolicy(max_attempts=0)
+
+
+def test_missing_toml_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        Settings.load(tmp_path / "absent.toml")
+
+
+def test_lease_must_outlast_the_deadline() -> None:
+    from paygate import IdempotencyPolicy, Timeout
+
+    with pytest.raises(ValueError, match="lease"):
+        Gateway.for_stripe(
+            "sk_test_x", timeout=Timeout(total=60), idempotency=IdempotencyPolicy(lease=30)
+        )
+
+
+def _settings_rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str]]:
+    rows = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            rows += _settings_rows(annotation, f"{prefix}{name.upper()}__")
+        elif name != "stripe":
+            rows.append(
+                (f"{prefix}{name.upper()}", "" if field.is_required() else str(field.default))
+            )
+    return rows
+
+
+def test_every_setting_is_documented_with_its_default() -> None:
+    from paygate.config import StripeSettings
+
+    text = DOCS.read_text()
+    rows = _settings_rows(Settings, "PAYGATE_") + _settings_rows(StripeSettings, "PAYGATE_STRIPE__")
+    assert len(rows) > 20
+    for env, default in rows:
+        match = re.search(rf"^\| `{env}` \| ([^|]+) \|", text, re.MULTILINE)
+        assert match, f"{env} is not in docs/configuration.md"
+        if default:
+            assert match.group(1).strip() == f"`{default}`", env
