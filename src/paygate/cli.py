@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from paygate import Gateway, Money, PaymentSource, Timeout
-from paygate.errors import PaymentError
-from paygate.testing import Fault, StripeSimulator
+from paygate import Gateway, Timeout
+from paygate._demo import DemoRun, stripe_flows
+from paygate.testing import StripeSimulator
 
 app = typer.Typer(
     help="paygate: one payments interface for Stripe and more, with integrity built in.",
@@ -35,87 +33,22 @@ def demo() -> None:
     """Run the main flows against a Stripe simulator on loopback and print what happened.
 
     Nothing leaves this machine: the simulator listens on 127.0.0.1 at a free port and the
-    idempotency store is in memory.
+    idempotency store is in memory. Exits non-zero if any step does not go as expected.
     """
-    console = Console()
-    table = Table(title="paygate demo: Stripe simulator on loopback", show_lines=False)
-    for column in ("step", "call", "result", "at the provider"):
-        table.add_column(column)
-    failed = False
-
+    console = Console(width=max(110, Console().width))
+    run = DemoRun("paygate demo: Stripe simulator on loopback")
+    timeout = Timeout(read=0.5, total=15)
     with (
         StripeSimulator() as sim,
-        Gateway.for_stripe(DEMO_KEY, base_url=sim.url, timeout=Timeout(read=0.5, total=15)) as gw,
+        Gateway.for_stripe(DEMO_KEY, base_url=sim.url, timeout=timeout) as gw,
     ):
-
-        def step(
-            name: str, call: str, action: Callable[[], str], provider: Callable[[], str]
-        ) -> None:
-            nonlocal failed
-            started = time.perf_counter()
-            try:
-                outcome = action()
-            except PaymentError as error:
-                outcome = f"{type(error).__name__}: {error.code.value}"
-            except Exception as error:  # the demo reports, it does not hide
-                failed = True
-                outcome = f"[red]unexpected {type(error).__name__}: {error}[/red]"
-            elapsed = (time.perf_counter() - started) * 1000
-            table.add_row(name, call, f"{outcome} ({elapsed:.0f} ms)", provider())
-
-        visa = PaymentSource.token("pm_card_visa")
-        held: dict[str, str] = {}
-
-        def authorize() -> str:
-            p = gw.authorize(Money("12.34", "EUR"), source=visa, reference="demo-order-1")
-            held["id"] = p.id
-            return f"{p.status.value} {p.amount}"
-
-        def capture() -> str:
-            p = gw.capture(held["id"], amount=Money("10.00", "EUR"))
-            return f"{p.status.value}, captured {p.amount_captured}"
-
-        def refund() -> str:
-            r = gw.refund(held["id"], amount=Money("2.50", "EUR"), reference="demo-refund-1")
-            p = gw.retrieve(held["id"])
-            return f"refund {r.status.value} {r.amount}; payment {p.status.value}"
-
-        def intent_state() -> str:
-            pi = sim.payment_intent(held["id"]) if "id" in held else None
-            return "-" if pi is None else f"{pi['id'][:14]}… {pi['status']}"
-
-        def declined() -> str:
-            gw.authorize(
-                Money("5.00", "EUR"),
-                source=PaymentSource.token("pm_card_visa_chargeDeclinedInsufficientFunds"),
-                reference="demo-order-2",
-            )
-            return "authorized?!"
-
-        def timeout_after_commit() -> str:
-            sim.inject(Fault.timeout_after_commit(hold=1.5), times=1, method="POST")
-            p = gw.authorize(Money("42.00", "EUR"), source=visa, reference="demo-order-3")
-            return f"{p.status.value} after a lost answer, retried under the same key"
-
-        def count(reference: str) -> Callable[[], str]:
-            return lambda: f"{len(sim.payment_intents(reference=reference))} PaymentIntent(s)"
-
-        step("1", "authorize EUR 12.34", authorize, intent_state)
-        step("2", "capture EUR 10.00 of it", capture, intent_state)
-        step("3", "refund EUR 2.50", refund, intent_state)
-        step("4", "authorize, insufficient funds", declined, count("demo-order-2"))
-        step(
-            "5", "authorize; answer lost after commit", timeout_after_commit, count("demo-order-3")
-        )
-        double = len(sim.payment_intents(reference="demo-order-3")) != 1
-        failed = failed or double
-
-    console.print(table)
+        stripe_flows(run, sim, gw)
+    console.print(run.table)
     console.print(
         "Step 5: the provider charged, the answer never arrived, and the retry carried the same "
         "idempotency key, so the provider replayed its first answer: one charge, not two."
     )
-    if failed:
+    if run.failed:
         console.print("[red]the demo did not go as expected[/red]")
         raise typer.Exit(1)
 

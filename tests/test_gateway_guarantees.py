@@ -1,0 +1,145 @@
+"""Guarantees that need a misbehaving provider: a wrong echo is never a success, no call outlives
+its deadline, and a crashed owner's key is retaken and settled without a second charge."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+import pytest
+
+from paygate import (
+    Gateway,
+    IdempotencyPolicy,
+    Money,
+    PaymentSource,
+    PaymentStatus,
+    RetryPolicy,
+    SQLiteStore,
+    Timeout,
+)
+from paygate.adapters.stripe import StripeAdapter
+from paygate.errors import ErrorCode, IdempotencyInFlight, OutcomeUnknown, TerminalError
+from paygate.testing import Fault, StripeSimulator
+
+VISA = PaymentSource.token("pm_card_visa")
+PI_PATH = "/v1/payment_intents"
+
+
+def _intent(form: dict[str, str], **over: Any) -> dict[str, Any]:
+    body = {
+        "id": "pi_echo",
+        "object": "payment_intent",
+        "amount": int(form.get("amount", "1000")),
+        "amount_capturable": 0,
+        "amount_received": 0,
+        "currency": form.get("currency", "eur"),
+        "status": "requires_capture",
+        "capture_method": "manual",
+        "livemode": False,
+        "metadata": {"reference": form.get("metadata[reference]", "")},
+    }
+    return body | over
+
+
+def _gateway(answer: Callable[[dict[str, str]], dict[str, Any]]) -> Gateway:
+    def handler(request: httpx.Request) -> httpx.Response:
+        form = dict(parse_qsl(request.content.decode()))
+        return httpx.Response(200, content=json.dumps(answer(form)).encode())
+
+    adapter = StripeAdapter("sk_test_integrity", base_url="https://stripe.example")
+    return Gateway(adapter, transport=httpx.MockTransport(handler))
+
+
+@pytest.mark.parametrize(
+    ("over", "named"),
+    [
+        ({"amount": 999}, "amount"),
+        ({"currency": "usd"}, "amount"),
+        ({"metadata": {"reference": "someone-else"}}, "reference"),
+    ],
+)
+def test_an_answer_that_does_not_echo_the_request_is_never_a_success(
+    over: dict[str, Any], named: str
+) -> None:
+    with (
+        _gateway(lambda form: _intent(form, **over)) as gw,
+        pytest.raises(OutcomeUnknown) as mismatch,
+    ):
+        gw.authorize(Money("10.00", "EUR"), source=VISA, reference="order-echo")
+    assert mismatch.value.code is ErrorCode.INTEGRITY_MISMATCH
+    assert named in str(mismatch.value) and mismatch.value.payment_id == "pi_echo"
+
+
+def test_a_read_of_another_payment_is_refused() -> None:
+    with (
+        _gateway(lambda form: _intent(form, id="pi_other")) as gw,
+        pytest.raises(TerminalError) as mismatch,
+    ):
+        gw.retrieve("pi_asked")
+    assert mismatch.value.code is ErrorCode.INTEGRITY_MISMATCH
+    assert not isinstance(mismatch.value, OutcomeUnknown)  # a read moves no money
+
+
+def test_no_call_outlives_its_deadline(sim: StripeSimulator, api_key: str) -> None:
+    sim.inject(Fault.latency(5.0), times=None, method="POST", path=PI_PATH)
+    timeout = Timeout(read=0.3, total=1.0)
+    retry = RetryPolicy(max_attempts=10, initial_backoff=0.05, max_backoff=0.1)
+    with Gateway.for_stripe(api_key, base_url=sim.url, timeout=timeout, retry=retry) as gw:
+        started = time.monotonic()
+        with pytest.raises(OutcomeUnknown) as unknown:
+            gw.authorize(Money("5.00", "EUR"), source=VISA, reference="order-slow")
+        elapsed = time.monotonic() - started
+    assert elapsed < 1.5, elapsed  # the deadline, plus scheduling slack
+    assert unknown.value.code is ErrorCode.TIMEOUT
+    sent = [r for r in sim.requests if r.path == PI_PATH]
+    assert len(sent) >= 2 and len({r.idempotency_key for r in sent}) == 1
+
+
+def test_a_crashed_owners_key_is_retaken_and_settled_without_a_second_charge(
+    sim: StripeSimulator, api_key: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store_path = tmp_path / "idem.sqlite3"
+    policy = IdempotencyPolicy(lease=1.2, in_flight_wait=5, poll_interval=0.05)
+    options: dict[str, Any] = {"timeout": Timeout(total=1.0), "idempotency": policy}
+    amount, reference = Money("25.00", "EUR"), "order-crash"
+
+    # The "crashed" process: it took the key and sent the request, then died before settling.
+    with Gateway.for_stripe(api_key, base_url=sim.url, **options) as crashed:
+        request = crashed.authorize_request(
+            amount=amount, source=VISA, reference=reference, idempotency_key=None,
+            description=None, metadata=None, capture=False,
+        )  # fmt: skip
+        prepared = crashed.prepare(request)
+        assert prepared.key is not None and prepared.fingerprint is not None
+        lost_store = SQLiteStore(store_path)
+        assert lost_store.begin(prepared.key, prepared.fingerprint, lease_seconds=1.2).token
+        with httpx.Client() as client:
+            client.send(crashed.adapter.build_request(request, idempotency_key=prepared.key))
+        lost_store.close()
+    assert len(sim.payment_intents(reference=reference)) == 1
+
+    # Another instance repeats the call. While the lease lives it is told to come back later
+    # (its wait is bounded by its own deadline); once the lease has lapsed it retakes the key,
+    # and the provider's idempotency replays the first answer.
+    caplog.set_level(logging.WARNING, logger="paygate")
+    store = SQLiteStore(store_path)
+    with Gateway.for_stripe(api_key, base_url=sim.url, store=store, **options) as survivor:
+        with pytest.raises(IdempotencyInFlight) as in_flight:
+            survivor.authorize(amount, source=VISA, reference=reference)
+        assert in_flight.value.retriable and in_flight.value.idempotency_key == prepared.key
+        assert len(sim.requests) == 1  # nothing was sent while the lease lived
+        time.sleep(0.5)
+        p = survivor.authorize(amount, source=VISA, reference=reference)
+    store.close()
+    assert p.status is PaymentStatus.AUTHORIZED
+    assert [i["id"] for i in sim.payment_intents(reference=reference)] == [p.id]
+    assert "took over a lapsed lease" in caplog.text
+    keys = {r.idempotency_key for r in sim.requests if r.path == PI_PATH}
+    assert keys == {prepared.key}
