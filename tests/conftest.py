@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from paygate import AsyncGateway, Gateway
-from paygate.testing import StripeSimulator
+from paygate.testing import AdyenSimulator, StripeSimulator
 
 API_KEY = "sk_test_51PaygateUnitTestKey0000000000"
+ADYEN_KEY = "AQE_paygate_unit_test_key_0000"
 
 
 class AsyncDriver:
@@ -84,6 +85,50 @@ def make_gateway(
             closers.append(gw.close)
             return gw
         agw = AsyncGateway.for_stripe(API_KEY, base_url=sim.url, **options)
+        closers.append(lambda: runner.run(agw.aclose()))
+        return AsyncDriver(agw, runner)
+
+    make.kind = request.param  # type: ignore[attr-defined]
+    yield make
+    for close in closers:
+        close()
+    if runner is not None:
+        runner.close()
+
+
+@pytest.fixture(scope="session")
+def adyen_session_sim() -> Iterator[AdyenSimulator]:
+    with AdyenSimulator() as sim:
+        yield sim
+
+
+@pytest.fixture
+def adyen_sim(adyen_session_sim: AdyenSimulator) -> Iterator[AdyenSimulator]:
+    adyen_session_sim.reset()
+    yield adyen_session_sim
+    adyen_session_sim.reset()
+
+
+@pytest.fixture(params=["sync", "async"])
+def make_adyen_gateway(
+    request: pytest.FixtureRequest, adyen_sim: AdyenSimulator
+) -> Iterator[Callable[..., Any]]:
+    """A factory of gateways to the Adyen simulator: ``make_adyen_gateway(**policies)``."""
+    closers: list[Callable[[], None]] = []
+    runner = asyncio.Runner() if request.param == "async" else None
+    adyen = {
+        "merchant_account": adyen_sim.merchant_account,
+        "base_url": f"{adyen_sim.url}/v71",
+        "hmac_key": adyen_sim.hmac_key,
+    }
+
+    def make(**options: Any) -> Any:
+        options.setdefault("retry", _fast_retry())
+        if runner is None:
+            gw = Gateway.for_adyen(ADYEN_KEY, **adyen, **options)
+            closers.append(gw.close)
+            return gw
+        agw = AsyncGateway.for_adyen(ADYEN_KEY, **adyen, **options)
         closers.append(lambda: runner.run(agw.aclose()))
         return AsyncDriver(agw, runner)
 

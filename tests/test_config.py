@@ -91,7 +91,7 @@ def _settings_rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str]]
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             rows += _settings_rows(annotation, f"{prefix}{name.upper()}__")
-        elif name != "stripe":
+        elif name not in {"stripe", "adyen"}:  # provider sections: listed field by field
             rows.append(
                 (f"{prefix}{name.upper()}", "" if field.is_required() else str(field.default))
             )
@@ -99,13 +99,38 @@ def _settings_rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str]]
 
 
 def test_every_setting_is_documented_with_its_default() -> None:
-    from paygate.config import StripeSettings
+    from paygate.config import AdyenSettings, StripeSettings
 
     text = DOCS.read_text()
-    rows = _settings_rows(Settings, "PAYGATE_") + _settings_rows(StripeSettings, "PAYGATE_STRIPE__")
+    rows = (
+        _settings_rows(Settings, "PAYGATE_")
+        + _settings_rows(StripeSettings, "PAYGATE_STRIPE__")
+        + _settings_rows(AdyenSettings, "PAYGATE_ADYEN__")
+    )
     assert len(rows) > 20
     for env, default in rows:
         match = re.search(rf"^\| `{env}` \| ([^|]+) \|", text, re.MULTILINE)
         assert match, f"{env} is not in docs/configuration.md"
         if default:
             assert match.group(1).strip() == f"`{default}`", env
+
+
+def test_adyen_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from paygate.adapters.adyen import AdyenAdapter
+
+    monkeypatch.setenv("PAYGATE_PROVIDER", "adyen")
+    monkeypatch.setenv("PAYGATE_ADYEN__API_KEY", "AQE_env_key")
+    monkeypatch.setenv("PAYGATE_ADYEN__MERCHANT_ACCOUNT", "ShopECOM")
+    monkeypatch.setenv("PAYGATE_ADYEN__HMAC_KEY", "44782DEF547AAA06C910C43932B1EB0C")
+    with Gateway.from_settings() as gw:
+        assert isinstance(gw.adapter, AdyenAdapter) and gw.provider == "adyen"
+        shown = repr(Settings.load()) + repr(gw.adapter)
+        assert "AQE_env_key" not in shown and "44782DEF547AAA06" not in shown
+
+
+def test_adyen_without_its_merchant_account_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PAYGATE_PROVIDER", "adyen")
+    with pytest.raises(ValidationError, match="PAYGATE_ADYEN__MERCHANT_ACCOUNT"):
+        Settings.load()

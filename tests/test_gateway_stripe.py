@@ -38,6 +38,7 @@ from paygate.errors import (
     RetryAdvice,
     TerminalError,
 )
+from paygate.records import SQLiteRecordStore
 from paygate.testing import Fault, StripeSimulator
 
 VISA = PaymentSource.token("pm_card_visa")
@@ -389,7 +390,7 @@ def test_secrets_never_leak(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     store_path = tmp_path / "idem.sqlite3"
-    gw = make_gateway(store=SQLiteStore(store_path))
+    gw = make_gateway(store=SQLiteStore(store_path), records=SQLiteRecordStore(store_path))
     card = PaymentSource.card("4000000000009995", 12, 2031, "7319", holder_name="A Shopper")
     texts = [repr(gw), repr(card), str(card)]
     p = gw.authorize(

@@ -139,3 +139,11 @@ def test_money_in_pydantic_models() -> None:
     assert Order.model_validate_json(order.model_dump_json()) == order
     with pytest.raises(ValueError, match="refuses to round"):
         Order(total={"amount": "12.345", "currency": "EUR"})  # type: ignore[arg-type]
+
+
+def test_redaction_masks_card_numbers_but_not_digits_inside_keys() -> None:
+    from paygate._redaction import redact_text
+
+    assert redact_text("card 4242 4242 4242 4242 declined") == "card ****4242 declined"
+    key = "pg1_a29db47e7275e3c151a5b98fce646fa968eabe653897ec7d73df83da1234567890123"
+    assert redact_text(f"key {key} in flight") == f"key {key} in flight"

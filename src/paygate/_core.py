@@ -1,20 +1,23 @@
 """What the sync and async gateways share: every decision of a call, none of its I/O.
 
-Flow of one call (see docs/architecture.md): validate → check capabilities → derive the
-idempotency key → idempotency store → bulkhead → retry loop → circuit breaker → transport →
-adapter → schema validation → integrity check → settle the store → return or raise.
+Flow of one call (see docs/index.md): validate → check capabilities → derive the idempotency
+key → idempotency store → payment record guards → bulkhead → retry loop → circuit breaker →
+transport → adapter → schema validation → integrity check → payment record → settle the
+idempotency store → return or raise.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import httpx
 
-from paygate import _integrity, _outcomes
+from paygate import _integrity, _outcomes, _recording
 from paygate.adapters.base import Adapter, ResponseContext
 from paygate.errors import (
     ErrorCode,
@@ -40,12 +43,20 @@ from paygate.models import (
     PaymentSource,
     Refund,
     RefundRequest,
+    Resolution,
     Result,
     RetrieveRequest,
     VoidRequest,
+    WebhookEvent,
+    WebhookOutcome,
     validated,
 )
 from paygate.money import Money
+from paygate.records import Locate, MemoryRecordStore, PaymentRecord, RecordStore, UnknownOperation
+from paygate.records.changes import Change, unsettled
+from paygate.records.changes import apply_event as changes_apply_event
+from paygate.records.store import Applied, ChangeFn
+from paygate.records.trail import ResolverCause, WebhookCause
 from paygate.resilience.breaker import Admission, CircuitBreaker
 from paygate.resilience.deadline import Deadline
 from paygate.resilience.policies import (
@@ -82,6 +93,7 @@ class GatewayCore:
         adapter: Adapter,
         *,
         store: IdempotencyStore | None = None,
+        records: RecordStore | None = None,
         timeout: Timeout | None = None,
         retry: RetryPolicy | None = None,
         breaker: BreakerPolicy | None = None,
@@ -91,6 +103,8 @@ class GatewayCore:
         self.adapter = adapter
         self.store: IdempotencyStore = store if store is not None else MemoryStore()
         self._owns_store = store is None  # a store passed in may be shared: its owner closes it
+        self.records: RecordStore = records if records is not None else MemoryRecordStore()
+        self._owns_records = records is None
         self.timeout = timeout or Timeout()
         self.retry_policy = retry or RetryPolicy()
         self.bulkhead_policy = bulkhead or BulkheadPolicy()
@@ -304,6 +318,127 @@ class GatewayCore:
             outcome,
             (time.monotonic() - started) * 1000,
         )
+
+    # -- the payment record ----------------------------------------------------------------------
+    def record_locate(
+        self, prepared: Prepared, outcome: Result | PaymentError | None = None
+    ) -> Locate:
+        return _recording.locate(self.provider, prepared.request, prepared.key, outcome)
+
+    def checked(self, prepared: Prepared, record: PaymentRecord | None) -> Prepared:
+        """Refuse, before any I/O, what the record says cannot succeed; fill amounts in."""
+        request = _recording.checked(
+            prepared.request, prepared.key, record, self.adapter.capabilities
+        )
+        return prepared if request is prepared.request else replace(prepared, request=request)
+
+    def record_change(
+        self, prepared: Prepared, outcome: Result | PaymentError, cause: ResolverCause | None
+    ) -> ChangeFn | None:
+        return _recording.change_for(
+            self.provider, prepared.request, key=prepared.key, outcome=outcome, now=_now(),
+            cause=cause,
+        )  # fmt: skip
+
+    @staticmethod
+    def record_failed(prepared: Prepared) -> None:
+        logger.exception(
+            "%s key=%s: the payment record could not be updated; the provider's answer stands",
+            prepared.request.operation.value,
+            prepared.key,
+        )
+
+    @staticmethod
+    def answer(result: Result, record: PaymentRecord | None) -> Result:
+        return _recording.public_result(result, record)
+
+    def from_record(self, prepared: Prepared, record: PaymentRecord | None) -> Payment:
+        """A read answered from the record, for a provider that cannot be asked."""
+        if record is None:
+            raise TerminalError(
+                f"paygate has no record of payment {getattr(prepared.request, 'payment_id', '')}"
+                f", and {self.provider} cannot be asked for it",
+                code=ErrorCode.NOT_FOUND,
+                provider=self.provider,
+            )
+        return _recording.to_payment(record, None, from_record=True)
+
+    @property
+    def reads_from_record(self) -> bool:
+        return self.adapter.capabilities.needs_payment_record
+
+    # -- webhooks --------------------------------------------------------------------------------
+    def webhook_events(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
+        """Verified, normalized events (``InvalidWebhookError`` when the delivery is not)."""
+        return self.adapter.parse_webhook(headers, body, now=time.time())
+
+    def webhook_change(self, event: WebhookEvent) -> tuple[Locate, ChangeFn, tuple[str, str]]:
+        cause = WebhookCause(
+            provider=event.provider, event_id=event.event_id, event_type=event.provider_type
+        )
+        now = _now()
+
+        def change(record: PaymentRecord | None) -> Change | None:
+            return changes_apply_event(record, event, cause, now)
+
+        locate = Locate(provider=self.provider, payment_id=event.payment_id)
+        return locate, change, (event.provider, event.event_id)
+
+    @staticmethod
+    def webhook_outcome(event: WebhookEvent, applied: Applied | None) -> WebhookOutcome:
+        if applied is None:
+            return WebhookOutcome(event=event, result="no_record")
+        return _recording.webhook_outcome(event, applied)
+
+    # -- unknown outcomes ------------------------------------------------------------------------
+    def replay_for(
+        self, record: PaymentRecord, unknown: UnknownOperation
+    ) -> OperationRequest | None:
+        """The call to repeat under the same key, or None (not rebuildable, or past the window
+        in which the provider replays a key: repeating then could act twice)."""
+        window = timedelta(seconds=self.adapter.capabilities.idempotency_window)
+        if _now() - unknown.since >= window:
+            return None
+        return _recording.replay_request(unknown, record)
+
+    @staticmethod
+    def still_unknown(record: PaymentRecord, unknown: UnknownOperation, reason: str) -> ChangeFn:
+        cause = ResolverCause(
+            operation=unknown.operation.value,
+            idempotency_key=unknown.idempotency_key,
+            attempt=unknown.attempts + 1,
+        )
+        now = _now()
+        logger.warning(
+            "unknown %s of record %s (key %s) not settled: %s",
+            unknown.operation.value,
+            record.record_id,
+            unknown.idempotency_key,
+            reason,
+        )
+        return lambda r: None if r is None else unsettled(r, unknown.idempotency_key, cause, now)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def resolution(
+    record: PaymentRecord, unknown: UnknownOperation, *, settled: bool, detail: str
+) -> Resolution:
+    return Resolution(
+        record_id=record.record_id,
+        operation=unknown.operation,
+        idempotency_key=unknown.idempotency_key,
+        settled=settled,
+        detail=detail,
+    )
+
+
+def describe(result: Result) -> str:
+    if isinstance(result, Payment):
+        return f"settled: {result.status.value}"
+    return f"settled: {result.provider_status}"
 
 
 def as_payment(result: Result) -> Payment:

@@ -29,6 +29,8 @@ from types import MappingProxyType
 from typing import Final
 
 from paygate import errors
+from paygate.adapters.adyen import _codes as adyen_codes
+from paygate.adapters.base import REASON_ADVICE
 from paygate.adapters.stripe import _adapter as stripe_adapter
 from paygate.adapters.stripe import _codes as stripe_codes
 from paygate.errors import (
@@ -103,7 +105,27 @@ STRIPE: Final = ProviderErrorTables(
 )
 
 # One entry per provider, in the order the guide shows them.
-PROVIDERS: Final[tuple[ProviderErrorTables, ...]] = (STRIPE,)
+ADYEN: Final = ProviderErrorTables(
+    name="Adyen",
+    type_field="resultCode",
+    code_field="errorCode",
+    decline_field="refusalReasonCode",
+    advice_field="merchantAdviceCode",
+    # A refused, errored or cancelled payment is a decline (HTTP 200); other results are not
+    # errors at all (see the adapter's RESULT_STATUS).
+    error_types=MappingProxyType(
+        dict.fromkeys(adyen_codes.DECLINE_FALLBACK, ErrorCode.CARD_DECLINED)
+    ),
+    error_codes=adyen_codes.ERROR_CODES,
+    code_reasons=adyen_codes.CODE_REASONS,
+    decline_codes=adyen_codes.REFUSAL_CODES,
+    advice_codes=adyen_codes.ADVICE_CODES,
+    reason_advice=REASON_ADVICE,
+    operation_overrides=MappingProxyType({}),
+    status_codes=adyen_codes.STATUS_CODES,
+)
+
+PROVIDERS: Final[tuple[ProviderErrorTables, ...]] = (STRIPE, ADYEN)
 
 
 # -- branches ----------------------------------------------------------------------------------
@@ -148,6 +170,8 @@ _STATED_BRANCHES: Final[Mapping[ErrorCode, frozenset[Branch]]] = MappingProxyTyp
         ErrorCode.PROVIDER_UNAVAILABLE: frozenset({_O}),  # a 5xx answer to a mutating call
         ErrorCode.SCHEMA_VIOLATION: frozenset({_T, _O}),  # a read / a mutating call
         ErrorCode.INTEGRITY_MISMATCH: frozenset({_T, _O}),  # a read / a mutating call
+        ErrorCode.WEBHOOK_STALE: frozenset({_T}),  # InvalidWebhookError with this code
+        ErrorCode.WEBHOOK_MALFORMED: frozenset({_T}),
         ErrorCode.UNKNOWN: frozenset({_T}),  # an unrecognised error type or HTTP status
     }
 )
@@ -262,6 +286,18 @@ CODE_MEANINGS: Final[Mapping[ErrorCode, str]] = MappingProxyType(
         ErrorCode.INTEGRITY_MISMATCH: (
             "The provider's answer does not match the request (another amount, currency or "
             "payment)."
+        ),
+        ErrorCode.WEBHOOK_SIGNATURE_INVALID: (
+            "A webhook delivery's signature does not verify (forged, or the wrong secret), or "
+            "no webhook secret is configured. Nothing was applied; answer 400."
+        ),
+        ErrorCode.WEBHOOK_STALE: (
+            "A webhook delivery signed too long ago (outside the tolerance window): a replay "
+            "or a badly skewed clock. Nothing was applied; answer 400."
+        ),
+        ErrorCode.WEBHOOK_MALFORMED: (
+            "A signed webhook delivery paygate cannot read. Nothing was applied; answer 400 and "
+            "look at the delivery in the provider's dashboard."
         ),
         ErrorCode.UNKNOWN: (
             "No mapping applies: an unrecognised error type or HTTP status, or an outcome "

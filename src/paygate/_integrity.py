@@ -10,12 +10,14 @@ from paygate.errors import ErrorCode, OutcomeUnknown, PaymentError, TerminalErro
 from paygate.models import (
     AuthorizeRequest,
     CaptureRequest,
+    ModificationReceipt,
     OperationRequest,
     Payment,
     PaymentStatus,
     Refund,
     RefundRequest,
     Result,
+    RetrieveRequest,
 )
 
 _CONFIRMED_CAPTURE = frozenset({PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_CAPTURED})
@@ -34,6 +36,15 @@ def mismatches(request: OperationRequest, result: Result) -> list[str]:
             return ["result type"]
         expect("amount", request.amount, result.amount)
         expect("reference", request.reference, result.reference)
+        return found
+    if isinstance(result, ModificationReceipt):
+        if isinstance(request, AuthorizeRequest | RetrieveRequest):
+            return ["result type"]
+        expect("payment_id", request.payment_id, result.payment_id)
+        expect("operation", request.operation.value, result.operation.value)
+        asked = getattr(request, "amount", None)
+        if asked is not None and result.amount is not None:
+            expect("amount", asked, result.amount)
         return found
     if isinstance(request, RefundRequest):
         if not isinstance(result, Refund):

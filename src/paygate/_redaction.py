@@ -12,8 +12,10 @@ _SECRET_KEY: Final = re.compile(
     r"client_secret|hmac\w*|signature)$",
     re.IGNORECASE,
 )
-# A run of 13-19 digits (optionally spaced or dashed) is treated as a card number wherever it is.
-_PAN: Final = re.compile(r"(?<!\d)(?:\d[ -]?){9,15}(\d{4})(?!\d)")
+# A run of 13-19 digits (optionally spaced or dashed) standing on its own is treated as a card
+# number. Digits inside a longer token (an idempotency key's hex digest, a provider id) are not:
+# masking them would break searching logs by key, and a card number is never glued to letters.
+_PAN: Final = re.compile(r"(?<![0-9A-Za-z_])(?:\d[ -]?){9,15}(\d{4})(?![0-9A-Za-z_])")
 _KEY: Final = re.compile(r"\b((?:sk|rk|pk|whsec)_(?:test|live)?_?)[A-Za-z0-9]{4,}")
 
 REDACTED: Final = "[redacted]"

@@ -63,7 +63,8 @@ def serve(
     """Serve a provider simulator on 127.0.0.1 until interrupted.
 
     Point your gateway's base URL at the printed address with any sk_test_ key. Inject faults
-    with POST /_sim/faults, read state with GET /_sim/state, clear with POST /_sim/reset.
+    with POST /_sim/faults and clear them with DELETE /_sim/faults; read state with
+    GET /_sim/state; forget everything with POST /_sim/reset.
     """
     console = Console()
     with StripeSimulator(port=port) as sim:

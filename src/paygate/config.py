@@ -18,9 +18,11 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from paygate.adapters.adyen import AdyenAdapter
 from paygate.adapters.base import Adapter
 from paygate.adapters.stripe import StripeAdapter
 from paygate.idempotency import IdempotencyStore, MemoryStore, SQLiteStore
+from paygate.records import MemoryRecordStore, RecordStore, SQLiteRecordStore
 from paygate.resilience.policies import (
     BreakerPolicy,
     BulkheadPolicy,
@@ -29,7 +31,7 @@ from paygate.resilience.policies import (
     Timeout,
 )
 
-__all__ = ["Settings", "StoreSettings", "StripeSettings", "gateway_options"]
+__all__ = ["AdyenSettings", "Settings", "StoreSettings", "StripeSettings", "gateway_options"]
 
 
 class _Section(BaseModel):
@@ -43,9 +45,25 @@ class StripeSettings(_Section):
     webhook_secret: SecretStr | None = Field(default=None, description="whsec_... signing secret")
 
 
+class AdyenSettings(_Section):
+    api_key: SecretStr = Field(description="API key of the web-service user (X-API-Key)")
+    merchant_account: str = Field(description="merchant account every request is made for")
+    base_url: str = Field(
+        default="https://checkout-test.adyen.com/v71",
+        description="Checkout API base address, version included",
+    )
+    hmac_key: SecretStr | None = Field(
+        default=None, description="hex HMAC key that signs the standard webhooks"
+    )
+
+
 class StoreSettings(_Section):
-    kind: Literal["memory", "sqlite"] = Field(default="memory", description="idempotency store")
-    path: Path | None = Field(default=None, description="SQLite file, for kind=sqlite")
+    kind: Literal["memory", "sqlite"] = Field(
+        default="memory", description="idempotency and payment record stores"
+    )
+    path: Path | None = Field(
+        default=None, description="SQLite file holding both stores, for kind=sqlite"
+    )
 
     @model_validator(mode="after")
     def _path_for_sqlite(self) -> StoreSettings:
@@ -59,6 +77,12 @@ class StoreSettings(_Section):
             return SQLiteStore(self.path)
         return MemoryStore()
 
+    def open_records(self) -> RecordStore:
+        if self.kind == "sqlite":
+            assert self.path is not None
+            return SQLiteRecordStore(self.path)
+        return MemoryRecordStore()
+
 
 class Settings(BaseSettings):
     """Everything a gateway needs, named in configuration so service code never changes."""
@@ -67,8 +91,9 @@ class Settings(BaseSettings):
         env_prefix="PAYGATE_", env_nested_delimiter="__", extra="forbid", frozen=True
     )
 
-    provider: Literal["stripe"] = Field(description="which provider the gateway talks to")
+    provider: Literal["stripe", "adyen"] = Field(description="which provider the gateway talks to")
     stripe: StripeSettings | None = None
+    adyen: AdyenSettings | None = None
     store: StoreSettings = StoreSettings()
     timeout: Timeout = Timeout()
     retry: RetryPolicy = RetryPolicy()
@@ -80,9 +105,12 @@ class Settings(BaseSettings):
     def _provider_configured(self) -> Settings:
         if getattr(self, self.provider) is None:
             upper = self.provider.upper()
+            needed = f"PAYGATE_{upper}__API_KEY"
+            if self.provider == "adyen":
+                needed += f" and PAYGATE_{upper}__MERCHANT_ACCOUNT"
             raise ValueError(
                 f"provider is {self.provider!r} but its section is missing: set "
-                f"PAYGATE_{upper}__API_KEY (or [{self.provider}] in the TOML file)"
+                f"{needed} (or [{self.provider}] in the TOML file)"
             )
         return self
 
@@ -116,11 +144,28 @@ def _stripe(settings: Settings) -> Adapter:
     assert settings.stripe is not None
     section = settings.stripe
     return StripeAdapter(
-        section.api_key, base_url=section.base_url, api_version=section.api_version
+        section.api_key,
+        base_url=section.base_url,
+        api_version=section.api_version,
+        webhook_secret=section.webhook_secret,
     )
 
 
-ADAPTER_FACTORIES: Final[Mapping[str, Callable[[Settings], Adapter]]] = {"stripe": _stripe}
+def _adyen(settings: Settings) -> Adapter:
+    assert settings.adyen is not None
+    section = settings.adyen
+    return AdyenAdapter(
+        section.api_key,
+        merchant_account=section.merchant_account,
+        base_url=section.base_url,
+        hmac_key=section.hmac_key,
+    )
+
+
+ADAPTER_FACTORIES: Final[Mapping[str, Callable[[Settings], Adapter]]] = {
+    "stripe": _stripe,
+    "adyen": _adyen,
+}
 
 
 def gateway_options(settings: Settings) -> dict[str, Any]:
@@ -128,6 +173,7 @@ def gateway_options(settings: Settings) -> dict[str, Any]:
     return {
         "adapter": ADAPTER_FACTORIES[settings.provider](settings),
         "store": settings.store.open(),
+        "records": settings.store.open_records(),
         "timeout": settings.timeout,
         "retry": settings.retry,
         "breaker": settings.breaker,

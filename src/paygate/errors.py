@@ -10,7 +10,8 @@
     ├── TerminalError             trying again cannot help
     │   ├── CardDeclinedError
     │   ├── InvalidRequestError
-    │   └── IdempotencyConflict
+    │   ├── IdempotencyConflict
+    │   └── InvalidWebhookError
     └── OutcomeUnknown            the provider may have acted: reconcile, never treat as failed
 
 Every error carries its context as keyword-only attributes: the normalized ``code``, the
@@ -38,6 +39,7 @@ __all__ = [
     "IdempotencyConflict",
     "IdempotencyInFlight",
     "InvalidRequestError",
+    "InvalidWebhookError",
     "OutcomeUnknown",
     "PaymentError",
     "RetriableError",
@@ -69,6 +71,9 @@ class ErrorCode(StrEnum):
     BULKHEAD_FULL = "bulkhead_full"
     SCHEMA_VIOLATION = "schema_violation"
     INTEGRITY_MISMATCH = "integrity_mismatch"
+    WEBHOOK_SIGNATURE_INVALID = "webhook_signature_invalid"
+    WEBHOOK_STALE = "webhook_stale"
+    WEBHOOK_MALFORMED = "webhook_malformed"
     UNKNOWN = "unknown"
 
 
@@ -255,3 +260,10 @@ class IdempotencyConflict(TerminalError):
     """The idempotency key was already used with different parameters."""
 
     default_code = ErrorCode.IDEMPOTENCY_CONFLICT
+
+
+class InvalidWebhookError(TerminalError):
+    """A webhook delivery that cannot be trusted or read: forged (bad signature), stale (outside
+    the tolerance window) or malformed. Nothing was applied; answer the sender with a 4xx."""
+
+    default_code = ErrorCode.WEBHOOK_SIGNATURE_INVALID

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar
@@ -16,14 +17,33 @@ from typing import Any, Literal, Self, TypeVar
 import httpx
 
 from paygate import _outcomes
-from paygate._core import GatewayCore, Prepared, as_payment, as_refund, logger
+from paygate._core import (
+    GatewayCore,
+    Prepared,
+    _now,
+    as_payment,
+    as_refund,
+    describe,
+    logger,
+    resolution,
+)
+from paygate.adapters import adyen, stripe
 from paygate.adapters.base import Adapter
-from paygate.adapters.stripe import StripeAdapter
 from paygate.config import Settings, gateway_options
-from paygate.errors import PaymentError
+from paygate.errors import OutcomeUnknown, PaymentError
 from paygate.idempotency import BeginResult
-from paygate.models import OperationRequest, Payment, PaymentSource, Refund, Result
+from paygate.models import (
+    OperationRequest,
+    Payment,
+    PaymentSource,
+    Refund,
+    Resolution,
+    Result,
+    WebhookEvent,
+    WebhookOutcome,
+)
 from paygate.money import Money
+from paygate.records import AuditEntry, Locate, PaymentRecord, UnknownOperation
 from paygate.resilience.bulkhead import AsyncBulkhead, Bulkhead
 from paygate.resilience.deadline import Deadline
 from paygate.resilience.transport_errors import PHASES
@@ -42,15 +62,32 @@ class _Constructors(GatewayCore):
         api_key: str,
         *,
         base_url: str | None = None,
-        api_version: str | None = None,
+        api_version: str = stripe.API_VERSION,
+        webhook_secret: str | None = None,
         **options: Any,
     ) -> Self:
         """A gateway to Stripe (or a Stripe simulator at ``base_url``)."""
-        adapter_options = {"base_url": base_url, "api_version": api_version}
-        adapter = StripeAdapter(
-            api_key, **{k: v for k, v in adapter_options.items() if v is not None}
-        )
+        adapter_options: dict[str, Any] = {"api_version": api_version}
+        if base_url is not None:
+            adapter_options["base_url"] = base_url
+        adapter = stripe.StripeAdapter(api_key, webhook_secret=webhook_secret, **adapter_options)
         return cls(adapter, **options)
+
+    @classmethod
+    def for_adyen(
+        cls,
+        api_key: str,
+        *,
+        merchant_account: str,
+        base_url: str | None = None,
+        hmac_key: str | None = None,
+        **options: Any,
+    ) -> Self:
+        """A gateway to Adyen's Checkout API (or an Adyen simulator at ``base_url``)."""
+        adapter_options: dict[str, Any] = {"merchant_account": merchant_account}
+        if base_url is not None:
+            adapter_options["base_url"] = base_url
+        return cls(adyen.AdyenAdapter(api_key, hmac_key=hmac_key, **adapter_options), **options)
 
     @classmethod
     def from_settings(
@@ -59,7 +96,7 @@ class _Constructors(GatewayCore):
         """A gateway configured from ``PAYGATE_*`` environment variables and/or a TOML file."""
         loaded = settings if settings is not None else Settings.load(toml_file)
         gateway = cls(**gateway_options(loaded))
-        gateway._owns_store = True  # opened from the settings for this gateway alone
+        gateway._owns_store = gateway._owns_records = True  # opened for this gateway alone
         return gateway
 
 
@@ -97,6 +134,8 @@ class Gateway(_Constructors):
             self._client.close()
         if self._owns_store:
             self.store.close()
+        if self._owns_records:
+            self.records.close()
 
     # -- operations ----------------------------------------------------------------------------
     def authorize(
@@ -195,20 +234,83 @@ class Gateway(_Constructors):
         """The payment's current state at the provider."""
         return as_payment(self._run(self.retrieve_request(payment_id=payment_id)))
 
+    # -- records, webhooks, unknown outcomes ------------------------------------------------------
+    def payment_record(self, payment_id: str) -> PaymentRecord | None:
+        """paygate's record of a payment, by the provider's payment id."""
+        return self.records.find(self.provider, payment_id)
+
+    def audit_trail(self, payment_id: str) -> list[AuditEntry]:
+        """Every change of the payment's record, oldest first (hash-chained)."""
+        record = self.payment_record(payment_id)
+        return self.records.trail(record.record_id) if record is not None else []
+
+    def handle_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookOutcome]:
+        """Verify a provider's webhook delivery and apply its events to the payment records.
+
+        Raises ``InvalidWebhookError`` (answer 400) for a forged, stale or malformed delivery;
+        nothing is applied then. Each event is applied at most once, whatever the provider
+        resends; an older event never moves a payment backwards (it is kept in the trail).
+        """
+        return [self._apply_event(event) for event in self.webhook_events(headers, body)]
+
+    def _apply_event(self, event: WebhookEvent) -> WebhookOutcome:
+        if event.payment_id is None:
+            return self.webhook_outcome(event, None)
+        locate, change, seen = self.webhook_change(event)
+        return self.webhook_outcome(event, self.records.apply(locate, change, event=seen))
+
+    def unknown_payments(self) -> list[PaymentRecord]:
+        """Records holding a call whose outcome is still unknown."""
+        return self.records.with_unknown()
+
+    def resolve_unknown(self, *, due_by: datetime | None = None) -> list[Resolution]:
+        """Settle every unknown outcome that is due for a check (safe from a periodic job):
+        repeat the call under its own key while the provider still replays it, and apply the
+        answer; what stays unknown is counted and checked again later, backing off.
+        ``due_by`` checks those due by then instead of now (to settle everything at once)."""
+        due = due_by or _now()
+        resolutions = []
+        for record in self.records.with_unknown(due_before=due):
+            for unknown in record.unknown:
+                if unknown.next_check_at <= due:
+                    resolutions.append(self._resolve(record, unknown))
+        return resolutions
+
+    def _resolve(self, record: PaymentRecord, unknown: UnknownOperation) -> Resolution:
+        request = self.replay_for(record, unknown)
+        if request is None:
+            reason = "cannot be repeated safely; waiting for a webhook or a manual check"
+            self.records.apply(
+                Locate(record_id=record.record_id), self.still_unknown(record, unknown, reason)
+            )
+            return resolution(record, unknown, settled=False, detail=reason)
+        try:
+            result = self._run(request)
+        except OutcomeUnknown as error:
+            return resolution(record, unknown, settled=False, detail=error.message)
+        except PaymentError as error:
+            return resolution(record, unknown, settled=True, detail=f"refused: {error.code}")
+        return resolution(record, unknown, settled=True, detail=describe(result))
+
     # -- the call ------------------------------------------------------------------------------
     def _run(self, request: OperationRequest) -> Result:
         prepared = self.prepare(request)
         deadline = Deadline(self.timeout.total)
         if not prepared.mutating:
-            with self._bulkhead.slot(deadline.remaining()):
-                return self._send(prepared, deadline)
+            return self._read(prepared, deadline)
         begun = self._begin(prepared, deadline)
         if not isinstance(begun, str):
             return begun
         stored: str | None = None
         try:
-            with self._bulkhead.slot(deadline.remaining()):
-                result = self._send(prepared, deadline)
+            prepared = self.checked(prepared, self.records.lookup(self.record_locate(prepared)))
+            try:
+                with self._bulkhead.slot(deadline.remaining()):
+                    outcome = self._send(prepared, deadline)
+            except PaymentError as error:
+                self._record(prepared, error)
+                raise
+            result = self.answer(outcome, self._record(prepared, outcome))
             stored = _outcomes.encode_result(result)
             return result
         except PaymentError as error:
@@ -216,6 +318,24 @@ class Gateway(_Constructors):
             raise
         finally:
             self._settle(prepared, begun, stored)
+
+    def _read(self, prepared: Prepared, deadline: Deadline) -> Result:
+        if self.reads_from_record:
+            return self.from_record(prepared, self.records.lookup(self.record_locate(prepared)))
+        with self._bulkhead.slot(deadline.remaining()):
+            result = self._send(prepared, deadline)
+        self._record(prepared, result)
+        return result
+
+    def _record(self, prepared: Prepared, outcome: Result | PaymentError) -> PaymentRecord | None:
+        change = self.record_change(prepared, outcome, None)
+        if change is None:
+            return None
+        try:
+            return self.records.apply(self.record_locate(prepared, outcome), change).record
+        except Exception:  # the provider's answer stands; a lost record update is logged
+            self.record_failed(prepared)
+            return None
 
     def _begin(self, prepared: Prepared, deadline: Deadline) -> str | Result:
         assert prepared.key is not None and prepared.fingerprint is not None
@@ -304,6 +424,8 @@ class AsyncGateway(_Constructors):
             await self._client.aclose()
         if self._owns_store:
             await self._store_call(self.store.close)
+        if self._owns_records:
+            await self._records(self.records.close)
 
     # -- operations ----------------------------------------------------------------------------
     async def authorize(
@@ -399,6 +521,66 @@ class AsyncGateway(_Constructors):
         """The payment's current state at the provider."""
         return as_payment(await self._run(self.retrieve_request(payment_id=payment_id)))
 
+    # -- records, webhooks, unknown outcomes ------------------------------------------------------
+    async def payment_record(self, payment_id: str) -> PaymentRecord | None:
+        """paygate's record of a payment, by the provider's payment id."""
+        return await self._records(self.records.find, self.provider, payment_id)
+
+    async def audit_trail(self, payment_id: str) -> list[AuditEntry]:
+        """Every change of the payment's record, oldest first (hash-chained)."""
+        record = await self.payment_record(payment_id)
+        if record is None:
+            return []
+        return await self._records(self.records.trail, record.record_id)
+
+    async def handle_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookOutcome]:
+        """Verify a provider's webhook delivery and apply its events to the payment records.
+
+        Raises ``InvalidWebhookError`` (answer 400) for a forged, stale or malformed delivery;
+        nothing is applied then. Each event is applied at most once, whatever the provider
+        resends; an older event never moves a payment backwards (it is kept in the trail).
+        """
+        return [await self._apply_event(event) for event in self.webhook_events(headers, body)]
+
+    async def _apply_event(self, event: WebhookEvent) -> WebhookOutcome:
+        if event.payment_id is None:
+            return self.webhook_outcome(event, None)
+        locate, change, seen = self.webhook_change(event)
+        applied = await self._records(self.records.apply, locate, change, event=seen)
+        return self.webhook_outcome(event, applied)
+
+    async def unknown_payments(self) -> list[PaymentRecord]:
+        """Records holding a call whose outcome is still unknown."""
+        return await self._records(self.records.with_unknown)
+
+    async def resolve_unknown(self, *, due_by: datetime | None = None) -> list[Resolution]:
+        """Settle every unknown outcome that is due for a check (safe from a periodic job):
+        repeat the call under its own key while the provider still replays it, and apply the
+        answer; what stays unknown is counted and checked again later, backing off.
+        ``due_by`` checks those due by then instead of now (to settle everything at once)."""
+        due = due_by or _now()
+        resolutions = []
+        for record in await self._records(self.records.with_unknown, due):
+            for unknown in record.unknown:
+                if unknown.next_check_at <= due:
+                    resolutions.append(await self._resolve(record, unknown))
+        return resolutions
+
+    async def _resolve(self, record: PaymentRecord, unknown: UnknownOperation) -> Resolution:
+        request = self.replay_for(record, unknown)
+        if request is None:
+            reason = "cannot be repeated safely; waiting for a webhook or a manual check"
+            change = self.still_unknown(record, unknown, reason)
+            await self._records(self.records.apply, Locate(record_id=record.record_id), change)
+            return resolution(record, unknown, settled=False, detail=reason)
+        try:
+            result = await self._run(request)
+        except OutcomeUnknown as error:
+            return resolution(record, unknown, settled=False, detail=error.message)
+        except PaymentError as error:
+            return resolution(record, unknown, settled=True, detail=f"refused: {error.code}")
+        return resolution(record, unknown, settled=True, detail=describe(result))
+
     # -- the call ------------------------------------------------------------------------------
     async def _store_call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A store call; one that does blocking I/O runs in a worker thread."""
@@ -406,19 +588,31 @@ class AsyncGateway(_Constructors):
             return await asyncio.to_thread(fn, *args, **kwargs)
         return fn(*args, **kwargs)
 
+    async def _records(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A record store call; one that does blocking I/O runs in a worker thread."""
+        if self.records.blocking:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        return fn(*args, **kwargs)
+
     async def _run(self, request: OperationRequest) -> Result:
         prepared = self.prepare(request)
         deadline = Deadline(self.timeout.total)
         if not prepared.mutating:
-            async with self._bulkhead.slot(deadline.remaining()):
-                return await self._send(prepared, deadline)
+            return await self._read(prepared, deadline)
         begun = await self._begin(prepared, deadline)
         if not isinstance(begun, str):
             return begun
         stored: str | None = None
         try:
-            async with self._bulkhead.slot(deadline.remaining()):
-                result = await self._send(prepared, deadline)
+            record = await self._records(self.records.lookup, self.record_locate(prepared))
+            prepared = self.checked(prepared, record)
+            try:
+                async with self._bulkhead.slot(deadline.remaining()):
+                    outcome = await self._send(prepared, deadline)
+            except PaymentError as error:
+                await self._record(prepared, error)
+                raise
+            result = self.answer(outcome, await self._record(prepared, outcome))
             stored = _outcomes.encode_result(result)
             return result
         except PaymentError as error:
@@ -426,6 +620,28 @@ class AsyncGateway(_Constructors):
             raise
         finally:
             await self._settle(prepared, begun, stored)
+
+    async def _read(self, prepared: Prepared, deadline: Deadline) -> Result:
+        if self.reads_from_record:
+            record = await self._records(self.records.lookup, self.record_locate(prepared))
+            return self.from_record(prepared, record)
+        async with self._bulkhead.slot(deadline.remaining()):
+            result = await self._send(prepared, deadline)
+        await self._record(prepared, result)
+        return result
+
+    async def _record(
+        self, prepared: Prepared, outcome: Result | PaymentError
+    ) -> PaymentRecord | None:
+        change = self.record_change(prepared, outcome, None)
+        if change is None:
+            return None
+        try:
+            locate = self.record_locate(prepared, outcome)
+            return (await self._records(self.records.apply, locate, change)).record
+        except Exception:  # the provider's answer stands; a lost record update is logged
+            self.record_failed(prepared)
+            return None
 
     async def _begin(self, prepared: Prepared, deadline: Deadline) -> str | Result:
         assert prepared.key is not None and prepared.fingerprint is not None

@@ -5,7 +5,7 @@ Every provider adapter translates to and from these types; nothing provider-spec
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -26,6 +26,8 @@ __all__ = [
     "AuthorizeRequest",
     "CaptureRequest",
     "CardDetails",
+    "EventType",
+    "ModificationReceipt",
     "NextAction",
     "Operation",
     "Payment",
@@ -35,8 +37,11 @@ __all__ = [
     "Refund",
     "RefundRequest",
     "RefundStatus",
+    "Resolution",
     "RetrieveRequest",
     "VoidRequest",
+    "WebhookEvent",
+    "WebhookOutcome",
 ]
 
 Reference = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[\x21-\x7e ]+$")]
@@ -83,6 +88,9 @@ class PaymentStatus(StrEnum):
     REFUNDED = "refunded"
     VOIDED = "voided"
     FAILED = "failed"
+    # The provider's answer was lost (OutcomeUnknown): never treat as failed; the gateway's
+    # resolve_unknown() settles it with the provider.
+    UNKNOWN = "unknown"
 
 
 class RefundStatus(StrEnum):
@@ -152,6 +160,7 @@ class PaymentSource(_Frozen):
 
     kind: Literal["token", "card"]
     token_id: str | None = Field(default=None, min_length=1, max_length=255)
+    customer: str | None = Field(default=None, min_length=1, max_length=255)
     card_details: CardDetails | None = None
 
     @model_validator(mode="after")
@@ -162,8 +171,10 @@ class PaymentSource(_Frozen):
         return self
 
     @classmethod
-    def token(cls, token_id: str) -> PaymentSource:
-        return validated(cls, kind="token", token_id=token_id)
+    def token(cls, token_id: str, *, customer: str | None = None) -> PaymentSource:
+        """A provider token or stored payment method; ``customer`` is the provider's customer /
+        shopper the method is stored for, where the provider needs it (Adyen)."""
+        return validated(cls, kind="token", token_id=token_id, customer=customer)
 
     @classmethod
     def card(
@@ -193,7 +204,7 @@ class PaymentSource(_Frozen):
                 "exp": f"{c.exp_month:02d}/{c.exp_year}",
                 "holder": c.holder_name,
             }
-        return {"token": self.token_id}
+        return {"token": self.token_id, "customer": self.customer}
 
     def __repr__(self) -> str:
         if self.card_details is not None:
@@ -300,6 +311,12 @@ class Payment(_Frozen):
     provider_status: str
     next_action: NextAction | None = None
     livemode: bool = False
+    # A capture or void the provider has received but not confirmed: ``status`` is PENDING
+    # until its webhook arrives.
+    pending: Operation | None = None
+    # True when this answer comes from paygate's payment record, not from the provider (a
+    # provider with no endpoint to read a payment: Adyen).
+    from_record: bool = False
 
     def __repr__(self) -> str:
         return (
@@ -328,4 +345,73 @@ class Refund(_Frozen):
         )
 
 
-Result = Payment | Refund
+class ModificationReceipt(_Frozen):
+    """A capture, void or refund the provider has *received* but not confirmed (Adyen answers
+    modifications this way; a webhook carries the outcome). Adapters return it; the gateway
+    turns it into a pending ``Payment`` or ``Refund`` with the payment record's amounts."""
+
+    provider: str
+    payment_id: str
+    operation: Operation
+    modification_id: str
+    amount: Money | None = None
+    reference: str | None = None
+    idempotency_key: str | None = None
+    provider_status: str
+
+
+Result = Payment | Refund | ModificationReceipt
+
+
+# -- webhook events ----------------------------------------------------------------------------
+class EventType(StrEnum):
+    """What a provider's notification says happened to a payment, in canonical terms."""
+
+    AUTHORIZED = "authorized"
+    FAILED = "failed"  # the authorization or payment was refused or failed
+    CAPTURED = "captured"
+    CAPTURE_FAILED = "capture_failed"
+    VOIDED = "voided"  # cancelled before capture, by the merchant or by expiry
+    VOID_FAILED = "void_failed"
+    REFUNDED = "refunded"
+    REFUND_FAILED = "refund_failed"  # failed, or reversed after succeeding
+    CHARGEBACK = "chargeback"
+    CHARGEBACK_REVERSED = "chargeback_reversed"
+    OTHER = "other"  # acknowledged, verified, and not about a payment's state: applied to nothing
+
+
+class WebhookEvent(_Frozen):
+    """One verified provider notification, normalized. Adapters produce these; the gateway
+    deduplicates them by ``(provider, event_id)`` and applies them to the payment record."""
+
+    provider: str
+    event_id: str  # unique per provider event: Stripe's evt_ id; Adyen: psp:eventCode:success
+    type: EventType
+    provider_type: str  # the provider's own name for it: "payment_intent.succeeded", "CAPTURE"
+    payment_id: str | None  # the provider's payment id (Stripe PaymentIntent, Adyen pspReference)
+    reference: str | None = None  # the caller's reference, as the provider echoes it
+    amount: Money | None = None  # the amount this event is about (one capture, one refund)
+    modification_id: str | None = None  # the capture / refund / cancel's own provider id
+    occurred_at: datetime | None = None  # when the provider says it happened (UTC)
+    reason: str | None = None  # the provider's stated reason for a failure, if any
+
+
+class WebhookOutcome(_Frozen):
+    """What one verified event did: ``applied`` (the payment moved or its figures changed),
+    ``duplicate`` (seen before: nothing done), ``unchanged`` (nothing new, or an older event;
+    kept in the trail), ``refused`` (the state machine does not allow it; kept in the trail),
+    ``ignored`` (not about a payment's state), ``no_record`` (no payment paygate knows of)."""
+
+    event: WebhookEvent
+    result: Literal["applied", "duplicate", "unchanged", "refused", "ignored", "no_record"]
+    payment: Payment | None = None
+
+
+class Resolution(_Frozen):
+    """What ``resolve_unknown()`` did with one unknown outcome."""
+
+    record_id: str
+    operation: Operation
+    idempotency_key: str
+    settled: bool
+    detail: str  # how it was settled, or why it is still unknown

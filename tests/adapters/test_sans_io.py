@@ -32,6 +32,8 @@ def test_adapter_module_does_no_io(module: Path) -> None:
             names = {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module:
             names = {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+            if node.module == "httpx":
+                assert not {a.name for a in node.names} & BANNED_HTTPX, module.name
         else:
             names = set()
         assert not names & BANNED_MODULES, (module.name, names & BANNED_MODULES)

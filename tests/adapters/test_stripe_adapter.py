@@ -436,3 +436,15 @@ def test_a_decline_is_read_whatever_shape_its_embedded_intent_has() -> None:
     result = respond(AUTH, 402, body)
     assert isinstance(result, CardDeclinedError) and result.payment_id == "pi_9"
     assert result.reason is DeclineReason.INSUFFICIENT_FUNDS
+
+
+def test_every_intent_status_has_a_canonical_status() -> None:
+    from paygate.adapters.stripe._adapter import STATUS_MAP, IntentStatus
+
+    assert set(STATUS_MAP) == set(IntentStatus)
+
+
+def test_a_replayed_503_on_a_mutating_call_is_outcome_unknown() -> None:
+    replayed = respond(AUTH, 503, error("api_error"), {"Idempotent-Replayed": "true"})
+    assert isinstance(replayed, OutcomeUnknown)
+    assert isinstance(respond(AUTH, 503, error("api_error")), RetriableError)

@@ -12,12 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from paygate import Money, PaymentSource
-from paygate.adapters.base import ResponseContext
+from paygate.adapters import base
+from paygate.adapters.base import _REASON_ADVICE_GROUPS, ResponseContext
 from paygate.adapters.stripe import StripeAdapter
 from paygate.adapters.stripe._codes import (
     _DECLINE_CODE_GROUPS,
     _ERROR_CODE_GROUPS,
-    _REASON_ADVICE_GROUPS,
     ADVICE_CODES,
     CODE_REASONS,
     DECLINE_CODES,
@@ -104,6 +104,7 @@ def test_every_reason_but_unknown_is_reachable() -> None:
 
 
 def test_every_reason_has_advice() -> None:
+    assert REASON_ADVICE is base.REASON_ADVICE, "Stripe uses the table every adapter shares"
     assert set(REASON_ADVICE) == set(DeclineReason)
     assert REASON_ADVICE[DeclineReason.UNKNOWN] is RetryAdvice.UNKNOWN
     unknown_advice = [r for r, a in REASON_ADVICE.items() if a is RetryAdvice.UNKNOWN]

@@ -85,3 +85,12 @@ def test_a_call_that_never_reached_the_provider_ends_as_it_failed() -> None:
     c = controller()
     error: PaymentError = RetriableError("503")
     assert c.finish(error) is error
+
+
+def test_after_an_ambiguous_attempt_only_a_decline_is_the_providers_word() -> None:
+    c = controller()
+    c.is_retriable(OutcomeUnknown("read timeout", code=ErrorCode.TIMEOUT, idempotency_key="k"))
+    decline = CardDeclinedError("declined", http_status=402)
+    assert c.finish(decline) is decline
+    unsaved = InvalidRequestError("bad key", http_status=401)
+    assert isinstance(c.finish(unsaved), OutcomeUnknown)

@@ -5,24 +5,28 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from types import MappingProxyType
+from typing import Any, Final, Protocol, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
 from paygate.errors import (
+    DeclineReason,
     ErrorCode,
     InvalidRequestError,
     OutcomeUnknown,
     PaymentError,
+    RetryAdvice,
     TerminalError,
 )
-from paygate.models import Operation, OperationRequest, Result
+from paygate.models import Operation, OperationRequest, Result, WebhookEvent
 from paygate.money import Money, ProviderCurrency
 
 M = TypeVar("M", bound=BaseModel)
 
 __all__ = [
+    "REASON_ADVICE",
     "Adapter",
     "Capabilities",
     "ResponseContext",
@@ -49,12 +53,21 @@ class Capabilities:
     max_idempotency_key_length: int
     # Captures, refunds and voids are only *received* synchronously; a webhook confirms them.
     asynchronous_modifications: bool = False
+    # The provider offers no endpoint to read a payment, and its captures and refunds must name
+    # their amount: capture, void, refund and retrieve work from paygate's payment record (the
+    # gateway fills a full capture or refund's amount in from it, and retrieve answers from it).
+    needs_payment_record: bool = False
+    # How long the provider replays an Idempotency-Key (Stripe: 24 h). An unknown outcome is
+    # settled by repeating the call under its key only within this window; after it, a repeat
+    # would be a new call.
+    idempotency_window: float = 24 * 3600.0
     max_reference_length: int = 80
 
     def check(self, request: OperationRequest) -> None:
         """Refuse, before any I/O, a request this provider cannot carry out."""
         op = request.operation
-        if op not in self.operations:
+        from_record = op is Operation.RETRIEVE and self.needs_payment_record
+        if op not in self.operations and not from_record:
             raise _unsupported(f"{op.value} is not supported by this provider")
         amount: Money | None = getattr(request, "amount", None)
         if amount is not None:
@@ -121,6 +134,18 @@ class Adapter(Protocol):
         """A canonical result, or a classified (not raised) error."""
         ...
 
+    def parse_webhook(
+        self, headers: Mapping[str, str], body: bytes, *, now: float
+    ) -> list[WebhookEvent]:
+        """Verify a delivery's signature and read its events.
+
+        ``headers`` are the HTTP headers as received (any casing); ``body`` the raw bytes, never
+        re-serialized; ``now`` the current Unix time, for providers that sign a timestamp.
+        Raises ``InvalidWebhookError`` for a forged, stale or malformed delivery, and when no
+        webhook secret is configured (an unsigned delivery is never trusted).
+        """
+        ...
+
 
 def parse_retry_after(headers: httpx.Headers) -> float | None:
     """Seconds from a ``Retry-After`` header given in seconds; None when absent or a date."""
@@ -175,3 +200,35 @@ def validate_body(
             idempotency_key=context.idempotency_key,
             provider_body=body,
         )
+
+
+# -- decline advice ----------------------------------------------------------------------------
+# DeclineReason → RetryAdvice, total: the default advice for a decline when the provider gives
+# none of its own. It is about the reason, not the provider, so every adapter shares it. Hard
+# declines (lost, stolen, fraud, restricted, refused without a reason) say do not retry, since
+# card networks fine merchants who repeat them; temporary conditions say retry later; wrong or
+# unusable card data says the customer must update the payment details (or authenticate).
+_REASON_ADVICE_GROUPS: Final[tuple[tuple[RetryAdvice, tuple[DeclineReason, ...]], ...]] = (
+    (RetryAdvice.DO_NOT_RETRY, (
+        DeclineReason.CALL_ISSUER, DeclineReason.DO_NOT_HONOR,
+        DeclineReason.DUPLICATE_TRANSACTION, DeclineReason.FRAUD_SUSPECTED,
+        DeclineReason.GENERIC, DeclineReason.INVALID_AMOUNT, DeclineReason.LOST_OR_STOLEN,
+        DeclineReason.RESTRICTED_CARD,
+    )),
+    (RetryAdvice.RETRY_LATER, (
+        DeclineReason.INSUFFICIENT_FUNDS, DeclineReason.ISSUER_UNAVAILABLE,
+        DeclineReason.LIMIT_EXCEEDED, DeclineReason.PROCESSING_ERROR,
+    )),
+    (RetryAdvice.UPDATE_PAYMENT_DETAILS, (
+        DeclineReason.AUTHENTICATION_REQUIRED, DeclineReason.CARD_NOT_SUPPORTED,
+        DeclineReason.CURRENCY_NOT_SUPPORTED, DeclineReason.EXPIRED_CARD,
+        DeclineReason.INCORRECT_ADDRESS, DeclineReason.INCORRECT_CVC,
+        DeclineReason.INCORRECT_NUMBER, DeclineReason.INCORRECT_PIN,
+        DeclineReason.INVALID_ACCOUNT, DeclineReason.TEST_MODE,
+    )),
+    (RetryAdvice.UNKNOWN, (DeclineReason.UNKNOWN,)),
+)  # fmt: skip
+
+REASON_ADVICE: Final[Mapping[DeclineReason, RetryAdvice]] = MappingProxyType(
+    {reason: advice for advice, reasons in _REASON_ADVICE_GROUPS for reason in reasons}
+)

@@ -27,6 +27,7 @@ import tenacity
 
 from paygate.errors import (
     BulkheadFull,
+    CardDeclinedError,
     CircuitOpen,
     ErrorCode,
     OutcomeUnknown,
@@ -90,10 +91,13 @@ class CallRetry:
     def finish(self, error: PaymentError) -> PaymentError:
         """The error the call ends with: upgraded to ``OutcomeUnknown`` if money may have moved.
 
-        Only a "nothing happened" error is upgraded. A terminal answer from the provider to a
-        repeat under the same key (a decline, say) is the provider's word on the whole call.
+        A decline from the provider to a repeat under the same key is the provider's word on
+        the whole call (had the earlier attempt charged, the repeat would have replayed that).
+        Anything else after an ambiguous attempt, a "nothing happened" or a refusal the
+        provider does not keep under the key (a 401, a 400 failing validation), proves nothing
+        about the earlier attempt, so the call's outcome stays unknown.
         """
-        if self.ambiguous is not None and isinstance(error, RetriableError):
+        if self.ambiguous is not None and not isinstance(error, CardDeclinedError | OutcomeUnknown):
             return OutcomeUnknown(
                 f"{error.message}; an earlier attempt may have reached the provider "
                 f"({self.ambiguous.message}), so the outcome is unknown",

@@ -13,11 +13,24 @@ answers with a broken body::
         assert sim.request_count(method="POST", path="/v1/payment_intents") == 2
 
 A running simulator is also controlled over HTTP: ``POST /_sim/faults``, ``DELETE
-/_sim/faults``, ``GET /_sim/state``, ``POST /_sim/reset`` (see ``paygate sandbox serve``).
+/_sim/faults``, ``GET /_sim/state``, ``POST /_sim/reset`` (see ``paygate sandbox serve``);
+``AdyenSimulator`` adds ``POST /_sim/process`` (decide the received modifications), ``GET
+/_sim/webhooks`` and ``POST /_sim/webhooks/drain``.
 """
 
+from paygate.testing._adyen import AdyenSimulator
+from paygate.testing._adyen_webhooks import AdyenWebhook, adyen_hmac_signature
+from paygate.testing._deliveries import WebhookDelivery
 from paygate.testing._records import RecordedRequest
 from paygate.testing._stripe import StripeSimulator
 from paygate.testing.faults import Fault
 
-__all__ = ["Fault", "RecordedRequest", "StripeSimulator"]
+__all__ = [
+    "AdyenSimulator",
+    "AdyenWebhook",
+    "Fault",
+    "RecordedRequest",
+    "StripeSimulator",
+    "WebhookDelivery",
+    "adyen_hmac_signature",
+]

@@ -2,7 +2,8 @@
 
 record → pick a fault → (before-commit fault: answer or drop, nothing changes) → the
 provider's checks → the idempotency key → latency → the operation (the commit) → save the
-answer under the key → deliver it, or spoil the delivery as the fault says.
+answer under the key → deliver it, or spoil the delivery as the fault says → copy the request
+headers the provider echoes (Adyen's ``Idempotency-Key``) onto whatever answer goes out.
 
 All state (recorded requests, faults, keys, the provider's own objects) sits behind one lock,
 which is never held while sleeping.
@@ -35,6 +36,12 @@ class Admitted:
 
     run: Callable[[], Reply]
     key: str | None = None  # the idempotency key, already scoped (e.g. per API key)
+    # What a repeat under ``key`` must match to get the saved answer: None compares method,
+    # path and parameters (Stripe); a constant replays the first answer to any repeat (Adyen).
+    fingerprint: str | None = None
+    # An after-commit 5xx is saved under ``key`` and replayed (Stripe); False treats it as
+    # transient: the real answer is saved, so a retry with the key gets it (Adyen).
+    saves_server_error: bool = True
 
 
 class Provider(Protocol):
@@ -115,10 +122,13 @@ class Injection:
 class Dispatcher:
     """Runs requests through a provider with faults, recording and idempotency."""
 
-    def __init__(self, provider: Provider, stopping: threading.Event) -> None:
+    def __init__(
+        self, provider: Provider, stopping: threading.Event, echo_headers: tuple[str, ...] = ()
+    ) -> None:
         self.provider = provider
         self.lock = threading.Lock()
         self._stopping = stopping
+        self._echo_headers = echo_headers  # request headers copied onto every answer
         self._requests: list[RecordedRequest] = []
         self._injections: list[Injection] = []
         self._keys = KeyRegistry()
@@ -167,9 +177,20 @@ class Dispatcher:
             self._requests.append(request)
             fault = self._take_fault(method, path)
         if fault is not None and fault.kind in _BEFORE_COMMIT and not fault.after_commit:
-            return self._before_commit(fault)
-        reply = self._answer(request, problem, fault)
-        return self._after_commit(reply, fault)
+            delivery = self._before_commit(fault)
+        else:
+            delivery = self._after_commit(self._answer(request, problem, fault), fault)
+        return self._echo(request, delivery)
+
+    def _echo(self, request: RecordedRequest, delivery: Delivery) -> Delivery:
+        reply = delivery.reply
+        if reply is None:
+            return delivery
+        for name in self._echo_headers:
+            value = request.headers.get(name)
+            if value is not None:
+                reply = reply.with_header(name, value)
+        return Delivery(reply, delivery.hold)
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         for injection in self._injections:
@@ -192,8 +213,11 @@ class Dispatcher:
         if key is None:
             self._pause(fault)
             return self._run(admitted)
+        fingerprint = admitted.fingerprint
         with self.lock:
-            verdict, saved = self._keys.begin(key, _fingerprint(request))
+            verdict, saved = self._keys.begin(
+                key, _fingerprint(request) if fingerprint is None else fingerprint
+            )
         self._pause(fault)  # a key that proceeds stays in flight meanwhile
         if verdict is Verdict.REPLAY and saved is not None:
             return self.provider.replayed(saved)
@@ -205,7 +229,11 @@ class Dispatcher:
             with self.lock:
                 self._keys.release(key)
             raise
-        if fault is not None and fault.kind is FaultKind.SERVER_ERROR:
+        if (
+            fault is not None
+            and fault.kind is FaultKind.SERVER_ERROR
+            and admitted.saves_server_error
+        ):
             saved = self.provider.server_error(fault.status)  # the provider saves its 5xx
         else:
             saved = reply

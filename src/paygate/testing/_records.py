@@ -37,7 +37,8 @@ class RecordedRequest:
     """One request a simulator received, as it arrived.
 
     ``params`` are the decoded parameters: for Stripe the form body (or, for GET, the query
-    string) with bracket keys turned into nested dicts and lists. ``form`` is the same value.
+    string) with bracket keys turned into nested dicts and lists, for Adyen the JSON body.
+    ``form`` is the same value.
     """
 
     method: str

@@ -166,12 +166,15 @@ class Simulator:
     """A provider simulator served over HTTP/1.1 on 127.0.0.1: start it (or use it as a
     context manager), point a client at ``url``, inject faults, read what it received."""
 
-    def __init__(self, provider: Provider, port: int = 0) -> None:
+    def __init__(
+        self, provider: Provider, port: int = 0, *, echo_headers: tuple[str, ...] = ()
+    ) -> None:
+        """``echo_headers``: request headers copied onto every answer, when sent."""
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"port must be 0 (any free port) or 1-65535, not {port!r}")
         self._port = port
         self._stopping = threading.Event()
-        self._dispatcher = Dispatcher(provider, self._stopping)
+        self._dispatcher = Dispatcher(provider, self._stopping, echo_headers)
         self._lifecycle = threading.Lock()
         self._server: _LoopbackServer | None = None
         self._thread: threading.Thread | None = None

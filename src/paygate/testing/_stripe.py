@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from paygate.testing._deliveries import WebhookDelivery
 from paygate.testing._server import Simulator
 from paygate.testing._stripe_api import StripeApi
 from paygate.testing._stripe_errors import StripeError
+from paygate.testing._stripe_webhooks import StripeOutbox, new_webhook_secret
 
 
 class StripeSimulator(Simulator):
@@ -24,11 +26,34 @@ class StripeSimulator(Simulator):
             assert len(sim.payment_intents(reference="order-42")) == 1
 
     Objects are returned as Stripe JSON copies, with ``latest_charge`` expanded.
+
+    Every change that commits queues the webhook event Stripe sends for it
+    (``payment_intent.amount_capturable_updated``, ``payment_intent.succeeded``,
+    ``payment_intent.payment_failed``, ``payment_intent.canceled``, ``refund.created``),
+    signed with ``webhook_secret`` (a fresh ``whsec_…`` unless given) when it is delivered.
+    ``webhooks()`` lists the queue, ``drain_webhooks()`` empties it; with ``webhook_url`` each
+    event is also POSTed there from a background thread, best effort (``webhook_results()``).
+    A request answered by a before-commit fault queues nothing; an after-commit fault does not
+    stop the events (the provider acted); a replay under an idempotency key queues nothing new.
     """
 
-    def __init__(self, port: int = 0) -> None:
-        self._api = StripeApi()
+    def __init__(
+        self,
+        port: int = 0,
+        *,
+        webhook_secret: str | None = None,
+        webhook_url: str | None = None,
+    ) -> None:
+        self.webhook_secret = new_webhook_secret() if webhook_secret is None else webhook_secret
+        self.webhook_url = webhook_url
+        self._outbox = StripeOutbox(self.webhook_secret, webhook_url)
+        self._api = StripeApi(self._outbox)
         super().__init__(self._api, port)
+
+    def stop(self) -> None:
+        """Stop serving, then let the webhook sender finish what is queued and end."""
+        super().stop()
+        self._outbox.close()
 
     def payment_intents(self, reference: str | None = None) -> list[dict[str, Any]]:
         """PaymentIntents in creation order; with ``reference``, only those whose
@@ -48,3 +73,24 @@ class StripeSimulator(Simulator):
         """Refunds in creation order; with ``payment_intent``, only that payment's."""
         with self._dispatcher.lock:
             return self._api.ledger.refunds(payment_intent)
+
+    # -- webhooks ------------------------------------------------------------------------------
+    def webhooks(self) -> list[WebhookDelivery]:
+        """The webhook deliveries not drained yet, oldest first, each signed now."""
+        with self._dispatcher.lock:
+            return self._outbox.pending()
+
+    def drain_webhooks(self) -> list[WebhookDelivery]:
+        """``webhooks()``, and forget them."""
+        with self._dispatcher.lock:
+            return self._outbox.drain()
+
+    def webhook_results(self) -> list[tuple[WebhookDelivery, int | None]]:
+        """Each POST to ``webhook_url`` so far, in order: the delivery and the receiver's HTTP
+        status, or None when the request failed. Nothing is retried."""
+        return self._outbox.results()
+
+    def wait_for_webhooks(self, timeout: float = 5.0) -> bool:
+        """Block until every event queued for ``webhook_url`` has been POSTed (or failed);
+        False if ``timeout`` seconds pass first. True at once without a ``webhook_url``."""
+        return self._outbox.wait(timeout)

@@ -24,6 +24,7 @@ from paygate.testing._stripe_errors import (
 )
 from paygate.testing._stripe_form import decode_form
 from paygate.testing._stripe_ledger import Ledger, NewIntent, NewRefund, new_id
+from paygate.testing._stripe_webhooks import StripeOutbox
 
 _TEST_KEYS: Final = ("sk_test_", "rk_test_")
 _LIVE_KEYS: Final = ("sk_live_", "rk_live_")
@@ -66,8 +67,8 @@ Operation = Callable[[Mapping[str, Any], str], Result]
 class StripeApi:
     """Stripe's v1 PaymentIntents and Refunds, over the simulator's ``Ledger``."""
 
-    def __init__(self) -> None:
-        self.ledger = Ledger()
+    def __init__(self, outbox: StripeOutbox) -> None:
+        self.ledger = Ledger(outbox)
         intent = r"/v1/payment_intents/([^/]+)"
         self._routes: tuple[tuple[str, re.Pattern[str], Operation], ...] = (
             ("POST", re.compile(r"/v1/payment_intents"), self._create_intent),

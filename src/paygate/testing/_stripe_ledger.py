@@ -2,6 +2,9 @@
 that change them. Objects are kept as Stripe JSON (API version 2023-08-16 shapes), with
 ``latest_charge`` as an id; ``render_*`` returns copies, expanded as asked.
 
+Every change that commits emits the webhook event Stripe sends for it into the ``outbox``
+(``EMITTED`` lists which); a request refused before it changes anything emits nothing.
+
 Not thread-safe on its own: the simulator calls it under its one lock.
 """
 
@@ -16,11 +19,24 @@ from typing import Any, Final, NoReturn
 
 from paygate.testing._stripe_cards import AUTHENTICATION_REQUIRED, Card, Decline
 from paygate.testing._stripe_errors import CARD_ERROR, StripeError, invalid, missing
+from paygate.testing._stripe_webhooks import StripeOutbox
 
 CANCELABLE: Final = frozenset(
     {"requires_payment_method", "requires_capture", "requires_confirmation", "requires_action"}
     | {"processing"}
 )
+
+# The events the simulator emits, by what commits them. Stripe also sends informational ones
+# (payment_intent.created, payment_intent.requires_action, charge.*) that move no canonical
+# state; the simulator leaves those out.
+AUTHORIZED: Final = "payment_intent.amount_capturable_updated"  # manual capture: held
+SUCCEEDED: Final = "payment_intent.succeeded"  # captured, or charged with automatic capture
+PAYMENT_FAILED: Final = "payment_intent.payment_failed"  # a declined confirmation
+CANCELED: Final = "payment_intent.canceled"
+# A card refund succeeds at once: one refund.created with its final status, rather than a
+# pending refund.created followed by refund.updated.
+REFUND_CREATED: Final = "refund.created"
+EMITTED: Final = (AUTHORIZED, SUCCEEDED, PAYMENT_FAILED, CANCELED, REFUND_CREATED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +81,8 @@ def new_id(prefix: str) -> str:
 class Ledger:
     """Every object the simulated Stripe account holds, in creation order."""
 
-    def __init__(self) -> None:
+    def __init__(self, outbox: StripeOutbox) -> None:
+        self.outbox = outbox
         self._intents: dict[str, dict[str, Any]] = {}
         self._charges: dict[str, dict[str, Any]] = {}
         self._refunds: dict[str, dict[str, Any]] = {}
@@ -74,6 +91,10 @@ class Ledger:
         self._intents.clear()
         self._charges.clear()
         self._refunds.clear()
+        self.outbox.reset()
+
+    def _emit_intent(self, event_type: str, intent: dict[str, Any]) -> None:
+        self.outbox.emit(event_type, intent, intent["id"])
 
     # -- reading -------------------------------------------------------------------------------
     def render_intent(self, intent_id: str, expand: Collection[str] = ()) -> dict[str, Any]:
@@ -137,6 +158,7 @@ class Ledger:
             intent.update(status="succeeded", amount_received=new.amount)
         else:
             intent.update(status="requires_capture", amount_capturable=new.amount)
+        self._emit_intent(SUCCEEDED if captured else AUTHORIZED, intent)
         return intent_id
 
     def _decline(self, intent: dict[str, Any], pm: PaymentMethod, decline: Decline) -> NoReturn:
@@ -156,6 +178,7 @@ class Ledger:
             latest_charge=charge["id"],
             last_payment_error=dict(error.error),
         )
+        self._emit_intent(PAYMENT_FAILED, intent)
         error.error["payment_intent"] = self.render_intent(intent["id"])
         raise error
 
@@ -187,6 +210,7 @@ class Ledger:
         # No multicapture: whatever is not captured now is released.
         intent.update(status="succeeded", amount_received=amount, amount_capturable=0)
         self._charges[intent["latest_charge"]].update(captured=True, amount_captured=amount)
+        self._emit_intent(SUCCEEDED, intent)
 
     def cancel(self, intent_id: str, reason: str | None) -> None:
         intent = self._intent(intent_id)
@@ -199,6 +223,7 @@ class Ledger:
             amount_capturable=0,
             next_action=None,
         )
+        self._emit_intent(CANCELED, intent)
 
     def _intent(self, intent_id: str) -> dict[str, Any]:
         intent = self._intents.get(intent_id)
@@ -236,7 +261,7 @@ class Ledger:
                 param="amount",
             )
         refund_id = new_id("re")
-        self._refunds[refund_id] = {
+        refund = self._refunds[refund_id] = {
             "id": refund_id,
             "object": "refund",
             "amount": amount,
@@ -254,6 +279,7 @@ class Ledger:
         }
         charge["amount_refunded"] += amount
         charge["refunded"] = charge["amount_refunded"] >= charge["amount_captured"]
+        self.outbox.emit(REFUND_CREATED, refund, intent["id"])
         return refund_id
 
     def _refundable(self, new: NewRefund) -> tuple[dict[str, Any], dict[str, Any]]:

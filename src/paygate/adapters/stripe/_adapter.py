@@ -1,6 +1,7 @@
 """Stripe, sans-IO: PaymentIntents (manual capture for authorize, automatic for purchase),
-Refunds, retrieve. Sections in the order every adapter follows: constants → status tables →
-request builders → response parsers → error classifier."""
+Refunds, retrieve. Sections in the order every adapter follows: constants (``_constants``) →
+wire models (``_wire``) → status tables (here and ``_codes``) → request builders → response
+parsers → error classifier → webhook verification and parsing (``_webhooks``)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,18 @@ import httpx
 from pydantic import SecretStr
 
 from paygate import __version__
-from paygate._currencies import ISO_4217_EXPONENTS
-from paygate.adapters.base import Capabilities, ResponseContext, parse_retry_after, validate_body
+from paygate.adapters.base import ResponseContext, parse_retry_after, validate_body
 from paygate.adapters.stripe._codes import advice_for, decline_reason_for, error_code_for
+from paygate.adapters.stripe._constants import (
+    API_VERSION,
+    CAPABILITIES,
+    CURRENCIES,
+    DEFAULT_BASE_URL,
+    PROVIDER,
+    REFERENCE_KEY,
+    money,
+)
+from paygate.adapters.stripe._webhooks import DEFAULT_TOLERANCE, read_events, verify_signature
 from paygate.adapters.stripe._wire import (
     ChargeWire,
     ErrorEnvelopeWire,
@@ -31,6 +41,7 @@ from paygate.errors import (
     IdempotencyConflict,
     IdempotencyInFlight,
     InvalidRequestError,
+    InvalidWebhookError,
     OutcomeUnknown,
     PaymentError,
     RetriableError,
@@ -50,57 +61,9 @@ from paygate.models import (
     Result,
     RetrieveRequest,
     VoidRequest,
+    WebhookEvent,
 )
-from paygate.money import Money, ProviderCurrency
-
-# -- constants ---------------------------------------------------------------------------------
-PROVIDER: Final = "stripe"
-DEFAULT_BASE_URL: Final = "https://api.stripe.com"
-API_VERSION: Final = "2023-08-16"
-REFERENCE_KEY: Final = "reference"  # metadata key that carries the caller's reference
-
-# Stripe's own minor-unit rules, where they differ from ISO 4217.
-_ZERO_DECIMAL: Final = frozenset(
-    {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA"}
-    | {"PYG", "RWF", "VND", "VUV", "XAF", "XOF", "XPF"}
-)
-_THREE_DECIMAL: Final = frozenset(["BHD", "JOD", "KWD", "OMR", "TND"])  # last digit must be 0
-_WHOLE_IN_CENTS: Final = frozenset(["ISK", "UGX"])  # two-decimal on the wire, whole units
-# Not chargeable on Stripe: funds codes, units of account, and ISO three-decimal currencies
-# missing from Stripe's three-decimal list.
-_NOT_ON_STRIPE: Final = frozenset(
-    {"BOV", "CHE", "CHW", "CLF", "COU", "CUP", "IQD", "IRR"}
-    | {"KPW", "LYD", "MXV", "SYP", "USN", "UYI", "UYW", "VED"}
-)
-
-
-def _stripe_currency(code: str) -> ProviderCurrency:
-    if code in _ZERO_DECIMAL:
-        return ProviderCurrency(exponent=0)
-    if code in _THREE_DECIMAL:
-        return ProviderCurrency(exponent=3, step=10)
-    if code in _WHOLE_IN_CENTS:
-        return ProviderCurrency(exponent=2, step=100)
-    return ProviderCurrency(exponent=2)
-
-
-CURRENCIES: Final[Mapping[str, ProviderCurrency]] = MappingProxyType(
-    {code: _stripe_currency(code) for code in ISO_4217_EXPONENTS if code not in _NOT_ON_STRIPE}
-)
-
-CAPABILITIES: Final = Capabilities(
-    operations=frozenset(Operation),
-    currencies=CURRENCIES,
-    partial_capture=True,
-    multiple_captures=False,
-    partial_refund=True,
-    multiple_refunds=True,
-    three_ds=True,
-    raw_card_data=True,
-    idempotent_replay=True,
-    max_idempotency_key_length=255,
-    max_reference_length=500,
-)
+from paygate.money import Money
 
 
 # -- status tables -----------------------------------------------------------------------------
@@ -174,17 +137,30 @@ class StripeAdapter:
         *,
         base_url: str = DEFAULT_BASE_URL,
         api_version: str = API_VERSION,
+        webhook_secret: SecretStr | str | None = None,
+        webhook_tolerance: float = DEFAULT_TOLERANCE,
     ) -> None:
         self._api_key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
         if not self._api_key.get_secret_value():
             raise ValueError("a Stripe secret key is required")
         self.base_url = base_url.rstrip("/")
         self.api_version = api_version
+        if isinstance(webhook_secret, str):
+            webhook_secret = SecretStr(webhook_secret)
+        if webhook_secret is not None and not webhook_secret.get_secret_value():
+            raise ValueError("the Stripe webhook secret is empty; pass None to leave it unset")
+        self._webhook_secret = webhook_secret
+        if not 0 < webhook_tolerance < float("inf"):
+            raise ValueError(
+                f"webhook_tolerance must be a positive number of seconds, not {webhook_tolerance!r}"
+            )
+        self.webhook_tolerance = float(webhook_tolerance)
 
     def __repr__(self) -> str:
-        return (
-            f"paygate.adapters.stripe.StripeAdapter(base_url={self.base_url!r}, api_key=**********)"
-        )
+        secrets = "api_key=**********"
+        if self._webhook_secret is not None:
+            secrets += ", webhook_secret=**********"
+        return f"paygate.adapters.stripe.StripeAdapter(base_url={self.base_url!r}, {secrets})"
 
     # -- request builders ----------------------------------------------------------------------
     def build_request(
@@ -314,6 +290,24 @@ class StripeAdapter:
         cls = _TERMINAL_CLASS.get(code, InvalidRequestError)
         return cls(message, code=code, **base)
 
+    # -- webhook verification and parsing ------------------------------------------------------
+    def parse_webhook(
+        self, headers: Mapping[str, str], body: bytes, *, now: float
+    ) -> list[WebhookEvent]:
+        """Verify a delivery's ``Stripe-Signature`` (signature first, then its age), then read
+        its one event; see ``_webhooks`` for the checks and the event table."""
+        if self._webhook_secret is None:
+            raise InvalidWebhookError(
+                "no Stripe webhook secret is configured, and an unsigned delivery is never "
+                "trusted: pass webhook_secret (whsec_...) to the adapter",
+                code=ErrorCode.WEBHOOK_SIGNATURE_INVALID,
+                provider=PROVIDER,
+            )
+        verify_signature(
+            headers, body, secret=self._webhook_secret, now=now, tolerance=self.webhook_tolerance
+        )
+        return read_events(body)
+
 
 def _should_retry(response: httpx.Response) -> bool | None:
     """Stripe's own hint. A replayed 5xx is saved under the key: repeating it replays it again."""
@@ -329,8 +323,11 @@ def _is_true(value: str | None) -> bool:
 
 def _server_error(status: int, op: Operation, message: str, base: ErrorContext) -> PaymentError:
     """A 5xx: Stripe documents its 500s as indeterminate, so a mutating call's outcome is
-    unknown (a repeat with the same key settles it); a 503 was not processed."""
-    if op.is_mutating and status not in _NOT_PROCESSED_STATUSES:
+    unknown (a repeat with the same key settles it); a 503 was not processed — unless it is a
+    replay (saved under the key, so the first request had started executing) or Stripe says
+    not to repeat it."""
+    replayed = base.get("provider_retry_hint") is False
+    if op.is_mutating and (status not in _NOT_PROCESSED_STATUSES or replayed):
         return OutcomeUnknown(message, code=ErrorCode.PROVIDER_UNAVAILABLE, **base)
     return RetriableError(message, code=ErrorCode.PROVIDER_UNAVAILABLE, **base)
 
@@ -349,15 +346,10 @@ def _wire_amount(amount: Money) -> int:
     return CURRENCIES[amount.currency].to_wire(amount)
 
 
-def _money(minor: int, currency: str) -> Money:
-    code = currency.upper()
-    return CURRENCIES[code].from_wire(minor, code)
-
-
 def _source_params(request: AuthorizeRequest) -> dict[str, FormValue]:
     source = request.source
     if source.card_details is None:
-        return {"payment_method": source.token_id}
+        return {"payment_method": source.token_id, "customer": source.customer}
     card = source.card_details
     return {
         "payment_method_data": {
@@ -449,7 +441,7 @@ def _refund(refund: RefundWire, context: ResponseContext) -> Refund | PaymentErr
         provider=PROVIDER,
         payment_id=refund.payment_intent,
         status=status,
-        amount=_money(refund.amount, refund.currency),
+        amount=money(refund.amount, refund.currency),
         reference=(refund.metadata or {}).get(REFERENCE_KEY),
         idempotency_key=context.idempotency_key,
         provider_status=refund.status or "",

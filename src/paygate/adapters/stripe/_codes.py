@@ -21,10 +21,9 @@ Stripe describes a failure with up to four strings on its error object; each has
 ``ADVICE_CODES``
     ``error.advice_code`` → ``RetryAdvice``: Stripe's own advice, which wins when present.
 ``REASON_ADVICE``
-    ``DeclineReason`` → ``RetryAdvice``, total: the default advice when Stripe gives none. Hard
-    declines (lost, stolen, fraud, restricted, refused without a reason) say do not retry, since
-    card networks fine merchants who repeat them; temporary conditions say retry later; wrong or
-    unusable card data says the customer must update the payment details (or authenticate).
+    ``DeclineReason`` → ``RetryAdvice``, total: the default advice when Stripe gives none. It is
+    shared by every adapter and lives in ``paygate.adapters.base``; re-exported here so the
+    Stripe tables read as one set.
 
 Every table is open-ended on the Stripe side: a type, code, decline code or advice code nobody
 has seen yet maps to the type's fallback or to ``UNKNOWN``, never to a guess. A ``# fmt: skip``
@@ -37,6 +36,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
+from paygate.adapters.base import REASON_ADVICE
 from paygate.errors import DeclineReason, ErrorCode, RetryAdvice
 
 __all__ = [
@@ -223,7 +223,7 @@ _DECLINE_CODE_GROUPS: Final[tuple[tuple[DeclineReason, tuple[str, ...]], ...]] =
         "revocation_of_authorization", "service_not_allowed", "stop_payment_order",
         "transaction_not_allowed",
     )),
-    (DeclineReason.TEST_MODE, ("testmode_decline",)),
+    (DeclineReason.TEST_MODE, ("test_mode_live_card", "testmode_decline")),
 )  # fmt: skip
 
 DECLINE_CODES: Final[Mapping[str, DeclineReason]] = MappingProxyType(
@@ -236,31 +236,6 @@ ADVICE_CODES: Final[Mapping[str, RetryAdvice]] = MappingProxyType(
         "do_not_try_again": RetryAdvice.DO_NOT_RETRY,
         "try_again_later": RetryAdvice.RETRY_LATER,
     }
-)
-
-_REASON_ADVICE_GROUPS: Final[tuple[tuple[RetryAdvice, tuple[DeclineReason, ...]], ...]] = (
-    (RetryAdvice.DO_NOT_RETRY, (
-        DeclineReason.CALL_ISSUER, DeclineReason.DO_NOT_HONOR,
-        DeclineReason.DUPLICATE_TRANSACTION, DeclineReason.FRAUD_SUSPECTED,
-        DeclineReason.GENERIC, DeclineReason.INVALID_AMOUNT, DeclineReason.LOST_OR_STOLEN,
-        DeclineReason.RESTRICTED_CARD,
-    )),
-    (RetryAdvice.RETRY_LATER, (
-        DeclineReason.INSUFFICIENT_FUNDS, DeclineReason.ISSUER_UNAVAILABLE,
-        DeclineReason.LIMIT_EXCEEDED, DeclineReason.PROCESSING_ERROR,
-    )),
-    (RetryAdvice.UPDATE_PAYMENT_DETAILS, (
-        DeclineReason.AUTHENTICATION_REQUIRED, DeclineReason.CARD_NOT_SUPPORTED,
-        DeclineReason.CURRENCY_NOT_SUPPORTED, DeclineReason.EXPIRED_CARD,
-        DeclineReason.INCORRECT_ADDRESS, DeclineReason.INCORRECT_CVC,
-        DeclineReason.INCORRECT_NUMBER, DeclineReason.INCORRECT_PIN,
-        DeclineReason.INVALID_ACCOUNT, DeclineReason.TEST_MODE,
-    )),
-    (RetryAdvice.UNKNOWN, (DeclineReason.UNKNOWN,)),
-)  # fmt: skip
-
-REASON_ADVICE: Final[Mapping[DeclineReason, RetryAdvice]] = MappingProxyType(
-    {reason: advice for advice, reasons in _REASON_ADVICE_GROUPS for reason in reasons}
 )
 
 

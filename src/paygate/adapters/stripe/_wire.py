@@ -8,7 +8,7 @@ and a status it does not know is reported as a schema violation, never guessed.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr
 
@@ -111,3 +111,45 @@ def _encode_value(name: str, value: FormValue) -> list[tuple[str, str]]:
     for index, item in enumerate(value):
         pairs.extend(_encode_value(f"{name}[{index}]", item))
     return pairs
+
+
+# -- webhook events ----------------------------------------------------------------------------
+# An event's envelope, and the objects its ``data.object`` carries for the event types paygate
+# reads. Webhook payloads never expand ids, so a related object is always its id.
+class EventDataWire(_Wire):
+    object: Mapping[str, Any]
+
+
+class EventWire(_Wire):
+    id: StrictStr
+    object: Literal["event"]
+    type: StrictStr
+    created: StrictInt
+    data: EventDataWire
+    api_version: StrictStr | None = None
+    livemode: StrictBool = False
+
+
+class EventChargeWire(_Wire):
+    id: StrictStr
+    object: Literal["charge"]
+    payment_intent: StrictStr | None = None
+
+
+class DisputeWire(_Wire):
+    id: StrictStr
+    object: Literal["dispute"]
+    amount: StrictInt
+    currency: StrictStr
+    status: StrictStr
+    payment_intent: StrictStr | None = None
+
+
+class EventObjectWire(_Wire):
+    """Any other object an event may carry: only what names the payment is read, and loosely,
+    since paygate applies such an event to nothing."""
+
+    object: StrictStr
+    id: StrictStr | None = None
+    payment_intent: Any = None
+    metadata: Any = None

@@ -1,0 +1,262 @@
+"""The glue between calls and payment records, as pure decisions the two gateways share:
+which record a call is about, what the record refuses or fills in before the call, how an
+outcome changes the record, and what the caller gets back."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from paygate.adapters.base import Capabilities
+from paygate.errors import (
+    CardDeclinedError,
+    ErrorCode,
+    InvalidRequestError,
+    OutcomeUnknown,
+    PaymentError,
+    TerminalError,
+)
+from paygate.models import (
+    AuthorizeRequest,
+    CaptureRequest,
+    EventType,
+    ModificationReceipt,
+    Operation,
+    OperationRequest,
+    Payment,
+    PaymentSource,
+    PaymentStatus,
+    Refund,
+    RefundRequest,
+    Result,
+    VoidRequest,
+    WebhookEvent,
+    WebhookOutcome,
+)
+from paygate.records import Applied, Locate, PaymentRecord, UnknownOperation, changes, guards
+from paygate.records.store import ChangeFn
+from paygate.records.trail import CallCause, Cause
+
+__all__ = [
+    "change_for",
+    "checked",
+    "locate",
+    "public_result",
+    "replay_request",
+    "to_payment",
+    "webhook_outcome",
+]
+
+
+def _record_id(provider: str, idempotency_key: str) -> str:
+    """The record of an authorize or purchase follows from its key, so a repeat of a call
+    whose answer was lost lands on the same record."""
+    return "pr_" + hashlib.sha256(f"{provider}\0{idempotency_key}".encode()).hexdigest()[:32]
+
+
+def locate(
+    provider: str,
+    request: OperationRequest,
+    key: str | None,
+    outcome: Result | PaymentError | None = None,
+) -> Locate:
+    """The record a call is about. An authorize's is named by its key (and, once the provider
+    has answered, found by the payment id too: a webhook may have started it first)."""
+    if isinstance(request, AuthorizeRequest):
+        assert key is not None
+        answered = (
+            outcome.id if isinstance(outcome, Payment) else getattr(outcome, "payment_id", None)
+        )
+        return Locate(record_id=_record_id(provider, key), provider=provider, payment_id=answered)
+    return Locate(provider=provider, payment_id=request.payment_id)
+
+
+def checked(
+    request: OperationRequest,
+    key: str | None,
+    record: PaymentRecord | None,
+    capabilities: Capabilities,
+) -> OperationRequest:
+    """Refuse what the record says cannot succeed; fill a full capture or refund's amount in
+    for a provider that needs it. Raises ``InvalidRequestError`` (nothing is sent)."""
+    if isinstance(request, AuthorizeRequest):
+        return request
+    if record is None:
+        if capabilities.needs_payment_record:
+            raise InvalidRequestError(
+                f"paygate has no record of payment {request.payment_id}, and this provider "
+                "cannot be asked for it; nothing was sent",
+                code=ErrorCode.NOT_FOUND,
+                payment_id=request.payment_id,
+            )
+        return request
+    amount = guards.check(record, request.operation, getattr(request, "amount", None), key)
+    if capabilities.needs_payment_record and isinstance(request, CaptureRequest | RefundRequest):
+        return request.model_copy(update={"amount": amount})
+    return request
+
+
+def _unknown(request: OperationRequest, key: str, now: datetime) -> UnknownOperation:
+    source: PaymentSource | None = getattr(request, "source", None)
+    return UnknownOperation(
+        operation=request.operation,
+        idempotency_key=key,
+        amount=getattr(request, "amount", None),
+        reference=request.reference,
+        replayable=source is None or source.kind == "token",
+        source=source.fingerprint_parts() if source is not None else None,
+        since=now,
+        next_check_at=changes.first_check(now),
+    )
+
+
+def change_for(
+    provider: str,
+    request: OperationRequest,
+    *,
+    key: str | None,
+    outcome: Result | PaymentError,
+    now: datetime,
+    cause: Cause | None = None,
+) -> ChangeFn | None:
+    """How a call's outcome changes its record; None when it leaves the record alone."""
+    why: Cause = cause or CallCause(operation=request.operation.value, idempotency_key=key)
+    settle = key is not None
+    new_id = (
+        _record_id(provider, key)
+        if key is not None and isinstance(request, AuthorizeRequest)
+        else None
+    )
+
+    def after(change: changes.Change) -> changes.Change:
+        """A known outcome settles an unknown one recorded under the same key."""
+        record = change.record
+        if settle and any(u.idempotency_key == key for u in record.unknown):
+            assert key is not None
+            done = changes.settled(record, key, why, now)
+            return changes.Change(done.record, change.entry, change.applied or done.applied)
+        return change
+
+    if isinstance(outcome, Payment):
+        return lambda r: after(changes.observe(r, outcome, why, now, new_id))
+    if isinstance(outcome, Refund):
+        return lambda r: None if r is None else after(changes.refunded(r, outcome, why, now))
+    if isinstance(outcome, ModificationReceipt):
+        return lambda r: None if r is None else after(changes.received(r, outcome, why, now))
+    if isinstance(outcome, CardDeclinedError) and isinstance(request, AuthorizeRequest):
+        return lambda r: after(
+            changes.declined(
+                r,
+                outcome,
+                amount=request.amount,
+                reference=request.reference,
+                provider=provider,
+                cause=why,
+                now=now,
+                record_id=new_id,
+            )
+        )
+    if isinstance(outcome, TerminalError) and outcome.http_status is not None and key:
+        # The provider's own refusal under this key: whatever was unknown did not happen.
+        refused_key = key
+
+        def refused(r: PaymentRecord | None) -> changes.Change | None:
+            if r is None or all(u.idempotency_key != refused_key for u in r.unknown):
+                return None
+            return changes.settled(r, refused_key, why, now)
+
+        return refused
+    if isinstance(outcome, OutcomeUnknown) and key is not None:
+        unknown = _unknown(request, key, now)
+        if isinstance(request, AuthorizeRequest):
+            return lambda r: changes.outcome_unknown(
+                r, unknown, amount=request.amount, provider=provider, cause=why, now=now,
+                record_id=new_id,
+            )  # fmt: skip
+        return lambda r: (
+            None if r is None else changes.outcome_unknown(
+                r, unknown, amount=r.amount, provider=provider, cause=why, now=now
+            )
+        )  # fmt: skip
+    return None
+
+
+def to_payment(record: PaymentRecord, key: str | None, *, from_record: bool) -> Payment:
+    """The record as a canonical Payment; PENDING while a capture or void awaits its webhook."""
+    pending = record.pending()
+    status = PaymentStatus.PENDING if pending is not None else record.status
+    return Payment(
+        id=record.payment_id or record.record_id,
+        provider=record.provider,
+        status=status,
+        amount=record.amount,
+        amount_authorized=record.amount_authorized,
+        amount_captured=record.amount_captured,
+        amount_refunded=record.amount_refunded,
+        reference=record.reference,
+        idempotency_key=key,
+        provider_status=f"paygate record: {record.status.value}",
+        pending=pending,
+        from_record=from_record,
+    )
+
+
+def public_result(result: Result, record: PaymentRecord | None) -> Result:
+    """What the caller gets: a received capture or void becomes the pending Payment."""
+    if not isinstance(result, ModificationReceipt):
+        return result
+    if record is None:  # needs_payment_record guarantees one; a bug if not
+        raise OutcomeUnknown(
+            f"{result.provider} received the {result.operation.value} of {result.payment_id}, "
+            "but paygate has no record to report it from",
+            provider=result.provider,
+            idempotency_key=result.idempotency_key,
+            payment_id=result.payment_id,
+        )
+    return to_payment(record, result.idempotency_key, from_record=False)
+
+
+def replay_request(unknown: UnknownOperation, record: PaymentRecord) -> OperationRequest | None:
+    """The call to send again under the same key to settle an unknown outcome, or None when it
+    cannot be rebuilt (raw card data is never kept)."""
+    if not unknown.replayable:
+        return None
+    if unknown.operation in {Operation.AUTHORIZE, Operation.PURCHASE}:
+        source = unknown.source or {}
+        token, customer = source.get("token"), source.get("customer")
+        if not isinstance(token, str) or unknown.reference is None:
+            return None
+        return AuthorizeRequest(
+            amount=unknown.amount or record.amount,
+            source=PaymentSource.token(
+                token, customer=customer if isinstance(customer, str) else None
+            ),
+            reference=unknown.reference,
+            capture=unknown.operation is Operation.PURCHASE,
+            idempotency_key=unknown.idempotency_key,
+        )
+    if record.payment_id is None:
+        return None
+    common = {"payment_id": record.payment_id, "idempotency_key": unknown.idempotency_key,
+              "reference": unknown.reference}  # fmt: skip
+    if unknown.operation is Operation.CAPTURE:
+        return CaptureRequest(amount=unknown.amount, **common)
+    if unknown.operation is Operation.VOID:
+        return VoidRequest(**common)
+    return RefundRequest(amount=unknown.amount, **common)
+
+
+def webhook_outcome(event: WebhookEvent, applied: Applied) -> WebhookOutcome:
+    """How one event went, with the payment as its record now stands."""
+    payment = to_payment(applied.record, None, from_record=True) if applied.record else None
+    if applied.duplicate:
+        return WebhookOutcome(event=event, result="duplicate", payment=payment)
+    if applied.entry is None:
+        result = "ignored" if event.type is EventType.OTHER else "no_record"
+        return WebhookOutcome(event=event, result=result, payment=payment)
+    if applied.applied:
+        return WebhookOutcome(event=event, result="applied", payment=payment)
+    refused = applied.entry.note.startswith("refused")
+    return WebhookOutcome(
+        event=event, result="refused" if refused else "unchanged", payment=payment
+    )

@@ -1,0 +1,78 @@
+"""Stripe constants shared by the adapter and its webhook reader: the provider's name, URLs,
+API version, currency scales and declared capabilities (the first section of every adapter)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+from paygate._currencies import ISO_4217_EXPONENTS
+from paygate.adapters.base import Capabilities
+from paygate.models import Operation
+from paygate.money import Money, ProviderCurrency
+
+__all__ = [
+    "API_VERSION",
+    "CAPABILITIES",
+    "CURRENCIES",
+    "DEFAULT_BASE_URL",
+    "PROVIDER",
+    "REFERENCE_KEY",
+    "money",
+]
+
+PROVIDER: Final = "stripe"
+DEFAULT_BASE_URL: Final = "https://api.stripe.com"
+API_VERSION: Final = "2023-08-16"
+REFERENCE_KEY: Final = "reference"  # metadata key that carries the caller's reference
+
+# Stripe's own minor-unit rules, where they differ from ISO 4217.
+_ZERO_DECIMAL: Final = frozenset(
+    {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA"}
+    | {"PYG", "RWF", "VND", "VUV", "XAF", "XOF", "XPF"}
+)
+_THREE_DECIMAL: Final = frozenset(["BHD", "JOD", "KWD", "OMR", "TND"])  # last digit must be 0
+_WHOLE_IN_CENTS: Final = frozenset(["ISK", "UGX"])  # two-decimal on the wire, whole units
+# Not chargeable on Stripe: funds codes, units of account, and ISO three-decimal currencies
+# missing from Stripe's three-decimal list.
+_NOT_ON_STRIPE: Final = frozenset(
+    {"BOV", "CHE", "CHW", "CLF", "COU", "CUP", "IQD", "IRR"}
+    | {"KPW", "LYD", "MXV", "SYP", "USN", "UYI", "UYW", "VED"}
+)
+
+
+def _stripe_currency(code: str) -> ProviderCurrency:
+    if code in _ZERO_DECIMAL:
+        return ProviderCurrency(exponent=0)
+    if code in _THREE_DECIMAL:
+        return ProviderCurrency(exponent=3, step=10)
+    if code in _WHOLE_IN_CENTS:
+        return ProviderCurrency(exponent=2, step=100)
+    return ProviderCurrency(exponent=2)
+
+
+CURRENCIES: Final[Mapping[str, ProviderCurrency]] = MappingProxyType(
+    {code: _stripe_currency(code) for code in ISO_4217_EXPONENTS if code not in _NOT_ON_STRIPE}
+)
+
+CAPABILITIES: Final = Capabilities(
+    operations=frozenset(Operation),
+    currencies=CURRENCIES,
+    partial_capture=True,
+    multiple_captures=False,
+    partial_refund=True,
+    multiple_refunds=True,
+    three_ds=True,
+    raw_card_data=True,
+    idempotent_replay=True,
+    max_idempotency_key_length=255,
+    max_reference_length=500,
+)
+
+
+def money(minor: int, currency: str) -> Money:
+    """A Stripe amount (integer minor units, lowercase currency) as ``Money``, by Stripe's own
+    scale for that currency. KeyError for a currency Stripe does not take."""
+    code = currency.upper()
+    return CURRENCIES[code].from_wire(minor, code)

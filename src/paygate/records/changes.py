@@ -1,0 +1,350 @@
+"""Every way a record changes, as pure functions: (record before, what happened) → ``Change``.
+
+Each builds the candidate record from the facts it brings, derives its status, and asks the
+transition table; a change the table refuses leaves the record as it was and is still written
+to the trail with the reason. The store runs these inside its transaction and seals the entry.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from paygate.errors import CardDeclinedError
+from paygate.models import (
+    EventType,
+    ModificationReceipt,
+    Operation,
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+    WebhookEvent,
+)
+from paygate.money import Money
+from paygate.records.state import (
+    MODIFICATION_TRANSITIONS,
+    PRE_AUTHORIZATION,
+    Modification,
+    ModificationStatus,
+    PaymentRecord,
+    UnknownOperation,
+    derive_status,
+    transition_allowed,
+)
+from paygate.records.trail import GENESIS, AuditEntry, Cause
+
+# Back-off between attempts to settle an unknown outcome: 30 s, 1 min, 2 min ... 1 h.
+_FIRST_CHECK = timedelta(seconds=30)
+_LAST_CHECK = timedelta(hours=1)
+
+_REFUND_STATUS = {
+    RefundStatus.PENDING: ModificationStatus.RECEIVED,
+    RefundStatus.SUCCEEDED: ModificationStatus.SUCCEEDED,
+    RefundStatus.FAILED: ModificationStatus.FAILED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """The record after one input, the trail entry it leaves (sealed by the store), and
+    whether the input changed anything."""
+
+    record: PaymentRecord
+    entry: AuditEntry
+    applied: bool
+
+
+def new_record_id() -> str:
+    return f"pr_{uuid.uuid4().hex}"
+
+
+def blank(
+    provider: str,
+    amount: Money,
+    reference: str | None,
+    now: datetime,
+    record_id: str | None = None,
+) -> PaymentRecord:
+    """A record for a payment paygate is about to learn of."""
+    zero = Money.zero(amount.currency)
+    return PaymentRecord(
+        record_id=record_id or new_record_id(),
+        provider=provider,
+        payment_id=None,
+        reference=reference,
+        status=PaymentStatus.PENDING,
+        amount=amount,
+        reported_authorized=zero,
+        reported_captured=zero,
+        reported_refunded=zero,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _entry(
+    old: PaymentRecord | None, new: PaymentRecord, cause: Cause, note: str, now: datetime
+) -> AuditEntry:
+    return AuditEntry(
+        record_id=new.record_id,
+        seq=0,
+        at=now,
+        from_status=old.status if old is not None else None,
+        to_status=new.status,
+        amount_authorized=str(new.amount_authorized.amount),
+        amount_captured=str(new.amount_captured.amount),
+        amount_refunded=str(new.amount_refunded.amount),
+        currency=new.currency,
+        cause=cause,
+        note=note,
+        prev_hash=GENESIS,
+        hash="",
+    )
+
+
+def _finish(
+    old: PaymentRecord | None,
+    candidate: PaymentRecord,
+    cause: Cause,
+    note: str,
+    now: datetime,
+) -> Change:
+    status = derive_status(candidate)
+    before = old.status if old is not None else None
+    if old is not None and not transition_allowed(before, status):
+        refused = f"refused: {before} → {status} is not an allowed transition ({note})"
+        return Change(old, _entry(old, old, cause, refused, now), applied=False)
+    new = candidate.model_copy(update={"status": status, "updated_at": now})
+    if old is not None and new.model_dump(exclude={"updated_at"}) == old.model_dump(
+        exclude={"updated_at"}
+    ):
+        return Change(old, _entry(old, old, cause, f"no change: {note}", now), applied=False)
+    return Change(new, _entry(old, new, cause, note, now), applied=True)
+
+
+def _raise_reported(record: PaymentRecord, payment: Payment) -> dict[str, object]:
+    """The provider's cumulative figures, never lowered by an older snapshot."""
+    return {
+        "reported_authorized": max(record.reported_authorized, payment.amount_authorized),
+        "reported_captured": max(record.reported_captured, payment.amount_captured),
+        "reported_refunded": max(record.reported_refunded, payment.amount_refunded),
+    }
+
+
+def observe(
+    record: PaymentRecord | None,
+    payment: Payment,
+    cause: Cause,
+    now: datetime,
+    record_id: str | None = None,
+) -> Change:
+    """The provider's full view of a payment (an API answer, a retrieve)."""
+    base = record or blank(payment.provider, payment.amount, payment.reference, now, record_id)
+    update: dict[str, object] = {"payment_id": payment.id, **_raise_reported(base, payment)}
+    if payment.status in PRE_AUTHORIZATION:
+        update["pre_authorization"] = payment.status
+    if payment.status is PaymentStatus.VOIDED:
+        update["voided"] = True
+    if payment.status is PaymentStatus.FAILED:
+        update["failed"] = True
+    note = f"{payment.provider} reports {payment.provider_status}"
+    return _finish(record, base.model_copy(update=update), cause, note, now)
+
+
+def _with_modification(record: PaymentRecord, change: Modification) -> tuple[PaymentRecord, str]:
+    """The record with one modification added or moved on, and a note; unchanged when the move
+    is not allowed (an older report of the same modification)."""
+    current = record.modification(change.id)
+    if current is None:
+        return record.model_copy(update={"modifications": (*record.modifications, change)}), (
+            f"{change.operation.value} {change.id} {change.status.value}"
+        )
+    if change.status is current.status:
+        return record, f"{change.operation.value} {change.id} already {current.status.value}"
+    if change.status not in MODIFICATION_TRANSITIONS[current.status]:
+        return record, (
+            f"older report of {change.operation.value} {change.id}: "
+            f"{current.status.value}, not {change.status.value}"
+        )
+    moved = tuple(
+        m.model_copy(update={"status": change.status}) if m.id == change.id else m
+        for m in record.modifications
+    )
+    return record.model_copy(update={"modifications": moved}), (
+        f"{change.operation.value} {change.id} {current.status.value} → {change.status.value}"
+    )
+
+
+def received(
+    record: PaymentRecord, receipt: ModificationReceipt, cause: Cause, now: datetime
+) -> Change:
+    """A capture or void the provider has received; its webhook will confirm it."""
+    change = Modification(
+        id=receipt.modification_id,
+        operation=receipt.operation,
+        amount=receipt.amount,
+        status=ModificationStatus.RECEIVED,
+        idempotency_key=receipt.idempotency_key,
+        reference=receipt.reference,
+    )
+    candidate, note = _with_modification(record, change)
+    return _finish(record, candidate, cause, note, now)
+
+
+def refunded(record: PaymentRecord, refund: Refund, cause: Cause, now: datetime) -> Change:
+    """A refund's answer: received (pending), succeeded or failed."""
+    change = Modification(
+        id=refund.id,
+        operation=Operation.REFUND,
+        amount=refund.amount,
+        status=_REFUND_STATUS[refund.status],
+        idempotency_key=refund.idempotency_key,
+        reference=refund.reference,
+    )
+    candidate, note = _with_modification(record, change)
+    return _finish(record, candidate, cause, note, now)
+
+
+def declined(
+    record: PaymentRecord | None,
+    error: CardDeclinedError,
+    *,
+    amount: Money,
+    reference: str | None,
+    provider: str,
+    cause: Cause,
+    now: datetime,
+    record_id: str | None = None,
+) -> Change:
+    base = record or blank(provider, amount, reference, now, record_id)
+    update = {"failed": True, "payment_id": error.payment_id or base.payment_id}
+    note = f"declined: {error.reason.value}"
+    return _finish(record, base.model_copy(update=update), cause, note, now)
+
+
+def outcome_unknown(
+    record: PaymentRecord | None,
+    unknown: UnknownOperation,
+    *,
+    amount: Money,
+    provider: str,
+    cause: Cause,
+    now: datetime,
+    record_id: str | None = None,
+) -> Change:
+    """A call whose outcome is unknown: kept on the record until it is settled. Unknown again
+    under the same key (a repeat that also lost its answer) counts an attempt and backs off."""
+    base = record or blank(provider, amount, unknown.reference, now, record_id).model_copy(
+        update={"pre_authorization": PaymentStatus.UNKNOWN}
+    )
+    others = tuple(u for u in base.unknown if u.idempotency_key != unknown.idempotency_key)
+    earlier = next((u for u in base.unknown if u.idempotency_key == unknown.idempotency_key), None)
+    if earlier is not None:
+        unknown = earlier.model_copy(
+            update={"attempts": earlier.attempts + 1, "next_check_at": now + _backoff(earlier)}
+        )
+    candidate = base.model_copy(update={"unknown": (*others, unknown)})
+    note = f"outcome unknown: {unknown.operation.value} under key {unknown.idempotency_key}"
+    return _finish(record, candidate, cause, note, now)
+
+
+def settled(record: PaymentRecord, idempotency_key: str, cause: Cause, now: datetime) -> Change:
+    """An unknown outcome has been settled (the result itself is applied separately)."""
+    remaining = tuple(u for u in record.unknown if u.idempotency_key != idempotency_key)
+    update: dict[str, object] = {"unknown": remaining}
+    if record.pre_authorization is PaymentStatus.UNKNOWN and not remaining:
+        update["pre_authorization"] = PaymentStatus.PENDING
+    note = f"settled the unknown outcome under key {idempotency_key}"
+    return _finish(record, record.model_copy(update=update), cause, note, now)
+
+
+def unsettled(record: PaymentRecord, idempotency_key: str, cause: Cause, now: datetime) -> Change:
+    """Still unknown after an attempt: count it and check again later, backing off."""
+    moved = []
+    note = f"still unknown under key {idempotency_key}"
+    for u in record.unknown:
+        if u.idempotency_key != idempotency_key:
+            moved.append(u)
+            continue
+        later = u.model_copy(
+            update={"attempts": u.attempts + 1, "next_check_at": now + _backoff(u)}
+        )
+        note = f"{note}; attempt {later.attempts}, next check at {later.next_check_at:%H:%M:%S}"
+        moved.append(later)
+    candidate = record.model_copy(update={"unknown": tuple(moved)})
+    return _finish(record, candidate, cause, note, now)
+
+
+def _backoff(unknown: UnknownOperation) -> timedelta:
+    return min(_LAST_CHECK, _FIRST_CHECK * (1 << min(unknown.attempts + 1, 16)))
+
+
+def first_check(now: datetime) -> datetime:
+    return now + _FIRST_CHECK
+
+
+# -- webhooks ----------------------------------------------------------------------------------
+_MODIFICATION_EVENTS: dict[EventType, tuple[Operation, ModificationStatus]] = {
+    EventType.CAPTURED: (Operation.CAPTURE, ModificationStatus.SUCCEEDED),
+    EventType.CAPTURE_FAILED: (Operation.CAPTURE, ModificationStatus.FAILED),
+    EventType.VOIDED: (Operation.VOID, ModificationStatus.SUCCEEDED),
+    EventType.VOID_FAILED: (Operation.VOID, ModificationStatus.FAILED),
+    EventType.REFUNDED: (Operation.REFUND, ModificationStatus.SUCCEEDED),
+    EventType.REFUND_FAILED: (Operation.REFUND, ModificationStatus.FAILED),
+}
+
+
+def _event_candidate(record: PaymentRecord, event: WebhookEvent) -> tuple[PaymentRecord, str]:
+    kind = event.type
+    zero = Money.zero(record.currency)
+    if kind is EventType.AUTHORIZED:
+        amount = event.amount or record.amount
+        reported = max(record.reported_authorized, amount)
+        return record.model_copy(update={"reported_authorized": reported}), "authorized"
+    if kind is EventType.FAILED:
+        return record.model_copy(update={"failed": True}), f"failed: {event.reason or 'no reason'}"
+    if kind is EventType.CHARGEBACK:
+        return record.model_copy(update={"disputed": True}), "chargeback opened"
+    if kind is EventType.CHARGEBACK_REVERSED:
+        return record.model_copy(update={"disputed": False}), "chargeback reversed"
+    operation, status = _MODIFICATION_EVENTS[kind]
+    if event.modification_id is None:
+        # A provider that reports cumulative figures (Stripe's PaymentIntent events).
+        amount = event.amount or zero
+        if kind is EventType.CAPTURED:
+            return record.model_copy(
+                update={"reported_captured": max(record.reported_captured, amount)}
+            ), "captured"
+        if kind is EventType.VOIDED:
+            return record.model_copy(update={"voided": True}), "voided"
+        return record, f"{kind.value} without a modification id: nothing to apply"
+    candidate, note = _with_modification(
+        record,
+        Modification(
+            id=event.modification_id, operation=operation, amount=event.amount, status=status
+        ),
+    )
+    if kind is EventType.VOIDED and candidate is not record:
+        candidate = candidate.model_copy(update={"voided": True})
+    return candidate, note
+
+
+def apply_event(
+    record: PaymentRecord | None, event: WebhookEvent, cause: Cause, now: datetime
+) -> Change | None:
+    """A verified webhook event applied to its payment's record. None when there is nothing to
+    apply it to (no record, and the event does not carry enough to start one)."""
+    if event.type is EventType.OTHER:
+        return None
+    if record is None:
+        if event.amount is None or event.type not in {EventType.AUTHORIZED, EventType.FAILED}:
+            return None
+        record = blank(event.provider, event.amount, event.reference, now).model_copy(
+            update={"payment_id": event.payment_id}
+        )
+        candidate, note = _event_candidate(record, event)
+        return _finish(None, candidate, cause, note, now)
+    candidate, note = _event_candidate(record, event)
+    return _finish(record, candidate, cause, note, now)

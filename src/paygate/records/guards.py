@@ -1,0 +1,103 @@
+"""What the record says cannot succeed, refused before any provider call; and the amounts of a
+full capture or refund, filled in from the record for providers that need them."""
+
+from __future__ import annotations
+
+from paygate.errors import ErrorCode, InvalidRequestError
+from paygate.models import Operation, PaymentStatus
+from paygate.money import Money
+from paygate.records.state import PaymentRecord
+
+S = PaymentStatus
+_CAPTURABLE = frozenset({S.AUTHORIZED})
+_VOIDABLE = frozenset({S.AUTHORIZED, S.PENDING, S.REQUIRES_ACTION})
+_REFUNDABLE = frozenset({S.CAPTURED, S.PARTIALLY_CAPTURED, S.PARTIALLY_REFUNDED})
+
+
+def _refuse(record: PaymentRecord, message: str, code: ErrorCode) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"{message}; nothing was sent",
+        code=code,
+        provider=record.provider,
+        payment_id=record.payment_id,
+    )
+
+
+def _unsettled(record: PaymentRecord, key: str | None) -> None:
+    """A capture or void whose outcome is unknown blocks another (they would race), except its
+    own repeat under the same key, which is how it gets settled."""
+    for unknown in record.unknown:
+        if (
+            unknown.operation in {Operation.CAPTURE, Operation.VOID}
+            and unknown.idempotency_key != key
+        ):
+            raise _refuse(
+                record,
+                f"an earlier {unknown.operation.value} of {record.payment_id} has an unknown "
+                f"outcome (key {unknown.idempotency_key}); settle it first (resolve_unknown)",
+                ErrorCode.INVALID_STATE,
+            )
+
+
+def _same_currency(record: PaymentRecord, amount: Money | None) -> None:
+    if amount is not None and amount.currency != record.currency:
+        raise _refuse(
+            record,
+            f"{amount.currency} asked for a payment in {record.currency}",
+            ErrorCode.INVALID_REQUEST,
+        )
+
+
+def capturable(record: PaymentRecord) -> Money:
+    return record.amount_authorized - record.amount_captured - record.pending_captures
+
+
+def refundable(record: PaymentRecord) -> Money:
+    return record.amount_captured - record.amount_refunded - record.pending_refunds
+
+
+def check(
+    record: PaymentRecord, operation: Operation, amount: Money | None, key: str | None = None
+) -> Money | None:
+    """Refuse what cannot succeed; return the amount to send (a full one filled in)."""
+    _same_currency(record, amount)
+    if operation is Operation.CAPTURE:
+        _unsettled(record, key)
+        pending = record.pending()
+        if record.status not in _CAPTURABLE or pending is not None:
+            waiting = f" with a {pending.value} pending" if pending is not None else ""
+            raise _refuse(
+                record,
+                f"cannot capture a payment that is {record.status.value}{waiting}",
+                ErrorCode.INVALID_STATE,
+            )
+        left = capturable(record)
+        if amount is not None and amount > left:
+            raise _refuse(
+                record, f"{amount} is more than the {left} left to capture",
+                ErrorCode.AMOUNT_EXCEEDS_CAPTURABLE,
+            )  # fmt: skip
+        return amount or left
+    if operation is Operation.VOID:
+        _unsettled(record, key)
+        if record.status not in _VOIDABLE or record.pending() is not None:
+            raise _refuse(
+                record, f"cannot void a payment that is {record.status.value}",
+                ErrorCode.INVALID_STATE,
+            )  # fmt: skip
+        return None
+    if operation is Operation.REFUND:
+        if record.status not in _REFUNDABLE:
+            hint = "; void it instead" if record.status is S.AUTHORIZED else ""
+            raise _refuse(
+                record, f"cannot refund a payment that is {record.status.value}{hint}",
+                ErrorCode.INVALID_STATE,
+            )  # fmt: skip
+        left = refundable(record)
+        if (amount is not None and amount > left) or not left:
+            raise _refuse(
+                record, f"{amount or 'a refund'} is more than the {left} left to refund",
+                ErrorCode.AMOUNT_EXCEEDS_REFUNDABLE,
+            )  # fmt: skip
+        return amount or left
+    return amount

@@ -1,0 +1,192 @@
+"""The SQLite record store: durable, shared by the processes of one host.
+
+Every ``apply`` is one ``BEGIN IMMEDIATE`` transaction: the record, its new trail entry, the
+chain's anchor (length and head hash, kept on the record's row) and a webhook event's id are
+written together or not at all. The trail table is only ever inserted into.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+from paygate.records.state import PaymentRecord
+from paygate.records.store import Applied, ChangeFn, Locate, apply_in
+from paygate.records.trail import GENESIS, AuditEntry, ChainProblem, verify_chain
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS paygate_records (
+    record_id    TEXT PRIMARY KEY,
+    provider     TEXT NOT NULL,
+    payment_id   TEXT,
+    status       TEXT NOT NULL,
+    next_check   TEXT,
+    body         TEXT NOT NULL,
+    trail_length INTEGER NOT NULL,
+    trail_head   TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS paygate_records_payment
+    ON paygate_records (provider, payment_id) WHERE payment_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS paygate_records_unknown
+    ON paygate_records (next_check) WHERE next_check IS NOT NULL;
+CREATE TABLE IF NOT EXISTS paygate_audit_trail (
+    record_id TEXT NOT NULL,
+    seq       INTEGER NOT NULL,
+    body      TEXT NOT NULL,
+    PRIMARY KEY (record_id, seq)
+);
+CREATE TABLE IF NOT EXISTS paygate_webhook_events (
+    provider    TEXT NOT NULL,
+    event_id    TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    PRIMARY KEY (provider, event_id)
+);
+"""
+
+
+def _next_check(record: PaymentRecord) -> str | None:
+    if not record.unknown:
+        return None
+    return min(u.next_check_at for u in record.unknown).astimezone(UTC).isoformat()
+
+
+class _Tx:
+    """``apply_in``'s view of one open SQLite transaction."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def load(self, locate: Locate) -> PaymentRecord | None:
+        row = None
+        if locate.record_id is not None:
+            row = self._db.execute(
+                "SELECT body FROM paygate_records WHERE record_id = ?", (locate.record_id,)
+            ).fetchone()
+        if row is None and locate.provider and locate.payment_id:
+            row = self._db.execute(
+                "SELECT body FROM paygate_records WHERE provider = ? AND payment_id = ?",
+                (locate.provider, locate.payment_id),
+            ).fetchone()
+        return PaymentRecord.model_validate_json(row[0]) if row else None
+
+    def seen(self, event: tuple[str, str]) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM paygate_webhook_events WHERE provider = ? AND event_id = ?", event
+        ).fetchone()
+        return row is not None
+
+    def anchor(self, record_id: str) -> tuple[int, str]:
+        row = self._db.execute(
+            "SELECT trail_length, trail_head FROM paygate_records WHERE record_id = ?",
+            (record_id,),
+        ).fetchone()
+        return (int(row[0]), str(row[1])) if row else (0, GENESIS)
+
+    def save(self, record: PaymentRecord, entry: AuditEntry) -> None:
+        self._db.execute(
+            "INSERT INTO paygate_records VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (record_id) DO UPDATE SET payment_id = excluded.payment_id, "
+            "status = excluded.status, next_check = excluded.next_check, body = excluded.body, "
+            "trail_length = excluded.trail_length, trail_head = excluded.trail_head",
+            (
+                record.record_id,
+                record.provider,
+                record.payment_id,
+                record.status.value,
+                _next_check(record),
+                record.model_dump_json(),
+                entry.seq,
+                entry.hash,
+            ),
+        )
+        self._db.execute(
+            "INSERT INTO paygate_audit_trail VALUES (?, ?, ?)",
+            (entry.record_id, entry.seq, entry.model_dump_json()),
+        )
+
+    def mark(self, event: tuple[str, str], at: datetime) -> None:
+        self._db.execute(
+            "INSERT INTO paygate_webhook_events VALUES (?, ?, ?)", (*event, at.isoformat())
+        )
+
+
+class SQLiteRecordStore:
+    """Payment records, their audit trails and seen webhook events in a SQLite file."""
+
+    blocking = True
+
+    def __init__(self, path: str | Path, *, busy_timeout: float = 5.0) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(
+            self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+
+    def __repr__(self) -> str:
+        return f"paygate.SQLiteRecordStore({str(self.path)!r})"
+
+    def apply(
+        self, locate: Locate, change: ChangeFn, *, event: tuple[str, str] | None = None
+    ) -> Applied:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                applied = apply_in(_Tx(self._db), locate, change, event, datetime.now(UTC))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return applied
+
+    def lookup(self, locate: Locate) -> PaymentRecord | None:
+        with self._lock:
+            return _Tx(self._db).load(locate)
+
+    def get(self, record_id: str) -> PaymentRecord | None:
+        with self._lock:
+            return _Tx(self._db).load(Locate(record_id=record_id))
+
+    def find(self, provider: str, payment_id: str) -> PaymentRecord | None:
+        with self._lock:
+            return _Tx(self._db).load(Locate(provider=provider, payment_id=payment_id))
+
+    def trail(self, record_id: str) -> list[AuditEntry]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body FROM paygate_audit_trail WHERE record_id = ? ORDER BY rowid",
+                (record_id,),
+            ).fetchall()
+        return [AuditEntry.model_validate_json(row[0]) for row in rows]
+
+    def verify(self) -> ChainProblem | None:
+        with self._lock:
+            anchors = self._db.execute(
+                "SELECT record_id, trail_length, trail_head FROM paygate_records ORDER BY record_id"
+            ).fetchall()
+        for record_id, length, head in anchors:
+            problem = verify_chain(record_id, self.trail(record_id), length=length, head=head)
+            if problem is not None:
+                return problem
+        return None
+
+    def with_unknown(self, due_before: datetime | None = None) -> list[PaymentRecord]:
+        with self._lock:
+            if due_before is None:
+                rows = self._db.execute(
+                    "SELECT body FROM paygate_records WHERE next_check IS NOT NULL"
+                ).fetchall()
+            else:
+                rows = self._db.execute(
+                    "SELECT body FROM paygate_records WHERE next_check <= ?",
+                    (due_before.astimezone(UTC).isoformat(),),
+                ).fetchall()
+        return [PaymentRecord.model_validate_json(row[0]) for row in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

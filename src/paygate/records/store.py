@@ -1,0 +1,107 @@
+"""The record store protocol, and the one way every store applies a change.
+
+A store's job is to make ``apply`` atomic: find the record, drop a webhook event already seen,
+run the pure change, seal its trail entry onto the record's chain, and write the record, the
+entry and the event id together. ``apply_in`` is that sequence, written once against a small
+transaction interface each store implements (a locked dict, a SQLite transaction; PostgreSQL
+later), so the stores cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from paygate.records.changes import Change
+from paygate.records.state import PaymentRecord
+from paygate.records.trail import GENESIS, AuditEntry, ChainProblem, seal
+
+__all__ = ["Applied", "Locate", "RecordStore", "Transaction", "apply_in"]
+
+
+@dataclass(frozen=True, slots=True)
+class Locate:
+    """Which record a change is about: by paygate's id, else by the provider's id; neither given
+    means a new record."""
+
+    record_id: str | None = None
+    provider: str | None = None
+    payment_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What ``apply`` did. ``record`` is the record after (None if there was none to change)."""
+
+    record: PaymentRecord | None
+    entry: AuditEntry | None
+    applied: bool
+    duplicate: bool = False
+
+
+ChangeFn = Callable[[PaymentRecord | None], Change | None]
+
+
+class Transaction(Protocol):
+    """What ``apply_in`` needs from a store, inside one atomic unit of work."""
+
+    def load(self, locate: Locate) -> PaymentRecord | None: ...
+    def seen(self, event: tuple[str, str]) -> bool: ...
+    def anchor(self, record_id: str) -> tuple[int, str]: ...
+    def save(self, record: PaymentRecord, entry: AuditEntry) -> None: ...
+    def mark(self, event: tuple[str, str], at: datetime) -> None: ...
+
+
+def apply_in(
+    tx: Transaction, locate: Locate, change: ChangeFn, event: tuple[str, str] | None, now: datetime
+) -> Applied:
+    if event is not None and tx.seen(event):
+        return Applied(record=tx.load(locate), entry=None, applied=False, duplicate=True)
+    current = tx.load(locate) if locate != Locate() else None
+    outcome = change(current)
+    if event is not None:
+        tx.mark(event, now)
+    if outcome is None:
+        return Applied(record=current, entry=None, applied=False)
+    length, head = tx.anchor(outcome.record.record_id) if current is not None else (0, GENESIS)
+    entry = seal(outcome.entry, seq=length + 1, prev_hash=head)
+    tx.save(outcome.record, entry)
+    return Applied(record=outcome.record, entry=entry, applied=outcome.applied)
+
+
+class RecordStore(Protocol):
+    """Where payment records, their trails and seen webhook events live."""
+
+    blocking: bool
+    """True when calls do blocking I/O (the async gateway runs them in a worker thread)."""
+
+    def apply(
+        self, locate: Locate, change: ChangeFn, *, event: tuple[str, str] | None = None
+    ) -> Applied:
+        """Atomically: skip a seen ``event``, run ``change`` on the located record (None when
+        there is none), append its trail entry, and save."""
+        ...
+
+    def lookup(self, locate: Locate) -> PaymentRecord | None:
+        """The located record, read without a write lock."""
+        ...
+
+    def get(self, record_id: str) -> PaymentRecord | None: ...
+
+    def find(self, provider: str, payment_id: str) -> PaymentRecord | None: ...
+
+    def trail(self, record_id: str) -> list[AuditEntry]:
+        """The record's entries, oldest first."""
+        ...
+
+    def verify(self) -> ChainProblem | None:
+        """None when every chain is intact; else the first bad entry found."""
+        ...
+
+    def with_unknown(self, due_before: datetime | None = None) -> list[PaymentRecord]:
+        """Records holding an unknown outcome (only those due for a check, if a time is given)."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,351 @@
+"""The Adyen simulator's state — payments, modifications, the webhook queue — and the
+operations that change it.
+
+A payment is decided when ``/payments`` is called. A modification (capture, cancel, refund,
+reversal) is only *received* then; its outcome is decided when it is processed, in the order
+received, and reported by its webhook, as on Adyen. Accounting follows Adyen's built-in rules:
+no capture above the authorised amount, no refund above what was captured, and a partial
+capture releases the remainder (no multiple partial captures).
+
+Not thread-safe on its own: the simulator calls it under its one lock.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Final
+
+from paygate.testing._adyen_cards import (
+    AUTHORISED,
+    ERROR,
+    RECEIVED,
+    REDIRECT_SHOPPER,
+    REFUSED,
+    Card,
+    Outcome,
+)
+from paygate.testing._adyen_errors import AdyenError, new_psp_reference
+from paygate.testing._adyen_webhooks import AdyenWebhook
+
+_AUTHORISED: Final = "authorised"
+_STATUS: Final = {  # resultCode → the payment's status
+    AUTHORISED: _AUTHORISED,
+    REFUSED: "refused",
+    ERROR: "error",
+    RECEIVED: "received",
+    REDIRECT_SHOPPER: "redirect",
+}
+_NOT_AUTHORISED: Final = frozenset({"refused", "error"})
+_REDIRECT_URL: Final = "https://simulated-3ds.invalid/redirect?pspReference="
+
+
+class Kind(StrEnum):
+    """A modification; the value is its ``type`` in ``AdyenSimulator.modifications()``."""
+
+    CAPTURE = "capture"
+    CANCEL = "cancel"
+    REFUND = "refund"
+    REVERSAL = "reversal"
+
+
+_EVENT_CODES: Final = {
+    Kind.CAPTURE: "CAPTURE",
+    Kind.CANCEL: "CANCELLATION",
+    Kind.REFUND: "REFUND",
+    Kind.REVERSAL: "CANCEL_OR_REFUND",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NewPayment:
+    value: int
+    currency: str
+    reference: str
+    card: Card
+    outcome: Outcome
+    manual_capture: bool
+    metadata: dict[str, str]
+    shopper_reference: str | None
+    stored_payment_method_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewModification:
+    kind: Kind
+    payment: str  # the payment's pspReference
+    value: int | None  # captures and refunds only
+    currency: str | None
+    reference: str | None
+
+
+class Ledger:
+    """Everything the simulated merchant account holds, in creation order."""
+
+    def __init__(
+        self,
+        merchant_account: str,
+        hmac_key: str,
+        *,
+        auto_process: bool,
+        on_webhook: Callable[[AdyenWebhook], None] | None,
+    ) -> None:
+        self.merchant_account = merchant_account
+        self.hmac_key = hmac_key
+        self._auto_process = auto_process
+        self._on_webhook = on_webhook
+        self._payments: dict[str, dict[str, Any]] = {}
+        self._modifications: list[dict[str, Any]] = []
+        self._webhooks: list[AdyenWebhook] = []
+
+    def reset(self) -> None:
+        self._payments.clear()
+        self._modifications.clear()
+        self._webhooks.clear()
+
+    # -- reading -------------------------------------------------------------------------------
+    def payment(self, psp: str) -> dict[str, Any] | None:
+        payment = self._payments.get(psp)
+        return None if payment is None else copy.deepcopy(payment)
+
+    def payments(self, reference: str | None = None) -> list[dict[str, Any]]:
+        return [
+            copy.deepcopy(p)
+            for p in self._payments.values()
+            if reference is None or p["merchantReference"] == reference
+        ]
+
+    def modifications(self, psp: str | None = None) -> list[dict[str, Any]]:
+        return [
+            copy.deepcopy(m)
+            for m in self._modifications
+            if psp is None or m["paymentPspReference"] == psp
+        ]
+
+    def webhooks(self, drain: bool = False) -> list[AdyenWebhook]:
+        pending = list(self._webhooks)
+        if drain:
+            self._webhooks.clear()
+        return pending
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "merchant_account": self.merchant_account,
+            "payments": self.payments(),
+            "modifications": self.modifications(),
+            "webhooks": [webhook.item for webhook in self._webhooks],
+        }
+
+    # -- payments ------------------------------------------------------------------------------
+    def authorise(self, new: NewPayment) -> dict[str, Any]:
+        """Make the payment; the body of the 200 answer. Authorised, Refused and Error
+        payments enqueue their AUTHORISATION webhook."""
+        psp, outcome, card = new_psp_reference(), new.outcome, new.card
+        status = _STATUS[outcome.result_code]
+        authorised = status == _AUTHORISED
+        amount = {"value": new.value, "currency": new.currency}
+        payment = self._payments[psp] = {
+            "pspReference": psp,
+            "merchantAccount": self.merchant_account,
+            "merchantReference": new.reference,
+            "amount": amount,
+            "status": status,
+            "resultCode": outcome.result_code,
+            "refusalReason": outcome.refusal_reason,
+            "refusalReasonCode": None if outcome.refusal_reason is None else str(outcome.code),
+            "manualCapture": new.manual_capture,
+            "captured": new.value if authorised and not new.manual_capture else 0,
+            "refunded": 0,
+            "cancelled": False,
+            "authCode": f"{secrets.randbelow(10**6):06d}" if authorised else None,
+            "paymentMethod": card.brand,
+            "cardSummary": card.summary,
+            "expiryDate": card.expiry,
+            "shopperReference": new.shopper_reference,
+            "storedPaymentMethodId": new.stored_payment_method_id,
+            "metadata": dict(new.metadata),
+            "createdAt": _now(),
+        }
+        answer: dict[str, Any] = {
+            "additionalData": {
+                "cardSummary": card.summary,
+                "expiryDate": card.expiry,
+                "paymentMethod": card.brand,
+            },
+            "pspReference": psp,
+            "resultCode": outcome.result_code,
+            "amount": dict(amount),
+            "merchantReference": new.reference,
+            "paymentMethod": {"brand": card.brand, "type": "scheme"},
+        }
+        if authorised:
+            answer["additionalData"]["authCode"] = payment["authCode"]
+        if outcome.refusal_reason is not None:
+            answer["refusalReason"] = payment["refusalReason"]
+            answer["refusalReasonCode"] = payment["refusalReasonCode"]
+        if outcome.result_code == REDIRECT_SHOPPER:
+            answer["action"] = {
+                "type": "redirect",
+                "method": "GET",
+                "url": _REDIRECT_URL + psp,
+                "paymentMethodType": "scheme",
+            }
+        if authorised or status in _NOT_AUTHORISED:
+            self._authorisation_webhook(payment)
+        return answer
+
+    def _authorisation_webhook(self, payment: dict[str, Any]) -> None:
+        authorised = payment["status"] == _AUTHORISED
+        item = self._item(payment, "AUTHORISATION", payment["pspReference"], authorised)
+        item["additionalData"] = {
+            "cardSummary": payment["cardSummary"],
+            "expiryDate": payment["expiryDate"],
+        }
+        if authorised:
+            item["reason"] = ":".join(
+                (payment["authCode"], payment["cardSummary"], payment["expiryDate"])
+            )
+            manual = payment["manualCapture"]
+            item["operations"] = ["CANCEL", "CAPTURE", "REFUND"] if manual else ["REFUND"]
+        else:
+            item["reason"] = payment["refusalReason"]
+        self._enqueue(item)
+
+    # -- modifications -------------------------------------------------------------------------
+    def modify(self, new: NewModification) -> dict[str, Any]:
+        """Receive a modification; the body of the 201 answer (status "received")."""
+        if new.payment not in self._payments:
+            raise AdyenError(422, "167", "Original pspReference required for this operation")
+        amount = None if new.value is None else {"value": new.value, "currency": new.currency}
+        record = {
+            "pspReference": new_psp_reference(),
+            "paymentPspReference": new.payment,
+            "type": new.kind.value,
+            "eventCode": _EVENT_CODES[new.kind],
+            "amount": amount,
+            "reference": new.reference,
+            "status": "received",
+            "reason": None,
+            "receivedAt": _now(),
+        }
+        self._modifications.append(record)
+        answer = {
+            "merchantAccount": self.merchant_account,
+            "paymentPspReference": new.payment,
+            "pspReference": record["pspReference"],
+            "status": "received",
+        }
+        if new.reference is not None:
+            answer["reference"] = new.reference
+        if amount is not None:
+            answer["amount"] = dict(amount)
+        if self._auto_process:
+            self._process(record)
+        return answer
+
+    def process(self) -> list[dict[str, Any]]:
+        """Decide every received modification, oldest first; the processed ones (copies)."""
+        pending = [m for m in self._modifications if m["status"] == "received"]
+        for record in pending:
+            self._process(record)
+        return copy.deepcopy(pending)
+
+    def _process(self, record: dict[str, Any]) -> None:
+        payment = self._payments[record["paymentPspReference"]]
+        amount = record["amount"]
+        action: str | None = None
+        match Kind(record["type"]):
+            case Kind.CAPTURE:
+                reason = _capture(payment, amount)
+            case Kind.CANCEL:
+                reason = _cancel(payment)
+            case Kind.REFUND:
+                reason = _refund(payment, amount["currency"], amount["value"])
+            case Kind.REVERSAL:
+                action = "refund" if payment["captured"] else "cancel"
+                reason = (
+                    _refund(payment, None, payment["captured"] - payment["refunded"])
+                    if payment["captured"]
+                    else _cancel(payment)
+                )
+        record.update(status="failed" if reason else "processed", reason=reason)
+        item = self._item(payment, record["eventCode"], record["pspReference"], not reason)
+        item.update(originalReference=payment["pspReference"], reason=reason or "")
+        if amount is not None:
+            item["amount"] = dict(amount)
+        if record["reference"] is not None:
+            item["merchantReference"] = record["reference"]
+        if action is not None:
+            item["additionalData"] = {"modification.action": action}
+        self._enqueue(item)
+
+    # -- webhooks ------------------------------------------------------------------------------
+    def _item(
+        self, payment: dict[str, Any], event_code: str, psp: str, success: bool
+    ) -> dict[str, Any]:
+        return {
+            "amount": dict(payment["amount"]),
+            "eventCode": event_code,
+            "eventDate": _now(),
+            "merchantAccountCode": self.merchant_account,
+            "merchantReference": payment["merchantReference"],
+            "paymentMethod": payment["paymentMethod"],
+            "pspReference": psp,
+            "success": "true" if success else "false",
+        }
+
+    def _enqueue(self, item: dict[str, Any]) -> None:
+        webhook = AdyenWebhook.signed(item, self.hmac_key)
+        self._webhooks.append(webhook)
+        if self._on_webhook is not None:
+            self._on_webhook(webhook)
+
+
+# -- the accounting rules: None when the modification succeeds (and is applied), else why not --
+def _capture(payment: dict[str, Any], amount: dict[str, Any]) -> str | None:
+    if payment["status"] != _AUTHORISED:
+        return "Original payment is not authorised"
+    if payment["cancelled"]:
+        return "Payment has been cancelled"
+    if payment["captured"]:
+        return "Payment has already been captured"
+    if amount["currency"] != payment["amount"]["currency"]:
+        return "Currency of the capture does not match the payment"
+    if amount["value"] > payment["amount"]["value"]:
+        return "Capture amount exceeds the authorised amount"
+    payment["captured"] = amount["value"]  # any remainder is released
+    return None
+
+
+def _cancel(payment: dict[str, Any]) -> str | None:
+    if payment["status"] in _NOT_AUTHORISED:
+        return "Original payment is not authorised"
+    if payment["cancelled"]:
+        return "Payment has already been cancelled"
+    if payment["captured"]:
+        return "Payment has already been captured"
+    payment["cancelled"] = True
+    return None
+
+
+def _refund(payment: dict[str, Any], currency: str | None, value: int) -> str | None:
+    if not payment["captured"]:
+        return "Transaction hasn't been captured, refund not possible"
+    if currency is not None and currency != payment["amount"]["currency"]:
+        return "Currency of the refund does not match the payment"
+    remaining = payment["captured"] - payment["refunded"]
+    if remaining <= 0:
+        return "Payment has already been refunded in full"
+    if value > remaining:
+        return "Refund amount exceeds the captured amount left to refund"
+    payment["refunded"] += value
+    return None
+
+
+def _now() -> str:
+    """Now, ISO 8601 with the local offset, as Adyen's ``eventDate``."""
+    return datetime.now().astimezone().isoformat(timespec="seconds")

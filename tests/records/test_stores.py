@@ -1,0 +1,159 @@
+"""Both record stores: atomic apply, webhook events delivered at most once, an intact chain, and
+tampering with the SQLite file caught by verify()."""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from paygate import Money, Payment, PaymentStatus
+from paygate.models import EventType, WebhookEvent
+from paygate.records import Locate, MemoryRecordStore, RecordStore, SQLiteRecordStore, changes
+from paygate.records.trail import CallCause, WebhookCause
+
+NOW = datetime(2026, 11, 25, tzinfo=UTC)
+CALL = CallCause(operation="purchase", idempotency_key="k")
+
+
+def eur(amount: str) -> Money:
+    return Money(amount, "EUR")
+
+
+CAPTURED = Payment(
+    id="pay_1", provider="p", status=PaymentStatus.CAPTURED, amount=eur("100.00"),
+    amount_authorized=eur("100.00"), amount_captured=eur("100.00"), amount_refunded=eur("0"),
+    reference="order-1", provider_status="succeeded",
+)  # fmt: skip
+
+
+def refund_event(n: int, amount: str = "1.00") -> WebhookEvent:
+    return WebhookEvent(
+        provider="p", event_id=f"evt_{n}", type=EventType.REFUNDED, provider_type="refund",
+        payment_id="pay_1", amount=eur(amount), modification_id=f"re_{n}",
+    )  # fmt: skip
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RecordStore]:
+    opened: RecordStore = (
+        MemoryRecordStore() if request.param == "memory" else SQLiteRecordStore(tmp_path / "r.db")
+    )
+    yield opened
+    opened.close()
+
+
+def _purchase(store: RecordStore) -> str:
+    applied = store.apply(Locate(), lambda r: changes.observe(r, CAPTURED, CALL, NOW))
+    assert applied.record is not None and applied.applied
+    return applied.record.record_id
+
+
+def _deliver(store: RecordStore, event: WebhookEvent) -> object:
+    cause = WebhookCause(provider="p", event_id=event.event_id, event_type="refund")
+    return store.apply(
+        Locate(provider="p", payment_id="pay_1"),
+        lambda r: changes.apply_event(r, event, cause, NOW),
+        event=("p", event.event_id),
+    )
+
+
+def test_records_are_found_by_their_id_and_the_providers(store: RecordStore) -> None:
+    record_id = _purchase(store)
+    assert store.get(record_id) == store.find("p", "pay_1")
+    assert store.find("p", "nope") is None and store.find("other", "pay_1") is None
+
+
+def test_each_event_is_applied_at_most_once(store: RecordStore) -> None:
+    record_id = _purchase(store)
+    first = _deliver(store, refund_event(1))
+    again = _deliver(store, refund_event(1))
+    assert first.applied and not first.duplicate  # type: ignore[attr-defined]
+    assert again.duplicate and not again.applied  # type: ignore[attr-defined]
+    record = store.get(record_id)
+    assert record is not None and record.amount_refunded == eur("1.00")
+    assert len(store.trail(record_id)) == 2  # the duplicate left no entry
+
+
+def test_every_change_is_chained_and_verifies(store: RecordStore) -> None:
+    record_id = _purchase(store)
+    for n in range(1, 4):
+        _deliver(store, refund_event(n))
+    trail = store.trail(record_id)
+    assert [e.seq for e in trail] == [1, 2, 3, 4]
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(trail))
+    assert trail[-1].to_status is PaymentStatus.PARTIALLY_REFUNDED
+    assert trail[-1].amount_refunded == "3.00" and trail[1].cause.kind == "webhook"
+    assert store.verify() is None
+
+
+def test_concurrent_changes_to_one_record_are_serialized(store: RecordStore) -> None:
+    record_id = _purchase(store)
+    threads = [threading.Thread(target=_deliver, args=(store, refund_event(n))) for n in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    record = store.get(record_id)
+    assert record is not None and record.amount_refunded == eur("40.00")
+    assert len(store.trail(record_id)) == 41 and store.verify() is None
+
+
+# -- tampering with the SQLite file itself -------------------------------------------------------
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[tuple[SQLiteRecordStore, sqlite3.Connection, str]]:
+    store = SQLiteRecordStore(tmp_path / "r.db")
+    record_id = _purchase(store)
+    for n in range(1, 5):
+        _deliver(store, refund_event(n))
+    raw = sqlite3.connect(tmp_path / "r.db", isolation_level=None)
+    yield store, raw, record_id
+    raw.close()
+    store.close()
+
+
+def test_an_edited_entry_is_named(db: tuple[SQLiteRecordStore, sqlite3.Connection, str]) -> None:
+    store, raw, record_id = db
+    raw.execute(
+        'UPDATE paygate_audit_trail SET body = replace(body, \'"amount_refunded":"2.00"\', '
+        '\'"amount_refunded":"0.00"\') WHERE seq = 3'
+    )
+    problem = store.verify()
+    assert problem is not None and (problem.record_id, problem.seq) == (record_id, 3)
+    assert problem.problem == "was edited"
+
+
+def test_a_removed_entry_is_named(db: tuple[SQLiteRecordStore, sqlite3.Connection, str]) -> None:
+    store, raw, _ = db
+    raw.execute("DELETE FROM paygate_audit_trail WHERE seq = 2")
+    problem = store.verify()
+    assert problem is not None and problem.seq == 2 and "missing" in problem.problem
+
+
+def test_reordered_entries_are_named(db: tuple[SQLiteRecordStore, sqlite3.Connection, str]) -> None:
+    store, raw, _ = db
+    rows = raw.execute("SELECT seq, body FROM paygate_audit_trail ORDER BY seq").fetchall()
+    raw.execute("DELETE FROM paygate_audit_trail")
+    order = [rows[0], rows[2], rows[1], *rows[3:]]  # entries 2 and 3 swapped, renumbered
+    for position, (old_seq, body) in enumerate(order, start=1):
+        raw.execute(
+            "INSERT INTO paygate_audit_trail "
+            "VALUES ((SELECT record_id FROM paygate_records), ?, ?)",
+            (position, body.replace(f'"seq":{old_seq}', f'"seq":{position}')),
+        )
+    problem = store.verify()
+    assert problem is not None and problem.seq == 2
+
+
+def test_a_chain_cut_short_is_caught_by_the_records_anchor(
+    db: tuple[SQLiteRecordStore, sqlite3.Connection, str],
+) -> None:
+    store, raw, _ = db
+    raw.execute("DELETE FROM paygate_audit_trail WHERE seq = 5")
+    problem = store.verify()
+    assert problem is not None and problem.seq == 5 and "anchors 5" in problem.problem

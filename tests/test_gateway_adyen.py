@@ -1,0 +1,165 @@
+"""The gateway on Adyen, sync and async, against the Adyen simulator: modifications are pending
+until their signed webhook confirms them; retrieve answers from the record and says so."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from paygate import Money, PaymentSource, PaymentStatus, RefundStatus, Timeout
+from paygate.errors import (
+    CardDeclinedError,
+    DeclineReason,
+    ErrorCode,
+    InvalidRequestError,
+    InvalidWebhookError,
+)
+from paygate.models import Operation
+from paygate.testing import AdyenSimulator, Fault
+
+S = PaymentStatus
+
+
+def card(holder: str = "APPROVED", number: str = "4111111145551142") -> PaymentSource:
+    return PaymentSource.card(number, 3, 2030, "737", holder_name=holder)
+
+
+def eur(amount: str) -> Money:
+    return Money(amount, "EUR")
+
+
+def deliver(gw: Any, sim: AdyenSimulator) -> list[Any]:
+    """Let the simulator decide what it received, and hand every webhook to the gateway."""
+    sim.process_modifications()
+    return [o for d in sim.drain_webhooks() for o in gw.handle_webhook(d.headers, d.body)]
+
+
+def test_authorize_capture_refund_each_confirmed_by_webhook(
+    make_adyen_gateway: Callable[..., Any], adyen_sim: AdyenSimulator
+) -> None:
+    gw = make_adyen_gateway()
+    p = gw.authorize(eur("25.00"), source=card(), reference="order-a1")
+    assert p.status is S.AUTHORIZED and p.amount_authorized == eur("25.00")
+    assert [o.result for o in deliver(gw, adyen_sim)] == ["unchanged"]  # AUTHORISATION
+
+    held = gw.capture(p.id, amount=eur("20.00"))
+    assert held.status is S.PENDING and held.pending is Operation.CAPTURE
+    assert held.amount_captured == eur("0.00")  # received, not done
+    with pytest.raises(InvalidRequestError) as waiting:
+        gw.capture(p.id)
+    assert waiting.value.code is ErrorCode.INVALID_STATE  # a capture is already pending
+    [captured] = deliver(gw, adyen_sim)
+    assert captured.result == "applied" and captured.payment.status is S.PARTIALLY_CAPTURED
+
+    refund = gw.refund(p.id, amount=eur("5.00"), reference="order-a1-r1")
+    assert refund.status is RefundStatus.PENDING
+    [refunded] = deliver(gw, adyen_sim)
+    assert refunded.result == "applied"
+    read = gw.retrieve(p.id)
+    assert read.from_record and read.status is S.PARTIALLY_REFUNDED
+    assert (read.amount_captured, read.amount_refunded) == (eur("20.00"), eur("5.00"))
+    assert gw.records.verify() is None
+    causes = [e.cause.kind for e in gw.audit_trail(p.id)]
+    assert causes == ["call", "webhook", "call", "webhook", "call", "webhook"]
+
+
+def test_full_capture_and_refund_take_their_amount_from_the_record(
+    make_adyen_gateway: Callable[..., Any], adyen_sim: AdyenSimulator
+) -> None:
+    gw = make_adyen_gateway()
+    p = gw.authorize(eur("12.34"), source=card(), reference="order-a2")
+    gw.capture(p.id)
+    [capture] = adyen_sim.modifications(p.id)
+    assert capture["amount"] == {"value": 1234, "currency": "EUR"}
+    deliver(gw, adyen_sim)
+    gw.refund(p.id)
+    deliver(gw, adyen_sim)
+    assert gw.retrieve(p.id).status is S.REFUNDED
+
+
+def test_void_is_pending_until_confirmed(
+    make_adyen_gateway: Callable[..., Any], adyen_sim: AdyenSimulator
+) -> None:
+    gw = make_adyen_gateway()
+    p = gw.authorize(eur("8.00"), source=card(), reference="order-a3")
+    voided = gw.void(p.id)
+    assert voided.status is S.PENDING and voided.pending is Operation.VOID
+    deliver(gw, adyen_sim)
+    assert gw.retrieve(p.id).status is S.VOIDED
+
+
+@pytest.mark.parametrize(
+    ("holder", "reason"),
+    [
+        ("DECLINED", DeclineReason.GENERIC),
+        ("NOT_ENOUGH_BALANCE", DeclineReason.INSUFFICIENT_FUNDS),
+        ("CARD_EXPIRED", DeclineReason.EXPIRED_CARD),
+        ("CVC_DECLINED", DeclineReason.INCORRECT_CVC),
+    ],
+)
+def test_declines_are_normalized_like_stripes(
+    make_adyen_gateway: Callable[..., Any],
+    adyen_sim: AdyenSimulator,
+    holder: str,
+    reason: DeclineReason,
+) -> None:
+    gw = make_adyen_gateway()
+    with pytest.raises(CardDeclinedError) as declined:
+        gw.authorize(eur("9.00"), source=card(holder), reference=f"order-{holder}")
+    assert declined.value.reason is reason and declined.value.code is ErrorCode.CARD_DECLINED
+    assert adyen_sim.request_count(method="POST") == 1  # never retried
+    assert gw.payment_record(declined.value.payment_id).status is S.FAILED
+
+
+def test_three_ds_card_requires_action(make_adyen_gateway: Callable[..., Any]) -> None:
+    gw = make_adyen_gateway()
+    p = gw.authorize(eur("30.00"), source=card(number="4917610000000000"), reference="o-3ds")
+    assert p.status is S.REQUIRES_ACTION and p.next_action is not None
+
+
+def test_webhooks_out_of_order_twice_and_forged(
+    make_adyen_gateway: Callable[..., Any], adyen_sim: AdyenSimulator
+) -> None:
+    gw = make_adyen_gateway()
+    p = gw.authorize(eur("40.00"), source=card(), reference="order-a4")
+    gw.capture(p.id)
+    adyen_sim.process_modifications()
+    authorisation, capture = adyen_sim.drain_webhooks()
+    outcomes = [
+        gw.handle_webhook(d.headers, d.body)[0].result
+        for d in (capture, capture, authorisation)  # newest first, then a resend, then the old
+    ]
+    assert outcomes == ["applied", "duplicate", "unchanged"]
+    assert gw.retrieve(p.id).status is S.CAPTURED  # the older event did not move it back
+    trail = gw.audit_trail(p.id)
+    assert trail[-1].cause.kind == "webhook" and trail[-1].note.startswith("no change")
+
+    forged = capture.body.replace(b"40", b"41")
+    with pytest.raises(InvalidWebhookError) as refused:
+        gw.handle_webhook(capture.headers, forged)
+    assert refused.value.code is ErrorCode.WEBHOOK_SIGNATURE_INVALID
+    assert len(gw.audit_trail(p.id)) == len(trail)  # nothing applied
+
+
+def test_a_lost_answer_is_retried_under_the_same_key(
+    make_adyen_gateway: Callable[..., Any], adyen_sim: AdyenSimulator
+) -> None:
+    gw = make_adyen_gateway(timeout=Timeout(read=0.3, total=10))
+    adyen_sim.inject(Fault.timeout_after_commit(hold=1.0), times=1, method="POST")
+    p = gw.authorize(eur("42.00"), source=card(), reference="order-a5")
+    assert p.status is S.AUTHORIZED
+    assert len(adyen_sim.payments(reference="order-a5")) == 1
+    keys = {r.headers.get("idempotency-key") for r in adyen_sim.requests}
+    assert len(keys) == 1 and None not in keys
+
+
+def test_a_payment_paygate_never_saw_cannot_be_modified_on_adyen(
+    make_adyen_gateway: Callable[..., Any], adyen_sim: AdyenSimulator
+) -> None:
+    gw = make_adyen_gateway()
+    with pytest.raises(InvalidRequestError) as unknown:
+        gw.capture("ABCDEF1234567890", amount=eur("1.00"))
+    assert unknown.value.code is ErrorCode.NOT_FOUND
+    assert adyen_sim.requests == []

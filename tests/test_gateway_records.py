@@ -1,0 +1,166 @@
+"""The payment record through the gateway, on Stripe, sync and async: every call leaves a record
+and a verified trail; what the record says cannot succeed is refused before the provider; lost
+answers are kept as unknown and settled by resolve_unknown(), across a restart too."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from paygate import Money, PaymentSource, PaymentStatus, RetryPolicy, SQLiteStore, Timeout
+from paygate.errors import CardDeclinedError, ErrorCode, InvalidRequestError, OutcomeUnknown
+from paygate.records import SQLiteRecordStore
+from paygate.testing import Fault, StripeSimulator
+
+VISA = PaymentSource.token("pm_card_visa")
+PI_PATH = "/v1/payment_intents"
+S = PaymentStatus
+LATER = datetime.now(UTC) + timedelta(hours=2)
+
+
+def eur(amount: str) -> Money:
+    return Money(amount, "EUR")
+
+
+def test_every_call_leaves_a_record_and_a_verified_trail(make_gateway: Callable[..., Any]) -> None:
+    gw = make_gateway()
+    p = gw.authorize(eur("20.00"), source=VISA, reference="order-rec")
+    gw.capture(p.id, amount=eur("15.00"))
+    first = gw.refund(p.id, amount=eur("5.00"), reference="r1")
+    gw.refund(p.id, amount=eur("2.00"), reference="r2")
+
+    record = gw.payment_record(p.id)
+    assert record.status is S.PARTIALLY_REFUNDED and record.reference == "order-rec"
+    assert (record.amount_authorized, record.amount_captured, record.amount_refunded) == (
+        eur("20.00"), eur("15.00"), eur("7.00"),
+    )  # fmt: skip
+    assert record.modification(first.id).amount == eur("5.00")
+    trail = gw.audit_trail(p.id)
+    assert [(e.from_status, e.to_status) for e in trail] == [
+        (None, S.AUTHORIZED),
+        (S.AUTHORIZED, S.PARTIALLY_CAPTURED),
+        (S.PARTIALLY_CAPTURED, S.PARTIALLY_REFUNDED),
+        (S.PARTIALLY_REFUNDED, S.PARTIALLY_REFUNDED),
+    ]
+    assert [e.cause.operation for e in trail] == ["authorize", "capture", "refund", "refund"]
+    assert all(e.cause.idempotency_key for e in trail)
+    assert gw.records.verify() is None
+
+
+def _capture_too_much(gw: Any, pid: str) -> Any:
+    return gw.capture(pid, amount=eur("10.01"))
+
+
+def _refund_too_much(gw: Any, pid: str) -> Any:
+    return gw.refund(pid, amount=eur("10.01"))
+
+
+@pytest.mark.parametrize(
+    ("setup", "call", "code"),
+    [
+        ("void", lambda gw, pid: gw.capture(pid), ErrorCode.INVALID_STATE),
+        (None, _capture_too_much, ErrorCode.AMOUNT_EXCEEDS_CAPTURABLE),
+        (None, lambda gw, pid: gw.refund(pid, amount=eur("1.00")), ErrorCode.INVALID_STATE),
+        ("capture", _refund_too_much, ErrorCode.AMOUNT_EXCEEDS_REFUNDABLE),
+        ("capture", lambda gw, pid: gw.void(pid), ErrorCode.INVALID_STATE),
+    ],
+)
+def test_what_the_record_says_cannot_succeed_is_refused_before_the_provider(
+    make_gateway: Callable[..., Any],
+    sim: StripeSimulator,
+    setup: str | None,
+    call: Callable[[Any, str], Any],
+    code: ErrorCode,
+) -> None:
+    gw = make_gateway()
+    p = gw.authorize(eur("10.00"), source=VISA, reference="order-guard")
+    if setup == "void":
+        gw.void(p.id)
+    elif setup == "capture":
+        gw.capture(p.id)
+    sent = len(sim.requests)
+    with pytest.raises(InvalidRequestError) as refused:
+        call(gw, p.id)
+    assert refused.value.code is code and "nothing was sent" in str(refused.value)
+    assert len(sim.requests) == sent
+
+
+def test_a_decline_is_recorded_as_failed(make_gateway: Callable[..., Any]) -> None:
+    gw = make_gateway()
+    with pytest.raises(CardDeclinedError) as declined:
+        gw.authorize(
+            eur("9.00"), source=PaymentSource.token("pm_card_visa_chargeDeclined"), reference="o-d"
+        )
+    record = gw.payment_record(declined.value.payment_id)
+    assert record.status is S.FAILED
+    assert gw.audit_trail(declined.value.payment_id)[0].note == "declined: generic"
+
+
+def test_a_lost_answer_is_kept_as_unknown_then_settled(
+    make_gateway: Callable[..., Any], sim: StripeSimulator
+) -> None:
+    gw = make_gateway(retry=RetryPolicy(max_attempts=1), timeout=Timeout(read=0.3, total=5))
+    sim.inject(Fault.timeout_after_commit(hold=1.0), times=1, method="POST", path=PI_PATH)
+    with pytest.raises(OutcomeUnknown):
+        gw.authorize(eur("30.00"), source=VISA, reference="order-lost")
+    [record] = gw.unknown_payments()
+    assert record.status is S.UNKNOWN and record.payment_id is None
+    [unknown] = record.unknown
+    assert unknown.replayable and unknown.amount == eur("30.00") and unknown.attempts == 0
+
+    assert gw.resolve_unknown() == []  # not due yet: the first check waits a little
+    [resolved] = gw.resolve_unknown(due_by=LATER)
+    assert resolved.settled and resolved.idempotency_key == unknown.idempotency_key
+    assert gw.unknown_payments() == []
+    [intent] = sim.payment_intents(reference="order-lost")  # one charge, not two
+    settled = gw.payment_record(intent["id"])
+    assert settled.record_id == record.record_id and settled.status is S.AUTHORIZED
+    assert gw.records.verify() is None
+
+
+def test_an_unknown_outcome_is_settled_after_a_restart(
+    make_gateway: Callable[..., Any], sim: StripeSimulator, tmp_path: Path
+) -> None:
+    path = tmp_path / "paygate.sqlite3"
+    options = {"retry": RetryPolicy(max_attempts=1), "timeout": Timeout(read=0.3, total=5)}
+    stores = [SQLiteStore(path), SQLiteRecordStore(path)]
+    before = make_gateway(store=stores[0], records=stores[1], **options)
+    p = before.authorize(eur("40.00"), source=VISA, reference="order-restart")
+    sim.inject(Fault.timeout_after_commit(hold=1.0), times=1, method="POST")
+    with pytest.raises(OutcomeUnknown):
+        before.capture(p.id, amount=eur("25.00"))
+    for store in stores:
+        store.close()  # the process goes away
+
+    reopened = [SQLiteStore(path), SQLiteRecordStore(path)]
+    after = make_gateway(store=reopened[0], records=reopened[1], **options)
+    [record] = after.unknown_payments()
+    assert record.status is S.AUTHORIZED and record.unknown[0].operation.value == "capture"
+    [resolved] = after.resolve_unknown(due_by=LATER)
+    assert resolved.settled
+    record = after.payment_record(p.id)
+    assert record.status is S.PARTIALLY_CAPTURED and record.amount_captured == eur("25.00")
+    assert sim.payment_intent(p.id)["amount_received"] == 2500  # captured once
+    assert after.records.verify() is None
+    for store in reopened:
+        store.close()
+
+
+def test_an_unknown_that_cannot_be_repeated_stays_unknown_and_backs_off(
+    make_gateway: Callable[..., Any], sim: StripeSimulator
+) -> None:
+    gw = make_gateway(retry=RetryPolicy(max_attempts=1), timeout=Timeout(read=0.3, total=5))
+    card = PaymentSource.card("4242424242424242", 12, 2031, "123")
+    sim.inject(Fault.timeout_after_commit(hold=1.0), times=1, method="POST", path=PI_PATH)
+    with pytest.raises(OutcomeUnknown):
+        gw.authorize(eur("12.00"), source=card, reference="order-card")
+    [resolved] = gw.resolve_unknown(due_by=LATER)
+    assert not resolved.settled and "cannot be repeated" in resolved.detail
+    [record] = gw.unknown_payments()
+    assert record.unknown[0].attempts == 1 and not record.unknown[0].replayable
+    assert record.unknown[0].next_check_at > record.unknown[0].since + timedelta(seconds=30)
+    assert len(sim.payment_intents(reference="order-card")) == 1  # nothing sent again
