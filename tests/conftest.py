@@ -22,10 +22,13 @@ ADYEN_KEY = "AQE_paygate_unit_test_key_0000"
 class AsyncDriver:
     """Calls an AsyncGateway's coroutine methods as if they were blocking."""
 
+    # While set, every driver's calls return their coroutines (so calls on several gateways
+    # can be gathered on one loop) instead of running them.
+    _collecting = False
+
     def __init__(self, gateway: AsyncGateway, runner: asyncio.Runner) -> None:
         self.gateway = gateway
         self._runner = runner
-        self._collecting = False
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self.gateway, name)
@@ -39,16 +42,24 @@ class AsyncDriver:
 
     def concurrently(self, *calls: Callable[[], Any]) -> list[Any]:
         """Run several driver calls at once on the loop; results or exceptions, in order."""
-        self._collecting = True  # each call now returns its coroutine instead of running it
+        AsyncDriver._collecting = True
         try:
             coroutines = [call() for call in calls]
         finally:
-            self._collecting = False
+            AsyncDriver._collecting = False
 
         async def gather() -> list[Any]:
             return await asyncio.gather(*coroutines, return_exceptions=True)
 
         return self._runner.run(gather())
+
+
+@pytest.fixture
+def blocking() -> Iterator[Callable[[AsyncGateway], AsyncDriver]]:
+    """Wraps AsyncGateways so a test drives them like blocking ones, on one event loop."""
+    runner = asyncio.Runner()
+    yield lambda gateway: AsyncDriver(gateway, runner)
+    runner.close()
 
 
 @pytest.fixture
@@ -81,10 +92,14 @@ def make_gateway(
     def make(**options: Any) -> Any:
         options.setdefault("retry", _fast_retry())
         if runner is None:
-            gw = Gateway.for_stripe(API_KEY, base_url=sim.url, **options)
+            gw = Gateway.for_stripe(
+                API_KEY, base_url=sim.url, webhook_secret=sim.webhook_secret, **options
+            )
             closers.append(gw.close)
             return gw
-        agw = AsyncGateway.for_stripe(API_KEY, base_url=sim.url, **options)
+        agw = AsyncGateway.for_stripe(
+            API_KEY, base_url=sim.url, webhook_secret=sim.webhook_secret, **options
+        )
         closers.append(lambda: runner.run(agw.aclose()))
         return AsyncDriver(agw, runner)
 

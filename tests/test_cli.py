@@ -18,6 +18,8 @@ def test_demo_runs_every_flow_and_charges_once_after_a_lost_answer() -> None:
     for text in ("partially_captured", "insufficient_funds", "partially_refunded"):
         assert text in result.output
     assert "one charge, not two" in result.output
+    assert "Adyen simulator on loopback" in result.output and "AUTHORISATION" in result.output
+    assert "audit trail of" in result.output and "verify() finds it intact" in result.output
 
 
 def test_a_step_that_does_not_go_as_expected_fails_the_run() -> None:
@@ -32,3 +34,29 @@ def test_a_step_that_does_not_go_as_expected_fails_the_run() -> None:
 def test_every_command_explains_itself(args: list[str]) -> None:
     result = runner.invoke(app, args)
     assert result.exit_code == 0 and "Usage" in result.output
+
+
+@pytest.mark.parametrize("provider", ["stripe", "adyen"])
+def test_sandbox_serve_prints_the_settings_that_reach_it(provider: str) -> None:
+    import re
+    import subprocess
+    import sys
+
+    import httpx
+
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from paygate.cli import main; main()", "sandbox", "serve",
+         "--provider", provider],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        lines = [server.stdout.readline() for _ in range(3)]
+        url = re.search(r"listening on (http://127\.0\.0\.1:\d+)", lines[0])
+        assert url is not None, lines
+        assert f"PAYGATE_PROVIDER={provider}" in lines[1]
+        state = httpx.get(f"{url.group(1)}/_sim/state", timeout=5)
+        assert state.status_code == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -4,22 +4,25 @@ until their signed webhook confirms them; retrieve answers from the record and s
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from paygate import Money, PaymentSource, PaymentStatus, RefundStatus, Timeout
+from paygate import Money, PaymentSource, PaymentStatus, RefundStatus, RetryPolicy, Timeout
 from paygate.errors import (
     CardDeclinedError,
     DeclineReason,
     ErrorCode,
     InvalidRequestError,
     InvalidWebhookError,
+    OutcomeUnknown,
 )
 from paygate.models import Operation
 from paygate.testing import AdyenSimulator, Fault
 
 S = PaymentStatus
+LATER = datetime.now(UTC) + timedelta(hours=2)
 
 
 def card(holder: str = "APPROVED", number: str = "4111111145551142") -> PaymentSource:
@@ -163,3 +166,92 @@ def test_a_payment_paygate_never_saw_cannot_be_modified_on_adyen(
         gw.capture("ABCDEF1234567890", amount=eur("1.00"))
     assert unknown.value.code is ErrorCode.NOT_FOUND
     assert adyen_sim.requests == []
+
+
+def test_a_lost_authorize_answer_is_settled_by_its_webhook(
+    make_adyen_gateway: Callable[..., Any], adyen_sim: AdyenSimulator
+) -> None:
+    gw = make_adyen_gateway(retry=RetryPolicy(max_attempts=1), timeout=Timeout(read=0.3))
+    adyen_sim.inject(Fault.timeout_after_commit(hold=1.0), times=1, method="POST")
+    with pytest.raises(OutcomeUnknown):
+        gw.authorize(eur("50.00"), source=card(), reference="order-a6")
+    [record] = gw.unknown_payments()
+    assert record.status is S.UNKNOWN and not record.unknown[0].replayable
+    [resolution] = gw.resolve_unknown(due_by=LATER)  # a raw card cannot be sent again
+    assert not resolution.settled and "cannot be repeated" in resolution.detail
+    [waiting] = gw.unknown_payments()  # Adyen cannot be searched: it waits, backing off
+    assert waiting.unknown[0].attempts == 1
+    assert waiting.unknown[0].next_check_at > waiting.unknown[0].since + timedelta(seconds=30)
+    assert len(adyen_sim.payments(reference="order-a6")) == 1  # nothing sent again
+
+    [authorisation] = deliver(gw, adyen_sim)
+    assert authorisation.result == "applied"
+    [payment] = adyen_sim.payments(reference="order-a6")
+    settled = gw.payment_record(payment["pspReference"])
+    assert settled.record_id == record.record_id and settled.status is S.AUTHORIZED
+    assert gw.unknown_payments() == []
+    assert gw.records.verify() is None
+
+
+def test_a_lost_capture_answer_is_settled_by_repeating_it(
+    make_adyen_gateway: Callable[..., Any], adyen_sim: AdyenSimulator
+) -> None:
+    gw = make_adyen_gateway(retry=RetryPolicy(max_attempts=1), timeout=Timeout(read=0.3))
+    p = gw.authorize(eur("60.00"), source=card(), reference="order-a7")
+    adyen_sim.inject(Fault.timeout_after_commit(hold=1.0), times=1, method="POST")
+    with pytest.raises(OutcomeUnknown):
+        gw.capture(p.id, amount=eur("60.00"))
+    [resolution] = gw.resolve_unknown(due_by=LATER)
+    assert resolution.settled
+    assert gw.retrieve(p.id).pending is Operation.CAPTURE  # received, as the first time
+    deliver(gw, adyen_sim)
+    assert gw.retrieve(p.id).status is S.CAPTURED
+    assert len(adyen_sim.modifications(p.id)) == 1  # the repeat did not capture twice
+
+
+def test_adyens_retry_signals_are_honoured_with_the_same_key(
+    make_adyen_gateway: Callable[..., Any], adyen_sim: AdyenSimulator
+) -> None:
+    # A transient 5xx before commit (Adyen marks it transient-error: true) is retried.
+    gw = make_adyen_gateway()
+    adyen_sim.inject(Fault.server_error(500), times=1, method="POST")
+    p = gw.authorize(eur("11.00"), source=card(), reference="order-a8")
+    assert p.status is S.AUTHORIZED and adyen_sim.request_count(method="POST") == 2
+    assert len(adyen_sim.payments(reference="order-a8")) == 1
+
+    # Another instance (its own local store) sends the same key while the first is still in
+    # flight: Adyen answers 704, and the second waits and gets the first one's answer.
+    adyen_sim.reset()
+    patient = RetryPolicy(max_attempts=10, initial_backoff=0.1, max_backoff=0.2)
+    first, second = make_adyen_gateway(retry=patient), make_adyen_gateway(retry=patient)
+    adyen_sim.inject(Fault.latency(0.4), times=1, method="POST")
+    key = "order-a9-attempt-1"
+    calls = [
+        lambda gw=gw: gw.authorize(
+            eur("12.00"), source=card(), reference="o-a9", idempotency_key=key
+        )
+        for gw in (first, second)
+    ]
+    outcomes = _concurrently(calls, make_adyen_gateway.kind, first)  # type: ignore[attr-defined]
+    assert outcomes[0].id == outcomes[1].id
+    assert len(adyen_sim.payments(reference="o-a9")) == 1
+    answers = [r for r in adyen_sim.requests if r.method == "POST"]
+    assert len(answers) >= 3  # the first, a 704, and the repeat that got the replay
+
+
+def _concurrently(calls: list[Callable[[], Any]], kind: str, driver: Any) -> list[Any]:
+    import threading
+
+    if kind == "async":
+        return list(driver.concurrently(*calls))
+    results: list[Any] = [None] * len(calls)
+
+    def run(i: int) -> None:
+        results[i] = calls[i]()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results

@@ -150,7 +150,7 @@ def test_an_unknown_outcome_is_settled_after_a_restart(
         store.close()
 
 
-def test_an_unknown_that_cannot_be_repeated_stays_unknown_and_backs_off(
+def test_a_lost_card_authorize_is_found_by_its_reference(
     make_gateway: Callable[..., Any], sim: StripeSimulator
 ) -> None:
     gw = make_gateway(retry=RetryPolicy(max_attempts=1), timeout=Timeout(read=0.3, total=5))
@@ -158,9 +158,29 @@ def test_an_unknown_that_cannot_be_repeated_stays_unknown_and_backs_off(
     sim.inject(Fault.timeout_after_commit(hold=1.0), times=1, method="POST", path=PI_PATH)
     with pytest.raises(OutcomeUnknown):
         gw.authorize(eur("12.00"), source=card, reference="order-card")
-    [resolved] = gw.resolve_unknown(due_by=LATER)
-    assert not resolved.settled and "cannot be repeated" in resolved.detail
     [record] = gw.unknown_payments()
-    assert record.unknown[0].attempts == 1 and not record.unknown[0].replayable
-    assert record.unknown[0].next_check_at > record.unknown[0].since + timedelta(seconds=30)
-    assert len(sim.payment_intents(reference="order-card")) == 1  # nothing sent again
+    assert not record.unknown[0].replayable  # raw card data is never kept
+    [resolved] = gw.resolve_unknown(due_by=LATER)
+    [intent] = sim.payment_intents(reference="order-card")  # nothing was sent again
+    assert resolved.settled and resolved.detail == f"found {intent['id']}"
+    found = gw.payment_record(intent["id"])
+    assert found.record_id == record.record_id and found.status is S.AUTHORIZED
+    assert gw.unknown_payments() == []
+
+
+def test_a_lost_card_authorize_is_adopted_by_its_webhook(
+    make_gateway: Callable[..., Any], sim: StripeSimulator
+) -> None:
+    gw = make_gateway(retry=RetryPolicy(max_attempts=1), timeout=Timeout(read=0.3, total=5))
+    card = PaymentSource.card("4242424242424242", 12, 2031, "123")
+    sim.inject(Fault.timeout_after_commit(hold=1.0), times=1, method="POST", path=PI_PATH)
+    with pytest.raises(OutcomeUnknown):
+        gw.authorize(eur("13.00"), source=card, reference="order-adopt")
+    [record] = gw.unknown_payments()
+    outcomes = [o for d in sim.drain_webhooks() for o in gw.handle_webhook(d.headers, d.body)]
+    assert [o.result for o in outcomes] == ["applied"]
+    [intent] = sim.payment_intents(reference="order-adopt")
+    adopted = gw.payment_record(intent["id"])
+    assert adopted.record_id == record.record_id and adopted.status is S.AUTHORIZED
+    assert gw.unknown_payments() == []
+    assert "found for the authorize whose answer was lost" in gw.audit_trail(intent["id"])[-1].note

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -38,6 +38,9 @@ from paygate.idempotency import (
 from paygate.models import (
     AuthorizeRequest,
     CaptureRequest,
+    EventType,
+    FindRequest,
+    Operation,
     OperationRequest,
     Payment,
     PaymentSource,
@@ -53,10 +56,10 @@ from paygate.models import (
 )
 from paygate.money import Money
 from paygate.records import Locate, MemoryRecordStore, PaymentRecord, RecordStore, UnknownOperation
-from paygate.records.changes import Change, unsettled
+from paygate.records.changes import Change, adopt, observe, unsettled
 from paygate.records.changes import apply_event as changes_apply_event
 from paygate.records.store import Applied, ChangeFn
-from paygate.records.trail import ResolverCause, WebhookCause
+from paygate.records.trail import Cause, ResolverCause, WebhookCause
 from paygate.resilience.breaker import Admission, CircuitBreaker
 from paygate.resilience.deadline import Deadline
 from paygate.resilience.policies import (
@@ -188,6 +191,10 @@ class GatewayCore:
     @staticmethod
     def retrieve_request(*, payment_id: str) -> RetrieveRequest:
         return validated(RetrieveRequest, payment_id=payment_id)
+
+    @staticmethod
+    def find_request(*, reference: str, amount: Money | None) -> FindRequest:
+        return validated(FindRequest, reference=reference, amount=amount)
 
     # -- before I/O ----------------------------------------------------------------------------
     def prepare(self, request: OperationRequest) -> Prepared:
@@ -384,6 +391,75 @@ class GatewayCore:
         locate = Locate(provider=self.provider, payment_id=event.payment_id)
         return locate, change, (event.provider, event.event_id)
 
+    def orphan(
+        self, candidates: list[PaymentRecord], reference: str | None, amount: Money | None
+    ) -> tuple[PaymentRecord, UnknownOperation] | None:
+        """The record of an authorize whose answer was lost before its payment id was known,
+        for this reference and amount, if there is exactly one."""
+        found = [
+            (record, unknown)
+            for record in candidates
+            if record.provider == self.provider and record.payment_id is None
+            for unknown in record.unknown
+            if unknown.operation in _NEW_PAYMENTS
+            and unknown.reference == reference
+            and (amount is None or unknown.amount == amount)
+        ]
+        return found[0] if len(found) == 1 else None
+
+    def adopting(
+        self,
+        orphan: tuple[PaymentRecord, UnknownOperation],
+        payment_id: str,
+        report: Callable[[PaymentRecord], Change | None],
+        cause: Cause,
+    ) -> tuple[Locate, ChangeFn]:
+        record, unknown = orphan
+        now = _now()
+
+        def change(current: PaymentRecord | None) -> Change | None:
+            if current is None or current.payment_id is not None:
+                return None  # settled meanwhile by another path
+            return adopt(
+                current, payment_id=payment_id, key=unknown.idempotency_key, report=report,
+                cause=cause, now=now,
+            )  # fmt: skip
+
+        return Locate(record_id=record.record_id), change
+
+    def adopting_event(
+        self, event: WebhookEvent, orphan: tuple[PaymentRecord, UnknownOperation]
+    ) -> tuple[Locate, ChangeFn]:
+        assert event.payment_id is not None
+        cause = WebhookCause(
+            provider=event.provider, event_id=event.event_id, event_type=event.provider_type
+        )
+        now = _now()
+        return self.adopting(
+            orphan, event.payment_id, lambda r: changes_apply_event(r, event, cause, now), cause
+        )
+
+    def adopting_found(
+        self, found: Payment, orphan: tuple[PaymentRecord, UnknownOperation]
+    ) -> tuple[Locate, ChangeFn]:
+        unknown = orphan[1]
+        cause = ResolverCause(
+            operation=unknown.operation.value,
+            idempotency_key=unknown.idempotency_key,
+            attempt=unknown.attempts + 1,
+        )
+        now = _now()
+        return self.adopting(orphan, found.id, lambda r: observe(r, found, cause, now), cause)
+
+    def finds(self, record: PaymentRecord, unknown: UnknownOperation) -> FindRequest | None:
+        """A search for the payment of a lost authorize answer, where the provider can search."""
+        can_search = Operation.FIND in self.adapter.capabilities.operations
+        if not can_search or record.payment_id is not None or unknown.reference is None:
+            return None
+        if unknown.operation not in _NEW_PAYMENTS:
+            return None
+        return self.find_request(reference=unknown.reference, amount=unknown.amount)
+
     @staticmethod
     def webhook_outcome(event: WebhookEvent, applied: Applied | None) -> WebhookOutcome:
         if applied is None:
@@ -417,6 +493,11 @@ class GatewayCore:
             reason,
         )
         return lambda r: None if r is None else unsettled(r, unknown.idempotency_key, cause, now)
+
+
+_NEW_PAYMENTS: Final = frozenset({Operation.AUTHORIZE, Operation.PURCHASE})
+# Events that can carry a payment paygate asked for but never heard the id of.
+ADOPTING_EVENTS: Final = frozenset({EventType.AUTHORIZED, EventType.FAILED, EventType.CAPTURED})
 
 
 def _now() -> datetime:

@@ -10,6 +10,7 @@ from paygate.errors import ErrorCode, OutcomeUnknown, PaymentError, TerminalErro
 from paygate.models import (
     AuthorizeRequest,
     CaptureRequest,
+    FindRequest,
     ModificationReceipt,
     OperationRequest,
     Payment,
@@ -31,6 +32,13 @@ def mismatches(request: OperationRequest, result: Result) -> list[str]:
         if asked != got:
             found.append(f"{field} (asked {asked}, provider says {got})")
 
+    if isinstance(request, FindRequest):
+        if not isinstance(result, Payment):
+            return ["result type"]
+        expect("reference", request.reference, result.reference)
+        if request.amount is not None:
+            expect("amount", request.amount, result.amount)
+        return found
     if isinstance(request, AuthorizeRequest):
         if not isinstance(result, Payment):
             return ["result type"]

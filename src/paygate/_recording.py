@@ -20,6 +20,7 @@ from paygate.models import (
     AuthorizeRequest,
     CaptureRequest,
     EventType,
+    FindRequest,
     ModificationReceipt,
     Operation,
     OperationRequest,
@@ -61,7 +62,10 @@ def locate(
     outcome: Result | PaymentError | None = None,
 ) -> Locate:
     """The record a call is about. An authorize's is named by its key (and, once the provider
-    has answered, found by the payment id too: a webhook may have started it first)."""
+    has answered, found by the payment id too: a webhook may have started it first). A find
+    is applied by the resolver, which knows the record it settles."""
+    if isinstance(request, FindRequest):
+        return Locate()
     if isinstance(request, AuthorizeRequest):
         assert key is not None
         answered = (
@@ -79,7 +83,7 @@ def checked(
 ) -> OperationRequest:
     """Refuse what the record says cannot succeed; fill a full capture or refund's amount in
     for a provider that needs it. Raises ``InvalidRequestError`` (nothing is sent)."""
-    if isinstance(request, AuthorizeRequest):
+    if isinstance(request, AuthorizeRequest | FindRequest):
         return request
     if record is None:
         if capabilities.needs_payment_record:
@@ -120,6 +124,8 @@ def change_for(
     cause: Cause | None = None,
 ) -> ChangeFn | None:
     """How a call's outcome changes its record; None when it leaves the record alone."""
+    if isinstance(request, FindRequest):
+        return None  # the resolver applies what it finds to the record it is settling
     why: Cause = cause or CallCause(operation=request.operation.value, idempotency_key=key)
     settle = key is not None
     new_id = (

@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 
 from paygate import Gateway, Timeout
-from paygate._demo import DemoRun, stripe_flows
-from paygate.testing import StripeSimulator
+from paygate._demo import DemoRun, adyen_flows, stripe_flows, trail_table
+from paygate.testing import AdyenSimulator, StripeSimulator
 
 app = typer.Typer(
     help="paygate: one payments interface for Stripe and more, with integrity built in.",
@@ -22,33 +22,51 @@ sandbox = typer.Typer(help="Provider simulators for your own integration tests."
 app.add_typer(sandbox, name="sandbox")
 
 DEMO_KEY = "sk_test_paygate_demo_0000000000"
+DEMO_ADYEN_KEY = "AQE_paygate_demo_key"
 
 
 class Provider(StrEnum):
     stripe = "stripe"
+    adyen = "adyen"
 
 
 @app.command()
 def demo() -> None:
-    """Run the main flows against a Stripe simulator on loopback and print what happened.
+    """Run the main flows on Stripe and on Adyen simulators on loopback; print what happened.
 
-    Nothing leaves this machine: the simulator listens on 127.0.0.1 at a free port and the
-    idempotency store is in memory. Exits non-zero if any step does not go as expected.
+    Nothing leaves this machine: the simulators listen on 127.0.0.1 at free ports and the
+    stores are in memory. Exits non-zero if any step does not go as expected.
     """
-    console = Console(width=max(110, Console().width))
-    run = DemoRun("paygate demo: Stripe simulator on loopback")
+    console = Console(width=max(120, Console().width))
     timeout = Timeout(read=0.5, total=15)
+    stripe = DemoRun("paygate demo, 1/2: Stripe simulator on loopback")
     with (
-        StripeSimulator() as sim,
-        Gateway.for_stripe(DEMO_KEY, base_url=sim.url, timeout=timeout) as gw,
+        StripeSimulator() as stripe_sim,
+        Gateway.for_stripe(DEMO_KEY, base_url=stripe_sim.url, timeout=timeout) as gw,
     ):
-        stripe_flows(run, sim, gw)
-    console.print(run.table)
+        stripe_flows(stripe, stripe_sim, gw)
+    console.print(stripe.table)
+    adyen = DemoRun("paygate demo, 2/2: Adyen simulator on loopback")
+    with (
+        AdyenSimulator() as adyen_sim,
+        Gateway.for_adyen(
+            DEMO_ADYEN_KEY,
+            merchant_account=adyen_sim.merchant_account,
+            base_url=f"{adyen_sim.url}/v71",
+            hmac_key=adyen_sim.hmac_key,
+            timeout=timeout,
+        ) as adyen_gw,
+    ):
+        payment_id = adyen_flows(adyen, adyen_sim, adyen_gw)
+        console.print(adyen.table)
+        console.print(trail_table(adyen_gw, payment_id))
     console.print(
-        "Step 5: the provider charged, the answer never arrived, and the retry carried the same "
-        "idempotency key, so the provider replayed its first answer: one charge, not two."
+        "A lost answer (the provider acted, the reply never arrived) was retried under the same "
+        "idempotency key on both providers, and the provider replayed its first answer: one "
+        "charge, not two. Adyen's capture and refund were only received at first, and became "
+        "done when their signed webhooks arrived."
     )
-    if run.failed:
+    if stripe.failed or adyen.failed:
         console.print("[red]the demo did not go as expected[/red]")
         raise typer.Exit(1)
 
@@ -59,16 +77,28 @@ def serve(
         Provider, typer.Option(help="which provider to simulate")
     ] = Provider.stripe,
     port: Annotated[int, typer.Option(help="port on 127.0.0.1; 0 picks a free one")] = 0,
+    webhook_url: Annotated[
+        str | None, typer.Option(help="POST every signed webhook to this URL as it happens")
+    ] = None,
 ) -> None:
     """Serve a provider simulator on 127.0.0.1 until interrupted.
 
-    Point your gateway's base URL at the printed address with any sk_test_ key. Inject faults
-    with POST /_sim/faults and clear them with DELETE /_sim/faults; read state with
-    GET /_sim/state; forget everything with POST /_sim/reset.
+    It prints the settings that point a paygate gateway at it (base URL, webhook secret or
+    HMAC key). Inject faults with POST /_sim/faults and clear them with DELETE /_sim/faults;
+    read state with GET /_sim/state; forget everything with POST /_sim/reset; Adyen: decide
+    received modifications with POST /_sim/process.
     """
     console = Console()
-    with StripeSimulator(port=port) as sim:
+    sim: StripeSimulator | AdyenSimulator
+    if provider is Provider.stripe:
+        sim = StripeSimulator(port=port, webhook_url=webhook_url)
+    else:
+        sim = AdyenSimulator(port=port, webhook_url=webhook_url)
+    with sim:
         console.print(f"{provider.value} simulator listening on {sim.url} (Ctrl-C to stop)")
+        console.print(f"  PAYGATE_PROVIDER={provider.value}")
+        for name, value in _settings_for(sim).items():
+            console.print(f"  PAYGATE_{name}={value}")
         console.print(
             f"  faults: curl -X POST {sim.url}/_sim/faults -d "
             """'{"fault": {"kind": "server_error", "status": 503}, "times": 1}'"""
@@ -78,6 +108,22 @@ def serve(
                 time.sleep(3600)
         except KeyboardInterrupt:
             console.print("stopped")
+
+
+def _settings_for(sim: StripeSimulator | AdyenSimulator) -> dict[str, str]:
+    """The environment that points a gateway at this simulator."""
+    if isinstance(sim, StripeSimulator):
+        return {
+            "STRIPE__API_KEY": "sk_test_<anything>",
+            "STRIPE__BASE_URL": sim.url,
+            "STRIPE__WEBHOOK_SECRET": sim.webhook_secret,
+        }
+    return {
+        "ADYEN__API_KEY": "<anything>",
+        "ADYEN__BASE_URL": f"{sim.url}/v71",
+        "ADYEN__MERCHANT_ACCOUNT": sim.merchant_account,
+        "ADYEN__HMAC_KEY": sim.hmac_key,
+    }
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ import httpx
 
 from paygate import _outcomes
 from paygate._core import (
+    ADOPTING_EVENTS,
     GatewayCore,
     Prepared,
     _now,
@@ -234,6 +235,11 @@ class Gateway(_Constructors):
         """The payment's current state at the provider."""
         return as_payment(self._run(self.retrieve_request(payment_id=payment_id)))
 
+    def find(self, reference: str, *, amount: Money | None = None) -> Payment:
+        """The newest payment made with your ``reference`` (and ``amount``), where the
+        provider can search; ``TerminalError`` with code ``not_found`` when there is none."""
+        return as_payment(self._run(self.find_request(reference=reference, amount=amount)))
+
     # -- records, webhooks, unknown outcomes ------------------------------------------------------
     def payment_record(self, payment_id: str) -> PaymentRecord | None:
         """paygate's record of a payment, by the provider's payment id."""
@@ -257,6 +263,10 @@ class Gateway(_Constructors):
         if event.payment_id is None:
             return self.webhook_outcome(event, None)
         locate, change, seen = self.webhook_change(event)
+        if event.type in ADOPTING_EVENTS and self.records.lookup(locate) is None:
+            orphan = self.orphan(self.records.with_unknown(), event.reference, event.amount)
+            if orphan is not None:
+                locate, change = self.adopting_event(event, orphan)
         return self.webhook_outcome(event, self.records.apply(locate, change, event=seen))
 
     def unknown_payments(self) -> list[PaymentRecord]:
@@ -279,6 +289,9 @@ class Gateway(_Constructors):
     def _resolve(self, record: PaymentRecord, unknown: UnknownOperation) -> Resolution:
         request = self.replay_for(record, unknown)
         if request is None:
+            found = self._found(record, unknown)
+            if found is not None:
+                return found
             reason = "cannot be repeated safely; waiting for a webhook or a manual check"
             self.records.apply(
                 Locate(record_id=record.record_id), self.still_unknown(record, unknown, reason)
@@ -291,6 +304,22 @@ class Gateway(_Constructors):
         except PaymentError as error:
             return resolution(record, unknown, settled=True, detail=f"refused: {error.code}")
         return resolution(record, unknown, settled=True, detail=describe(result))
+
+    def _found(self, record: PaymentRecord, unknown: UnknownOperation) -> Resolution | None:
+        """Settle a lost authorize answer by finding its payment by reference, where the
+        provider can search; None when it cannot, or nothing (new) is found yet."""
+        search = self.finds(record, unknown)
+        if search is None:
+            return None
+        try:
+            found = as_payment(self._run(search))
+        except PaymentError:
+            return None
+        if self.records.find(self.provider, found.id) is not None:
+            return None  # an earlier attempt's payment, already on its own record
+        locate, change = self.adopting_found(found, (record, unknown))
+        self.records.apply(locate, change)
+        return resolution(record, unknown, settled=True, detail=f"found {found.id}")
 
     # -- the call ------------------------------------------------------------------------------
     def _run(self, request: OperationRequest) -> Result:
@@ -521,6 +550,11 @@ class AsyncGateway(_Constructors):
         """The payment's current state at the provider."""
         return as_payment(await self._run(self.retrieve_request(payment_id=payment_id)))
 
+    async def find(self, reference: str, *, amount: Money | None = None) -> Payment:
+        """The newest payment made with your ``reference`` (and ``amount``), where the
+        provider can search; ``TerminalError`` with code ``not_found`` when there is none."""
+        return as_payment(await self._run(self.find_request(reference=reference, amount=amount)))
+
     # -- records, webhooks, unknown outcomes ------------------------------------------------------
     async def payment_record(self, payment_id: str) -> PaymentRecord | None:
         """paygate's record of a payment, by the provider's payment id."""
@@ -546,6 +580,14 @@ class AsyncGateway(_Constructors):
         if event.payment_id is None:
             return self.webhook_outcome(event, None)
         locate, change, seen = self.webhook_change(event)
+        if (
+            event.type in ADOPTING_EVENTS
+            and await self._records(self.records.lookup, locate) is None
+        ):
+            unknown = await self._records(self.records.with_unknown)
+            orphan = self.orphan(unknown, event.reference, event.amount)
+            if orphan is not None:
+                locate, change = self.adopting_event(event, orphan)
         applied = await self._records(self.records.apply, locate, change, event=seen)
         return self.webhook_outcome(event, applied)
 
@@ -569,6 +611,9 @@ class AsyncGateway(_Constructors):
     async def _resolve(self, record: PaymentRecord, unknown: UnknownOperation) -> Resolution:
         request = self.replay_for(record, unknown)
         if request is None:
+            found = await self._found(record, unknown)
+            if found is not None:
+                return found
             reason = "cannot be repeated safely; waiting for a webhook or a manual check"
             change = self.still_unknown(record, unknown, reason)
             await self._records(self.records.apply, Locate(record_id=record.record_id), change)
@@ -587,6 +632,22 @@ class AsyncGateway(_Constructors):
         if self.store.blocking:
             return await asyncio.to_thread(fn, *args, **kwargs)
         return fn(*args, **kwargs)
+
+    async def _found(self, record: PaymentRecord, unknown: UnknownOperation) -> Resolution | None:
+        """Settle a lost authorize answer by finding its payment by reference, where the
+        provider can search; None when it cannot, or nothing (new) is found yet."""
+        search = self.finds(record, unknown)
+        if search is None:
+            return None
+        try:
+            found = as_payment(await self._run(search))
+        except PaymentError:
+            return None
+        if await self._records(self.records.find, self.provider, found.id) is not None:
+            return None  # an earlier attempt's payment, already on its own record
+        locate, change = self.adopting_found(found, (record, unknown))
+        await self._records(self.records.apply, locate, change)
+        return resolution(record, unknown, settled=True, detail=f"found {found.id}")
 
     async def _records(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A record store call; one that does blocking I/O runs in a worker thread."""

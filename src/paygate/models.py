@@ -27,6 +27,7 @@ __all__ = [
     "CaptureRequest",
     "CardDetails",
     "EventType",
+    "FindRequest",
     "ModificationReceipt",
     "NextAction",
     "Operation",
@@ -70,10 +71,11 @@ class Operation(StrEnum):
     VOID = "void"
     REFUND = "refund"
     RETRIEVE = "retrieve"
+    FIND = "find"  # a payment by the caller's reference, where the provider can search
 
     @property
     def is_mutating(self) -> bool:
-        return self is not Operation.RETRIEVE
+        return self not in {Operation.RETRIEVE, Operation.FIND}
 
 
 class PaymentStatus(StrEnum):
@@ -285,7 +287,18 @@ class RetrieveRequest(PaymentRequest):
     operation: Literal[Operation.RETRIEVE] = Operation.RETRIEVE
 
 
-OperationRequest = AuthorizeRequest | CaptureRequest | VoidRequest | RefundRequest | RetrieveRequest
+class FindRequest(PaymentRequest):
+    """Find a payment by the caller's reference (and amount), newest first. For settling a
+    payment whose answer was lost before its id was known."""
+
+    reference: Reference
+    amount: Money | None = None
+    operation: Literal[Operation.FIND] = Operation.FIND
+
+
+OperationRequest = (
+    AuthorizeRequest | CaptureRequest | VoidRequest | RefundRequest | RetrieveRequest | FindRequest
+)
 
 
 # -- results -----------------------------------------------------------------------------------

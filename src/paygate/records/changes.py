@@ -8,6 +8,7 @@ to the trail with the reason. The store runs these inside its transaction and se
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -348,3 +349,23 @@ def apply_event(
         return _finish(None, candidate, cause, note, now)
     candidate, note = _event_candidate(record, event)
     return _finish(record, candidate, cause, note, now)
+
+
+def adopt(
+    record: PaymentRecord,
+    *,
+    payment_id: str,
+    key: str,
+    report: Callable[[PaymentRecord], Change | None],
+    cause: Cause,
+    now: datetime,
+) -> Change:
+    """The record of an authorize whose answer was lost claims the payment the provider now
+    reports for its reference and amount (a webhook, a search), and the unknown is settled."""
+    claimed = record.model_copy(update={"payment_id": payment_id})
+    reported = report(claimed)
+    done = settled(reported.record if reported is not None else claimed, key, cause, now)
+    note = f"payment {payment_id} found for the authorize whose answer was lost (key {key})"
+    if reported is not None:
+        note = f"{note}; {reported.entry.note}"
+    return Change(done.record, _entry(record, done.record, cause, note, now), applied=True)

@@ -16,8 +16,10 @@ class StripeSimulator(Simulator):
 
     It speaks Stripe's wire format (form-encoded bracket parameters, ``Bearer sk_test_…``
     keys, Stripe's error object and idempotency rules) for ``POST /v1/payment_intents``,
-    ``GET /v1/payment_intents/{id}``, ``.../capture``, ``.../cancel``, ``POST /v1/refunds`` and
-    ``GET /v1/refunds/{id}``, and honours Stripe's test cards and ``pm_card_…`` ids::
+    ``GET /v1/payment_intents/{id}``, ``.../capture``, ``.../cancel``, ``POST /v1/refunds``,
+    ``GET /v1/refunds/{id}`` and ``GET /v1/payment_intents/search`` (exact-match ``metadata``,
+    ``amount`` and ``currency`` clauses joined by AND; newest first; immediately consistent,
+    where Stripe's search lags writes), and honours Stripe's test cards and ``pm_card_…`` ids::
 
         with StripeSimulator() as sim:
             gateway = Gateway.for_stripe("sk_test_123", base_url=sim.url)

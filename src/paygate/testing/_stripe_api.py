@@ -1,6 +1,7 @@
 """The Stripe simulator's HTTP face, plugged into the neutral server as its ``Provider``:
 API-key auth, routes, parameter checks (before execution, never saved under a key), and
-Stripe's answers, errors and headers.
+Stripe's answers, errors and headers. PaymentIntent search reads its query with
+``_stripe_search``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from paygate.testing import _stripe_params as read
+from paygate.testing import _stripe_search as search
 from paygate.testing._dispatch import Admitted
 from paygate.testing._idempotency import Verdict
 from paygate.testing._records import Headers, RecordedRequest, Reply, json_reply
@@ -53,6 +55,10 @@ _REFUND_PARAMS: Final = frozenset(
 )
 _RETRIEVE_INTENT_PARAMS: Final = frozenset({"client_secret", "expand"})
 _RETRIEVE_REFUND_PARAMS: Final = frozenset({"expand"})
+_SEARCH_INTENT_PARAMS: Final = frozenset({"expand", "limit", "page", "query"})
+_SEARCH_URL: Final = "/v1/payment_intents/search"
+_DEFAULT_LIMIT: Final = 10
+_MAX_LIMIT: Final = 100
 
 _CAPTURE_METHODS: Final = ("automatic", "automatic_async", "manual")
 _CONFIRMATION_METHODS: Final = ("automatic", "manual")
@@ -72,6 +78,7 @@ class StripeApi:
         intent = r"/v1/payment_intents/([^/]+)"
         self._routes: tuple[tuple[str, re.Pattern[str], Operation], ...] = (
             ("POST", re.compile(r"/v1/payment_intents"), self._create_intent),
+            ("GET", re.compile(_SEARCH_URL), self._search_intents),  # before GET {id}
             ("GET", re.compile(intent), self._retrieve_intent),
             ("POST", re.compile(intent + "/capture"), self._capture),
             ("POST", re.compile(intent + "/cancel"), self._cancel),
@@ -136,10 +143,12 @@ class StripeApi:
         value = json.loads(body)
         if "error" in value:
             value["error"] = "a simulated schema break: the error is not an object"
+        elif value.get("object") == "search_result":
+            value["has_more"] = str(value["has_more"]).lower()
+            for item in value["data"]:
+                _break_object(item)
         else:
-            if "amount" in value:
-                value["amount"] = str(value["amount"])
-            value.pop("status", None)
+            _break_object(value)
         return json.dumps(value).encode()
 
     def stamp(self, reply: Reply) -> Reply:
@@ -194,6 +203,36 @@ class StripeApi:
         expand = read.expand(params, {"latest_charge"})
         return lambda: self.ledger.render_intent(intent_id, expand)
 
+    def _search_intents(self, params: Mapping[str, Any], _: str) -> Result:
+        read.only(params, _SEARCH_INTENT_PARAMS)
+        clauses = search.parse(read.required(params, "query"))
+        limit = read.optional_integer(params, "limit") or _DEFAULT_LIMIT
+        if limit > _MAX_LIMIT:
+            raise invalid(
+                f"Invalid limit: it must be between 1 and {_MAX_LIMIT}.",
+                code="parameter_invalid_integer",
+                param="limit",
+            )
+        offset = search.page_offset(read.string(params, "page"))
+        expand = read.expand(params, {"data.latest_charge"})
+        item_expand = ("latest_charge",) if "data.latest_charge" in expand else ()
+
+        def run() -> dict[str, Any]:
+            ids = self.ledger.search_intents(lambda pi: all(c.matches(pi) for c in clauses))
+            more = offset + limit < len(ids)
+            return {
+                "object": "search_result",
+                "url": _SEARCH_URL,
+                "has_more": more,
+                "next_page": search.page_token(offset + limit) if more else None,
+                "data": [
+                    self.ledger.render_intent(pi, item_expand)
+                    for pi in ids[offset : offset + limit]
+                ],
+            }
+
+        return run
+
     def _capture(self, params: Mapping[str, Any], intent_id: str) -> Result:
         read.only(params, _CAPTURE_PARAMS)
         amount = read.optional_integer(params, "amount_to_capture")
@@ -238,6 +277,12 @@ class StripeApi:
         read.only(params, _RETRIEVE_REFUND_PARAMS)
         expand = read.expand(params, {"charge", "payment_intent"})
         return lambda: self.ledger.render_refund(refund_id, expand)
+
+
+def _break_object(value: dict[str, Any]) -> None:
+    if "amount" in value:
+        value["amount"] = str(value["amount"])
+    value.pop("status", None)
 
 
 def _answer(result: Result) -> Reply:

@@ -1,7 +1,8 @@
 """Stripe, sans-IO: PaymentIntents (manual capture for authorize, automatic for purchase),
-Refunds, retrieve. Sections in the order every adapter follows: constants (``_constants``) →
-wire models (``_wire``) → status tables (here and ``_codes``) → request builders → response
-parsers → error classifier → webhook verification and parsing (``_webhooks``)."""
+Refunds, retrieve, and find (a PaymentIntent search by the caller's reference). Sections in the
+order every adapter follows: constants (``_constants``) → wire models (``_wire``) → status
+tables (here and ``_codes``) → request builders → response parsers → error classifier →
+webhook verification and parsing (``_webhooks``)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from paygate.adapters.stripe._constants import (
     DEFAULT_BASE_URL,
     PROVIDER,
     REFERENCE_KEY,
+    SEARCH_LIMIT,
     money,
 )
 from paygate.adapters.stripe._webhooks import DEFAULT_TOLERANCE, read_events, verify_signature
@@ -32,6 +34,7 @@ from paygate.adapters.stripe._wire import (
     FormValue,
     PaymentIntentWire,
     RefundWire,
+    SearchResultWire,
     encode_form,
 )
 from paygate.errors import (
@@ -50,6 +53,7 @@ from paygate.errors import (
 from paygate.models import (
     AuthorizeRequest,
     CaptureRequest,
+    FindRequest,
     NextAction,
     Operation,
     OperationRequest,
@@ -171,17 +175,27 @@ class StripeAdapter:
             "Stripe-Version": self.api_version,
             "User-Agent": f"paygate/{__version__}",
         }
+        if isinstance(request, RetrieveRequest | FindRequest):
+            # A read: a GET, which Stripe keys by nothing (Idempotency-Key is for POSTs).
+            path, params = self._query(request)
+            return httpx.Request(
+                "GET", f"{self.base_url}{path}", params=tuple(params), headers=headers
+            )
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
-        if isinstance(request, RetrieveRequest):
-            return httpx.Request(
-                "GET",
-                f"{self.base_url}/v1/payment_intents/{request.payment_id}",
-                params=tuple(encode_form({"expand": ["latest_charge"]})),
-                headers=headers,
-            )
         path, params = self._form(request)
         return httpx.Request("POST", f"{self.base_url}{path}", data=dict(params), headers=headers)
+
+    def _query(self, request: RetrieveRequest | FindRequest) -> tuple[str, list[tuple[str, str]]]:
+        if isinstance(request, RetrieveRequest):
+            path = f"/v1/payment_intents/{request.payment_id}"
+            return path, encode_form({"expand": ["latest_charge"]})
+        params: dict[str, FormValue] = {
+            "query": _search_query(request),
+            "limit": SEARCH_LIMIT,
+            "expand": ["data.latest_charge"],
+        }
+        return "/v1/payment_intents/search", encode_form(params)
 
     def _form(self, request: OperationRequest) -> tuple[str, list[tuple[str, str]]]:
         expand: FormValue = ["latest_charge"]
@@ -225,7 +239,15 @@ class StripeAdapter:
         request_id = response.headers.get("request-id")
         if response.status_code >= 300:
             return self._classify(response, context, request_id)
-        if isinstance(context.request, RefundRequest):
+        request = context.request
+        if isinstance(request, FindRequest):
+            found = validate_body(
+                SearchResultWire, response, context, provider=PROVIDER, request_id=request_id
+            )
+            if isinstance(found, PaymentError):
+                return found
+            return _newest_match(found, request, context, response.status_code, request_id)
+        if isinstance(request, RefundRequest):
             refund = validate_body(
                 RefundWire, response, context, provider=PROVIDER, request_id=request_id
             )
@@ -346,6 +368,30 @@ def _wire_amount(amount: Money) -> int:
     return CURRENCIES[amount.currency].to_wire(amount)
 
 
+def _search_query(request: FindRequest) -> str:
+    """Stripe search syntax for a find: the reference in metadata, and, when asked, the amount
+    (minor units) and its currency, joined by AND. A quote inside a quoted value is escaped
+    with a backslash (Stripe's search docs); no escape is documented for a backslash itself, so
+    a reference with one is refused here, before anything is sent."""
+    if "\\" in request.reference:
+        raise InvalidRequestError(
+            "Stripe's search syntax documents no escape for a backslash, so a reference "
+            "containing one cannot be searched for; nothing was sent",
+            code=ErrorCode.UNSUPPORTED,
+            provider=PROVIDER,
+        )
+    clauses = [f"metadata['{REFERENCE_KEY}']:{_quoted(request.reference)}"]
+    if request.amount is not None:
+        clauses.append(f"amount:{_wire_amount(request.amount)}")
+        clauses.append(f"currency:{_quoted(request.amount.currency.lower())}")
+    return " AND ".join(clauses)
+
+
+def _quoted(value: str) -> str:
+    escaped = value.replace("'", "\\'")
+    return f"'{escaped}'"
+
+
 def _source_params(request: AuthorizeRequest) -> dict[str, FormValue]:
     source = request.source
     if source.card_details is None:
@@ -407,6 +453,56 @@ def _payment(
         next_action=next_action,
         livemode=intent.livemode,
     )
+
+
+def _newest_match(
+    page: SearchResultWire,
+    request: FindRequest,
+    context: ResponseContext,
+    http_status: int,
+    request_id: str | None,
+) -> Payment | PaymentError:
+    """The newest PaymentIntent (by ``created``) of the page that carries exactly the reference
+    (and amount) asked for, read as retrieve reads one. Stripe matches metadata without regard
+    to case, so its matches are checked again here. Two created in the same second keep
+    Stripe's order. Only this page is read: past ``SEARCH_LIMIT`` matches, the caller reused
+    the reference."""
+    wanted: tuple[int, str] | None = None
+    if request.amount is not None:
+        wanted = (_wire_amount(request.amount), request.amount.currency.lower())
+    matches = [
+        intent
+        for intent in page.data
+        if intent.metadata.get(REFERENCE_KEY) == request.reference
+        and (wanted is None or (intent.amount, intent.currency.lower()) == wanted)
+    ]
+    base: ErrorContext = {
+        "provider": PROVIDER,
+        "http_status": http_status,
+        "request_id": request_id,
+    }
+    if not matches:
+        asked = f"reference {request.reference!r}"
+        if request.amount is not None:
+            asked += f" and amount {request.amount}"
+        more = " (Stripe had more results than the page read)" if page.has_more else ""
+        return TerminalError(
+            f"no Stripe PaymentIntent found with {asked}{more}. Stripe's search is eventually "
+            "consistent: a payment created in the last minute (longer during an incident) may "
+            "not show yet, so search again later before concluding there is none",
+            code=ErrorCode.NOT_FOUND,
+            **base,
+        )
+    if len(matches) > 1 and any(intent.created is None for intent in matches):
+        base["provider_body"] = page.model_dump(mode="json")
+        return TerminalError(
+            "Stripe returned matching PaymentIntents without their creation time, so the "
+            "newest cannot be told",
+            code=ErrorCode.SCHEMA_VIOLATION,
+            **base,
+        )
+    newest = max(matches, key=lambda intent: intent.created or 0)  # the first of equals
+    return _payment(newest, context, request_id)
 
 
 def _refine(

@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "PROVIDER",
     "REFERENCE_KEY",
+    "SEARCH_LIMIT",
     "money",
 ]
 
@@ -26,6 +27,9 @@ PROVIDER: Final = "stripe"
 DEFAULT_BASE_URL: Final = "https://api.stripe.com"
 API_VERSION: Final = "2023-08-16"
 REFERENCE_KEY: Final = "reference"  # metadata key that carries the caller's reference
+# PaymentIntents one search asks for (Stripe's default page). A reference names one payment,
+# so more than a page of matches means the caller reused it; find reads the first page only.
+SEARCH_LIMIT: Final = 10
 
 # Stripe's own minor-unit rules, where they differ from ISO 4217.
 _ZERO_DECIMAL: Final = frozenset(

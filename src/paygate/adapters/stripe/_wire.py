@@ -50,9 +50,21 @@ class PaymentIntentWire(_Wire):
     capture_method: StrictStr
     livemode: StrictBool
     metadata: Mapping[str, StrictStr]
+    # Unix seconds. Always sent (the spec requires it); read only to order search results.
+    created: StrictInt | None = None
     latest_charge: ChargeWire | StrictStr | None = None
     next_action: NextActionWire | None = None
     last_payment_error: LastPaymentErrorWire | None = None
+
+
+class SearchResultWire(_Wire):
+    """A page of ``GET /v1/payment_intents/search``. ``next_page`` is the cursor to the next
+    page (None on the last one)."""
+
+    object: Literal["search_result"]
+    data: Sequence[PaymentIntentWire]
+    has_more: StrictBool
+    next_page: StrictStr | None = None
 
 
 class RefundWire(_Wire):
