@@ -25,7 +25,14 @@ from paygate import (
     Timeout,
 )
 from paygate.adapters.stripe import StripeAdapter
-from paygate.errors import ErrorCode, IdempotencyInFlight, OutcomeUnknown, TerminalError
+from paygate.errors import (
+    ErrorCode,
+    IdempotencyInFlight,
+    OutcomeUnknown,
+    RetriableError,
+    TerminalError,
+)
+from paygate.idempotency import MemoryStore
 from paygate.testing import Fault, StripeSimulator
 
 VISA = PaymentSource.token("pm_card_visa")
@@ -143,3 +150,43 @@ def test_a_crashed_owners_key_is_retaken_and_settled_without_a_second_charge(
     assert "took over a lapsed lease" in caplog.text
     keys = {r.idempotency_key for r in sim.requests if r.path == PI_PATH}
     assert keys == {prepared.key}
+
+
+class _BrokenStore:
+    """An idempotency store whose server is gone."""
+
+    blocking = False
+
+    def begin(self, key: str, fingerprint: str, *, lease_seconds: float) -> Any:
+        raise ConnectionError("store unreachable")
+
+    def complete(self, key: str, token: str, outcome: str) -> bool:
+        raise ConnectionError("store unreachable")
+
+    def release(self, key: str, token: str) -> None:
+        raise ConnectionError("store unreachable")
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def test_an_unreachable_idempotency_store_fails_closed(sim: StripeSimulator, api_key: str) -> None:
+    with Gateway.for_stripe(api_key, base_url=sim.url, store=_BrokenStore()) as gw:
+        with pytest.raises(RetriableError) as refused:
+            gw.authorize(Money("5.00", "EUR"), source=VISA, reference="order-closed")
+        assert refused.value.code is ErrorCode.STORE_UNAVAILABLE
+        assert "nothing was sent" in str(refused.value)
+        assert sim.requests == []  # never a provider call without a recorded key
+
+
+def test_a_store_that_fails_after_the_provider_answered_does_not_hide_the_answer(
+    sim: StripeSimulator, api_key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    class CompletesBadly(MemoryStore):
+        def complete(self, key: str, token: str, outcome: str) -> bool:
+            raise ConnectionError("store went away after the call")
+
+    with Gateway.for_stripe(api_key, base_url=sim.url, store=CompletesBadly()) as gw:
+        p = gw.authorize(Money("6.00", "EUR"), source=VISA, reference="order-late-store")
+    assert p.status is PaymentStatus.AUTHORIZED
+    assert "the outcome could not be stored" in caplog.text

@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 
 from paygate import Money, PaymentSource, PaymentStatus, RetryPolicy, SQLiteStore, Timeout
-from paygate.errors import CardDeclinedError, ErrorCode, InvalidRequestError, OutcomeUnknown
+from paygate.errors import (
+    CardDeclinedError,
+    ErrorCode,
+    InvalidRequestError,
+    InvalidWebhookError,
+    OutcomeUnknown,
+)
 from paygate.records import SQLiteRecordStore
 from paygate.testing import Fault, StripeSimulator
 
@@ -184,3 +190,67 @@ def test_a_lost_card_authorize_is_adopted_by_its_webhook(
     assert adopted.record_id == record.record_id and adopted.status is S.AUTHORIZED
     assert gw.unknown_payments() == []
     assert "found for the authorize whose answer was lost" in gw.audit_trail(intent["id"])[-1].note
+
+
+def test_stripe_webhooks_confirm_what_the_answers_said_and_are_applied_once(
+    make_gateway: Callable[..., Any], sim: StripeSimulator
+) -> None:
+    gw = make_gateway()
+    p = gw.authorize(eur("20.00"), source=VISA, reference="order-hooks")
+    gw.capture(p.id)
+    gw.refund(p.id, amount=eur("4.00"), reference="order-hooks-r1")
+    deliveries = sim.drain_webhooks()
+    kinds = [d.event_type for d in deliveries]
+    assert kinds == [
+        "payment_intent.amount_capturable_updated",
+        "payment_intent.succeeded",
+        "refund.created",
+    ]
+    results = [o.result for d in deliveries for o in gw.handle_webhook(d.headers, d.body)]
+    assert results == ["unchanged", "unchanged", "unchanged"]  # the answers said it all
+    again = gw.handle_webhook(deliveries[2].headers, deliveries[2].body)
+    assert [o.result for o in again] == ["duplicate"]
+    record = gw.payment_record(p.id)
+    assert record.amount_refunded == eur("4.00") and record.status is S.PARTIALLY_REFUNDED
+    tampered = deliveries[1].body.replace(b"succeeded", b"canceled")
+    with pytest.raises(InvalidWebhookError):
+        gw.handle_webhook(deliveries[1].headers, tampered)
+    assert gw.records.verify() is None
+
+
+def test_a_stripe_webhook_alone_moves_the_record(
+    make_gateway: Callable[..., Any], sim: StripeSimulator, api_key: str
+) -> None:
+    """A capture made outside this gateway (the dashboard, another service) reaches the
+    record through its webhook."""
+    gw = make_gateway()
+    p = gw.authorize(eur("9.00"), source=VISA, reference="order-outside")
+    sim.drain_webhooks()
+    import httpx
+
+    httpx.post(
+        f"{sim.url}/v1/payment_intents/{p.id}/capture",
+        headers={"Authorization": f"Bearer {api_key}"},
+    ).raise_for_status()
+    [succeeded] = sim.drain_webhooks()
+    [outcome] = gw.handle_webhook(succeeded.headers, succeeded.body)
+    assert outcome.result == "applied" and outcome.payment.status is S.CAPTURED
+    assert gw.audit_trail(p.id)[-1].cause.kind == "webhook"
+
+
+def test_an_unknown_capture_confirmed_by_its_webhook_is_settled_not_repeated(
+    make_gateway: Callable[..., Any], sim: StripeSimulator
+) -> None:
+    gw = make_gateway(retry=RetryPolicy(max_attempts=1), timeout=Timeout(read=0.3, total=5))
+    p = gw.authorize(eur("18.00"), source=VISA, reference="order-confirmed")
+    sim.drain_webhooks()
+    sim.inject(Fault.timeout_after_commit(hold=1.0), times=1, method="POST")
+    with pytest.raises(OutcomeUnknown):
+        gw.capture(p.id)
+    for delivery in sim.drain_webhooks():  # payment_intent.succeeded: the capture happened
+        gw.handle_webhook(delivery.headers, delivery.body)
+    assert gw.payment_record(p.id).status is S.CAPTURED
+    sent = len(sim.requests)
+    [resolved] = gw.resolve_unknown(due_by=LATER)
+    assert resolved.settled and len(sim.requests) == sent  # nothing sent again
+    assert gw.unknown_payments() == []

@@ -23,6 +23,7 @@ from paygate.errors import (
     ErrorCode,
     IdempotencyConflict,
     IdempotencyInFlight,
+    InvalidRequestError,
     PaymentError,
     RetriableError,
     TerminalError,
@@ -56,7 +57,7 @@ from paygate.models import (
 )
 from paygate.money import Money
 from paygate.records import Locate, MemoryRecordStore, PaymentRecord, RecordStore, UnknownOperation
-from paygate.records.changes import Change, adopt, observe, unsettled
+from paygate.records.changes import Change, adopt, observe, settled, unsettled
 from paygate.records.changes import apply_event as changes_apply_event
 from paygate.records.store import Applied, ChangeFn
 from paygate.records.trail import Cause, ResolverCause, WebhookCause
@@ -249,6 +250,28 @@ class GatewayCore:
                 idempotency_key=prepared.key,
             )
         return None
+
+    def store_unavailable(self, prepared: Prepared, store: str, exc: Exception) -> RetriableError:
+        logger.error(
+            "%s store unavailable (%s); %s refused, nothing was sent",
+            store,
+            type(exc).__name__,
+            prepared.request.operation.value,
+        )
+        return RetriableError(
+            f"the {store} store is unavailable ({type(exc).__name__}); nothing was sent",
+            code=ErrorCode.STORE_UNAVAILABLE,
+            provider=self.provider,
+            idempotency_key=prepared.key,
+        )
+
+    @staticmethod
+    def settle_failed(prepared: Prepared) -> None:
+        logger.exception(
+            "idempotency key %s: the outcome could not be stored; the key stays leased until "
+            "its lease lapses, and a repeat is then settled by the provider's replay",
+            prepared.key,
+        )
 
     def in_flight_error(self, prepared: Prepared) -> IdempotencyInFlight:
         return IdempotencyInFlight(
@@ -476,6 +499,24 @@ class GatewayCore:
         if _now() - unknown.since >= window:
             return None
         return _recording.replay_request(unknown, record)
+
+    @staticmethod
+    def moved_on(
+        record: PaymentRecord, unknown: UnknownOperation, error: PaymentError
+    ) -> ChangeFn | None:
+        """The repeat of an unknown call was refused by the record itself (nothing sent): the
+        provider's later reports (a webhook, a retrieve) already moved the payment past it, and
+        nothing else may race an unknown capture or void. That settles the unknown. (A refusal
+        by the provider settles it through the call's own record change.)"""
+        if error.http_status is not None or not isinstance(error, InvalidRequestError):
+            return None
+        cause = ResolverCause(
+            operation=unknown.operation.value,
+            idempotency_key=unknown.idempotency_key,
+            attempt=unknown.attempts + 1,
+        )
+        now = _now()
+        return lambda r: None if r is None else settled(r, unknown.idempotency_key, cause, now)
 
     @staticmethod
     def still_unknown(record: PaymentRecord, unknown: UnknownOperation, reason: str) -> ChangeFn:

@@ -170,6 +170,7 @@ _STATED_BRANCHES: Final[Mapping[ErrorCode, frozenset[Branch]]] = MappingProxyTyp
         ErrorCode.PROVIDER_UNAVAILABLE: frozenset({_O}),  # a 5xx answer to a mutating call
         ErrorCode.SCHEMA_VIOLATION: frozenset({_T, _O}),  # a read / a mutating call
         ErrorCode.INTEGRITY_MISMATCH: frozenset({_T, _O}),  # a read / a mutating call
+        ErrorCode.STORE_UNAVAILABLE: frozenset({_R}),  # refused before anything was sent
         ErrorCode.WEBHOOK_STALE: frozenset({_T}),  # InvalidWebhookError with this code
         ErrorCode.WEBHOOK_MALFORMED: frozenset({_T}),
         ErrorCode.UNKNOWN: frozenset({_T}),  # an unrecognised error type or HTTP status
@@ -279,6 +280,10 @@ CODE_MEANINGS: Final[Mapping[ErrorCode, str]] = MappingProxyType(
         ),
         ErrorCode.CIRCUIT_OPEN: "The provider's circuit breaker is open; nothing was sent.",
         ErrorCode.BULKHEAD_FULL: "Too many calls in flight to this provider; nothing was sent.",
+        ErrorCode.STORE_UNAVAILABLE: (
+            "paygate's idempotency or payment record store could not be reached; the call was "
+            "refused before anything was sent."
+        ),
         ErrorCode.SCHEMA_VIOLATION: (
             "The provider's answer could not be read (not JSON, fields missing or mistyped, an "
             "unknown status)."

@@ -69,6 +69,7 @@ class ErrorCode(StrEnum):
     TIMEOUT = "timeout"
     CIRCUIT_OPEN = "circuit_open"
     BULKHEAD_FULL = "bulkhead_full"
+    STORE_UNAVAILABLE = "store_unavailable"
     SCHEMA_VIOLATION = "schema_violation"
     INTEGRITY_MISMATCH = "integrity_mismatch"
     WEBHOOK_SIGNATURE_INVALID = "webhook_signature_invalid"

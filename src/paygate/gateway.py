@@ -302,6 +302,9 @@ class Gateway(_Constructors):
         except OutcomeUnknown as error:
             return resolution(record, unknown, settled=False, detail=error.message)
         except PaymentError as error:
+            moved_on = self.moved_on(record, unknown, error)
+            if moved_on is not None:
+                self.records.apply(Locate(record_id=record.record_id), moved_on)
             return resolution(record, unknown, settled=True, detail=f"refused: {error.code}")
         return resolution(record, unknown, settled=True, detail=describe(result))
 
@@ -332,7 +335,11 @@ class Gateway(_Constructors):
             return begun
         stored: str | None = None
         try:
-            prepared = self.checked(prepared, self.records.lookup(self.record_locate(prepared)))
+            try:
+                record = self.records.lookup(self.record_locate(prepared))
+            except Exception as exc:  # fail closed: the record's guards cannot be checked
+                raise self.store_unavailable(prepared, "payment record", exc) from exc
+            prepared = self.checked(prepared, record)
             try:
                 with self._bulkhead.slot(deadline.remaining()):
                     outcome = self._send(prepared, deadline)
@@ -371,9 +378,12 @@ class Gateway(_Constructors):
         policy = self.idempotency_policy
         give_up = time.monotonic() + min(policy.in_flight_wait, deadline.remaining())
         while True:
-            begun: BeginResult = self.store.begin(
-                prepared.key, prepared.fingerprint, lease_seconds=policy.lease
-            )
+            try:
+                begun: BeginResult = self.store.begin(
+                    prepared.key, prepared.fingerprint, lease_seconds=policy.lease
+                )
+            except Exception as exc:  # fail closed: never a provider call without a key
+                raise self.store_unavailable(prepared, "idempotency", exc) from exc
             decided = self.on_begin(prepared, begun)
             if decided is not None:
                 return decided
@@ -383,10 +393,13 @@ class Gateway(_Constructors):
 
     def _settle(self, prepared: Prepared, token: str, stored: str | None) -> None:
         assert prepared.key is not None
-        if stored is None:
-            self.store.release(prepared.key, token)
-        elif not self.store.complete(prepared.key, token, stored):
-            logger.warning("idempotency key %s: lease lost before completion", prepared.key)
+        try:
+            if stored is None:
+                self.store.release(prepared.key, token)
+            elif not self.store.complete(prepared.key, token, stored):
+                logger.warning("idempotency key %s: lease lost before completion", prepared.key)
+        except Exception:  # the provider's answer stands; the lease lapses and a repeat settles
+            self.settle_failed(prepared)
 
     def _send(self, prepared: Prepared, deadline: Deadline) -> Result:
         retry = self.new_retry(prepared, deadline)
@@ -623,6 +636,11 @@ class AsyncGateway(_Constructors):
         except OutcomeUnknown as error:
             return resolution(record, unknown, settled=False, detail=error.message)
         except PaymentError as error:
+            moved_on = self.moved_on(record, unknown, error)
+            if moved_on is not None:
+                await self._records(
+                    self.records.apply, Locate(record_id=record.record_id), moved_on
+                )
             return resolution(record, unknown, settled=True, detail=f"refused: {error.code}")
         return resolution(record, unknown, settled=True, detail=describe(result))
 
@@ -665,7 +683,10 @@ class AsyncGateway(_Constructors):
             return begun
         stored: str | None = None
         try:
-            record = await self._records(self.records.lookup, self.record_locate(prepared))
+            try:
+                record = await self._records(self.records.lookup, self.record_locate(prepared))
+            except Exception as exc:  # fail closed: the record's guards cannot be checked
+                raise self.store_unavailable(prepared, "payment record", exc) from exc
             prepared = self.checked(prepared, record)
             try:
                 async with self._bulkhead.slot(deadline.remaining()):
@@ -709,9 +730,12 @@ class AsyncGateway(_Constructors):
         policy = self.idempotency_policy
         give_up = time.monotonic() + min(policy.in_flight_wait, deadline.remaining())
         while True:
-            begun: BeginResult = await self._store_call(
-                self.store.begin, prepared.key, prepared.fingerprint, lease_seconds=policy.lease
-            )
+            try:
+                begun: BeginResult = await self._store_call(
+                    self.store.begin, prepared.key, prepared.fingerprint, lease_seconds=policy.lease
+                )
+            except Exception as exc:  # fail closed: never a provider call without a key
+                raise self.store_unavailable(prepared, "idempotency", exc) from exc
             decided = self.on_begin(prepared, begun)
             if decided is not None:
                 return decided
@@ -721,10 +745,13 @@ class AsyncGateway(_Constructors):
 
     async def _settle(self, prepared: Prepared, token: str, stored: str | None) -> None:
         assert prepared.key is not None
-        if stored is None:
-            await self._store_call(self.store.release, prepared.key, token)
-        elif not await self._store_call(self.store.complete, prepared.key, token, stored):
-            logger.warning("idempotency key %s: lease lost before completion", prepared.key)
+        try:
+            if stored is None:
+                await self._store_call(self.store.release, prepared.key, token)
+            elif not await self._store_call(self.store.complete, prepared.key, token, stored):
+                logger.warning("idempotency key %s: lease lost before completion", prepared.key)
+        except Exception:  # the provider's answer stands; the lease lapses and a repeat settles
+            self.settle_failed(prepared)
 
     async def _send(self, prepared: Prepared, deadline: Deadline) -> Result:
         retry = self.new_retry(prepared, deadline)
