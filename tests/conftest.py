@@ -85,30 +85,14 @@ def sim(stripe_sim: StripeSimulator) -> Iterator[StripeSimulator]:
 def make_gateway(
     request: pytest.FixtureRequest, sim: StripeSimulator
 ) -> Iterator[Callable[..., Any]]:
-    """A factory of gateways to the simulator: ``make_gateway(**policies)``."""
-    closers: list[Callable[[], None]] = []
-    runner = asyncio.Runner() if request.param == "async" else None
-
-    def make(**options: Any) -> Any:
-        options.setdefault("retry", _fast_retry())
-        if runner is None:
-            gw = Gateway.for_stripe(
-                API_KEY, base_url=sim.url, webhook_secret=sim.webhook_secret, **options
-            )
-            closers.append(gw.close)
-            return gw
-        agw = AsyncGateway.for_stripe(
-            API_KEY, base_url=sim.url, webhook_secret=sim.webhook_secret, **options
-        )
-        closers.append(lambda: runner.run(agw.aclose()))
-        return AsyncDriver(agw, runner)
-
-    make.kind = request.param  # type: ignore[attr-defined]
-    yield make
-    for close in closers:
-        close()
-    if runner is not None:
-        runner.close()
+    """A factory of gateways to the Stripe simulator: ``make_gateway(**policies)``."""
+    yield from _gateway_factory(
+        request.param,
+        "for_stripe",
+        API_KEY,
+        base_url=sim.url,
+        webhook_secret=sim.webhook_secret,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -129,25 +113,34 @@ def make_adyen_gateway(
     request: pytest.FixtureRequest, adyen_sim: AdyenSimulator
 ) -> Iterator[Callable[..., Any]]:
     """A factory of gateways to the Adyen simulator: ``make_adyen_gateway(**policies)``."""
+    yield from _gateway_factory(
+        request.param,
+        "for_adyen",
+        ADYEN_KEY,
+        merchant_account=adyen_sim.merchant_account,
+        base_url=f"{adyen_sim.url}/v71",
+        hmac_key=adyen_sim.hmac_key,
+    )
+
+
+def _gateway_factory(
+    kind: str, constructor: str, key: str, **provider: Any
+) -> Iterator[Callable[..., Any]]:
+    """Gateways of one kind (sync, or async driven through one loop), closed at the end."""
     closers: list[Callable[[], None]] = []
-    runner = asyncio.Runner() if request.param == "async" else None
-    adyen = {
-        "merchant_account": adyen_sim.merchant_account,
-        "base_url": f"{adyen_sim.url}/v71",
-        "hmac_key": adyen_sim.hmac_key,
-    }
+    runner = asyncio.Runner() if kind == "async" else None
 
     def make(**options: Any) -> Any:
         options.setdefault("retry", _fast_retry())
         if runner is None:
-            gw = Gateway.for_adyen(ADYEN_KEY, **adyen, **options)
+            gw = getattr(Gateway, constructor)(key, **provider, **options)
             closers.append(gw.close)
             return gw
-        agw = AsyncGateway.for_adyen(ADYEN_KEY, **adyen, **options)
+        agw = getattr(AsyncGateway, constructor)(key, **provider, **options)
         closers.append(lambda: runner.run(agw.aclose()))
         return AsyncDriver(agw, runner)
 
-    make.kind = request.param  # type: ignore[attr-defined]
+    make.kind = kind  # type: ignore[attr-defined]
     yield make
     for close in closers:
         close()

@@ -9,7 +9,8 @@ from typing import Any
 
 from paygate.testing._adyen_api import AdyenApi
 from paygate.testing._adyen_ledger import Ledger
-from paygate.testing._adyen_webhooks import AdyenWebhook, WebhookSender, notification_request
+from paygate.testing._adyen_webhooks import AdyenWebhook, notification_request
+from paygate.testing._deliveries import WebhookSender
 from paygate.testing._records import Reply, json_reply
 from paygate.testing._server import CONTROL_PREFIX, Simulator
 
@@ -77,7 +78,9 @@ class AdyenSimulator(Simulator):
                 raise ValueError(key)
         except ValueError:
             raise ValueError("hmac_key must be a non-empty hex string") from None
-        self._sender = None if webhook_url is None else WebhookSender(webhook_url)
+        self._sender = (
+            None if webhook_url is None else WebhookSender(webhook_url, _as_sent, name="adyen")
+        )
         self._api = AdyenApi(
             Ledger(
                 merchant_account,
@@ -177,3 +180,8 @@ class AdyenSimulator(Simulator):
 
 def _bodies(webhooks: list[AdyenWebhook]) -> list[Any]:
     return [json.loads(webhook.body) for webhook in webhooks]
+
+
+def _as_sent(webhook: AdyenWebhook) -> AdyenWebhook:
+    """Adyen webhooks are signed when they are made: each is sent as it is."""
+    return webhook

@@ -13,18 +13,11 @@ import base64
 import hashlib
 import hmac
 import json
-import logging
-import queue
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-import httpx
-
 from paygate.testing._deliveries import WebhookDelivery
-
-logger: Final = logging.getLogger("paygate.testing")
 
 _SIGNED_FIELDS: Final = (
     "pspReference",
@@ -32,8 +25,6 @@ _SIGNED_FIELDS: Final = (
     "merchantAccountCode",
     "merchantReference",
 )
-_SEND_TIMEOUT: Final = httpx.Timeout(2.0)
-_JOIN_TIMEOUT: Final = 5.0
 
 
 def signing_string(item: Mapping[str, Any]) -> str:
@@ -115,70 +106,3 @@ def notification_request(items: list[dict[str, Any]]) -> dict[str, Any]:
         "live": "false",
         "notificationItems": [{"NotificationRequestItem": item} for item in items],
     }
-
-
-class WebhookSender:
-    """POSTs each webhook to ``url`` from a background thread (started on first use), in
-    order, as soon as it is queued.
-
-    Best effort, like a test double should be: every attempt's HTTP status (None when the
-    request failed) is recorded; nothing is retried, so a test sees exactly one POST per
-    webhook, whatever the receiver answered.
-    """
-
-    def __init__(self, url: str) -> None:
-        parsed = httpx.URL(url)
-        if parsed.scheme not in {"http", "https"} or not parsed.host:
-            raise ValueError(f"webhook_url must be an http(s) URL, not {url!r}")
-        self._url = url
-        self._queue: queue.SimpleQueue[AdyenWebhook | None] = queue.SimpleQueue()
-        self._results: list[tuple[AdyenWebhook, int | None]] = []
-        self._state = threading.Condition()
-        self._unsent = 0
-        self._thread: threading.Thread | None = None
-
-    def put(self, webhook: AdyenWebhook) -> None:
-        """Hand ``webhook`` to the sending thread; never blocks."""
-        with self._state:
-            self._unsent += 1
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="paygate-simulator-adyen-webhooks", daemon=True
-                )
-                self._thread.start()
-        self._queue.put(webhook)
-
-    def wait(self, timeout: float) -> bool:
-        """Wait until every queued webhook has been attempted; False on timeout."""
-        with self._state:
-            return self._state.wait_for(lambda: self._unsent == 0, timeout)
-
-    def stop(self) -> None:
-        """Send what is queued (within the join timeout), then end the thread."""
-        with self._state:
-            thread, self._thread = self._thread, None
-        if thread is not None:
-            self._queue.put(None)
-            thread.join(_JOIN_TIMEOUT)
-
-    def results(self) -> list[tuple[AdyenWebhook, int | None]]:
-        with self._state:
-            return list(self._results)
-
-    def clear(self) -> None:
-        with self._state:
-            self._results.clear()
-
-    def _run(self) -> None:
-        with httpx.Client(timeout=_SEND_TIMEOUT) as client:
-            while (webhook := self._queue.get()) is not None:
-                status: int | None = None
-                try:
-                    response = client.post(self._url, content=webhook.body, headers=webhook.headers)
-                    status = response.status_code
-                except httpx.HTTPError as exc:  # best effort: record the failure, keep sending
-                    logger.warning("Adyen webhook %r to %s failed: %s", webhook, self._url, exc)
-                with self._state:
-                    self._results.append((webhook, status))
-                    self._unsent -= 1
-                    self._state.notify_all()

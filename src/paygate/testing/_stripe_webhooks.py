@@ -14,24 +14,14 @@ import copy
 import hashlib
 import hmac
 import json
-import logging
-import queue
 import secrets
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-import httpx
-
-from paygate.testing._deliveries import WebhookDelivery
-
-logger: Final = logging.getLogger("paygate.testing")
+from paygate.testing._deliveries import WebhookDelivery, WebhookSender
 
 API_VERSION: Final = "2023-08-16"  # the version event payloads are rendered in
-_SEND_TIMEOUT: Final = httpx.Timeout(2.0)
-_JOIN_TIMEOUT: Final = 5.0
 
 
 def new_webhook_secret() -> str:
@@ -86,7 +76,7 @@ class StripeOutbox:
             raise ValueError("the webhook secret must be a non-empty string")
         self._secret = secret
         self._pending: list[_Event] = []
-        self._sender = None if url is None else _Sender(url, self.sign)
+        self._sender = None if url is None else WebhookSender(url, self.sign, name="stripe")
 
     def emit(self, event_type: str, obj: dict[str, Any], payment_id: str | None) -> None:
         """Queue the event Stripe sends for a change to ``obj`` (a snapshot is taken now)."""
@@ -126,72 +116,3 @@ class StripeOutbox:
     def close(self) -> None:
         if self._sender is not None:
             self._sender.stop()
-
-
-class _Sender:
-    """POSTs each event to ``url`` from one background thread, in emission order, signed at
-    the moment it is sent. Best effort: every attempt's HTTP status (None when the request
-    failed) is recorded and nothing is retried, so a test sees exactly one POST per event."""
-
-    def __init__(self, url: str, sign: Callable[[_Event], WebhookDelivery]) -> None:
-        parsed = httpx.URL(url)
-        if parsed.scheme not in {"http", "https"} or not parsed.host:
-            raise ValueError(f"webhook_url must be an http(s) URL, not {url!r}")
-        self._url = url
-        self._sign = sign
-        self._queue: queue.SimpleQueue[_Event | None] = queue.SimpleQueue()
-        self._results: list[tuple[WebhookDelivery, int | None]] = []
-        self._state = threading.Condition()
-        self._unsent = 0
-        self._thread: threading.Thread | None = None
-
-    def put(self, event: _Event) -> None:
-        """Hand ``event`` to the sending thread (started on first use); never blocks."""
-        with self._state:
-            self._unsent += 1
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="paygate-simulator-stripe-webhooks", daemon=True
-                )
-                self._thread.start()
-        self._queue.put(event)
-
-    def wait(self, timeout: float) -> bool:
-        """Wait until every queued event has been attempted; False on timeout."""
-        with self._state:
-            return self._state.wait_for(lambda: self._unsent == 0, timeout)
-
-    def stop(self) -> None:
-        """Send what is queued (within the join timeout), then end the thread."""
-        with self._state:
-            thread, self._thread = self._thread, None
-        if thread is not None:
-            self._queue.put(None)
-            thread.join(_JOIN_TIMEOUT)
-
-    def results(self) -> list[tuple[WebhookDelivery, int | None]]:
-        with self._state:
-            return list(self._results)
-
-    def clear(self) -> None:
-        with self._state:
-            self._results.clear()
-
-    def _run(self) -> None:
-        with httpx.Client(timeout=_SEND_TIMEOUT) as client:
-            while (event := self._queue.get()) is not None:
-                delivery = self._sign(event)
-                status: int | None = None
-                try:
-                    response = client.post(
-                        self._url, content=delivery.body, headers=delivery.headers
-                    )
-                    status = response.status_code
-                except Exception as exc:  # best effort: record the failure, keep sending
-                    logger.warning(
-                        "Stripe webhook %s to %s failed: %s", event.event_type, self._url, exc
-                    )
-                with self._state:
-                    self._results.append((delivery, status))
-                    self._unsent -= 1
-                    self._state.notify_all()
