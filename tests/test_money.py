@@ -147,3 +147,10 @@ def test_redaction_masks_card_numbers_but_not_digits_inside_keys() -> None:
     assert redact_text("card 4242 4242 4242 4242 declined") == "card ****4242 declined"
     key = "pg1_a29db47e7275e3c151a5b98fce646fa968eabe653897ec7d73df83da1234567890123"
     assert redact_text(f"key {key} in flight") == f"key {key} in flight"
+
+
+def test_arithmetic_never_rounds_even_at_the_edge_of_precision() -> None:
+    huge = Money("9" * 55 + ".99", "EUR")
+    assert (huge - huge) == Money.zero("EUR")
+    with pytest.raises(ValueError, match="too large"):
+        Money("9" * 58 + ".99", "EUR") + Money("9" * 58 + ".99", "EUR")

@@ -7,6 +7,7 @@ Floats are refused (``TypeError``); an amount finer than the currency's minor un
 from __future__ import annotations
 
 import decimal
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final, Self
@@ -63,6 +64,14 @@ def _to_decimal(amount: object) -> Decimal:
     if not value.is_finite():
         raise ValueError(f"money amounts must be finite, got {value}")
     return value
+
+
+def _exactly(op: Callable[[Decimal, Decimal], Decimal], a: Decimal, b: Decimal) -> Decimal:
+    """``op`` in paygate's context, where a result that would need rounding raises."""
+    try:
+        return op(a, b)
+    except decimal.Inexact:
+        raise ValueError("the result is too large to represent exactly") from None
 
 
 def _scale(exponent: int) -> Decimal:
@@ -132,14 +141,26 @@ class Money:
             raise ValueError(f"cannot combine {self.currency} with {other.currency}")
         return other
 
+    @classmethod
+    def _exact(cls, amount: Decimal, currency: Currency) -> Money:
+        """A Money from an amount already exact in ``currency`` (the sum, difference or
+        negation of two such amounts is): no re-validation on the arithmetic hot path."""
+        money = object.__new__(cls)
+        object.__setattr__(money, "amount", amount)
+        object.__setattr__(money, "currency", currency)
+        return money
+
     def __add__(self, other: Money) -> Money:
-        return Money(self.amount + self._same(other).amount, self.currency)
+        return Money._exact(
+            _exactly(_CONTEXT.add, self.amount, self._same(other).amount), self.currency
+        )
 
     def __sub__(self, other: Money) -> Money:
-        return Money(self.amount - self._same(other).amount, self.currency)
+        total = _exactly(_CONTEXT.subtract, self.amount, self._same(other).amount)
+        return Money._exact(total, self.currency)
 
     def __neg__(self) -> Money:
-        return Money(-self.amount, self.currency)
+        return Money._exact(_CONTEXT.minus(self.amount), self.currency)
 
     def __lt__(self, other: Money) -> bool:
         return self.amount < self._same(other).amount
