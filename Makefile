@@ -16,8 +16,8 @@ demo: $(STAMP)
 	$(BIN)/paygate demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests contract_tests benchmarks
+	$(BIN)/ruff format --check src tests contract_tests benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src

@@ -44,7 +44,7 @@ def test_from_toml_with_environment_winning(
     toml = tmp_path / "paygate.toml"
     toml.write_text(
         'provider = "stripe"\n[stripe]\napi_key = "sk_test_toml"\n'
-        f'[store]\nkind = "sqlite"\npath = "{tmp_path / "s.sqlite3"}"\n'
+        f'[store]\nurl = "sqlite:///{tmp_path / "s.sqlite3"}"\n'
         "[retry]\nmax_attempts = 4\n[timeout]\ntotal = 20\n"
     )
     monkeypatch.setenv("PAYGATE_RETRY__MAX_ATTEMPTS", "6")
@@ -134,3 +134,31 @@ def test_adyen_without_its_merchant_account_is_a_clear_error(
     monkeypatch.setenv("PAYGATE_PROVIDER", "adyen")
     with pytest.raises(ValidationError, match="PAYGATE_ADYEN__MERCHANT_ACCOUNT"):
         Settings.load()
+
+
+def test_stores_are_chosen_by_url_per_family(tmp_path: Path) -> None:
+    from paygate.config import StoreSettings
+    from paygate.records import MemoryRecordStore, SQLiteRecordStore
+
+    shared = StoreSettings(url=f"sqlite:///{tmp_path / 'one.db'}")
+    idem, records = shared.open(), shared.open_records()
+    assert isinstance(idem, SQLiteStore) and isinstance(records, SQLiteRecordStore)
+    assert idem.path == records.path == tmp_path / "one.db"
+    assert shared.open_breaker_state("stripe") is None  # only Redis shares breaker state
+    idem.close()
+    records.close()
+    split = StoreSettings(url="memory://", records_url=f"sqlite:///{tmp_path / 'r.db'}")
+    assert isinstance(split.open(), MemoryStore)
+    opened = split.open_records()
+    assert isinstance(opened, SQLiteRecordStore)
+    opened.close()
+    assert isinstance(StoreSettings().open_records(), MemoryRecordStore)
+
+
+def test_a_store_that_cannot_hold_a_family_is_refused_at_start_up() -> None:
+    from paygate.config import StoreSettings
+
+    with pytest.raises(ValueError, match="Redis cannot hold payment records"):
+        StoreSettings(url="redis://127.0.0.1:6379/0").open_records()
+    with pytest.raises(ValidationError, match="unknown store URL scheme"):
+        StoreSettings(url="mongodb://x")

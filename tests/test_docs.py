@@ -40,6 +40,7 @@ NO_RUN_MARKER = "# docs: no-run"
 # (page, reason) of every block that is not run. Keep it short: a skipped example can rot.
 NO_RUN = {
     ("docs/quickstart.md", "needs a Stripe test-mode key and network access"),
+    ("docs/many-instances.md", "needs PostgreSQL"),
 }
 
 SECONDS_PER_BLOCK = 3.0  # the examples aim at under 2 s; the margin absorbs a loaded machine

@@ -61,7 +61,7 @@ from paygate.records.changes import Change, adopt, observe, settled, unsettled
 from paygate.records.changes import apply_event as changes_apply_event
 from paygate.records.store import Applied, ChangeFn
 from paygate.records.trail import Cause, ResolverCause, WebhookCause
-from paygate.resilience.breaker import Admission, CircuitBreaker
+from paygate.resilience.breaker import Admission, CircuitBreaker, StateBackend
 from paygate.resilience.deadline import Deadline
 from paygate.resilience.policies import (
     BreakerPolicy,
@@ -101,6 +101,7 @@ class GatewayCore:
         timeout: Timeout | None = None,
         retry: RetryPolicy | None = None,
         breaker: BreakerPolicy | None = None,
+        breaker_state: StateBackend | None = None,
         bulkhead: BulkheadPolicy | None = None,
         idempotency: IdempotencyPolicy | None = None,
     ) -> None:
@@ -113,7 +114,9 @@ class GatewayCore:
         self.retry_policy = retry or RetryPolicy()
         self.bulkhead_policy = bulkhead or BulkheadPolicy()
         self.idempotency_policy = idempotency or IdempotencyPolicy()
-        self.breaker = CircuitBreaker(adapter.name, breaker or BreakerPolicy())
+        # Shared breaker state (Redis) makes every instance see one provider's breaker open.
+        self.breaker = CircuitBreaker(adapter.name, breaker or BreakerPolicy(), breaker_state)
+        self._owns_breaker_state = False
         if self.idempotency_policy.lease <= self.timeout.total:
             raise ValueError(
                 f"idempotency lease ({self.idempotency_policy.lease}s) must outlast the call "
@@ -306,6 +309,10 @@ class GatewayCore:
         """Pass the circuit breaker for one attempt (``CircuitOpen`` when it is open)."""
         return self.breaker.admit()
 
+    async def admit_async(self) -> Admission | None:
+        """``admit``, with a shared breaker state's I/O awaited (``AsyncGateway``)."""
+        return await self.breaker.admit_async()
+
     # -- after I/O -----------------------------------------------------------------------------
     @staticmethod
     def settle_attempt(admission: Admission | None, outcome: Result | PaymentError) -> Result:
@@ -315,6 +322,15 @@ class GatewayCore:
         if isinstance(outcome, PaymentError):
             raise outcome
         return outcome
+
+    @staticmethod
+    async def settle_attempt_async(
+        admission: Admission | None, outcome: Result | PaymentError
+    ) -> Result:
+        """``settle_attempt``, with a shared breaker state's I/O awaited (``AsyncGateway``)."""
+        if admission is not None:
+            await admission.record_async(outcome if isinstance(outcome, PaymentError) else None)
+        return GatewayCore.settle_attempt(None, outcome)
 
     def transport_error(self, prepared: Prepared, exc: Exception) -> PaymentError:
         return from_transport_error(

@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 
 from paygate import Gateway, Timeout
+from paygate._cli_contract import contract, errors
+from paygate._cli_db import db
 from paygate._demo import DemoRun, adyen_flows, stripe_flows, trail_table
 from paygate.testing import AdyenSimulator, StripeSimulator
 
@@ -20,6 +22,8 @@ app = typer.Typer(
 )
 sandbox = typer.Typer(help="Provider simulators for your own integration tests.")
 app.add_typer(sandbox, name="sandbox")
+app.add_typer(db, name="db")
+app.command()(contract), app.command()(errors)  # paygate contract, paygate errors
 
 DEMO_KEY = "sk_test_paygate_demo_0000000000"
 DEMO_ADYEN_KEY = "AQE_paygate_demo_key"

@@ -18,11 +18,13 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from paygate._stores import open_breaker_state, open_idempotency, open_records, scheme
 from paygate.adapters.adyen import AdyenAdapter
 from paygate.adapters.base import Adapter
 from paygate.adapters.stripe import StripeAdapter
-from paygate.idempotency import IdempotencyStore, MemoryStore, SQLiteStore
-from paygate.records import MemoryRecordStore, RecordStore, SQLiteRecordStore
+from paygate.idempotency import IdempotencyStore
+from paygate.records import RecordStore
+from paygate.resilience.breaker import StateBackend
 from paygate.resilience.policies import (
     BreakerPolicy,
     BulkheadPolicy,
@@ -58,30 +60,36 @@ class AdyenSettings(_Section):
 
 
 class StoreSettings(_Section):
-    kind: Literal["memory", "sqlite"] = Field(
-        default="memory", description="idempotency and payment record stores"
+    url: str = Field(
+        default="memory://",
+        description="every store family's default: memory://, sqlite:///FILE, "
+        "postgresql://..., redis://...",
     )
-    path: Path | None = Field(
-        default=None, description="SQLite file holding both stores, for kind=sqlite"
+    idempotency_url: str | None = Field(
+        default=None, description="idempotency keys and outcomes, if not at url"
+    )
+    records_url: str | None = Field(
+        default=None, description="payment records and audit trails (not Redis), if not at url"
+    )
+    breaker_url: str | None = Field(
+        default=None, description="shared circuit-breaker state (Redis only), if not at url"
     )
 
     @model_validator(mode="after")
-    def _path_for_sqlite(self) -> StoreSettings:
-        if self.kind == "sqlite" and self.path is None:
-            raise ValueError("store.path is required for the sqlite store")
+    def _known_schemes(self) -> StoreSettings:
+        for url in (self.url, self.idempotency_url, self.records_url, self.breaker_url):
+            if url is not None:
+                scheme(url)
         return self
 
     def open(self) -> IdempotencyStore:
-        if self.kind == "sqlite":
-            assert self.path is not None
-            return SQLiteStore(self.path)
-        return MemoryStore()
+        return open_idempotency(self.idempotency_url or self.url)
 
     def open_records(self) -> RecordStore:
-        if self.kind == "sqlite":
-            assert self.path is not None
-            return SQLiteRecordStore(self.path)
-        return MemoryRecordStore()
+        return open_records(self.records_url or self.url)
+
+    def open_breaker_state(self, provider: str) -> StateBackend | None:
+        return open_breaker_state(self.breaker_url or self.url, provider)
 
 
 class Settings(BaseSettings):
@@ -174,6 +182,7 @@ def gateway_options(settings: Settings) -> dict[str, Any]:
         "adapter": ADAPTER_FACTORIES[settings.provider](settings),
         "store": settings.store.open(),
         "records": settings.store.open_records(),
+        "breaker_state": settings.store.open_breaker_state(settings.provider),
         "timeout": settings.timeout,
         "retry": settings.retry,
         "breaker": settings.breaker,

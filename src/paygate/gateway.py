@@ -98,6 +98,7 @@ class _Constructors(GatewayCore):
         loaded = settings if settings is not None else Settings.load(toml_file)
         gateway = cls(**gateway_options(loaded))
         gateway._owns_store = gateway._owns_records = True  # opened for this gateway alone
+        gateway._owns_breaker_state = True
         return gateway
 
 
@@ -137,6 +138,8 @@ class Gateway(_Constructors):
             self.store.close()
         if self._owns_records:
             self.records.close()
+        if self._owns_breaker_state:
+            self.breaker.backend.close()
 
     # -- operations ----------------------------------------------------------------------------
     def authorize(
@@ -468,6 +471,9 @@ class AsyncGateway(_Constructors):
             await self._store_call(self.store.close)
         if self._owns_records:
             await self._records(self.records.close)
+        if self._owns_breaker_state:
+            await self.breaker.backend.aclose()
+            self.breaker.backend.close()
 
     # -- operations ----------------------------------------------------------------------------
     async def authorize(
@@ -769,7 +775,7 @@ class AsyncGateway(_Constructors):
 
     async def _attempt(self, prepared: Prepared, deadline: Deadline) -> Result:
         request = self.http_request(prepared, deadline)
-        admission = self.admit()
+        admission = await self.admit_async()
         try:
             try:
                 response = await self._client.send(request)
@@ -779,6 +785,6 @@ class AsyncGateway(_Constructors):
                 outcome = self.read_response(prepared, response)
         except BaseException:  # a bug or a cancellation: no outcome to count
             if admission is not None:
-                admission.abandon()
+                await admission.abandon_async()
             raise
-        return self.settle_attempt(admission, outcome)
+        return await self.settle_attempt_async(admission, outcome)

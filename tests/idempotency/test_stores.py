@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,16 +27,66 @@ class Clock:
 StoreFactory = Callable[..., IdempotencyStore]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture
+def postgres_conninfo() -> Iterator[str]:
+    """A migrated scratch schema of the test database, dropped afterwards."""
+    url = os.environ.get("PAYGATE_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("PAYGATE_TEST_POSTGRES_URL is not set")
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    from paygate._migrations import upgrade
+
+    schema = f"paygate_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        try:
+            conninfo = make_conninfo(url, options=f"-csearch_path={schema}")
+            upgrade(conninfo)
+            yield conninfo
+        finally:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[tuple[str, str]]:
+    """The test Redis's URL and a key prefix of this test's own, its keys deleted afterwards."""
+    url = os.environ.get("PAYGATE_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("PAYGATE_TEST_REDIS_URL is not set")
+    import redis
+
+    prefix = f"paygate-test:{uuid.uuid4().hex[:12]}:"
+    yield url, prefix
+    with redis.Redis.from_url(url) as client:
+        keys = list(client.scan_iter(match=prefix + "*"))
+        if keys:
+            client.delete(*keys)
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres", "redis"])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
     opened: list[IdempotencyStore] = []
+    conninfo = request.getfixturevalue("postgres_conninfo") if request.param == "postgres" else ""
+    redis_url, prefix = (
+        request.getfixturevalue("redis_prefix") if request.param == "redis" else ("", "")
+    )
 
     def make(**options: object) -> IdempotencyStore:
         store: IdempotencyStore
         if request.param == "memory":
             store = MemoryStore(**options)  # type: ignore[arg-type]
-        else:
+        elif request.param == "sqlite":
             store = SQLiteStore(tmp_path / "idem.sqlite3", **options)  # type: ignore[arg-type]
+        elif request.param == "postgres":
+            from paygate.idempotency.postgres import PostgresStore
+
+            store = PostgresStore(conninfo, pool_size=4, **options)  # type: ignore[arg-type]
+        else:
+            from paygate.idempotency.redis import RedisStore
+
+            store = RedisStore(redis_url, prefix=prefix, **options)  # type: ignore[arg-type]
         opened.append(store)
         return store
 
@@ -184,3 +236,76 @@ def test_sqlite_store_has_one_owner_per_key_across_processes(tmp_path: Path) -> 
         assert worker.returncode == 0
         won += out.split()
     assert sorted(won) == sorted(f"key-{n}" for n in range(40))  # each key won exactly once
+
+
+def test_postgres_leases_run_on_the_database_clock(postgres_conninfo: str) -> None:
+    import psycopg
+
+    from paygate.idempotency.postgres import PostgresStore
+
+    store = PostgresStore(postgres_conninfo, pool_size=2)
+    try:
+        assert store.begin("k", "fp", lease_seconds=0.3).outcome is Begin.PROCEED
+        with psycopg.connect(postgres_conninfo) as conn:
+            row = conn.execute(
+                "SELECT lease_until - extract(epoch FROM clock_timestamp())::float8 "
+                "FROM paygate_idempotency WHERE key = 'k'"
+            ).fetchone()
+        assert row is not None and 0 < row[0] <= 0.3  # stamped by the server, not this host
+        assert store.begin("k", "fp", lease_seconds=0.3).outcome is Begin.IN_FLIGHT
+        threading.Event().wait(0.4)
+        assert store.begin("k", "fp", lease_seconds=0.3).retaken
+    finally:
+        store.close()
+
+
+def test_postgres_purge_deletes_only_expired_completed_entries(postgres_conninfo: str) -> None:
+    from paygate.idempotency.postgres import PostgresStore
+
+    clock = Clock()
+    store = PostgresStore(postgres_conninfo, ttl=100, pool_size=2, clock=clock)
+    try:
+        for key in ("done", "live"):
+            token = store.begin(key, "fp", lease_seconds=10).token
+            assert token is not None
+            if key == "done":
+                store.complete(key, token, "x")
+        clock.now += 50
+        assert store.purge() == 0
+        clock.now += 60
+        assert store.purge() == 1  # the completed one; a key in flight is never purged
+        assert store.begin("live", "fp", lease_seconds=10).outcome is Begin.PROCEED  # lapsed
+    finally:
+        store.close()
+
+
+def test_postgres_begin_survives_releases_racing_it(postgres_conninfo: str) -> None:
+    from paygate.idempotency.postgres import PostgresStore
+
+    store = PostgresStore(postgres_conninfo, pool_size=8)
+    owners: list[int] = []
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+
+    def churn() -> None:
+        try:
+            for _ in range(40):
+                begun = store.begin("hot", "fp", lease_seconds=60)
+                if begun.outcome is Begin.PROCEED:
+                    assert begun.token is not None
+                    with lock:
+                        owners.append(1)
+                        assert len(owners) == 1, "two owners at once"
+                    with lock:
+                        owners.pop()
+                    store.release("hot", begun.token)
+        except BaseException as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=churn) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    store.close()
+    assert failures == []

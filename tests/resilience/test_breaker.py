@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pybreaker
 import pytest
 
 from paygate import BreakerPolicy
@@ -146,3 +147,90 @@ async def test_a_cancelled_async_probe_does_not_wedge_the_breaker() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert b.admit() is not None
+
+
+def test_an_abandoned_attempt_counts_nothing_even_once_collected() -> None:
+    b = breaker(failure_threshold=1)
+    admission = b.admit()
+    assert admission is not None
+    admission.abandon()
+    del admission
+    # pybreaker's context, dropped unexited, would count a failure when collected (here)
+    assert b.state == "closed"
+    assert b.admit() is not None
+
+
+async def test_the_awaited_verbs_drive_the_same_state_machine() -> None:
+    b = breaker(failure_threshold=2, reset_timeout=0.05)
+    for _ in range(2):
+        admission = await b.admit_async()
+        assert admission is not None
+        await admission.record_async(UNAVAILABLE)
+    assert await b.state_async() == "open"
+    with pytest.raises(CircuitOpen):
+        await b.admit_async()
+    await asyncio.sleep(0.06)
+    probe = await b.admit_async()
+    assert probe is not None
+    with pytest.raises(CircuitOpen):
+        b.admit()  # the blocking verbs see the same probe out
+    await probe.record_async(None)
+    assert b.state == "closed"
+
+
+class SharedMemory:
+    """A ``StateBackend`` several breakers share, as several instances share Redis."""
+
+    shared = True
+    fallbacks = 0
+
+    def __init__(self) -> None:
+        self.storage = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
+        self.probing = False
+        self.io: list[str] = []
+
+    def load(self) -> pybreaker.CircuitBreakerStorage:
+        self.io.append("load")
+        return self.storage
+
+    def save(self, view: pybreaker.CircuitBreakerStorage) -> None:
+        self.io.append("save")
+
+    def take_probe(self, lease: float) -> bool:
+        self.io.append("take_probe")
+        taken, self.probing = not self.probing, True
+        return taken
+
+    def end_probe(self) -> None:
+        self.io.append("end_probe")
+        self.probing = False
+
+    async def aload(self) -> pybreaker.CircuitBreakerStorage:
+        return self.load()
+
+    async def asave(self, view: pybreaker.CircuitBreakerStorage) -> None:
+        self.save(view)
+
+    async def atake_probe(self, lease: float) -> bool:
+        return self.take_probe(lease)
+
+    async def aend_probe(self) -> None:
+        self.end_probe()
+
+
+async def test_instances_sharing_a_backend_share_the_state_and_the_one_probe() -> None:
+    shared = SharedMemory()
+    policy = BreakerPolicy(failure_threshold=1, reset_timeout=0.05)
+    one, other = CircuitBreaker("p", policy, shared), CircuitBreaker("p", policy, shared)
+    fail(one)
+    assert shared.io == ["load", "save", "load", "save"]  # one read and one write per step
+    with pytest.raises(CircuitOpen):
+        await other.admit_async()
+    await asyncio.sleep(0.06)
+    probe = await other.admit_async()
+    assert probe is not None and shared.probing
+    with pytest.raises(CircuitOpen):
+        one.admit()  # its own probe flag is free, the shared slot is not
+    await probe.record_async(None)
+    assert not shared.probing and one.state == "closed"
+    assert one.admit() is not None

@@ -1,0 +1,297 @@
+"""``paygate contract`` and ``paygate errors``; registered in ``paygate.cli``. Private."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Final
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from paygate import _error_guide as guide
+from paygate.errors import ErrorCode
+from paygate.testing import _contract_record as record
+from paygate.testing._contract_scenarios import SCENARIOS, Scenario
+from paygate.testing._server import Simulator
+from paygate.testing.contract import (
+    ADAPTERS,
+    ContractAdapter,
+    LiveCredentialsError,
+    ScenarioResult,
+    ScenarioSkipped,
+    Target,
+    adapter_named,
+    missing_sandbox_env,
+    open_contract,
+    run_scenario,
+)
+
+__all__ = ["contract", "errors"]
+
+_NAMES: Final = ", ".join(a.name for a in ADAPTERS)
+_STYLE: Final = {"passed": "green", "failed": "red", "skipped": "yellow"}
+
+
+class Format(StrEnum):
+    table = "table"
+    markdown = "markdown"
+
+
+# -- paygate contract -----------------------------------------------------------------------------
+def contract(
+    provider: Annotated[
+        list[str] | None,
+        typer.Option(help=f"adapter to check, repeatable: {_NAMES}; default: every one"),
+    ] = None,
+    target: Annotated[
+        Target,
+        typer.Option(
+            help="sim: the simulators on 127.0.0.1 (no credentials); sandbox: the providers' "
+            "test environments, credentials from PAYGATE_CONTRACT_* environment variables"
+        ),
+    ] = Target.SIM,
+    record_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--record",
+            help="keep every provider response (redacted) in DIR/<provider>-<target>.json; "
+            "when that file exists, first report schema drift against it",
+            metavar="DIR",
+        ),
+    ] = None,
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option(help="run only this scenario, repeatable (names as in the table)"),
+    ] = None,
+) -> None:
+    """Run the contract suite: the same scenarios for each adapter, on simulators or sandboxes.
+
+    Prints one table per provider: each scenario's result, its time and the normalized error
+    codes it saw. Sandbox credentials: PAYGATE_CONTRACT_STRIPE_API_KEY (sk_test_...);
+    PAYGATE_CONTRACT_ADYEN_API_KEY, PAYGATE_CONTRACT_ADYEN_MERCHANT_ACCOUNT and
+    PAYGATE_CONTRACT_ADYEN_HMAC_KEY. Live keys and endpoints are refused before any call.
+
+    With --record DIR, a later run reports schema drift: fields of the adapter's wire models
+    that a provider endpoint stopped sending or sends with another type. A run with drift
+    keeps the old recording and writes the new one next to it (<provider>-<target>.new.json).
+
+    Exits 1 when a scenario fails or drift is found, 2 on bad input or missing credentials.
+    """
+    console = Console(width=max(110, Console().width))
+    adapters = _adapters(provider)
+    chosen = _scenarios(scenario)
+    failed = False
+    for adapter in adapters:
+        _preflight(adapter, target, console)
+    for adapter in adapters:
+        results = _run(adapter, target, chosen, console)
+        console.print(_results_table(adapter, target, results))
+        failed |= any(r.result == "failed" for r in results)
+        if record_dir is not None:
+            failed |= _record(adapter, target, results, record_dir, console)
+    if failed:
+        console.print("[red]the contract is not met[/red]")
+        raise typer.Exit(1)
+
+
+def _adapters(names: list[str] | None) -> list[ContractAdapter]:
+    try:
+        return [adapter_named(n) for n in names] if names else list(ADAPTERS)
+    except KeyError as unknown:
+        raise typer.BadParameter(str(unknown.args[0]), param_hint="--provider") from None
+
+
+def _scenarios(names: list[str] | None) -> list[Scenario]:
+    if not names:
+        return list(SCENARIOS)
+    known = {s.name: s for s in SCENARIOS}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise typer.BadParameter(
+            f"no scenario {', '.join(unknown)}; known: {', '.join(known)}", param_hint="--scenario"
+        )
+    return [known[n] for n in names]
+
+
+def _preflight(adapter: ContractAdapter, target: Target, console: Console) -> None:
+    if target is not Target.SANDBOX:
+        return
+    missing = missing_sandbox_env(adapter, os.environ)
+    if missing:
+        console.print(f"[red]{adapter.name} sandbox credentials missing: set {', '.join(missing)}")
+        raise typer.Exit(2)
+    try:
+        with open_contract(adapter, target):
+            pass
+    except (LiveCredentialsError, ScenarioSkipped) as refused:
+        console.print(f"[red]refused: {refused}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _run(
+    adapter: ContractAdapter, target: Target, scenarios: list[Scenario], console: Console
+) -> list[ScenarioResult]:
+    simulator: Simulator | None = adapter.simulator().start() if target is Target.SIM else None
+    results: list[ScenarioResult] = []
+    try:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task(f"{adapter.name} on {target.value}", total=len(scenarios))
+            for s in scenarios:
+                progress.update(task, description=f"{adapter.name} on {target.value}: {s.name}")
+                results.append(run_scenario(adapter, target, s.name, s.run, simulator))
+                progress.advance(task)
+    finally:
+        if simulator is not None:
+            simulator.stop()
+    return results
+
+
+def _results_table(
+    adapter: ContractAdapter, target: Target, results: list[ScenarioResult]
+) -> Table:
+    passed = sum(r.result == "passed" for r in results)
+    table = Table(title=f"contract: {adapter.name} on {target.value} ({passed}/{len(results)})")
+    for column in ("scenario", "result", "ms", "codes seen", "detail"):
+        table.add_column(column, justify="right" if column == "ms" else "left")
+    for r in results:
+        table.add_row(
+            r.name,
+            f"[{_STYLE[r.result]}]{r.result}[/]",
+            f"{r.seconds * 1000:.0f}",
+            ", ".join(dict.fromkeys(r.codes)) or "-",
+            r.detail[:200],
+        )
+    return table
+
+
+def _record(
+    adapter: ContractAdapter,
+    target: Target,
+    results: list[ScenarioResult],
+    directory: Path,
+    console: Console,
+) -> bool:
+    """Save this run's responses; True when schema drift was found against the last one."""
+    exchanges = [
+        dataclasses.replace(exchange, scenario=r.name) for r in results for exchange in r.exchanges
+    ]
+    path = directory / f"{adapter.name}-{target.value}.json"
+    if not path.is_file():
+        record.save(path, adapter.name, target.value, exchanges)
+        console.print(f"recorded {len(exchanges)} responses in {path}")
+        return False
+    found = record.drift(record.load(path), exchanges, record.relied_on(adapter.wire_module))
+    if not found:
+        record.save(path, adapter.name, target.value, exchanges)
+        console.print(f"no schema drift against {path}; recorded {len(exchanges)} responses")
+        return False
+    table = Table(title=f"schema drift: {adapter.name} on {target.value}, against {path}")
+    for column in ("endpoint", "field", "was", "now"):
+        table.add_column(column)
+    for d in found:
+        table.add_row(d.endpoint, d.field, d.was, f"[red]{d.now}[/]")
+    console.print(table)
+    new = path.with_suffix(".new.json")
+    record.save(new, adapter.name, target.value, exchanges)
+    console.print(f"kept {path}; this run's responses are in {new}")
+    return True
+
+
+# -- paygate errors -------------------------------------------------------------------------------
+def errors(
+    provider: Annotated[
+        str | None, typer.Option(help=f"only this provider's codes: {_NAMES}")
+    ] = None,
+    output_format: Annotated[
+        Format,
+        typer.Option(
+            "--format",
+            help="table: provider codes and what to do, in the terminal; markdown: the whole "
+            "error guide, exactly as committed in docs/errors.md",
+        ),
+    ] = Format.table,
+) -> None:
+    """Show how each provider's error codes are normalized, and what the caller should do.
+
+    For every provider code: the normalized code (and decline reason), whether it is
+    retriable, terminal or an unknown outcome, and the action. Regenerate the docs page with
+    `paygate errors --format markdown > docs/errors.md`.
+    """
+    if output_format is Format.markdown:
+        if provider is not None:
+            raise typer.BadParameter(
+                "the markdown guide covers every provider; drop --provider", param_hint="--provider"
+            )
+        typer.echo(guide.render_markdown(), nl=False)
+        return
+    tables = [t for t in guide.PROVIDERS if provider is None or t.name.lower() == provider.lower()]
+    if not tables:
+        raise typer.BadParameter(
+            f"no provider {provider!r}; known: {_NAMES}", param_hint="--provider"
+        )
+    console = Console(width=max(140, Console().width))
+    for tables_of in tables:
+        console.print(_error_table(tables_of))
+
+
+def _error_table(p: guide.ProviderErrorTables) -> Table:
+    table = Table(title=f"{p.name}: provider codes and what to do")
+    for column in ("provider code", "normalized", "branch", "what to do"):
+        table.add_column(column, overflow="fold")
+
+    def add(source: str, code: ErrorCode, reason: str | None = None) -> None:
+        branches = guide.branches_of(code)
+        normalized = code.value if reason is None else f"{code.value}/{reason}"
+        table.add_row(source, normalized, " or ".join(sorted(branches)), _action(branches))
+
+    for name, code in sorted(p.error_types.items()):
+        add(f"{p.type_field}={name}", code)
+    for name, code in sorted(p.error_codes.items()):
+        reason = p.code_reasons.get(name)
+        add(f"{p.code_field}={name}", code, reason.value if reason else None)
+    for name, decline in sorted(p.decline_codes.items()):
+        advice = p.reason_advice[decline]
+        table.add_row(
+            f"{p.decline_field}={name}",
+            f"card_declined/{decline.value}",
+            "terminal",
+            f"advice {advice.value}: {guide.ADVICE_MEANINGS[advice]}",
+        )
+    for status, code in sorted(p.status_codes.items()):
+        add(f"HTTP {status}", code)
+    return table
+
+
+def _action(branches: frozenset[guide.Branch]) -> str:
+    return "; or ".join(_ACTIONS[b] for b in sorted(branches))
+
+
+_ACTIONS: Final = {
+    guide.Branch.RETRIABLE: "nothing happened: try again later with the same idempotency key",
+    guide.Branch.TERMINAL: "refused: fix the request, or ask for another payment method",
+    guide.Branch.OUTCOME_UNKNOWN: (
+        "money may have moved: repeat with the same key, retrieve, or wait for the webhook"
+    ),
+}
+
+
+def _unwrap(doc: str | None) -> str:
+    """A docstring as --help shows it best: one line per paragraph."""
+    paragraphs = inspect.cleandoc(doc or "").split("\n\n")
+    return "\n\n".join(" ".join(paragraph.split()) for paragraph in paragraphs)
+
+
+contract.__doc__ = _unwrap(contract.__doc__)
+errors.__doc__ = _unwrap(errors.__doc__)

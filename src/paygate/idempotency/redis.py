@@ -1,0 +1,152 @@
+"""The Redis idempotency store: one truth for every instance that reaches the same Redis.
+
+Each key is one hash, ``<prefix><key>``, with the fields of ``Entry`` (``fingerprint``, ``token``,
+``lease_until``, ``outcome``, ``expires_at``; a missing field is ``None``). ``begin``,
+``complete`` and ``release`` are Lua scripts, so each runs atomically inside Redis. Times are
+Redis's own clock (``TIME``), so leases mean the same thing on every host; a test may inject a
+clock, whose reading is then passed in instead.
+
+Redis forgets a key on its own: a completed entry ``ttl`` seconds after completion, an entry
+left in flight (its owner crashed) ``lease + ttl`` seconds after it was taken.
+
+redis-py is an optional dependency (``paygate[redis]``); import this module by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final, cast
+
+import redis
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.retry import Retry
+
+from paygate.idempotency.memory import DEFAULT_TTL
+from paygate.idempotency.store import Begin, BeginResult, new_token
+
+__all__ = ["DEFAULT_PREFIX", "RedisStore"]
+
+DEFAULT_PREFIX: Final = "paygate:idem:"
+
+# Seconds on Redis's clock, or the caller's reading when one is given (ARGV[1] ~= '').
+_CLOCK: Final = """
+local function clock(given)
+  if given ~= '' then return tonumber(given) end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+"""
+
+# decide() in store.py, restated; each branch names the line of decide() it mirrors.
+# KEYS[1] the entry; ARGV: now, fingerprint, lease seconds, ttl seconds, a new token.
+_BEGIN: Final = (
+    _CLOCK
+    + """
+local now, lease, ttl = clock(ARGV[1]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local e = redis.call('HMGET', KEYS[1], 'fingerprint', 'lease_until', 'outcome', 'expires_at')
+-- "completed and expires_at <= now: existing = None"
+local free = (not e[1]) or (e[3] and tonumber(e[4]) <= now)
+if not free then
+  if e[1] ~= ARGV[2] then return {'conflict'} end           -- "fingerprint != ..."
+  if e[3] then return {'replay', e[3]} end                   -- "existing.completed"
+  if tonumber(e[2]) > now then return {'in_flight'} end      -- "lease_until > now"
+end
+-- "existing is None" (proceed) or a lapsed lease (proceed, retaken): a fresh in-flight entry
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'fingerprint', ARGV[2], 'token', ARGV[5],
+           'lease_until', tostring(now + lease), 'expires_at', tostring(now + lease))
+redis.call('PEXPIRE', KEYS[1], math.ceil((lease + ttl) * 1000))
+if free then return {'proceed', ARGV[5]} end
+return {'retaken', ARGV[5]}
+"""
+)
+
+# MemoryStore.complete: only the lease holder settles; then the entry lives ttl more seconds.
+# KEYS[1] the entry; ARGV: now, token, outcome, ttl seconds.
+_COMPLETE: Final = (
+    _CLOCK
+    + """
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[2] then return 0 end
+local ttl = tonumber(ARGV[4])
+redis.call('HDEL', KEYS[1], 'token')
+redis.call('HSET', KEYS[1], 'outcome', ARGV[3], 'lease_until', '0',
+           'expires_at', tostring(clock(ARGV[1]) + ttl))
+redis.call('PEXPIRE', KEYS[1], math.ceil(ttl * 1000))
+return 1
+"""
+)
+
+# MemoryStore.release: only the lease holder frees the key. KEYS[1] the entry; ARGV[1] token.
+_RELEASE: Final = """
+if redis.call('HGET', KEYS[1], 'token') == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+_OUTCOMES: Final = {
+    b"proceed": Begin.PROCEED,
+    b"retaken": Begin.PROCEED,
+    b"replay": Begin.REPLAY,
+    b"conflict": Begin.CONFLICT,
+    b"in_flight": Begin.IN_FLIGHT,
+}
+
+
+class RedisStore:
+    """Keys, leases and outcomes in Redis. Safe across threads, processes and hosts.
+
+    ``socket_timeout`` bounds every command; an unreachable Redis raises a ``redis`` error,
+    which the gateway turns into a ``RetriableError`` before anything is sent (fail closed).
+    """
+
+    blocking = True
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        ttl: float = DEFAULT_TTL,
+        prefix: str = DEFAULT_PREFIX,
+        socket_timeout: float = 5.0,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        if ttl <= 0:
+            raise ValueError("ttl must be positive")
+        self._ttl = ttl
+        self._prefix = prefix
+        self._clock = clock
+        # A command is retried (twice, briefly) when its connection failed, never when it timed
+        # out: it may have run. (A begin run twice finds its own lease: in flight, never a
+        # second owner.)
+        retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 2, (redis.ConnectionError,))
+        self._redis: redis.Redis = redis.Redis.from_url(
+            url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout, retry=retry
+        )
+        self._begin = self._redis.register_script(_BEGIN)
+        self._complete = self._redis.register_script(_COMPLETE)
+        self._release = self._redis.register_script(_RELEASE)
+
+    def __repr__(self) -> str:
+        return f"paygate.RedisStore(prefix={self._prefix!r}, ttl={self._ttl})"
+
+    def _now(self) -> str:
+        return "" if self._clock is None else repr(self._clock())
+
+    def begin(self, key: str, fingerprint: str, *, lease_seconds: float) -> BeginResult:
+        args = [self._now(), fingerprint, repr(float(lease_seconds)), repr(self._ttl), new_token()]
+        reply = cast(list[Any], self._begin(keys=[self._prefix + key], args=args))
+        outcome = _OUTCOMES[reply[0]]
+        if outcome is Begin.PROCEED:
+            return BeginResult(outcome, token=reply[1].decode(), retaken=reply[0] == b"retaken")
+        if outcome is Begin.REPLAY:
+            return BeginResult(outcome, stored=reply[1].decode())
+        return BeginResult(outcome)
+
+    def complete(self, key: str, token: str, outcome: str) -> bool:
+        args = [self._now(), token, outcome, repr(self._ttl)]
+        return bool(self._complete(keys=[self._prefix + key], args=args))
+
+    def release(self, key: str, token: str) -> None:
+        self._release(keys=[self._prefix + key], args=[token])
+
+    def close(self) -> None:
+        self._redis.close()

@@ -1,0 +1,219 @@
+"""The PostgreSQL record store: payment records shared by many processes on many hosts.
+
+Needs the ``postgres`` extra (psycopg 3 and its pool) and a migrated database
+(``paygate db upgrade --url postgresql://...``); it creates no table itself.
+
+Every ``apply`` runs the shared ``apply_in`` inside one transaction:
+
+* a webhook event is checked and marked in one statement (``INSERT ... ON CONFLICT DO
+  NOTHING`` on ``(provider, event_id)``): a second delivery of an event waits for the first's
+  transaction and then finds it taken;
+* the record is located with ``SELECT ... FOR UPDATE`` (by ``record_id``, else by
+  ``(provider, payment_id)``), so two instances changing one payment queue up on its row and the
+  second applies its change to the record the first left: they cannot both apply conflicting
+  transitions (a capture and a void: the second is refused by the state machine);
+* a new record's insert that collides with a concurrent insert of the same provider payment
+  (the unique index on ``(provider, payment_id)``) is retried once, and then finds that record.
+
+Chain scope: one hash chain per payment record. Its anchor (``trail_length``, ``trail_head``)
+lives on the record's row, which the transaction holds locked while it appends the next entry,
+so each chain grows strictly one entry at a time whatever the number of instances. The trail
+table is append-only: a trigger refuses UPDATE, DELETE and TRUNCATE, and ``verify`` walks every
+chain in one repeatable-read snapshot. Record and trail bodies are stored as JSONB.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg import errors
+from psycopg_pool import ConnectionPool
+
+from paygate._migrations import open_pool, redacted
+from paygate.records.state import PaymentRecord
+from paygate.records.store import Applied, ChangeFn, Locate, apply_in
+from paygate.records.trail import GENESIS, AuditEntry, ChainProblem, verify_chain
+
+__all__ = ["PostgresRecordStore"]
+
+Connection = psycopg.Connection[Any]
+
+
+def _next_check(record: PaymentRecord) -> datetime | None:
+    if not record.unknown:
+        return None
+    return min(u.next_check_at for u in record.unknown)
+
+
+class _Tx:
+    """``apply_in``'s view of one open PostgreSQL transaction (``lock``: rows read are locked)."""
+
+    def __init__(self, conn: Connection, now: datetime, *, lock: bool = True) -> None:
+        self._conn = conn
+        self._now = now
+        self._lock = " FOR UPDATE" if lock else ""
+        self._marked: set[tuple[str, str]] = set()
+
+    def load(self, locate: Locate) -> PaymentRecord | None:
+        row = None
+        if locate.record_id is not None:
+            row = self._conn.execute(
+                f"SELECT body::text FROM paygate_records WHERE record_id = %s{self._lock}",
+                (locate.record_id,),
+            ).fetchone()
+        if row is None and locate.provider and locate.payment_id:
+            row = self._conn.execute(
+                "SELECT body::text FROM paygate_records "
+                f"WHERE provider = %s AND payment_id = %s{self._lock}",
+                (locate.provider, locate.payment_id),
+            ).fetchone()
+        return PaymentRecord.model_validate_json(row[0]) if row else None
+
+    def seen(self, event: tuple[str, str]) -> bool:
+        """Check and mark at once: True if another transaction already marked the event."""
+        row = self._conn.execute(
+            "INSERT INTO paygate_webhook_events (provider, event_id, received_at) "
+            "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+            (*event, self._now),
+        ).fetchone()
+        if row is None:
+            return True
+        self._marked.add(event)
+        return False
+
+    def anchor(self, record_id: str) -> tuple[int, str]:
+        row = self._conn.execute(
+            "SELECT trail_length, trail_head FROM paygate_records WHERE record_id = %s",
+            (record_id,),
+        ).fetchone()
+        return (int(row[0]), str(row[1])) if row else (0, GENESIS)
+
+    def save(self, record: PaymentRecord, entry: AuditEntry) -> None:
+        self._conn.execute(
+            "INSERT INTO paygate_records (record_id, provider, payment_id, status, next_check, "
+            "body, trail_length, trail_head) VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s) "
+            "ON CONFLICT (record_id) DO UPDATE SET payment_id = excluded.payment_id, "
+            "status = excluded.status, next_check = excluded.next_check, body = excluded.body, "
+            "trail_length = excluded.trail_length, trail_head = excluded.trail_head",
+            (
+                record.record_id,
+                record.provider,
+                record.payment_id,
+                record.status.value,
+                _next_check(record),
+                record.model_dump_json(),
+                entry.seq,
+                entry.hash,
+            ),
+        )
+        self._conn.execute(
+            "INSERT INTO paygate_audit_trail (record_id, seq, body) VALUES (%s, %s, %s::jsonb)",
+            (entry.record_id, entry.seq, entry.model_dump_json()),
+        )
+
+    def mark(self, event: tuple[str, str], at: datetime) -> None:
+        if event in self._marked:  # marked by ``seen`` in this transaction
+            return
+        self._conn.execute(
+            "INSERT INTO paygate_webhook_events (provider, event_id, received_at) "
+            "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+            (*event, at),
+        )
+
+
+class PostgresRecordStore:
+    """Payment records, their audit trails and seen webhook events in PostgreSQL.
+
+    Safe across threads, processes and hosts; ``pool_size`` bounds the connections it holds.
+    """
+
+    blocking = True
+
+    def __init__(
+        self, conninfo: str, *, pool_size: int = 10, connect_timeout: float = 10.0
+    ) -> None:
+        if pool_size < 1:
+            raise ValueError("pool_size must be at least 1")
+        self._where = redacted(conninfo)
+        self._pool: ConnectionPool = open_pool(
+            conninfo, pool_size=pool_size, connect_timeout=connect_timeout
+        )
+
+    def __repr__(self) -> str:
+        return f"paygate.PostgresRecordStore({self._where!r})"
+
+    def apply(
+        self, locate: Locate, change: ChangeFn, *, event: tuple[str, str] | None = None
+    ) -> Applied:
+        with self._pool.connection() as conn:
+            try:
+                return self._apply_once(conn, locate, change, event)
+            except errors.UniqueViolation:
+                # Another instance inserted this payment's record first: now it is there to
+                # lock and change.
+                return self._apply_once(conn, locate, change, event)
+
+    @staticmethod
+    def _apply_once(
+        conn: Connection, locate: Locate, change: ChangeFn, event: tuple[str, str] | None
+    ) -> Applied:
+        now = datetime.now(UTC)
+        with conn.transaction():
+            return apply_in(_Tx(conn, now), locate, change, event, now)
+
+    def _read(self, locate: Locate) -> PaymentRecord | None:
+        with self._pool.connection() as conn:
+            return _Tx(conn, datetime.now(UTC), lock=False).load(locate)
+
+    def lookup(self, locate: Locate) -> PaymentRecord | None:
+        return self._read(locate)
+
+    def get(self, record_id: str) -> PaymentRecord | None:
+        return self._read(Locate(record_id=record_id))
+
+    def find(self, provider: str, payment_id: str) -> PaymentRecord | None:
+        return self._read(Locate(provider=provider, payment_id=payment_id))
+
+    def trail(self, record_id: str) -> list[AuditEntry]:
+        with self._pool.connection() as conn:
+            return _trail(conn, record_id)
+
+    def verify(self) -> ChainProblem | None:
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            anchors = conn.execute(
+                "SELECT record_id, trail_length, trail_head FROM paygate_records ORDER BY record_id"
+            ).fetchall()
+            for record_id, length, head in anchors:
+                problem = verify_chain(record_id, _trail(conn, record_id), length=length, head=head)
+                if problem is not None:
+                    return problem
+        return None
+
+    def with_unknown(self, due_before: datetime | None = None) -> list[PaymentRecord]:
+        with self._pool.connection() as conn:
+            if due_before is None:
+                rows = conn.execute(
+                    "SELECT body::text FROM paygate_records WHERE next_check IS NOT NULL "
+                    "ORDER BY next_check"
+                ).fetchall()
+            else:
+                rows = conn.execute(
+                    "SELECT body::text FROM paygate_records WHERE next_check <= %s "
+                    "ORDER BY next_check",
+                    (due_before,),
+                ).fetchall()
+        return [PaymentRecord.model_validate_json(row[0]) for row in rows]
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def _trail(conn: Connection, record_id: str) -> list[AuditEntry]:
+    rows = conn.execute(
+        "SELECT body::text FROM paygate_audit_trail WHERE record_id = %s ORDER BY seq",
+        (record_id,),
+    ).fetchall()
+    return [AuditEntry.model_validate_json(row[0]) for row in rows]

@@ -1,0 +1,115 @@
+"""``paygate contract`` and ``paygate errors``, run through typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from paygate import _cli_contract
+from paygate.cli import app
+from paygate.testing._contract_scenarios import SCENARIOS, Scenario
+from paygate.testing.contract import Contract
+
+runner = CliRunner()
+DOC = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
+
+
+@pytest.fixture(autouse=True)
+def no_contract_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in [n for n in os.environ if n.startswith("PAYGATE_CONTRACT_")]:
+        monkeypatch.delenv(name)
+
+
+@pytest.mark.parametrize("args", [["contract", "--help"], ["errors", "--help"]])
+def test_every_command_explains_itself(args: list[str]) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_contract_on_the_simulators_passes_every_scenario() -> None:
+    result = runner.invoke(app, ["contract", "--target", "sim"])
+    assert result.exit_code == 0, result.output
+    assert "contract: stripe on sim (21/21)" in result.output
+    assert "contract: adyen on sim (21/21)" in result.output
+    for scenario in SCENARIOS:
+        assert scenario.name in result.output
+    assert "card_declined/insufficient_funds" in result.output  # a normalized code seen
+    assert "idempotency_conflict" in result.output
+
+
+def test_a_failing_scenario_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(c: Contract) -> None:
+        raise AssertionError("the provider said something else")
+
+    monkeypatch.setattr(_cli_contract, "SCENARIOS", (Scenario("broken", broken, "fails"),))
+    result = runner.invoke(app, ["contract", "--provider", "stripe"])
+    assert result.exit_code == 1, result.output
+    assert "failed" in result.output and "the provider said something else" in result.output
+
+
+def test_sandbox_without_credentials_names_the_missing_variable() -> None:
+    result = runner.invoke(app, ["contract", "--provider", "adyen", "--target", "sandbox"])
+    assert result.exit_code == 2
+    assert "PAYGATE_CONTRACT_ADYEN_API_KEY" in result.output
+
+
+def test_a_live_key_is_refused_before_any_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAYGATE_CONTRACT_STRIPE_API_KEY", "sk_live_51Abcdefghijklmnop")
+    result = runner.invoke(app, ["contract", "--provider", "stripe", "--target", "sandbox"])
+    assert result.exit_code == 2
+    assert "live Stripe key" in result.output and "sk_live_51Abc" not in result.output
+
+
+def test_unknown_provider_or_scenario_is_bad_input() -> None:
+    assert runner.invoke(app, ["contract", "--provider", "paypal"]).exit_code == 2
+    assert runner.invoke(app, ["contract", "--scenario", "nope"]).exit_code == 2
+
+
+def test_record_then_report_schema_drift(tmp_path: Path) -> None:
+    args = ["contract", "--provider", "stripe", "--scenario", "authorize_full_capture"]
+    args += ["--record", str(tmp_path)]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    saved = tmp_path / "stripe-sim.json"
+    text = saved.read_text()
+    assert "sk_test_paygate" not in text and "whsec_" not in text
+    data = json.loads(text)
+    assert data["responses"] and {r["scenario"] for r in data["responses"]} == {
+        "authorize_full_capture"
+    }
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0 and "no schema drift" in again.output
+
+    # As if Stripe had sent `amount` as a string and `status` had been there: both drifted.
+    for response in data["responses"]:
+        if isinstance(response["body"].get("amount"), int):
+            response["body"]["amount"] = str(response["body"]["amount"])
+            response["body"]["a_field_nobody_reads"] = 1
+    saved.write_text(json.dumps(data))
+    drifted = runner.invoke(app, args)
+    assert drifted.exit_code == 1, drifted.output
+    assert "schema drift" in drifted.output and "amount" in drifted.output
+    assert "a_field_nobody_reads" not in drifted.output  # only fields the adapter relies on
+    assert (tmp_path / "stripe-sim.new.json").is_file()
+
+
+def test_errors_table_for_one_provider() -> None:
+    result = runner.invoke(app, ["errors", "--provider", "stripe"])
+    assert result.exit_code == 0, result.output
+    assert "Stripe" in result.output and "Adyen" not in result.output
+    assert "insufficient_funds" in result.output and "retriable" in result.output
+    assert runner.invoke(app, ["errors", "--provider", "paypal"]).exit_code == 2
+
+
+def test_errors_markdown_is_the_committed_page() -> None:
+    result = runner.invoke(app, ["errors", "--format", "markdown"])
+    assert result.exit_code == 0
+    assert result.stdout == DOC.read_text(encoding="utf-8"), (
+        "docs/errors.md is stale: run `paygate errors --format markdown > docs/errors.md`"
+    )
+    assert runner.invoke(app, ["errors", "--format", "markdown", "--provider", "x"]).exit_code == 2

@@ -1,0 +1,77 @@
+"""The Redis idempotency store's own promises: Redis's clock, Redis's expiry, fail closed.
+
+The rules it shares with every store run in tests/idempotency/test_stores.py; these need the
+real Redis at PAYGATE_TEST_REDIS_URL (skipped without it), under a key prefix of their own.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from paygate import Gateway, Money, PaymentSource, RetryPolicy
+from paygate.errors import ErrorCode, RetriableError
+from paygate.testing import StripeSimulator
+
+redis = pytest.importorskip("redis")
+RedisStore = pytest.importorskip("paygate.idempotency.redis").RedisStore
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = os.environ.get("PAYGATE_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("PAYGATE_TEST_REDIS_URL is not set")
+    return url
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    prefix = f"paygate-test:{uuid.uuid4().hex[:12]}:idem:"
+    yield prefix
+    with redis.Redis.from_url(redis_url) as client:
+        keys = list(client.scan_iter(match=prefix + "*"))
+        if keys:
+            client.delete(*keys)
+
+
+def test_leases_and_expiry_run_on_the_redis_clock(redis_url: str, prefix: str) -> None:
+    store = RedisStore(redis_url, prefix=prefix, ttl=30)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        token = store.begin("k", "fp", lease_seconds=5).token
+        seconds, micros = client.time()
+        lease_until = float(client.hget(prefix + "k", "lease_until"))
+        assert abs(lease_until - (seconds + micros / 1e6 + 5)) < 1.0
+        assert 34_000 < client.pttl(prefix + "k") <= 35_000  # in flight: lease + ttl
+        assert token is not None and store.complete("k", token, "done")
+        assert 29_000 < client.pttl(prefix + "k") <= 30_000  # completed: ttl
+        assert client.hget(prefix + "k", "token") is None
+    finally:
+        client.close()
+        store.close()
+
+
+def test_an_unreachable_redis_refuses_the_call_before_anything_is_sent(
+    sim: StripeSimulator, api_key: str
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    store = RedisStore(f"redis://127.0.0.1:{port}/0", socket_timeout=0.5)
+    with (
+        Gateway.for_stripe(
+            api_key, base_url=sim.url, store=store, retry=RetryPolicy(max_attempts=1)
+        ) as gw,
+        pytest.raises(RetriableError) as refused,
+    ):
+        gw.authorize(
+            Money("1.00", "EUR"), source=PaymentSource.token("pm_card_visa"), reference="o-1"
+        )
+    assert refused.value.code is ErrorCode.STORE_UNAVAILABLE
+    assert sim.requests == []  # never a provider call without a recorded key
+    store.close()
