@@ -4,7 +4,8 @@ Each "instance" is a separate Python process with its own ``Gateway``, ``Postgre
 ``PostgresRecordStore`` (own connection pools), all sharing one migrated schema and one
 ``StripeSimulator`` running in the test process:
 
-* 4 processes x 50 threads fire the same 100 idempotency keys: exactly 100 PaymentIntents;
+* 4 processes x 50 threads fire the same 100 idempotency keys: exactly 100 PaymentIntents
+  (and the same with the keys in Redis);
 * a process SIGKILLed while the provider holds its request leaves a lease that another instance
   retakes after it lapses on the database clock, and settles without a second charge;
 * two processes racing a capture and a void on the same authorized payments: exactly one of the
@@ -90,13 +91,21 @@ def _go(workers: list[subprocess.Popen[str]]) -> None:
 _FIRE = """
     import json, sys, threading
     from paygate import Gateway, IdempotencyPolicy, Money, PaymentSource, RetryPolicy, Timeout
-    from paygate.idempotency.postgres import PostgresStore
-    from paygate.records.postgres import PostgresRecordStore
+    from paygate.records import MemoryRecordStore
 
-    sim_url, conninfo = sys.argv[1], sys.argv[2]
+    sim_url, conninfo, kind = sys.argv[1], sys.argv[2], sys.argv[3]
     THREADS, KEYS, PER_THREAD = 50, 100, 100
-    store = PostgresStore(conninfo, pool_size=6)
-    records = PostgresRecordStore(conninfo, pool_size=6)
+    if kind == "postgres":
+        from paygate.idempotency.postgres import PostgresStore
+        from paygate.records.postgres import PostgresRecordStore
+
+        store = PostgresStore(conninfo, pool_size=6)
+        records = PostgresRecordStore(conninfo, pool_size=6)
+    else:  # Redis holds the keys; each instance keeps its own records
+        from paygate.idempotency.redis import RedisStore
+
+        store = RedisStore(conninfo, prefix=sys.argv[4])
+        records = MemoryRecordStore()
     gw = Gateway.for_stripe(
         "sk_test_51PaygatePostgresConcurrency0000", base_url=sim_url, store=store,
         records=records, timeout=Timeout(total=45),
@@ -127,11 +136,31 @@ _FIRE = """
 """
 
 
+@pytest.fixture(params=["postgres", "redis"])
+def shared_keys(request: pytest.FixtureRequest) -> Iterator[tuple[str, ...]]:
+    """Where the instances share their idempotency keys: (kind, URL, extra worker args)."""
+    if request.param == "postgres":
+        yield ("postgres", request.getfixturevalue("conninfo"))
+        return
+    url = os.environ.get("PAYGATE_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("PAYGATE_TEST_REDIS_URL is not set")
+    import redis
+
+    prefix = f"paygate-test:{uuid.uuid4().hex[:12]}:idem:"
+    yield ("redis", url, prefix)
+    client = redis.Redis.from_url(url)
+    for key in client.scan_iter(match=prefix + "*"):
+        client.delete(key)
+    client.close()
+
+
 @pytest.mark.timeout(120)
 def test_four_processes_of_fifty_threads_make_exactly_one_payment_per_key(
-    conninfo: str, stripe: StripeSimulator
+    shared_keys: tuple[str, ...], stripe: StripeSimulator
 ) -> None:
-    workers = [_spawn(_FIRE, stripe.url, conninfo) for _ in range(4)]
+    kind, url, *extra = shared_keys
+    workers = [_spawn(_FIRE, stripe.url, url, kind, *extra) for _ in range(4)]
     for worker in workers:
         _wait_ready(worker)
     started = time.monotonic()
@@ -156,11 +185,13 @@ def test_four_processes_of_fifty_threads_make_exactly_one_payment_per_key(
     assert {i["id"] for i in intents} == set().union(*by_key.values())
     sent = [r for r in stripe.requests if r.method == "POST" and r.path == PI_PATH]
     assert len(sent) == 100  # each key was sent once: no duplicate ever reached the provider
-    print(f"\n4x50 threads, {len(results)} calls, 100 keys: {len(intents)} intents, {elapsed:.1f}s")
-
+    print(f"\n{kind}: 4x50 threads, {len(results)} calls, 100 keys: {len(intents)} intents, "
+          f"{elapsed:.1f}s")  # fmt: skip
+    if kind != "postgres":
+        return
     from paygate.records.postgres import PostgresRecordStore
 
-    records = PostgresRecordStore(conninfo, pool_size=1)
+    records = PostgresRecordStore(url, pool_size=1)
     try:
         assert records.verify() is None
         assert all(records.find("stripe", i["id"]) is not None for i in intents)

@@ -45,6 +45,7 @@ def demo() -> None:
     timeout = Timeout(read=0.5, total=15)
     stripe = DemoRun("paygate demo, 1/2: Stripe simulator on loopback")
     with (
+        console.status("running the Stripe flows on a simulator…"),
         StripeSimulator() as stripe_sim,
         Gateway.for_stripe(DEMO_KEY, base_url=stripe_sim.url, timeout=timeout) as gw,
     ):
@@ -52,6 +53,7 @@ def demo() -> None:
     console.print(stripe.table)
     adyen = DemoRun("paygate demo, 2/2: Adyen simulator on loopback")
     with (
+        console.status("running the Adyen flows on a simulator…"),
         AdyenSimulator() as adyen_sim,
         Gateway.for_adyen(
             DEMO_ADYEN_KEY,
