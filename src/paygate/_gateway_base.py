@@ -1,0 +1,110 @@
+"""What both gateway twins are built on: their constructors, and the few verbs in which a
+blocking gateway and an asyncio one differ (store calls, sleeping, closing shared state).
+
+``AsyncGateway`` (``_async_gateway.py``) is written once against these verbs; ``Gateway``
+(``_sync_gateway.py``) is generated from it by ``python -m paygate._unasync``, so the twins
+cannot drift: a test fails when the generated file is stale.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Self, TypeVar
+
+from paygate._core import GatewayCore
+from paygate.adapters import adyen, stripe
+from paygate.config import Settings, gateway_options
+
+T = TypeVar("T")
+
+
+class _Constructors(GatewayCore):
+    @classmethod
+    def for_stripe(
+        cls,
+        api_key: str,
+        *,
+        base_url: str | None = None,
+        api_version: str = stripe.API_VERSION,
+        webhook_secret: str | None = None,
+        **options: Any,
+    ) -> Self:
+        """A gateway to Stripe (or a Stripe simulator at ``base_url``)."""
+        adapter_options: dict[str, Any] = {"api_version": api_version}
+        if base_url is not None:
+            adapter_options["base_url"] = base_url
+        adapter = stripe.StripeAdapter(api_key, webhook_secret=webhook_secret, **adapter_options)
+        return cls(adapter, **options)
+
+    @classmethod
+    def for_adyen(
+        cls,
+        api_key: str,
+        *,
+        merchant_account: str,
+        base_url: str | None = None,
+        hmac_key: str | None = None,
+        **options: Any,
+    ) -> Self:
+        """A gateway to Adyen's Checkout API (or an Adyen simulator at ``base_url``)."""
+        adapter_options: dict[str, Any] = {"merchant_account": merchant_account}
+        if base_url is not None:
+            adapter_options["base_url"] = base_url
+        return cls(adyen.AdyenAdapter(api_key, hmac_key=hmac_key, **adapter_options), **options)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings | None = None, *, toml_file: str | Path | None = None
+    ) -> Self:
+        """A gateway configured from ``PAYGATE_*`` environment variables and/or a TOML file."""
+        loaded = settings if settings is not None else Settings.load(toml_file)
+        gateway = cls(**gateway_options(loaded))
+        gateway._owns_store = gateway._owns_records = True  # opened for this gateway alone
+        gateway._owns_breaker_state = True
+        return gateway
+
+
+class _BlockingIO(_Constructors):
+    """The verbs of the blocking gateway."""
+
+    def _store_call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """An idempotency store call."""
+        return fn(*args, **kwargs)
+
+    def _records(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A record store call."""
+        return fn(*args, **kwargs)
+
+    @staticmethod
+    def _sleep(seconds: float) -> None:
+        time.sleep(seconds)
+
+    def _close_breaker_state(self) -> None:
+        self.breaker.backend.close()
+
+
+class _AsyncIO(_Constructors):
+    """The verbs of the asyncio gateway: a store that does blocking I/O runs in a thread."""
+
+    async def _store_call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """An idempotency store call."""
+        if self.store.blocking:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        return fn(*args, **kwargs)
+
+    async def _records(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A record store call."""
+        if self.records.blocking:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        return fn(*args, **kwargs)
+
+    @staticmethod
+    async def _sleep(seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    async def _close_breaker_state(self) -> None:
+        await self.breaker.backend.aclose()
+        self.breaker.backend.close()

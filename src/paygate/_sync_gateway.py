@@ -1,0 +1,385 @@
+"""``Gateway``: the blocking twin. GENERATED from ``_async_gateway.py`` by
+``python -m paygate._unasync``: do not edit; edit the async twin and regenerate.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Literal, Self, TypeVar
+
+import httpx
+
+from paygate import _outcomes
+from paygate._core import (
+    ADOPTING_EVENTS,
+    Prepared,
+    _now,
+    as_payment,
+    as_refund,
+    describe,
+    logger,
+    resolution,
+)
+from paygate._gateway_base import _BlockingIO
+from paygate.adapters.base import Adapter
+from paygate.errors import OutcomeUnknown, PaymentError
+from paygate.idempotency import BeginResult
+from paygate.models import (
+    OperationRequest,
+    Payment,
+    PaymentSource,
+    Refund,
+    Resolution,
+    Result,
+    WebhookEvent,
+    WebhookOutcome,
+)
+from paygate.money import Money
+from paygate.records import AuditEntry, Locate, PaymentRecord, UnknownOperation
+from paygate.resilience.bulkhead import Bulkhead
+from paygate.resilience.deadline import Deadline
+from paygate.resilience.transport_errors import PHASES
+
+__all__ = ["Gateway"]
+
+T = TypeVar("T")
+RefundReason = Literal["duplicate", "fraudulent", "requested_by_customer"]
+_TRANSPORT_ERRORS = tuple(PHASES)
+
+
+class Gateway(_BlockingIO):
+    """The blocking gateway. Thread-safe; use one per provider and reuse it."""
+
+    def __init__(
+        self,
+        adapter: Adapter,
+        *,
+        client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        **policies: Any,
+    ) -> None:
+        super().__init__(adapter, **policies)
+        self._owns_client = client is None
+        self._client = client or httpx.Client(
+            transport=transport, limits=self._limits(), follow_redirects=False
+        )
+        self._bulkhead = Bulkhead(self.provider, self.bulkhead_policy)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._client.close()
+        if self._owns_store:
+            self._store_call(self.store.close)
+        if self._owns_records:
+            self._records(self.records.close)
+        if self._owns_breaker_state:
+            self._close_breaker_state()
+
+    # -- operations ----------------------------------------------------------------------------
+    def authorize(
+        self,
+        amount: Money,
+        *,
+        source: PaymentSource,
+        reference: str,
+        idempotency_key: str | None = None,
+        description: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> Payment:
+        """Hold ``amount`` on the source, to capture later."""
+        request = self.authorize_request(
+            amount=amount,
+            source=source,
+            reference=reference,
+            idempotency_key=idempotency_key,
+            description=description,
+            metadata=metadata,
+            capture=False,
+        )
+        return as_payment(self._run(request))
+
+    def purchase(
+        self,
+        amount: Money,
+        *,
+        source: PaymentSource,
+        reference: str,
+        idempotency_key: str | None = None,
+        description: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> Payment:
+        """Authorize and capture ``amount`` in one step."""
+        request = self.authorize_request(
+            amount=amount,
+            source=source,
+            reference=reference,
+            idempotency_key=idempotency_key,
+            description=description,
+            metadata=metadata,
+            capture=True,
+        )
+        return as_payment(self._run(request))
+
+    def capture(
+        self,
+        payment_id: str,
+        *,
+        amount: Money | None = None,
+        reference: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Payment:
+        """Capture an authorized payment: all of it, or ``amount`` of it."""
+        request = self.capture_request(
+            payment_id=payment_id,
+            amount=amount,
+            reference=reference,
+            idempotency_key=idempotency_key,
+        )
+        return as_payment(self._run(request))
+
+    def void(
+        self, payment_id: str, *, reference: str | None = None, idempotency_key: str | None = None
+    ) -> Payment:
+        """Release an authorization that was not captured."""
+        request = self.void_request(
+            payment_id=payment_id, reference=reference, idempotency_key=idempotency_key
+        )
+        return as_payment(self._run(request))
+
+    def refund(
+        self,
+        payment_id: str,
+        *,
+        amount: Money | None = None,
+        reason: RefundReason | None = None,
+        reference: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Refund:
+        """Refund a captured payment: what remains, or ``amount`` of it."""
+        request = self.refund_request(
+            payment_id=payment_id,
+            amount=amount,
+            reason=reason,
+            reference=reference,
+            idempotency_key=idempotency_key,
+        )
+        return as_refund(self._run(request))
+
+    def retrieve(self, payment_id: str) -> Payment:
+        """The payment's current state at the provider."""
+        return as_payment(self._run(self.retrieve_request(payment_id=payment_id)))
+
+    def find(self, reference: str, *, amount: Money | None = None) -> Payment:
+        """The newest payment made with your ``reference`` (and ``amount``), where the
+        provider can search; ``TerminalError`` with code ``not_found`` when there is none."""
+        return as_payment(self._run(self.find_request(reference=reference, amount=amount)))
+
+    # -- records, webhooks, unknown outcomes ------------------------------------------------------
+    def payment_record(self, payment_id: str) -> PaymentRecord | None:
+        """paygate's record of a payment, by the provider's payment id."""
+        return self._records(self.records.find, self.provider, payment_id)
+
+    def audit_trail(self, payment_id: str) -> list[AuditEntry]:
+        """Every change of the payment's record, oldest first (hash-chained)."""
+        record = self.payment_record(payment_id)
+        if record is None:
+            return []
+        return self._records(self.records.trail, record.record_id)
+
+    def handle_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookOutcome]:
+        """Verify a provider's webhook delivery and apply its events to the payment records.
+
+        Raises ``InvalidWebhookError`` (answer 400) for a forged, stale or malformed delivery;
+        nothing is applied then. Each event is applied at most once, whatever the provider
+        resends; an older event never moves a payment backwards (it is kept in the trail).
+        """
+        return [self._apply_event(event) for event in self.webhook_events(headers, body)]
+
+    def _apply_event(self, event: WebhookEvent) -> WebhookOutcome:
+        if event.payment_id is None:
+            return self.webhook_outcome(event, None)
+        locate, change, seen = self.webhook_change(event)
+        if event.type in ADOPTING_EVENTS and self._records(self.records.lookup, locate) is None:
+            unknown = self._records(self.records.with_unknown)
+            orphan = self.orphan(unknown, event.reference, event.amount)
+            if orphan is not None:
+                locate, change = self.adopting_event(event, orphan)
+        applied = self._records(self.records.apply, locate, change, event=seen)
+        return self.webhook_outcome(event, applied)
+
+    def unknown_payments(self) -> list[PaymentRecord]:
+        """Records holding a call whose outcome is still unknown."""
+        return self._records(self.records.with_unknown)
+
+    def resolve_unknown(self, *, due_by: datetime | None = None) -> list[Resolution]:
+        """Settle every unknown outcome that is due for a check (safe from a periodic job):
+        repeat the call under its own key while the provider still replays it, and apply the
+        answer; what stays unknown is counted and checked again later, backing off.
+        ``due_by`` checks those due by then instead of now (to settle everything at once)."""
+        due = due_by or _now()
+        resolutions = []
+        for record in self._records(self.records.with_unknown, due):
+            for unknown in record.unknown:
+                if unknown.next_check_at <= due:
+                    resolutions.append(self._resolve(record, unknown))
+        return resolutions
+
+    def _resolve(self, record: PaymentRecord, unknown: UnknownOperation) -> Resolution:
+        request = self.replay_for(record, unknown)
+        if request is None:
+            found = self._found(record, unknown)
+            if found is not None:
+                return found
+            reason = "cannot be repeated safely; waiting for a webhook or a manual check"
+            change = self.still_unknown(record, unknown, reason)
+            self._records(self.records.apply, Locate(record_id=record.record_id), change)
+            return resolution(record, unknown, settled=False, detail=reason)
+        try:
+            result = self._run(request)
+        except OutcomeUnknown as error:
+            return resolution(record, unknown, settled=False, detail=error.message)
+        except PaymentError as error:
+            moved_on = self.moved_on(record, unknown, error)
+            if moved_on is not None:
+                self._records(self.records.apply, Locate(record_id=record.record_id), moved_on)
+            return resolution(record, unknown, settled=True, detail=f"refused: {error.code}")
+        return resolution(record, unknown, settled=True, detail=describe(result))
+
+    # -- the call ------------------------------------------------------------------------------
+    def _found(self, record: PaymentRecord, unknown: UnknownOperation) -> Resolution | None:
+        """Settle a lost authorize answer by finding its payment by reference, where the
+        provider can search; None when it cannot, or nothing (new) is found yet."""
+        search = self.finds(record, unknown)
+        if search is None:
+            return None
+        try:
+            found = as_payment(self._run(search))
+        except PaymentError:
+            return None
+        if self._records(self.records.find, self.provider, found.id) is not None:
+            return None  # an earlier attempt's payment, already on its own record
+        locate, change = self.adopting_found(found, (record, unknown))
+        self._records(self.records.apply, locate, change)
+        return resolution(record, unknown, settled=True, detail=f"found {found.id}")
+
+    def _run(self, request: OperationRequest) -> Result:
+        prepared = self.prepare(request)
+        deadline = Deadline(self.timeout.total)
+        if not prepared.mutating:
+            return self._read(prepared, deadline)
+        begun = self._begin(prepared, deadline)
+        if not isinstance(begun, str):
+            return begun
+        stored: str | None = None
+        try:
+            try:
+                record = self._records(self.records.lookup, self.record_locate(prepared))
+            except Exception as exc:  # fail closed: the record's guards cannot be checked
+                raise self.store_unavailable(prepared, "payment record", exc) from exc
+            prepared = self.checked(prepared, record)
+            try:
+                with self._bulkhead.slot(deadline.remaining()):
+                    outcome = self._send(prepared, deadline)
+            except PaymentError as error:
+                self._record(prepared, error)
+                raise
+            result = self.answer(outcome, self._record(prepared, outcome))
+            stored = _outcomes.encode_result(result)
+            return result
+        except PaymentError as error:
+            stored = self.stored_outcome(error)
+            raise
+        finally:
+            self._settle(prepared, begun, stored)
+
+    def _read(self, prepared: Prepared, deadline: Deadline) -> Result:
+        if self.reads_from_record:
+            record = self._records(self.records.lookup, self.record_locate(prepared))
+            return self.from_record(prepared, record)
+        with self._bulkhead.slot(deadline.remaining()):
+            result = self._send(prepared, deadline)
+        self._record(prepared, result)
+        return result
+
+    def _record(self, prepared: Prepared, outcome: Result | PaymentError) -> PaymentRecord | None:
+        change = self.record_change(prepared, outcome, None)
+        if change is None:
+            return None
+        try:
+            locate = self.record_locate(prepared, outcome)
+            return (self._records(self.records.apply, locate, change)).record
+        except Exception:  # the provider's answer stands; a lost record update is logged
+            self.record_failed(prepared)
+            return None
+
+    def _begin(self, prepared: Prepared, deadline: Deadline) -> str | Result:
+        assert prepared.key is not None and prepared.fingerprint is not None
+        policy = self.idempotency_policy
+        give_up = time.monotonic() + min(policy.in_flight_wait, deadline.remaining())
+        while True:
+            try:
+                begun: BeginResult = self._store_call(
+                    self.store.begin, prepared.key, prepared.fingerprint, lease_seconds=policy.lease
+                )
+            except Exception as exc:  # fail closed: never a provider call without a key
+                raise self.store_unavailable(prepared, "idempotency", exc) from exc
+            decided = self.on_begin(prepared, begun)
+            if decided is not None:
+                return decided
+            if time.monotonic() >= give_up:
+                raise self.in_flight_error(prepared)
+            self._sleep(policy.poll_interval)
+
+    def _settle(self, prepared: Prepared, token: str, stored: str | None) -> None:
+        assert prepared.key is not None
+        try:
+            if stored is None:
+                self._store_call(self.store.release, prepared.key, token)
+            elif not self._store_call(self.store.complete, prepared.key, token, stored):
+                logger.warning("idempotency key %s: lease lost before completion", prepared.key)
+        except Exception:  # the provider's answer stands; the lease lapses and a repeat settles
+            self.settle_failed(prepared)
+
+    def _send(self, prepared: Prepared, deadline: Deadline) -> Result:
+        retry = self.new_retry(prepared, deadline)
+        started = time.monotonic()
+        try:
+            result: Result = retry.retrying()(self._attempt, prepared, deadline)
+        except PaymentError as error:
+            final = retry.finish(error)
+            self.log_call(prepared, started, retry.attempts, final.code.value)
+            if final is error:
+                raise
+            raise final from error
+        self.log_call(prepared, started, retry.attempts, "ok")
+        return result
+
+    def _attempt(self, prepared: Prepared, deadline: Deadline) -> Result:
+        request = self.http_request(prepared, deadline)
+        admission = self.admit()
+        try:
+            try:
+                response = self._client.send(request)
+            except _TRANSPORT_ERRORS as exc:
+                outcome: Result | PaymentError = self.transport_error(prepared, exc)
+            else:
+                outcome = self.read_response(prepared, response)
+        except BaseException:  # a bug or a cancellation: no outcome to count
+            if admission is not None:
+                admission.abandon()
+            raise
+        return self.settle_attempt(admission, outcome)
