@@ -368,7 +368,14 @@ class AsyncGateway(_AsyncIO):
         retry = self.new_retry(prepared, deadline)
         started = time.monotonic()
         try:
-            result: Result = await retry.async_retrying()(self._attempt, prepared, deadline)
+            try:
+                result: Result = await self._attempt(prepared, deadline)
+            except PaymentError as first:
+                wait = retry.first_failure(first)
+                if wait is None:
+                    raise
+                await self._sleep(wait)
+                result = await retry.async_retrying()(self._attempt, prepared, deadline)
         except PaymentError as error:
             final = retry.finish(error)
             self.log_call(prepared, started, retry.attempts, final.code.value)

@@ -39,7 +39,7 @@ _CONTEXT: Final = (
 
 def encode_result(result: Result) -> str:
     kind = "payment" if isinstance(result, Payment) else "refund"
-    return json.dumps({"result": kind, "value": result.model_dump(mode="json")})
+    return f'{{"result": "{kind}", "value": {result.model_dump_json()}}}'
 
 
 def encode_error(error: TerminalError) -> str:

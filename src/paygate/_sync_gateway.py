@@ -358,7 +358,14 @@ class Gateway(_BlockingIO):
         retry = self.new_retry(prepared, deadline)
         started = time.monotonic()
         try:
-            result: Result = retry.retrying()(self._attempt, prepared, deadline)
+            try:
+                result: Result = self._attempt(prepared, deadline)
+            except PaymentError as first:
+                wait = retry.first_failure(first)
+                if wait is None:
+                    raise
+                self._sleep(wait)
+                result = retry.retrying()(self._attempt, prepared, deadline)
         except PaymentError as error:
             final = retry.finish(error)
             self.log_call(prepared, started, retry.attempts, final.code.value)

@@ -28,6 +28,9 @@ class Currency(str):
     __slots__ = ()
 
     def __new__(cls, code: str) -> Self:
+        known = _KNOWN.get(code) if type(code) is str else None
+        if known is not None and cls is Currency:
+            return known  # type: ignore[return-value]  # the one instance per code
         if not isinstance(code, str):
             raise TypeError(f"currency code must be a str, not {type(code).__name__}")
         upper = code.strip().upper()
@@ -42,6 +45,13 @@ class Currency(str):
 
     def __repr__(self) -> str:
         return f"paygate.Currency({str(self)!r})"
+
+
+# One instance per code, reused by every Money built from a plain upper-case code.
+_KNOWN: Final[dict[str, Currency]] = {}
+# Zero in each currency, built once (Money is immutable).
+_ZEROS: Final[dict[str, Money]] = {}
+_KNOWN.update({code: Currency(code) for code in ISO_4217_EXPONENTS})
 
 
 def _to_decimal(amount: object) -> Decimal:
@@ -127,11 +137,17 @@ class Money:
             raise TypeError(f"minor units must be an int, not {type(minor).__name__}")
         cur = Currency(currency)
         exp = cur.exponent if exponent is None else exponent
-        return cls(Decimal(minor).scaleb(-exp, context=_CONTEXT), cur)
+        amount = Decimal(minor).scaleb(-exp, context=_CONTEXT)
+        if exp == cur.exponent:
+            return cls._exact(amount, cur)  # minor units at the currency's own scale are exact
+        return cls(amount, cur)  # another scale: the amount must still fit the currency's
 
     @classmethod
     def zero(cls, currency: str) -> Money:
-        return cls(0, currency)
+        zero = _ZEROS.get(currency)
+        if zero is None or cls is not Money:
+            zero = _ZEROS[Currency(currency)] = cls.from_minor_units(0, currency)
+        return zero
 
     # -- arithmetic within one currency ------------------------------------------------------
     def _same(self, other: object) -> Money:

@@ -70,7 +70,8 @@ def blank(
 ) -> PaymentRecord:
     """A record for a payment paygate is about to learn of."""
     zero = Money.zero(amount.currency)
-    return PaymentRecord(
+    # Built from typed values paygate already holds: no need to validate them again.
+    return PaymentRecord.model_construct(
         record_id=record_id or new_record_id(),
         provider=provider,
         payment_id=None,
@@ -88,7 +89,7 @@ def blank(
 def _entry(
     old: PaymentRecord | None, new: PaymentRecord, cause: Cause, note: str, now: datetime
 ) -> AuditEntry:
-    return AuditEntry(
+    return AuditEntry.model_construct(
         record_id=new.record_id,
         seq=0,
         at=now,

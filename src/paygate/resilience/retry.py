@@ -60,7 +60,10 @@ class CallRetry:
         self.idempotent_replay = idempotent_replay
         self._jitter = jitter
         self.ambiguous: OutcomeUnknown | None = None
-        self.attempts = 0
+        self.attempts = 1  # the first attempt is always made
+        # Attempts made before tenacity took over: the first one runs without it, so a call
+        # that succeeds at once (nearly every call) pays nothing for the retry machinery.
+        self._offset = 0
 
     # -- decisions -----------------------------------------------------------------------
     def is_retriable(self, error: BaseException | None) -> bool:
@@ -112,6 +115,17 @@ class CallRetry:
             )
         return error
 
+    def first_failure(self, error: BaseException) -> float | None:
+        """After the first attempt failed: the wait before tenacity takes over, or None when
+        the call ends now (not retriable, no attempts left, or past the deadline)."""
+        if not self.is_retriable(error) or self.policy.max_attempts <= 1:
+            return None
+        wait = self.backoff(1, error)
+        if wait >= self.deadline.remaining():
+            return None
+        self._offset = 1
+        return wait
+
     # -- tenacity strategies ---------------------------------------------------------------
     def _retry(self, state: tenacity.RetryCallState) -> bool:
         outcome = state.outcome
@@ -119,15 +133,15 @@ class CallRetry:
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome is not None else None
-        return self.backoff(state.attempt_number, error)
+        return self.backoff(state.attempt_number + self._offset, error)
 
     def _stop(self, state: tenacity.RetryCallState) -> bool:
-        if state.attempt_number >= self.policy.max_attempts:
+        if state.attempt_number + self._offset >= self.policy.max_attempts:
             return True
         return (state.upcoming_sleep or 0.0) >= self.deadline.remaining()
 
     def _count(self, state: tenacity.RetryCallState) -> None:
-        self.attempts = state.attempt_number
+        self.attempts = state.attempt_number + self._offset
 
     def _strategies(self) -> dict[str, Any]:
         return {
