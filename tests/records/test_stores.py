@@ -275,3 +275,34 @@ def test_postgres_trail_is_append_only_and_tampering_is_caught(postgres_conninfo
         assert problem.problem == "was edited"
     finally:
         store.close()
+
+
+def test_the_memory_store_is_bounded_and_keeps_unknown_outcomes() -> None:
+    from paygate.models import Operation
+    from paygate.records import UnknownOperation
+
+    store = MemoryRecordStore(max_records=3)
+    unknown = UnknownOperation(
+        operation=Operation.AUTHORIZE, idempotency_key="k-lost", amount=eur("1.00"),
+        reference="lost", replayable=True, since=NOW, next_check_at=NOW,
+    )  # fmt: skip
+    lost = store.apply(
+        Locate(),
+        lambda r: changes.outcome_unknown(
+            r, unknown, amount=eur("1.00"), provider="p", cause=CALL, now=NOW
+        ),
+    ).record
+    assert lost is not None
+    ids = []
+    for n in range(6):
+        payment = CAPTURED.model_copy(update={"id": f"pay_{n}"})
+        applied = store.apply(Locate(), lambda r, p=payment: changes.observe(r, p, CALL, NOW))
+        assert applied.record is not None
+        ids.append(applied.record.record_id)
+    assert store.get(lost.record_id) is not None  # an unknown outcome is never forgotten
+    assert [store.get(i) is not None for i in ids] == [False] * 4 + [True] * 2
+    assert store.find("p", "pay_0") is None and store.trail(ids[0]) == []
+    assert store.verify() is None
+    for n in range(20):
+        _deliver(store, refund_event(100 + n))
+    assert len(store._events) <= 12  # 4 x max_records event ids remembered

@@ -3,23 +3,35 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from datetime import UTC, datetime
 
 from paygate.records.state import PaymentRecord
 from paygate.records.store import Applied, ChangeFn, Locate, apply_in
 from paygate.records.trail import GENESIS, AuditEntry, ChainProblem, verify_chain
 
+DEFAULT_MAX_RECORDS = 100_000
+
 
 class MemoryRecordStore:
-    """Records, trails and seen events in dicts, safe across the threads of one process."""
+    """Records, trails and seen events in dicts, safe across the threads of one process.
+
+    Bounded, as a long-running process needs: beyond ``max_records`` the records changed least
+    recently are forgotten with their trails (never one holding an unknown outcome), and the
+    ``max_records * 4`` most recent webhook event ids are remembered for deduplication. A
+    service that must keep every record uses a durable store (SQLite, PostgreSQL).
+    """
 
     blocking = False
 
-    def __init__(self) -> None:
-        self._records: dict[str, PaymentRecord] = {}
+    def __init__(self, *, max_records: int = DEFAULT_MAX_RECORDS) -> None:
+        if max_records < 1:
+            raise ValueError("max_records must be at least 1")
+        self._max_records = max_records
+        self._records: OrderedDict[str, PaymentRecord] = OrderedDict()
         self._by_payment: dict[tuple[str, str], str] = {}
         self._trails: dict[str, list[AuditEntry]] = {}
-        self._events: set[tuple[str, str]] = set()
+        self._events: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -43,12 +55,31 @@ class MemoryRecordStore:
 
     def save(self, record: PaymentRecord, entry: AuditEntry) -> None:
         self._records[record.record_id] = record
+        self._records.move_to_end(record.record_id)
         if record.payment_id is not None:
             self._by_payment[(record.provider, record.payment_id)] = record.record_id
         self._trails.setdefault(record.record_id, []).append(entry)
+        self._evict()
 
     def mark(self, event: tuple[str, str], at: datetime) -> None:
-        self._events.add(event)
+        self._events[event] = None
+        while len(self._events) > 4 * self._max_records:
+            self._events.popitem(last=False)
+
+    def _evict(self) -> None:
+        """Forget the least recently changed records over the bound; step over (move to the
+        back) any holding an unknown outcome, which must stay until it is settled."""
+        for _ in range(len(self._records)):
+            if len(self._records) <= self._max_records:
+                return
+            record_id, oldest = next(iter(self._records.items()))
+            if oldest.unknown:
+                self._records.move_to_end(record_id)
+                continue
+            del self._records[record_id]
+            del self._trails[record_id]
+            if oldest.payment_id is not None:
+                self._by_payment.pop((oldest.provider, oldest.payment_id), None)
 
     # -- the store -------------------------------------------------------------------------------
     def apply(
