@@ -12,6 +12,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks import concurrency as conc
+from benchmarks import failfast, loopback, steady
 from benchmarks.overhead import OverheadResult, async_overhead, sync_overhead
 from benchmarks.stores import Plan, StoreResult, store_throughput
 
@@ -56,6 +58,162 @@ def _stores_table(results: list[StoreResult], plan: Plan) -> Table:
             f"{r.latency.median:,.1f}",
             f"{r.latency.p99:,.1f}",
         )
+    return table
+
+
+def _met(value: float, limit: float, *, at_most: bool = True) -> str:
+    return "met" if (value <= limit if at_most else value >= limit) else "MISSED"
+
+
+_LOOPBACK_TARGETS = {
+    loopback.BARE: 1.25,
+    "stripe.StripeClient": 0.65,
+    "Adyen (new connection per call)": 0.8,
+}
+
+
+def _loopback_table(results: list[loopback.LoopbackResult]) -> Table:
+    table = Table(
+        title="Against the official SDKs, same simulator over loopback: one authorize + capture "
+        "(2 HTTP calls in sequence) per sample",
+        caption="paygate / contender = paygate's median over the contender's. The simulator "
+        "serves from a thread of this process. stripe: max_network_retries=0, telemetry off, "
+        "keep-alive (requests.Session); Adyen: baseUrl set on its Checkout services, "
+        "requests.request per call = a new TCP connection per call; paygate and bare httpx "
+        "keep one connection alive",
+    )
+    for column in ("provider", "contender", "median µs", "p99 µs", "paygate / contender"):
+        table.add_column(column, justify="right" if "µs" in column or "/" in column else "left")
+    table.add_column("target")
+    for result in results:
+        for contender in result.contenders:
+            if contender.stats is None:
+                table.add_row(result.provider, contender.name, contender.note, "—", "—", "—")
+                continue
+            ratio = result.ratio(contender.name)
+            limit = _LOOPBACK_TARGETS.get(contender.name)
+            target = "" if limit is None or ratio is None else f"≤ {limit:.2f}x"
+            if target and ratio is not None and limit is not None:
+                target += f" {_met(ratio, limit)}"
+            table.add_row(
+                result.provider,
+                contender.name,
+                f"{contender.stats.median:,.1f}",
+                f"{contender.stats.p99:,.1f}",
+                "1.00x" if contender.name == loopback.PAYGATE else f"{ratio:.2f}x",
+                target,
+            )
+    return table
+
+
+def _concurrency_note(result: conc.ConcurrencyResult) -> str:
+    busiest = max(r.simulator_cpu for r in result.runs + result.capacity)
+    raw_top = max((r for r in result.runs if r.contender == conc.RAW), key=lambda r: r.concurrency)
+    multi = max(result.capacity, key=lambda r: r.throughput)
+    client = min(r.client_cpu for r in result.runs)
+    if busiest >= 0.85:
+        verdict = (
+            f"The simulator IS the bottleneck: its process used up to {busiest:.0%} of a core "
+            "(its threads share one GIL: ~100% is its ceiling)"
+        )
+    else:
+        verdict = (
+            f"The simulator is not the bottleneck: its process used at most {busiest:.0%} of a "
+            f"core, and {multi.processes} raw client processes ({multi.concurrency} in flight "
+            f"each) drew {multi.throughput:,.0f} calls/s from it against "
+            f"{raw_top.throughput:,.0f} for one raw client at {raw_top.concurrency} in flight"
+        )
+    if client >= 0.85:
+        verdict += (
+            f"; the one client process is CPU-bound (at least {client:.0%} of a core in every "
+            "run): the limit is on the client side, httpx/httpcore's async pool included"
+        )
+    warnings = "; ".join(f"{n} x '{msg}'" for msg, n in result.warnings.items())
+    return (
+        f"{verdict}. CPU columns: CPU seconds per wall second of the simulator's process and of "
+        "the client process(es). calls/s over successful calls; err: calls that failed (the "
+        "simulator resets connections under load), not timed. The gateway's breaker opens after "
+        f"{conc.BREAKER_THRESHOLD} failures; its bulkhead admits the concurrency; both pools are "
+        "that size. paygate warnings logged: " + (warnings or "none")
+    )
+
+
+def _concurrency_table(result: conc.ConcurrencyResult) -> Table:
+    table = Table(
+        title="Concurrency: authorizations through AsyncGateway vs raw httpx.AsyncClient against "
+        "the Stripe simulator (own process), with the simulator's capacity (raw clients in "
+        "several processes)",
+        caption=_concurrency_note(result),
+    )
+    columns = ("contender", "in flight", "procs", "ok", "err", "calls/s", "med ms", "p99 ms")
+    columns += ("ratio", "target", "sim CPU", "client CPU")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "contender" else "right")
+
+    def row(run: conc.Run, ratio: str, target: str, prefix: str = "") -> None:
+        table.add_row(
+            prefix + run.contender,
+            f"{run.concurrency}" + ("/proc" if run.processes > 1 else ""),
+            str(run.processes),
+            f"{run.calls:,}",
+            str(run.errors),
+            f"{run.throughput:,.0f}",
+            f"{run.latency.median / 1000:,.1f}",
+            f"{run.latency.p99 / 1000:,.1f}",
+            ratio,
+            target,
+            f"{run.simulator_cpu:.0%}",
+            f"{run.client_cpu:.0%}",
+        )
+
+    levels = sorted({r.concurrency for r in result.runs})
+    for level in levels:
+        ratio = result.ratio(level)
+        target = f"≥ 0.85x {_met(ratio, 0.85, at_most=False)}" if level == max(levels) else ""
+        for run in (r for r in result.runs if r.concurrency == level):
+            is_gw = run.contender == conc.GATEWAY
+            row(run, f"{ratio:.2f}x" if is_gw else "1.00x", target if is_gw else "")
+    for run in result.capacity:
+        row(run, "", "", prefix="capacity: ")
+    return table
+
+
+def _steady_table(result: steady.SteadyResult) -> Table:
+    table = Table(
+        title="Steady state: resident memory after N sequential authorizes through a Gateway "
+        "(MockTransport, memory stores; a fresh interpreter per configuration)",
+        caption=f"Bounds: {steady.BOUNDS}. B/call: RSS growth since the previous checkpoint "
+        "over the calls between them",
+    )
+    for column in ("stores", "calls", "RSS MiB", "growth MiB", "B/call", "keys held"):
+        table.add_column(column, justify="left" if column == "stores" else "right")
+    table.add_column("records held", justify="right")
+    base: dict[str, int] = {}
+    for point in result.checkpoints:
+        base.setdefault(point.config, point.rss)
+        per_call = result.per_call(point)
+        table.add_row(
+            point.config,
+            "after warm-up" if point.calls == 0 else f"{point.calls:,}",
+            f"{point.rss / 2**20:,.1f}",
+            f"{(point.rss - base[point.config]) / 2**20:+,.1f}",
+            "—" if per_call is None else f"{per_call:,.0f}",
+            f"{point.keys:,}",
+            "—" if point.records is None else f"{point.records:,}",
+        )
+    return table
+
+
+def _failfast_table(result: failfast.FailFastResult) -> Table:
+    table = Table(
+        title="Failing fast: latency of an authorize refused locally (Gateway, MockTransport)",
+        caption=f"requests that reached the transport while refusals were timed: {result.sent}",
+    )
+    for column in ("refused by", "median µs", "p99 µs", "target"):
+        table.add_column(column, justify="right" if "µs" in column else "left")
+    for name, stats in result.refusals.items():
+        target = f"< 50 µs {_met(stats.median, 50)}" if name == failfast.OPEN_BREAKER else ""
+        table.add_row(name, f"{stats.median:.1f}", f"{stats.p99:.1f}", target)
     return table
 
 
@@ -105,6 +263,34 @@ def main(argv: list[str] | None = None) -> int:
     tables = [_overhead_table(results)]
     console.print(tables[-1])
     tables.append(_stores_table(store_throughput(plan), plan))
+    console.print(tables[-1])
+    loop_rounds, loop_per_round = (2, 3) if args.quick else (20, 30)
+    tables.append(
+        _loopback_table(
+            [
+                loopback.stripe_loopback(rounds=loop_rounds, per_round=loop_per_round),
+                loopback.adyen_loopback(rounds=loop_rounds, per_round=loop_per_round),
+            ]
+        )
+    )
+    console.print(tables[-1])
+    tables.append(
+        _concurrency_table(
+            conc.concurrency(calls=40, rounds=1, levels=(4, 16))
+            if args.quick
+            else conc.concurrency(calls=2000, rounds=1, levels=(50, 200))
+        )
+    )
+    Console(width=140).print(tables[-1])  # twelve columns: wider than the rest
+    tables.append(
+        _steady_table(
+            steady.steady_state([50, 100], [50, 100])
+            if args.quick
+            else steady.steady_state([10_000, 100_000, 120_000], [10_000, 30_000])
+        )
+    )
+    console.print(tables[-1])
+    tables.append(_failfast_table(failfast.fail_fast(rounds=rounds, per_round=per_round)))
     console.print(tables[-1])
     if not args.quick:
         _write_results(heading, tables)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 import sys
@@ -43,5 +44,43 @@ def test_benchmarks_run_and_print_their_tables() -> None:
                 assert re.search(row, done.stdout), (store, operation, workers)
     for store in ("postgres", "redis"):
         assert re.search(rf"{store}\W+idempotency begin\+complete\W", done.stdout), store
+
+    # Against the official SDKs, same simulator: paygate and bare httpx always measured; the
+    # official SDKs measured when the bench extra is installed, else a "skipped" row.
+    assert "Against the official SDKs" in done.stdout
+    for provider, official, module in (
+        ("Stripe", "stripe.StripeClient", "stripe"),
+        ("Adyen", "Adyen (new connection per call)", "Adyen"),
+    ):
+        for contender in ("paygate Gateway", "bare httpx.Client"):
+            row = rf"{provider}\W+{re.escape(contender)}\W+[\d,.]+\W+[\d,.]+\W+[\d.]+x"
+            assert re.search(row, done.stdout), (provider, contender)
+        if importlib.util.find_spec(module) is not None:
+            row = rf"{provider}\W+{re.escape(official)}\W+[\d,.]+\W+[\d,.]+\W+[\d.]+x"
+        else:
+            row = rf"{provider}\W+{re.escape(official)}\W+skipped: install paygate\[bench\]"
+        assert re.search(row, done.stdout), (provider, official)
+
+    # Concurrency: both contenders at each level, and the simulator's capacity rows.
+    assert "Concurrency" in done.stdout
+    for contender in ("AsyncGateway", "httpx.AsyncClient"):
+        for level in (4, 16):
+            assert re.search(rf"│ {contender}\W+{level}\W+1\W+\d+\W+\d+\W+[\d,]+", done.stdout)
+    assert re.search(r"capacity: httpx.AsyncClient\W+16/proc\W+2\W+\d+", done.stdout)
+    assert re.search(r"capacity: httpx.AsyncClient\W+4/proc\W+3\W+\d+", done.stdout)
+    assert "bottleneck" in done.stdout
+
+    # Steady state: RSS at each checkpoint for both store configurations, with bytes per call.
+    assert "Steady state" in done.stdout
+    for config in ("default memory stores", "bounds 1,000 / 1,000"):
+        for calls in ("after warm-up", "50", "100"):
+            assert re.search(rf"{re.escape(config)}\W+{calls}\W+[\d,.]+\W+[+-]", done.stdout)
+    assert "B/call" in done.stdout
+
+    # Failing fast: both refusals timed, and nothing reached the transport.
+    assert "Failing fast" in done.stdout
+    for refusal in ("open circuit breaker (CircuitOpen)", "full bulkhead (BulkheadFull)"):
+        assert re.search(rf"{re.escape(refusal)}\W+[\d.]+\W+[\d.]+", done.stdout), refusal
+    assert "reached the transport while refusals were timed: 0" in done.stdout
 
     assert _state(RESULTS) == before, "--quick must not write benchmarks/RESULTS.md"

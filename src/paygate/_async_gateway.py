@@ -285,6 +285,7 @@ class AsyncGateway(_AsyncIO):
         return resolution(record, unknown, settled=True, detail=f"found {found.id}")
 
     async def _run(self, request: OperationRequest) -> Result:
+        self.breaker.check()  # an open breaker refuses before a key is derived or a request built
         prepared = self.prepare(request)
         deadline = Deadline(self.timeout.total)
         if not prepared.mutating:
@@ -386,11 +387,10 @@ class AsyncGateway(_AsyncIO):
         return result
 
     async def _attempt(self, prepared: Prepared, deadline: Deadline) -> Result:
-        request = self.http_request(prepared, deadline)
-        admission = await self.admit_async()
+        admission = await self.admit_async()  # refused before anything is built
         try:
             try:
-                response = await self._client.send(request)
+                response = await self._client.send(self.http_request(prepared, deadline))
             except _TRANSPORT_ERRORS as exc:
                 outcome: Result | PaymentError = self.transport_error(prepared, exc)
             else:

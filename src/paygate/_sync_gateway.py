@@ -277,6 +277,7 @@ class Gateway(_BlockingIO):
         return resolution(record, unknown, settled=True, detail=f"found {found.id}")
 
     def _run(self, request: OperationRequest) -> Result:
+        self.breaker.check()  # an open breaker refuses before a key is derived or a request built
         prepared = self.prepare(request)
         deadline = Deadline(self.timeout.total)
         if not prepared.mutating:
@@ -376,11 +377,10 @@ class Gateway(_BlockingIO):
         return result
 
     def _attempt(self, prepared: Prepared, deadline: Deadline) -> Result:
-        request = self.http_request(prepared, deadline)
-        admission = self.admit()
+        admission = self.admit()  # refused before anything is built
         try:
             try:
-                response = self._client.send(request)
+                response = self._client.send(self.http_request(prepared, deadline))
             except _TRANSPORT_ERRORS as exc:
                 outcome: Result | PaymentError = self.transport_error(prepared, exc)
             else:

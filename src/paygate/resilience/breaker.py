@@ -24,7 +24,7 @@ import threading
 from collections.abc import Generator, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol, TypeVar, cast
 
 import pybreaker
@@ -300,6 +300,19 @@ class CircuitBreaker:
     async def admit_async(self) -> Admission | None:
         """``admit``, with the shared state's I/O awaited."""
         return await self._arun(self._admit_steps())
+
+    def check(self) -> None:
+        """Raise ``CircuitOpen`` now, with no I/O and nothing built, when a local breaker is
+        open and not yet due a probe. A shared breaker's state is read only by ``admit``, so
+        the calls that go through pay no extra round trip for this check."""
+        if not self.policy.enabled or self.backend.shared:
+            return
+        view = self.backend.load()
+        opened = view.opened_at
+        if view.state != pybreaker.STATE_OPEN or opened is None:
+            return
+        if datetime.now(UTC) < opened + timedelta(seconds=self.policy.reset_timeout):
+            raise self._open_error()
 
     def end_probe(self) -> None:
         """Free this instance's probe flag (the shared probe slot is freed by the steps)."""

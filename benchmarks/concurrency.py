@@ -1,0 +1,352 @@
+"""Concurrency: N authorizations with C in flight through ``AsyncGateway`` against the Stripe
+simulator, versus a raw ``httpx.AsyncClient`` sending the same request at the same concurrency.
+
+The simulator runs in a process of its own (so it does not share this process's GIL with the
+client under test); the contenders take turns (A B, then B A) in this process, each with a
+connection pool as large as its concurrency (the gateway's bulkhead is set to C in flight, which
+also sizes its pool). Throughput is calls over the wall time of a run; latencies are per call.
+
+To show whether the simulator is the bottleneck, the same table carries its own capacity: raw
+clients sending the same authorize from several processes at once (as many in flight each as
+the top level, and a few in flight each), and for every row the CPU use over the run (CPU
+seconds / wall seconds) of the simulator's process and of the client process(es). The
+simulator is a ``ThreadingHTTPServer``: Python threads under one GIL, so about 100% (one core)
+is its ceiling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import multiprocessing
+import os
+import resource
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+import httpx
+
+from benchmarks._harness import Stats
+from paygate import AsyncGateway, BreakerPolicy, BulkheadPolicy, Money, PaymentSource, PaymentStatus
+from paygate.adapters.stripe import API_VERSION
+from paygate.testing import StripeSimulator
+
+API_KEY = "sk_test_bench_0000000000000000"
+AMOUNT = Money("12.34", "EUR")
+VISA = PaymentSource.token("pm_card_visa")
+GATEWAY = "AsyncGateway"
+RAW = "httpx.AsyncClient"
+CAPACITY_PROCESSES = 3
+CAPACITY_IN_FLIGHT = 4
+
+# The breaker stays on, but opens only after this many consecutive failures: the simulator
+# resets some connections under load (see the table's note), and an open breaker would turn the
+# rest of a run into fast refusals.
+BREAKER_THRESHOLD = 1000
+
+_CTX = multiprocessing.get_context("spawn")
+
+
+@dataclass(frozen=True)
+class Run:
+    contender: str
+    concurrency: int
+    processes: int
+    calls: int  # that succeeded
+    errors: int
+    seconds: float
+    latency: Stats
+    simulator_cpu: float  # CPU seconds of the simulator process per wall second
+    client_cpu: float  # CPU seconds of the client process(es) per wall second
+
+    @property
+    def throughput(self) -> float:
+        return self.calls / self.seconds
+
+
+@dataclass(frozen=True)
+class ConcurrencyResult:
+    runs: list[Run]  # the contenders, per concurrency
+    capacity: list[Run]  # the simulator's own capacity
+    warnings: dict[str, int]  # what paygate logged at WARNING or above, by message template
+
+    def ratio(self, concurrency: int) -> float:
+        ours = next(r for r in self.runs if r.contender == GATEWAY and r.concurrency == concurrency)
+        raw = next(r for r in self.runs if r.contender == RAW and r.concurrency == concurrency)
+        return ours.throughput / raw.throughput
+
+
+# -- the simulator, in its own process ---------------------------------------------------------
+def _serve(conn: Connection) -> None:
+    with StripeSimulator() as sim:
+        conn.send(sim.url)
+        conn.recv()  # until told to stop
+
+
+@contextmanager
+def _simulator() -> Iterator[tuple[str, int]]:
+    ours, theirs = _CTX.Pipe()
+    process = _CTX.Process(target=_serve, args=(theirs,), daemon=True)
+    process.start()
+    try:
+        url = ours.recv()
+        assert process.pid is not None
+        yield url, process.pid
+    finally:
+        ours.send("stop")
+        process.join(10)
+        if process.is_alive():
+            process.kill()
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc (0 where there is no /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# -- the calls ---------------------------------------------------------------------------------
+def _form(n: int) -> dict[str, str]:
+    return {
+        "amount": "1234",
+        "currency": "eur",
+        "confirm": "true",
+        "capture_method": "manual",
+        "payment_method_types[0]": "card",
+        "metadata[reference]": f"conc-raw-{n}",
+        "expand[0]": "latest_charge",
+        "payment_method": "pm_card_visa",
+    }
+
+
+def _raw_call(client: httpx.AsyncClient) -> Callable[[int], Awaitable[None]]:
+    async def authorize(n: int) -> None:
+        response = await client.post(
+            "/v1/payment_intents",
+            data=_form(n),
+            headers={
+                "Authorization": f"Bearer {API_KEY}",
+                "Stripe-Version": API_VERSION,
+                "Idempotency-Key": f"raw-{os.getpid()}-{n}",
+            },
+        )
+        response.raise_for_status()
+        if response.json()["status"] != "requires_capture":
+            raise AssertionError(response.text)
+
+    return authorize
+
+
+@dataclass
+class _Drive:
+    seconds: float
+    samples: list[float]  # µs per successful call
+    errors: int
+    cpu: float  # CPU seconds this process spent
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def _drive(
+    call: Callable[[int], Awaitable[None]], calls: int, concurrency: int, first: int
+) -> _Drive:
+    """``calls`` calls, ``concurrency`` in flight. A call that fails is counted, not timed."""
+    numbers = iter(range(first, first + calls))
+    samples: list[float] = []
+    errors = 0
+
+    async def worker() -> None:
+        nonlocal errors
+        for n in numbers:
+            started = time.perf_counter_ns()
+            try:
+                await call(n)
+            except Exception:
+                errors += 1
+                continue
+            samples.append((time.perf_counter_ns() - started) / 1000)
+
+    cpu, started = _own_cpu(), time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return _Drive(time.perf_counter() - started, samples, errors, _own_cpu() - cpu)
+
+
+def _limits(concurrency: int) -> httpx.Limits:
+    return httpx.Limits(
+        max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=300
+    )
+
+
+_RAMP = 25
+
+
+async def _warm_up(call: Callable[[int], Awaitable[None]], concurrency: int, first: int) -> int:
+    """Open the pool's connections a few at a time: the simulator's listen backlog is
+    socketserver's default (5), and a burst of new connections can be reset (the failures of a
+    warm-up are not counted anywhere). Returns the number of calls made."""
+    made = 0
+    for step in range(min(_RAMP, concurrency), concurrency + _RAMP, _RAMP):
+        width = min(step, concurrency)
+        await _drive(call, width, width, first + made)
+        made += width
+    return made
+
+
+async def _contenders(
+    url: str, pid: int, concurrency: int, calls: int, rounds: int
+) -> dict[str, list[tuple[_Drive, float]]]:
+    # The same pool for both: the gateway is handed a client sized like the raw one.
+    pool = httpx.AsyncClient(limits=_limits(concurrency), follow_redirects=False)
+    gateway = AsyncGateway.for_stripe(
+        API_KEY,
+        base_url=url,
+        bulkhead=BulkheadPolicy(max_concurrent=concurrency, max_wait=30),
+        breaker=BreakerPolicy(failure_threshold=BREAKER_THRESHOLD),
+        client=pool,
+    )
+    raw = httpx.AsyncClient(base_url=url, limits=_limits(concurrency))
+
+    async def through_gateway(n: int) -> None:
+        p = await gateway.authorize(AMOUNT, source=VISA, reference=f"conc-pg-{n}")
+        if p.status is not PaymentStatus.AUTHORIZED:
+            raise AssertionError(p)
+
+    contenders = {GATEWAY: through_gateway, RAW: _raw_call(raw)}
+    measured: dict[str, list[tuple[_Drive, float]]] = {n: [] for n in contenders}
+    counter = 0
+    try:
+        for call in contenders.values():
+            counter += await _warm_up(call, concurrency, 10_000_000 + counter)
+        for round_no in range(rounds):
+            names = list(contenders) if round_no % 2 == 0 else list(contenders)[::-1]
+            for name in names:
+                cpu = _cpu_seconds(pid)
+                drive = await _drive(contenders[name], calls, concurrency, counter)
+                measured[name].append((drive, _cpu_seconds(pid) - cpu))
+                counter += calls
+    finally:
+        await gateway.aclose()
+        await pool.aclose()
+        await raw.aclose()
+    return measured
+
+
+def _merge(name: str, concurrency: int, processes: int, runs: list[tuple[_Drive, float]]) -> Run:
+    seconds = sum(d.seconds for d, _ in runs)
+    samples = [x for d, _ in runs for x in d.samples]
+    return Run(
+        contender=name,
+        concurrency=concurrency,
+        processes=processes,
+        calls=len(samples),
+        errors=sum(d.errors for d, _ in runs),
+        seconds=seconds,
+        latency=Stats(name, samples),
+        simulator_cpu=sum(c for _, c in runs) / seconds,
+        client_cpu=sum(d.cpu for d, _ in runs) / seconds,
+    )
+
+
+# -- the simulator's capacity: raw clients in several processes at once ------------------------
+def _client_process(url: str, calls: int, concurrency: int, *, barrier: Any, results: Any) -> None:
+    async def main() -> _Drive:
+        async with httpx.AsyncClient(base_url=url, limits=_limits(concurrency)) as client:
+            call = _raw_call(client)
+            await _warm_up(call, concurrency, 20_000_000)
+            barrier.wait()
+            return await _drive(call, calls, concurrency, 0)
+
+    drive = asyncio.run(main())
+    ended = time.time()
+    results.put((ended - drive.seconds, ended, drive))
+
+
+def _capacity(url: str, pid: int, *, processes: int, calls: int, concurrency: int) -> Run:
+    """``calls`` in all, shared by ``processes`` raw clients with ``concurrency`` in flight
+    each, started together."""
+    barrier = _CTX.Barrier(processes + 1)
+    results = _CTX.Queue()
+    workers = [
+        _CTX.Process(
+            target=_client_process,
+            args=(url, calls // processes, concurrency),
+            kwargs={"barrier": barrier, "results": results},
+            daemon=True,
+        )
+        for _ in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    barrier.wait(timeout=120)
+    cpu = _cpu_seconds(pid)
+    done = [results.get(timeout=300) for _ in workers]
+    cpu = _cpu_seconds(pid) - cpu
+    for worker in workers:
+        worker.join(10)
+    seconds = max(end for _, end, _ in done) - min(start for start, _, _ in done)
+    samples = [x for _, _, d in done for x in d.samples]
+    return Run(
+        contender=RAW,
+        concurrency=concurrency,
+        processes=processes,
+        calls=len(samples),
+        errors=sum(d.errors for _, _, d in done),
+        seconds=seconds,
+        latency=Stats(RAW, samples),
+        simulator_cpu=cpu / seconds,
+        client_cpu=sum(d.cpu for _, _, d in done) / seconds,
+    )
+
+
+class _Counting(logging.Handler):
+    """Counts log records by message template, instead of printing each one."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.counts: collections.Counter[str] = collections.Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.counts[str(record.msg)] += 1
+
+
+@contextmanager
+def _counting_warnings() -> Iterator[_Counting]:
+    logger = logging.getLogger("paygate")
+    handler, propagate = _Counting(), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def concurrency(
+    *, calls: int, rounds: int, levels: tuple[int, ...] = (50, 200)
+) -> ConcurrencyResult:
+    runs: list[Run] = []
+    capacity: list[Run] = []
+    with _simulator() as (url, pid), _counting_warnings() as warnings:
+        for level in levels:
+            measured = asyncio.run(_contenders(url, pid, level, calls, rounds))
+            runs += [_merge(name, level, 1, measured[name]) for name in measured]
+        # Raw clients in several processes: as many in flight as the top level, and a few in
+        # flight each (a small pool costs its client little, so the server is pushed harder).
+        for processes, in_flight in ((2, max(levels)), (CAPACITY_PROCESSES, CAPACITY_IN_FLIGHT)):
+            capacity.append(
+                _capacity(url, pid, processes=processes, calls=calls, concurrency=in_flight)
+            )
+    return ConcurrencyResult(runs, capacity, dict(warnings.counts))
