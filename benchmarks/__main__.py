@@ -80,10 +80,15 @@ def _loopback_table(results: list[loopback.LoopbackResult]) -> Table:
         "serves from a thread of this process. stripe: max_network_retries=0, telemetry off, "
         "keep-alive (requests.Session); Adyen: baseUrl set on its Checkout services, "
         "requests.request per call = a new TCP connection per call; paygate and bare httpx "
-        "keep one connection alive",
+        "keep one connection alive. 'not installed': the official SDKs are the bench extra, "
+        "which make bench installs",
     )
     for column in ("provider", "contender", "median µs", "p99 µs", "paygate / contender"):
-        table.add_column(column, justify="right" if "µs" in column or "/" in column else "left")
+        table.add_column(
+            column,
+            justify="right" if "µs" in column or "/" in column else "left",
+            no_wrap=column in ("contender", "median µs"),
+        )
     table.add_column("target")
     for result in results:
         for contender in result.contenders:
