@@ -17,6 +17,7 @@ from paygate.errors import (
     InvalidRequestError,
     InvalidWebhookError,
     OutcomeUnknown,
+    RetriableError,
 )
 from paygate.models import Operation
 from paygate.testing import AdyenSimulator, Fault
@@ -255,3 +256,22 @@ def _concurrently(calls: list[Callable[[], Any]], kind: str, driver: Any) -> lis
     for t in threads:
         t.join()
     return results
+
+
+def test_on_adyen_an_unreachable_record_store_refuses_a_new_payment(
+    make_adyen_gateway: Callable[..., Any], adyen_sim: AdyenSimulator
+) -> None:
+    class BrokenRecords:
+        blocking = False
+
+        def __getattr__(self, name: str) -> Any:
+            def broken(*args: Any, **kwargs: Any) -> Any:
+                raise ConnectionError("record store unreachable")
+
+            return broken
+
+    gw = make_adyen_gateway(records=BrokenRecords())
+    with pytest.raises(RetriableError) as refused:  # its record is the only account of it
+        gw.authorize(eur("5.00"), source=card(), reference="order-a10")
+    assert refused.value.code is ErrorCode.STORE_UNAVAILABLE
+    assert adyen_sim.requests == []

@@ -190,3 +190,29 @@ def test_a_store_that_fails_after_the_provider_answered_does_not_hide_the_answer
         p = gw.authorize(Money("6.00", "EUR"), source=VISA, reference="order-late-store")
     assert p.status is PaymentStatus.AUTHORIZED
     assert "the outcome could not be stored" in caplog.text
+
+
+class _BrokenRecords:
+    """A payment record store whose server is gone."""
+
+    blocking = False
+
+    def __getattr__(self, name: str) -> Any:
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            raise ConnectionError("record store unreachable")
+
+        return broken
+
+
+def test_an_unreachable_record_store_refuses_what_it_must_guard(
+    sim: StripeSimulator, api_key: str
+) -> None:
+    with Gateway.for_stripe(api_key, base_url=sim.url, records=_BrokenRecords()) as gw:
+        with pytest.raises(RetriableError) as refused:
+            gw.capture("pi_123", amount=Money("1.00", "EUR"))
+        assert refused.value.code is ErrorCode.STORE_UNAVAILABLE
+        assert sim.requests == []
+        # A new Stripe payment goes through: Stripe can be asked for it later, and its webhook
+        # starts its record; the failed record write is logged, never raised over the answer.
+        p = gw.authorize(Money("2.00", "EUR"), source=VISA, reference="order-no-records")
+        assert p.status is PaymentStatus.AUTHORIZED

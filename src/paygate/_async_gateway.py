@@ -295,11 +295,13 @@ class AsyncGateway(_AsyncIO):
             return begun
         stored: str | None = None
         try:
-            try:
-                record = await self._records(self.records.lookup, self.record_locate(prepared))
-            except Exception as exc:  # fail closed: the record's guards cannot be checked
-                raise self.store_unavailable(prepared, "payment record", exc) from exc
-            prepared = self.checked(prepared, record)
+            if self.guarded(prepared):
+                try:
+                    locate = self.record_locate(prepared)
+                    record = await self._records(self.records.lookup, locate)
+                except Exception as exc:  # fail closed: the record's guards cannot be checked
+                    raise self.store_unavailable(prepared, "payment record", exc) from exc
+                prepared = self.checked(prepared, record)
             try:
                 async with self._bulkhead.slot(deadline.remaining()):
                     outcome = await self._send(prepared, deadline)

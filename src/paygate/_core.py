@@ -371,6 +371,14 @@ class GatewayCore:
     ) -> Locate:
         return _recording.locate(self.provider, prepared.request, prepared.key, outcome)
 
+    def guarded(self, prepared: Prepared) -> bool:
+        """Whether the payment record is read before the call. A capture, void or refund is
+        checked against it. A new payment has nothing to check, and is read first only where
+        the record is the only account of it (a provider that cannot be asked): a record
+        store that cannot be reached then refuses the payment rather than lose it."""
+        modification = isinstance(prepared.request, CaptureRequest | VoidRequest | RefundRequest)
+        return modification or self.reads_from_record
+
     def checked(self, prepared: Prepared, record: PaymentRecord | None) -> Prepared:
         """Refuse, before any I/O, what the record says cannot succeed; fill amounts in."""
         request = _recording.checked(

@@ -287,11 +287,13 @@ class Gateway(_BlockingIO):
             return begun
         stored: str | None = None
         try:
-            try:
-                record = self._records(self.records.lookup, self.record_locate(prepared))
-            except Exception as exc:  # fail closed: the record's guards cannot be checked
-                raise self.store_unavailable(prepared, "payment record", exc) from exc
-            prepared = self.checked(prepared, record)
+            if self.guarded(prepared):
+                try:
+                    locate = self.record_locate(prepared)
+                    record = self._records(self.records.lookup, locate)
+                except Exception as exc:  # fail closed: the record's guards cannot be checked
+                    raise self.store_unavailable(prepared, "payment record", exc) from exc
+                prepared = self.checked(prepared, record)
             try:
                 with self._bulkhead.slot(deadline.remaining()):
                     outcome = self._send(prepared, deadline)
