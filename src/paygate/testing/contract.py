@@ -132,7 +132,9 @@ def _stripe_charges(sim: Simulator, reference: str) -> int:
     return len(sim.payment_intents(reference=reference))
 
 
-def _deliver(gw: Gateway, sim: Simulator) -> list[WebhookOutcome]:
+def deliver_webhooks(gw: Gateway, sim: Simulator) -> list[WebhookOutcome]:
+    """Decide the simulator's pending asynchronous steps (Adyen's modifications) and hand
+    every queued webhook to the gateway; what each event did."""
     assert isinstance(sim, StripeSimulator | AdyenSimulator)
     if isinstance(sim, AdyenSimulator):
         sim.process_modifications()
@@ -156,7 +158,7 @@ STRIPE: Final = ContractAdapter(
     sim_gateway=_stripe_sim_gateway,
     sandbox_env=(STRIPE_KEY_ENV,),
     sandbox_gateway=_stripe_sandbox_gateway,
-    confirm=_deliver,
+    confirm=deliver_webhooks,
     charges=_stripe_charges,
     wire_module="paygate.adapters.stripe._wire",
     three_decimal=Money("5.120", "KWD"),  # Stripe takes KWD only with a trailing 0
@@ -222,7 +224,7 @@ ADYEN: Final = ContractAdapter(
     sim_gateway=_adyen_sim_gateway,
     sandbox_env=(ADYEN_KEY_ENV, ADYEN_MERCHANT_ENV, ADYEN_HMAC_ENV),
     sandbox_gateway=_adyen_sandbox_gateway,
-    confirm=_deliver,
+    confirm=deliver_webhooks,
     charges=_adyen_charges,
     wire_module="paygate.adapters.adyen._wire",
     three_decimal=Money("5.125", "KWD"),

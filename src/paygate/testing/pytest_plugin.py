@@ -38,7 +38,7 @@ from paygate.models import WebhookOutcome
 from paygate.testing._adyen import AdyenSimulator
 from paygate.testing._server import Simulator
 from paygate.testing._stripe import StripeSimulator
-from paygate.testing.contract import Sources, adapter_named
+from paygate.testing.contract import Sources, adapter_named, deliver_webhooks
 from paygate.testing.faults import Fault
 
 PROVIDERS: Final = ("stripe", "adyen")
@@ -162,16 +162,7 @@ def paygate_deliver_webhooks(
 ) -> Callable[[], list[WebhookOutcome]]:
     """Decide pending asynchronous steps and deliver every queued webhook to the gateway."""
 
-    def deliver() -> list[WebhookOutcome]:
-        assert isinstance(paygate_sim, StripeSimulator | AdyenSimulator)
-        if isinstance(paygate_sim, AdyenSimulator):
-            paygate_sim.process_modifications()
-        outcomes: list[WebhookOutcome] = []
-        for delivery in paygate_sim.drain_webhooks():
-            outcomes.extend(paygate_gateway.handle_webhook(delivery.headers, delivery.body))
-        return outcomes
-
-    return deliver
+    return lambda: deliver_webhooks(paygate_gateway, paygate_sim)
 
 
 @pytest.fixture
