@@ -193,9 +193,9 @@ _RAMP = 25
 
 
 async def _warm_up(call: Callable[[int], Awaitable[None]], concurrency: int, first: int) -> int:
-    """Open the pool's connections a few at a time: the simulator's listen backlog is
-    socketserver's default (5), and a burst of new connections can be reset (the failures of a
-    warm-up are not counted anywhere). Returns the number of calls made."""
+    """Open the pool's connections a few at a time, so that every timed run starts on a full
+    pool of open connections (the failures of a warm-up are not counted anywhere). Returns the
+    number of calls made."""
     made = 0
     for step in range(min(_RAMP, concurrency), concurrency + _RAMP, _RAMP):
         width = min(step, concurrency)

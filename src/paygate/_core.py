@@ -53,6 +53,9 @@ from paygate.models import (
     VoidRequest,
     WebhookEvent,
     WebhookOutcome,
+    amount_of,
+    payment_id_of,
+    source_of,
     validated,
 )
 from paygate.money import Money
@@ -206,9 +209,7 @@ class GatewayCore:
         self.adapter.capabilities.check(request)
         if not request.operation.is_mutating:
             return Prepared(request, None, None)
-        amount: Money | None = getattr(request, "amount", None)
-        payment_id: str | None = getattr(request, "payment_id", None)
-        source: PaymentSource | None = getattr(request, "source", None)
+        amount, payment_id, source = amount_of(request), payment_id_of(request), source_of(request)
         source_parts = source.fingerprint_parts() if source is not None else None
         key = request.idempotency_key or derive_key(
             request.operation.value,
@@ -302,7 +303,7 @@ class GatewayCore:
                 idempotency_key=prepared.key,
             )
         request = self.adapter.build_request(prepared.request, idempotency_key=prepared.key)
-        request.extensions["timeout"] = deadline.attempt_timeout(self.timeout).as_dict()
+        request.extensions["timeout"] = deadline.attempt_timeout(self.timeout)
         return request
 
     def admit(self) -> Admission | None:
@@ -355,10 +356,12 @@ class GatewayCore:
 
     @staticmethod
     def log_call(prepared: Prepared, started: float, attempts: int, outcome: str) -> None:
+        if not logger.isEnabledFor(logging.INFO):
+            return
         logger.info(
             "%s %s key=%s attempts=%d outcome=%s elapsed_ms=%.1f",
             prepared.request.operation.value,
-            getattr(prepared.request, "payment_id", prepared.request.reference),
+            payment_id_of(prepared.request) or prepared.request.reference,
             prepared.key,
             attempts,
             outcome,
@@ -410,7 +413,7 @@ class GatewayCore:
         """A read answered from the record, for a provider that cannot be asked."""
         if record is None:
             raise TerminalError(
-                f"paygate has no record of payment {getattr(prepared.request, 'payment_id', '')}"
+                f"paygate has no record of payment {payment_id_of(prepared.request)}"
                 f", and {self.provider} cannot be asked for it",
                 code=ErrorCode.NOT_FOUND,
                 provider=self.provider,

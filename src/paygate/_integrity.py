@@ -19,6 +19,7 @@ from paygate.models import (
     RefundRequest,
     Result,
     RetrieveRequest,
+    amount_of,
 )
 
 _CONFIRMED_CAPTURE = frozenset({PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_CAPTURED})
@@ -50,7 +51,7 @@ def mismatches(request: OperationRequest, result: Result) -> list[str]:
             return ["result type"]
         expect("payment_id", request.payment_id, result.payment_id)
         expect("operation", request.operation.value, result.operation.value)
-        asked = getattr(request, "amount", None)
+        asked = amount_of(request)
         if asked is not None and result.amount is not None:
             expect("amount", asked, result.amount)
         return found

@@ -33,6 +33,8 @@ from paygate.models import (
     VoidRequest,
     WebhookEvent,
     WebhookOutcome,
+    amount_of,
+    source_of,
 )
 from paygate.records import Applied, Locate, PaymentRecord, UnknownOperation, changes, guards
 from paygate.records.store import ChangeFn
@@ -94,18 +96,18 @@ def checked(
                 payment_id=request.payment_id,
             )
         return request
-    amount = guards.check(record, request.operation, getattr(request, "amount", None), key)
+    amount = guards.check(record, request.operation, amount_of(request), key)
     if capabilities.needs_payment_record and isinstance(request, CaptureRequest | RefundRequest):
         return request.model_copy(update={"amount": amount})
     return request
 
 
 def _unknown(request: OperationRequest, key: str, now: datetime) -> UnknownOperation:
-    source: PaymentSource | None = getattr(request, "source", None)
+    source = source_of(request)
     return UnknownOperation(
         operation=request.operation,
         idempotency_key=key,
-        amount=getattr(request, "amount", None),
+        amount=amount_of(request),
         reference=request.reference,
         replayable=source is None or source.kind == "token",
         source=source.fingerprint_parts() if source is not None else None,

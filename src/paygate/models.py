@@ -301,6 +301,21 @@ OperationRequest = (
 )
 
 
+# What every request may carry, typed, for code that handles any request. (``getattr`` with a
+# default would do, but a pydantic model answers a missing attribute slowly, through its
+# ``__getattr__`` and an exception: about 2 µs, on every call's path.)
+def amount_of(request: OperationRequest) -> Money | None:
+    return None if isinstance(request, VoidRequest | RetrieveRequest) else request.amount
+
+
+def payment_id_of(request: OperationRequest) -> str | None:
+    return None if isinstance(request, AuthorizeRequest | FindRequest) else request.payment_id
+
+
+def source_of(request: OperationRequest) -> PaymentSource | None:
+    return request.source if isinstance(request, AuthorizeRequest) else None
+
+
 # -- results -----------------------------------------------------------------------------------
 class NextAction(_Frozen):
     """What the shopper must do before the payment can proceed (3DS, redirect)."""

@@ -4,6 +4,8 @@ the same state machine for threads and for asyncio."""
 from __future__ import annotations
 
 import asyncio
+import random
+import threading
 import time
 
 import pybreaker
@@ -18,7 +20,7 @@ from paygate.errors import (
     OutcomeUnknown,
     RetriableError,
 )
-from paygate.resilience.breaker import CircuitBreaker
+from paygate.resilience.breaker import Admission, CircuitBreaker
 
 UNAVAILABLE = RetriableError("503", code=ErrorCode.PROVIDER_UNAVAILABLE)
 READ_TIMEOUT = OutcomeUnknown("read timeout", code=ErrorCode.TIMEOUT)
@@ -234,3 +236,175 @@ async def test_instances_sharing_a_backend_share_the_state_and_the_one_probe() -
     await probe.record_async(None)
     assert not shared.probing and one.state == "closed"
     assert one.admit() is not None
+
+
+# -- the fast path: a closed in-memory breaker ----------------------------------------------------
+def counters(b: CircuitBreaker) -> tuple[str, int, int]:
+    pb = b._breaker
+    return pb.current_state, pb.fail_counter, pb.success_counter
+
+
+def test_a_success_while_closed_takes_the_fast_path_and_resets_the_failure_count() -> None:
+    b = breaker(failure_threshold=3)
+    fail(b)
+    fail(b)
+    assert counters(b) == ("closed", 2, 0)
+    admission = b.admit()
+    assert admission is not None and admission._context is None  # no pybreaker context built
+    admission.record(None)
+    assert counters(b) == ("closed", 0, 0)
+    fail(b)
+    fail(b)
+    assert b.state == "closed"  # the streak started again from zero
+    fail(b)
+    assert b.state == "open"
+
+
+def test_a_health_failure_admitted_on_the_fast_path_counts_and_trips_at_the_threshold() -> None:
+    b = breaker(failure_threshold=3)
+    for expected in (1, 2):
+        admission = b.admit()
+        assert admission is not None and admission._context is None
+        admission.record(UNAVAILABLE)
+        assert counters(b) == ("closed", expected, 0)
+    admission = b.admit()
+    assert admission is not None
+    admission.record(READ_TIMEOUT)
+    assert b.state == "open"
+    with pytest.raises(CircuitOpen):
+        b.admit()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_fast_path_leaves_pybreaker_exactly_as_the_steps_do(seed: int) -> None:
+    outcomes = [
+        None,
+        UNAVAILABLE,
+        READ_TIMEOUT,
+        CardDeclinedError("declined", decline_code="do_not_honor"),
+        InvalidRequestError("bad"),
+    ]
+    rng = random.Random(seed)
+    fast, slow = breaker(failure_threshold=4), breaker(failure_threshold=4)
+    slow._memory = None  # every step through the steps and pybreaker's context
+    for _ in range(60):
+        outcome = rng.choice(outcomes)
+        for b in (fast, slow):
+            try:
+                admission = b.admit()
+            except CircuitOpen:
+                continue
+            assert admission is not None
+            admission.record(outcome)  # type: ignore[arg-type]
+        assert counters(fast) == counters(slow)
+    assert fast.state == slow.state
+
+
+def test_a_success_admitted_before_a_trip_leaves_the_breaker_open() -> None:
+    b = breaker(failure_threshold=2)
+    late = b.admit()  # on the fast path, while closed
+    assert late is not None and late._context is None
+    fail(b)
+    fail(b)
+    assert b.state == "open"
+    late.record(None)  # as pybreaker does for a call begun while closed: the count, not the state
+    assert b.state == "open"
+    with pytest.raises(CircuitOpen):
+        b.admit()
+
+
+def test_fast_path_successes_racing_a_trip_never_lose_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Threads recording successes while another records the failure that trips the breaker:
+    no success lands between the failure's count and the trip (that would lose the trip), and
+    none closes the breaker once it is open."""
+    checking = threading.Event()
+    on_failure = pybreaker.CircuitClosedState.on_failure
+
+    def slow_on_failure(self: pybreaker.CircuitClosedState, exc: BaseException) -> None:
+        checking.set()  # the failure is counted; widen the window before the threshold check
+        time.sleep(0.005)
+        on_failure(self, exc)
+
+    monkeypatch.setattr(pybreaker.CircuitClosedState, "on_failure", slow_on_failure)
+    for _ in range(20):
+        b = breaker(failure_threshold=1, reset_timeout=60)
+        admissions = [b.admit() for _ in range(8)]
+        assert all(a is not None and a._context is None for a in admissions)
+        failing, *succeeding = [a for a in admissions if a is not None]
+        checking.clear()
+        start = threading.Barrier(len(admissions))
+
+        def succeed(admission: Admission, start: threading.Barrier) -> None:
+            start.wait()
+            checking.wait(1)  # until the failure is counted (or a second at most)
+            admission.record(None)
+
+        threads = [threading.Thread(target=succeed, args=(a, start)) for a in succeeding]
+        for thread in threads:
+            thread.start()
+        start.wait()
+        failing.record(UNAVAILABLE)
+        for thread in threads:
+            thread.join()
+        assert b.state == "open"
+        with pytest.raises(CircuitOpen):
+            b.admit()
+
+
+def test_half_open_still_takes_the_probe_path() -> None:
+    b = breaker(failure_threshold=1, reset_timeout=0.05)
+    stale = b.admit()  # admitted while closed, on the fast path
+    assert stale is not None and stale._context is None
+    fail(b)
+    time.sleep(0.06)
+    probe = b.admit()
+    assert probe is not None and probe.probe and probe._context is not None
+    assert b.state == "half-open"
+    stale.record(None)  # a success from before the trip is not the probe's answer
+    assert b.state == "half-open"
+    with pytest.raises(CircuitOpen):
+        b.admit()  # the probe is still out
+    probe.record(None)
+    assert b.state == "closed"
+    again = b.admit()
+    assert again is not None and again._context is None  # closed: the fast path again
+
+
+async def test_the_awaited_verbs_take_the_fast_path_too() -> None:
+    b = breaker(failure_threshold=2)
+    fail(b)
+    admission = await b.admit_async()
+    assert admission is not None and admission._context is None
+    await admission.record_async(None)
+    assert counters(b) == ("closed", 0, 0)
+    abandoned = await b.admit_async()
+    assert abandoned is not None
+    await abandoned.abandon_async()  # counts nothing
+    assert counters(b) == ("closed", 0, 0)
+    for _ in range(2):
+        admission = await b.admit_async()
+        assert admission is not None
+        await admission.record_async(UNAVAILABLE)
+    assert await b.state_async() == "open"
+
+
+def test_a_storage_other_than_pybreakers_memory_takes_the_steps() -> None:
+    class Memory(pybreaker.CircuitMemoryStorage):
+        pass
+
+    b = CircuitBreaker("p", BreakerPolicy(), Memory(pybreaker.STATE_CLOSED))
+    admission = b.admit()
+    assert admission is not None and admission._context is not None
+    admission.record(None)
+    assert b.state == "closed"
+
+
+def test_an_abandoned_attempt_through_the_steps_counts_nothing_even_once_collected() -> None:
+    b = breaker(failure_threshold=1)
+    b._memory = None  # no fast path: pybreaker's context is built and must be closed
+    admission = b.admit()
+    assert admission is not None and admission._context is not None
+    admission.abandon()
+    del admission
+    assert counters(b) == ("closed", 0, 0)
+    assert b.admit() is not None

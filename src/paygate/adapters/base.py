@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,8 +21,15 @@ from paygate.errors import (
     RetryAdvice,
     TerminalError,
 )
-from paygate.models import Operation, OperationRequest, Result, WebhookEvent
-from paygate.money import Money, ProviderCurrency
+from paygate.models import (
+    Operation,
+    OperationRequest,
+    Result,
+    WebhookEvent,
+    amount_of,
+    source_of,
+)
+from paygate.money import ProviderCurrency
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -30,9 +38,24 @@ __all__ = [
     "Adapter",
     "Capabilities",
     "ResponseContext",
+    "endpoint",
+    "json_body",
     "parse_retry_after",
     "validate_body",
 ]
+
+
+@functools.lru_cache(maxsize=1024)
+def endpoint(url: str) -> httpx.URL:
+    """The parsed URL of one endpoint. httpx parses and checks a URL string on every request it
+    builds (about a tenth of an exchange's cost); an adapter's endpoints repeat, so each is
+    parsed once. ``httpx.URL`` is immutable, so sharing one is safe."""
+    return httpx.URL(url)
+
+
+def json_body(body: Mapping[str, Any]) -> bytes:
+    """A JSON request body, compact, UTF-8, and refusing NaN (not JSON)."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +92,7 @@ class Capabilities:
         from_record = op is Operation.RETRIEVE and self.needs_payment_record
         if op not in self.operations and not from_record:
             raise _unsupported(f"{op.value} is not supported by this provider")
-        amount: Money | None = getattr(request, "amount", None)
+        amount = amount_of(request)
         if amount is not None:
             scale = self.currencies.get(amount.currency)
             if scale is None:
@@ -82,7 +105,7 @@ class Capabilities:
             raise _unsupported("partial capture is not supported by this provider")
         if op is Operation.REFUND and amount is not None and not self.partial_refund:
             raise _unsupported("partial refunds are not supported by this provider")
-        source = getattr(request, "source", None)
+        source = source_of(request)
         if source is not None and source.kind == "card" and not self.raw_card_data:
             raise _unsupported("raw card data is not accepted by this provider; use a token")
         if request.reference is not None and len(request.reference) > self.max_reference_length:
@@ -167,17 +190,20 @@ def validate_body(
     provider: str,
     request_id: str | None,
 ) -> M | PaymentError:
-    """Decode and validate a provider body against the adapter's wire model.
+    """Decode and validate a provider body against the adapter's wire model, in one pass
+    (pydantic parses the JSON itself; the body is decoded a second time only to report it).
 
     A body that is not JSON or breaks the model is a schema violation; on a mutating call the
     provider may have acted, so it is an ``OutcomeUnknown`` that keeps the redacted body.
     """
+    try:
+        return model.model_validate_json(response.content)
+    except ValidationError as exc:
+        errors = exc.errors()
     error_cls: type[PaymentError] = (
         OutcomeUnknown if context.request.operation.is_mutating else TerminalError
     )
-    try:
-        body = json.loads(response.content)
-    except ValueError:
+    if errors and errors[0]["type"] == "json_invalid":
         return error_cls(
             f"{provider} answered HTTP {response.status_code} with a body that is not JSON",
             code=ErrorCode.SCHEMA_VIOLATION,
@@ -187,19 +213,20 @@ def validate_body(
             idempotency_key=context.idempotency_key,
             provider_body=response.text[:2000],
         )
+    fields = ", ".join(".".join(str(p) for p in e["loc"]) or "<root>" for e in errors)
     try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        fields = ", ".join(".".join(str(p) for p in e["loc"]) or "<root>" for e in exc.errors())
-        return error_cls(
-            f"{provider} response broke the expected schema at: {fields}",
-            code=ErrorCode.SCHEMA_VIOLATION,
-            provider=provider,
-            http_status=response.status_code,
-            request_id=request_id,
-            idempotency_key=context.idempotency_key,
-            provider_body=body,
-        )
+        body: object = json.loads(response.content)
+    except ValueError:  # JSON to pydantic's parser, not to Python's (a lone surrogate, say)
+        body = response.text[:2000]
+    return error_cls(
+        f"{provider} response broke the expected schema at: {fields}",
+        code=ErrorCode.SCHEMA_VIOLATION,
+        provider=provider,
+        http_status=response.status_code,
+        request_id=request_id,
+        idempotency_key=context.idempotency_key,
+        provider_body=body,
+    )
 
 
 # -- decline advice ----------------------------------------------------------------------------

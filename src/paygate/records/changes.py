@@ -67,29 +67,31 @@ def blank(
     reference: str | None,
     now: datetime,
     record_id: str | None = None,
+    **facts: object,
 ) -> PaymentRecord:
-    """A record for a payment paygate is about to learn of."""
+    """A record for a payment paygate is about to learn of, with any ``facts`` already known
+    (built once: a validated constructor costs less than ``model_construct`` and a copy)."""
     zero = Money.zero(amount.currency)
-    # Built from typed values paygate already holds: no need to validate them again.
-    return PaymentRecord.model_construct(
-        record_id=record_id or new_record_id(),
-        provider=provider,
-        payment_id=None,
-        reference=reference,
-        status=PaymentStatus.PENDING,
-        amount=amount,
-        reported_authorized=zero,
-        reported_captured=zero,
-        reported_refunded=zero,
-        created_at=now,
-        updated_at=now,
-    )
+    fields: dict[str, object] = {
+        "record_id": record_id or new_record_id(),
+        "provider": provider,
+        "payment_id": None,
+        "reference": reference,
+        "status": PaymentStatus.PENDING,
+        "amount": amount,
+        "reported_authorized": zero,
+        "reported_captured": zero,
+        "reported_refunded": zero,
+        "created_at": now,
+        "updated_at": now,
+    }
+    return PaymentRecord.model_validate(fields | facts)
 
 
 def _entry(
     old: PaymentRecord | None, new: PaymentRecord, cause: Cause, note: str, now: datetime
 ) -> AuditEntry:
-    return AuditEntry.model_construct(
+    return AuditEntry(
         record_id=new.record_id,
         seq=0,
         at=now,
@@ -126,8 +128,14 @@ def _finish(
     return Change(new, _entry(old, new, cause, note, now), applied=True)
 
 
-def _raise_reported(record: PaymentRecord, payment: Payment) -> dict[str, object]:
+def _raise_reported(record: PaymentRecord | None, payment: Payment) -> dict[str, object]:
     """The provider's cumulative figures, never lowered by an older snapshot."""
+    if record is None:
+        return {
+            "reported_authorized": payment.amount_authorized,
+            "reported_captured": payment.amount_captured,
+            "reported_refunded": payment.amount_refunded,
+        }
     return {
         "reported_authorized": max(record.reported_authorized, payment.amount_authorized),
         "reported_captured": max(record.reported_captured, payment.amount_captured),
@@ -143,16 +151,21 @@ def observe(
     record_id: str | None = None,
 ) -> Change:
     """The provider's full view of a payment (an API answer, a retrieve)."""
-    base = record or blank(payment.provider, payment.amount, payment.reference, now, record_id)
-    update: dict[str, object] = {"payment_id": payment.id, **_raise_reported(base, payment)}
+    update: dict[str, object] = {"payment_id": payment.id, **_raise_reported(record, payment)}
     if payment.status in PRE_AUTHORIZATION:
         update["pre_authorization"] = payment.status
     if payment.status is PaymentStatus.VOIDED:
         update["voided"] = True
     if payment.status is PaymentStatus.FAILED:
         update["failed"] = True
+    if record is None:
+        candidate = blank(
+            payment.provider, payment.amount, payment.reference, now, record_id, **update
+        )
+    else:
+        candidate = record.model_copy(update=update)
     note = f"{payment.provider} reports {payment.provider_status}"
-    return _finish(record, base.model_copy(update=update), cause, note, now)
+    return _finish(record, candidate, cause, note, now)
 
 
 def _with_modification(record: PaymentRecord, change: Modification) -> tuple[PaymentRecord, str]:
@@ -238,8 +251,8 @@ def outcome_unknown(
 ) -> Change:
     """A call whose outcome is unknown: kept on the record until it is settled. Unknown again
     under the same key (a repeat that also lost its answer) counts an attempt and backs off."""
-    base = record or blank(provider, amount, unknown.reference, now, record_id).model_copy(
-        update={"pre_authorization": PaymentStatus.UNKNOWN}
+    base = record or blank(
+        provider, amount, unknown.reference, now, record_id, pre_authorization=PaymentStatus.UNKNOWN
     )
     others = tuple(u for u in base.unknown if u.idempotency_key != unknown.idempotency_key)
     earlier = next((u for u in base.unknown if u.idempotency_key == unknown.idempotency_key), None)
@@ -343,8 +356,8 @@ def apply_event(
     if record is None:
         if event.amount is None or event.type not in {EventType.AUTHORIZED, EventType.FAILED}:
             return None
-        record = blank(event.provider, event.amount, event.reference, now).model_copy(
-            update={"payment_id": event.payment_id}
+        record = blank(
+            event.provider, event.amount, event.reference, now, payment_id=event.payment_id
         )
         candidate, note = _event_candidate(record, event)
         return _finish(None, candidate, cause, note, now)

@@ -80,9 +80,11 @@ class AuditEntry(_Frozen):
 
     def payload(self) -> str:
         """The canonical text the hash covers: every field but the hash itself."""
-        return json.dumps(
-            self.model_dump(mode="json", exclude={"hash"}), sort_keys=True, separators=(",", ":")
-        )
+        return _canonical(self.model_dump(mode="json", exclude={"hash"}))
+
+
+def _canonical(fields: dict[str, object]) -> str:
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"))
 
 
 def _digest(entry: AuditEntry) -> str:
@@ -90,9 +92,12 @@ def _digest(entry: AuditEntry) -> str:
 
 
 def seal(entry: AuditEntry, *, seq: int, prev_hash: str) -> AuditEntry:
-    """The entry numbered and chained after ``prev_hash``, with its own hash."""
-    chained = entry.model_copy(update={"seq": seq, "prev_hash": prev_hash, "hash": ""})
-    return chained.model_copy(update={"hash": _digest(chained)})
+    """The entry numbered and chained after ``prev_hash``, with its own hash (the payload of
+    the chained entry, computed before it is built: one copy, not two)."""
+    fields = entry.model_dump(mode="json", exclude={"hash"})
+    fields["seq"], fields["prev_hash"] = seq, prev_hash  # an int and a str dump as themselves
+    digest = hashlib.sha256(_canonical(fields).encode()).hexdigest()
+    return entry.model_copy(update={"seq": seq, "prev_hash": prev_hash, "hash": digest})
 
 
 class ChainProblem(_Frozen):

@@ -16,6 +16,12 @@ abandon) is written once, as a generator that yields the I/O it needs — load t
 it, take or end the probe slot — and runs pybreaker on the state it was handed. ``admit()``
 performs that I/O with blocking calls, ``admit_async()`` awaits it: the decisions are the same
 code, only the verbs differ.
+
+The fast path: with the default in-memory state, while the breaker is closed, admitting an attempt
+changes nothing and a success (or any answer that is not a health failure) only resets
+pybreaker's failure count. ``admit`` and ``record`` do just that, under pybreaker's lock, without
+the steps or pybreaker's context. Everything else (a health failure, a breaker not closed, a
+shared backend) takes the steps above.
 """
 
 from __future__ import annotations
@@ -200,20 +206,31 @@ class Admission:
     """One admitted attempt: ``record`` (or ``abandon``) it exactly once, in the same form,
     blocking or awaited, as it was admitted."""
 
-    __slots__ = ("_breaker", "_context", "_open", "probe")
+    __slots__ = ("_breaker", "_closed", "_context", "_open", "probe")
 
     def __init__(
-        self, breaker: CircuitBreaker, context: AbstractContextManager[None], probe: bool
+        self,
+        breaker: CircuitBreaker,
+        context: AbstractContextManager[None] | None,
+        probe: bool,
+        closed: pybreaker.CircuitClosedState | None = None,
     ) -> None:
         self._breaker = breaker
-        self._context = context
-        self._open = True  # pybreaker's context not exited yet
+        self._context = context  # None: admitted on the fast path, in pybreaker's state ``closed``
+        self._closed = closed
+        self._open = context is not None  # pybreaker's context not exited yet
         self.probe = probe
 
     def record(self, error: PaymentError | None) -> None:
+        if self._context is None and not counts_as_failure(error):
+            self._breaker._count_success()
+            return
         self._breaker._run(self._breaker._record_steps(self, error))
 
     async def record_async(self, error: PaymentError | None) -> None:
+        if self._context is None and not counts_as_failure(error):
+            self._breaker._count_success()  # no I/O to await: the state is in memory
+            return
         await self._breaker._arun(self._breaker._record_steps(self, error))
 
     def abandon(self) -> None:
@@ -226,13 +243,20 @@ class Admission:
     def _exit(self, view: Storage, error: PaymentError | None) -> None:
         """Tell pybreaker the outcome, deciding on ``view``."""
         self._open = False
-        with self._breaker._relay.viewing(view):
+        context = self._context
+        if context is None:  # admitted on the fast path: pybreaker's context in the closed state
+            assert self._closed is not None
+            context = self._context = _calling_in(self._closed)
+            context.__enter__()
+        # Under pybreaker's lock (held by its own transitions too), so that a failure's count
+        # and the trip it may cause are one step to a fast-path success resetting the count.
+        with self._breaker._breaker._lock, self._breaker._relay.viewing(view):
             if counts_as_failure(error):
                 failure = _HealthFailure()
                 with suppress(_HealthFailure, pybreaker.CircuitBreakerError):
-                    self._context.__exit__(_HealthFailure, failure, None)
+                    context.__exit__(_HealthFailure, failure, None)
             else:
-                self._context.__exit__(None, None, None)
+                context.__exit__(None, None, None)
 
     def _discard(self) -> None:
         """Close pybreaker's context without counting anything (left to the garbage collector,
@@ -241,8 +265,20 @@ class Admission:
             return
         self._open = False
         exit_ = GeneratorExit()
+        assert self._context is not None
         with self._breaker._relay.viewing(_Sink()), suppress(GeneratorExit):
             self._context.__exit__(GeneratorExit, exit_, None)
+
+
+@contextmanager
+def _calling_in(state: pybreaker.CircuitClosedState) -> Iterator[None]:
+    """pybreaker's ``calling()`` for an attempt admitted in ``state``: what ``calling()`` runs
+    once it has read the current state under pybreaker's lock."""
+
+    def attempt() -> Iterator[None]:
+        yield
+
+    yield from state.call(attempt)
 
 
 class CircuitBreaker:
@@ -262,9 +298,13 @@ class CircuitBreaker:
         self.policy = policy
         if storage is None:
             storage = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
+        # The in-memory state the fast path reads and writes in place (None: no fast path).
+        self._memory: pybreaker.CircuitMemoryStorage | None = None
         if isinstance(storage, Storage):
             self.backend: StateBackend = LocalState(storage)
             self._relay = _Relay(storage)
+            if type(storage) is pybreaker.CircuitMemoryStorage:
+                self._memory = storage
         else:
             self.backend = storage
             self._relay = _Relay(pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED))
@@ -295,11 +335,11 @@ class CircuitBreaker:
 
     def admit(self) -> Admission | None:
         """Let one attempt through, or raise ``CircuitOpen``. None when the breaker is off."""
-        return self._run(self._admit_steps())
+        return self._admit_fast() or self._run(self._admit_steps())
 
     async def admit_async(self) -> Admission | None:
         """``admit``, with the shared state's I/O awaited."""
-        return await self._arun(self._admit_steps())
+        return self._admit_fast() or await self._arun(self._admit_steps())
 
     def check(self) -> None:
         """Raise ``CircuitOpen`` now, with no I/O and nothing built, when a local breaker is
@@ -325,6 +365,36 @@ class CircuitBreaker:
             f"next probe within {self.policy.reset_timeout}s",
             provider=self.provider,
         )
+
+    # -- the fast path: a closed in-memory breaker ---------------------------------------------
+    def _admit_fast(self) -> Admission | None:
+        """Admit without the steps when that changes nothing: an enabled breaker on the in-memory
+        state, closed both there and in pybreaker's cached state (otherwise pybreaker's next
+        call first syncs the two), and no pybreaker listeners to tell. None: take the steps."""
+        memory = self._memory
+        if memory is None or not self.policy.enabled:
+            return None
+        breaker = self._breaker
+        with breaker._lock:  # the lock pybreaker changes its state under
+            state = breaker._state
+            if (
+                not isinstance(state, pybreaker.CircuitClosedState)
+                or memory.state != pybreaker.STATE_CLOSED
+                or breaker._listeners
+            ):
+                return None
+        return Admission(self, None, False, state)
+
+    def _count_success(self) -> None:
+        """What pybreaker does for a success in the closed state an attempt was admitted in
+        (whatever the state is now): reset the failure count. Under pybreaker's lock, which
+        ``Admission._exit`` holds while it counts a failure and maybe trips the breaker, so a
+        success never lands between a failure's count and the trip it causes. It changes no
+        state: an open breaker stays open."""
+        memory = self._memory
+        assert memory is not None
+        with self._breaker._lock:
+            memory.reset_counter()
 
     # -- the steps: every decision, no I/O -------------------------------------------------------
     def _state_steps(self) -> Steps[str]:

@@ -119,6 +119,9 @@ class _Connection(BaseHTTPRequestHandler):
 
 class _LoopbackServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default accept queue is 5: a client opening many connections at once (a
+    # pool of 200) would see connects dropped and retried by the kernel a second later.
+    request_queue_size = 1024
 
     def __init__(
         self, port: int, dispatcher: Dispatcher, control: Control, stopping: threading.Event

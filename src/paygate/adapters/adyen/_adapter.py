@@ -61,7 +61,13 @@ from paygate.adapters.adyen._wire import (
     RefundResponseWire,
     ServiceErrorWire,
 )
-from paygate.adapters.base import ResponseContext, parse_retry_after, validate_body
+from paygate.adapters.base import (
+    ResponseContext,
+    endpoint,
+    json_body,
+    parse_retry_after,
+    validate_body,
+)
 from paygate.errors import (
     CardDeclinedError,
     DeclineReason,
@@ -90,6 +96,7 @@ from paygate.models import (
     Result,
     VoidRequest,
     WebhookEvent,
+    payment_id_of,
 )
 from paygate.money import Money
 
@@ -157,7 +164,8 @@ class AdyenAdapter:
         }
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
-        return httpx.Request("POST", f"{self.base_url}{path}", json=body, headers=headers)
+        url = endpoint(f"{self.base_url}{path}")
+        return httpx.Request("POST", url, content=json_body(body), headers=headers)
 
     def _endpoint(self, request: OperationRequest) -> tuple[str, JsonObject]:
         if isinstance(request, AuthorizeRequest):
@@ -250,7 +258,7 @@ class AdyenAdapter:
             "http_status": status,
             "request_id": request_id,
             "idempotency_key": context.idempotency_key,
-            "payment_id": getattr(context.request, "payment_id", None),
+            "payment_id": payment_id_of(context.request),
             "provider_retry_hint": True if transient else None,
             "retry_after": parse_retry_after(response.headers),
         }

@@ -15,7 +15,7 @@ import httpx
 from pydantic import SecretStr
 
 from paygate import __version__
-from paygate.adapters.base import ResponseContext, parse_retry_after, validate_body
+from paygate.adapters.base import ResponseContext, endpoint, parse_retry_after, validate_body
 from paygate.adapters.stripe._codes import advice_for, decline_reason_for, error_code_for
 from paygate.adapters.stripe._constants import (
     API_VERSION,
@@ -36,6 +36,7 @@ from paygate.adapters.stripe._wire import (
     RefundWire,
     SearchResultWire,
     encode_form,
+    form_body,
 )
 from paygate.errors import (
     CardDeclinedError,
@@ -179,12 +180,14 @@ class StripeAdapter:
             # A read: a GET, which Stripe keys by nothing (Idempotency-Key is for POSTs).
             path, params = self._query(request)
             return httpx.Request(
-                "GET", f"{self.base_url}{path}", params=tuple(params), headers=headers
+                "GET", endpoint(f"{self.base_url}{path}"), params=tuple(params), headers=headers
             )
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
         path, params = self._form(request)
-        return httpx.Request("POST", f"{self.base_url}{path}", data=dict(params), headers=headers)
+        url = endpoint(f"{self.base_url}{path}")
+        return httpx.Request("POST", url, content=form_body(params), headers=headers)
 
     def _query(self, request: RetrieveRequest | FindRequest) -> tuple[str, list[tuple[str, str]]]:
         if isinstance(request, RetrieveRequest):
