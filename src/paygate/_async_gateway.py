@@ -27,6 +27,7 @@ from paygate._core import (
     resolution,
 )
 from paygate._gateway_base import _AsyncIO
+from paygate._http import AsyncProviderClient
 from paygate.adapters.base import Adapter
 from paygate.errors import OutcomeUnknown, PaymentError
 from paygate.idempotency import BeginResult
@@ -66,7 +67,7 @@ class AsyncGateway(_AsyncIO):
     ) -> None:
         super().__init__(adapter, **policies)
         self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(
+        self._client = client or AsyncProviderClient(
             transport=transport, limits=self._limits(), follow_redirects=False
         )
         self._bulkhead = AsyncBulkhead(self.provider, self.bulkhead_policy)

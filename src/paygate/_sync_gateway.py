@@ -24,6 +24,7 @@ from paygate._core import (
     resolution,
 )
 from paygate._gateway_base import _BlockingIO
+from paygate._http import ProviderClient
 from paygate.adapters.base import Adapter
 from paygate.errors import OutcomeUnknown, PaymentError
 from paygate.idempotency import BeginResult
@@ -63,7 +64,7 @@ class Gateway(_BlockingIO):
     ) -> None:
         super().__init__(adapter, **policies)
         self._owns_client = client is None
-        self._client = client or httpx.Client(
+        self._client = client or ProviderClient(
             transport=transport, limits=self._limits(), follow_redirects=False
         )
         self._bulkhead = Bulkhead(self.provider, self.bulkhead_policy)

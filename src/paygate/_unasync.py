@@ -25,6 +25,7 @@ _WORDS: Final = (
     ("AsyncGateway", "Gateway"),
     ("_AsyncIO", "_BlockingIO"),
     ("AsyncBulkhead", "Bulkhead"),
+    ("AsyncProviderClient", "ProviderClient"),
     ("AsyncClient", "Client"),
     ("AsyncBaseTransport", "BaseTransport"),
     ("__aenter__", "__enter__"),

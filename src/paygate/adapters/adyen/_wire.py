@@ -1,4 +1,5 @@
-"""Adyen wire models: the fields paygate reads, strictly typed; extra fields allowed.
+"""Adyen wire models: the fields paygate reads, strictly typed; any other field is ignored
+(never held: an answer's ``client_secret`` and the like stay out of paygate's objects and errors).
 
 Field names follow Adyen's published OpenAPI specs: Checkout API v71 (``PaymentResponse``,
 ``ServiceError``, the capture / cancel / refund responses) and Standard webhooks v1
@@ -30,7 +31,7 @@ __all__ = [
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 class AmountWire(_Wire):

@@ -1,4 +1,5 @@
-"""Stripe wire models: the fields paygate reads, strictly typed; extra fields allowed.
+"""Stripe wire models: the fields paygate reads, strictly typed; any other field is ignored
+(never held: an answer's ``client_secret`` and the like stay out of paygate's objects and errors).
 
 Field names and enum values follow Stripe's published OpenAPI spec (API version 2023-08-16).
 Enums are read as plain strings (Stripe adds values); the status table decides what they mean,
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 class ChargeWire(_Wire):
