@@ -4,6 +4,7 @@ outcome changes the record, and what the caller gets back."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import datetime
 
@@ -51,6 +52,7 @@ __all__ = [
 ]
 
 
+@functools.lru_cache(maxsize=1024)  # asked twice per call: where the record is, what changes it
 def _record_id(provider: str, idempotency_key: str) -> str:
     """The record of an authorize or purchase follows from its key, so a repeat of a call
     whose answer was lost lands on the same record."""

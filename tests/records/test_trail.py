@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from paygate import PaymentStatus
 from paygate.records import AuditEntry
-from paygate.records.trail import GENESIS, CallCause, WebhookCause, seal, verify_chain
+from paygate.records.trail import (
+    GENESIS,
+    CallCause,
+    ResolverCause,
+    WebhookCause,
+    seal,
+    verify_chain,
+)
 
 
 def _entry(**changes_: Any) -> AuditEntry:
@@ -67,3 +79,21 @@ def test_a_sealed_entry_is_what_chaining_then_hashing_it_gives() -> None:
     assert verify_chain("pr_0123", [entry], length=1, head=entry.hash) is not None  # seq 3 ≠ 1
     first = seal(_entry(), seq=1, prev_hash=GENESIS)
     assert verify_chain("pr_0123", [first], length=1, head=first.hash) is None
+
+
+@pytest.mark.parametrize("model", [AuditEntry, CallCause, WebhookCause, ResolverCause])
+def test_models_the_hash_covers_declare_their_fields_in_sorted_order(model: type[Any]) -> None:
+    # payload() takes pydantic's JSON as the canonical text only because of this order.
+    assert list(model.model_fields) == sorted(model.model_fields)
+
+
+@settings(max_examples=300, deadline=None)
+@given(note=st.text(), key=st.one_of(st.none(), st.text(min_size=1)))
+def test_the_payload_is_json_dumps_with_sorted_keys_for_any_text(
+    note: str, key: str | None
+) -> None:
+    entry = _entry(note=note, cause=CallCause(operation="capture", idempotency_key=key))
+    generic = json.dumps(
+        entry.model_dump(mode="json", exclude={"hash"}), sort_keys=True, separators=(",", ":")
+    )
+    assert entry.payload() == generic

@@ -24,9 +24,12 @@ KEY_PREFIX: Final = "pg1_"
 _DIGEST_CHARS: Final = 56
 
 
+# One encoder for every digest (``json.dumps`` with options builds a new one on every call).
+_CANONICAL: Final = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
 def _digest(value: object) -> str:
-    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(value).encode()).hexdigest()
 
 
 def derive_key(

@@ -38,24 +38,27 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+# Every model the hash covers declares its fields in alphabetical order: its JSON, as pydantic
+# writes it, is then already the canonical text (keys sorted, no spaces), with no dict to build
+# and sort on every write. ``test_trail`` holds them to that order.
 class CallCause(_Frozen):
+    idempotency_key: str | None
     kind: Literal["call"] = "call"
     operation: str
-    idempotency_key: str | None
 
 
 class WebhookCause(_Frozen):
-    kind: Literal["webhook"] = "webhook"
-    provider: str
     event_id: str
     event_type: str
+    kind: Literal["webhook"] = "webhook"
+    provider: str
 
 
 class ResolverCause(_Frozen):
+    attempt: int
+    idempotency_key: str
     kind: Literal["resolver"] = "resolver"
     operation: str
-    idempotency_key: str
-    attempt: int
 
 
 Cause = Annotated[CallCause | WebhookCause | ResolverCause, Field(discriminator="kind")]
@@ -64,27 +67,30 @@ Cause = Annotated[CallCause | WebhookCause | ResolverCause, Field(discriminator=
 class AuditEntry(_Frozen):
     """One change (or refused change) of one payment record."""
 
-    record_id: str
-    seq: int  # 1, 2, 3... within the record's chain
-    at: datetime
-    from_status: PaymentStatus | None
-    to_status: PaymentStatus
     amount_authorized: str
     amount_captured: str
     amount_refunded: str
-    currency: str
+    at: datetime
     cause: Cause
+    currency: str
+    from_status: PaymentStatus | None
+    hash: str
     note: str  # what happened: applied, refused and why, received, outcome unknown...
     prev_hash: str
-    hash: str
+    record_id: str
+    seq: int  # 1, 2, 3... within the record's chain
+    to_status: PaymentStatus
 
     def payload(self) -> str:
-        """The canonical text the hash covers: every field but the hash itself."""
-        return _canonical(self.model_dump(mode="json", exclude={"hash"}))
-
-
-def _canonical(fields: dict[str, object]) -> str:
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"))
+        """The canonical text the hash covers: every field but the hash itself, as JSON with
+        sorted keys, no spaces, and everything beyond printable ASCII escaped (``json.dumps``
+        with ``sort_keys=True``, ``separators=(",", ":")``)."""
+        text = self.model_dump_json(exclude={"hash"})
+        if text.isascii() and "\x7f" not in text:
+            return text  # pydantic and json.dumps escape printable ASCII alike
+        return json.dumps(
+            self.model_dump(mode="json", exclude={"hash"}), sort_keys=True, separators=(",", ":")
+        )
 
 
 def _digest(entry: AuditEntry) -> str:
@@ -92,12 +98,9 @@ def _digest(entry: AuditEntry) -> str:
 
 
 def seal(entry: AuditEntry, *, seq: int, prev_hash: str) -> AuditEntry:
-    """The entry numbered and chained after ``prev_hash``, with its own hash (the payload of
-    the chained entry, computed before it is built: one copy, not two)."""
-    fields = entry.model_dump(mode="json", exclude={"hash"})
-    fields["seq"], fields["prev_hash"] = seq, prev_hash  # an int and a str dump as themselves
-    digest = hashlib.sha256(_canonical(fields).encode()).hexdigest()
-    return entry.model_copy(update={"seq": seq, "prev_hash": prev_hash, "hash": digest})
+    """The entry numbered and chained after ``prev_hash``, with its own hash."""
+    chained = entry.model_copy(update={"seq": seq, "prev_hash": prev_hash, "hash": ""})
+    return chained.model_copy(update={"hash": _digest(chained)})
 
 
 class ChainProblem(_Frozen):
