@@ -226,6 +226,8 @@ class ProviderCurrency:
         return minor
 
     def from_wire(self, minor: int, currency: str) -> Money:
+        if minor == 0 and type(minor) is int:
+            return Money.zero(currency)  # zero at any scale; answers carry several
         return Money.from_minor_units(minor, currency, self.exponent)
 
 

@@ -175,3 +175,32 @@ def test_an_event_for_an_unknown_payment_starts_a_record(kind: EventType) -> Non
     assert started is not None and started.record.payment_id == "pay_1"
     assert changes.apply_event(None, event(EventType.CAPTURED, "7.00", "c"), hook(), NOW) is None
     assert changes.apply_event(authorized(), event(EventType.OTHER), hook(), NOW) is None
+
+
+@pytest.mark.parametrize("status", list(PaymentStatus))
+@pytest.mark.parametrize(
+    ("authorized", "captured", "refunded"),
+    [("0", "0", "0"), ("10.00", "0", "0"), ("10.00", "4.00", "0"), ("10.00", "10.00", "2.50")],
+)
+def test_a_new_record_is_what_deriving_the_status_of_a_blank_one_gives(
+    status: PaymentStatus, authorized: str, captured: str, refunded: str
+) -> None:
+    """``observe`` builds a new record once, with its status derived from the provider's facts;
+    it must equal the record the generic path builds (a blank record, then ``derive_status``)."""
+    seen = payment(status, authorized, captured, refunded)
+    built = changes.observe(None, seen, CALL, NOW, "pr_same")
+    blank = changes.blank("p", eur("10.00"), "order-1", NOW, "pr_same", payment_id="pay_1")
+    facts: dict[str, object] = {
+        "reported_authorized": seen.amount_authorized,
+        "reported_captured": seen.amount_captured,
+        "reported_refunded": seen.amount_refunded,
+        "voided": status is S.VOIDED,
+        "failed": status is S.FAILED,
+    }
+    if status in {S.UNKNOWN, S.PENDING, S.REQUIRES_ACTION}:
+        facts["pre_authorization"] = status
+    candidate = blank.model_copy(update=facts)
+    expected = candidate.model_copy(update={"status": changes.derive_status(candidate)})
+    assert built.record == expected
+    assert built.applied and built.entry.to_status is expected.status
+    assert built.entry.from_status is None

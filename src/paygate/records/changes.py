@@ -32,6 +32,7 @@ from paygate.records.state import (
     PaymentRecord,
     UnknownOperation,
     derive_status,
+    status_of,
     transition_allowed,
 )
 from paygate.records.trail import GENESIS, AuditEntry, Cause
@@ -93,7 +94,7 @@ def _entry(
 ) -> AuditEntry:
     return AuditEntry(
         record_id=new.record_id,
-        seq=0,
+        seq=1,  # a draft, as the first of a new chain; the store numbers and chains it
         at=now,
         from_status=old.status if old is not None else None,
         to_status=new.status,
@@ -151,20 +152,31 @@ def observe(
 ) -> Change:
     """The provider's full view of a payment (an API answer, a retrieve)."""
     update: dict[str, object] = {"payment_id": payment.id, **_raise_reported(record, payment)}
-    if payment.status in PRE_AUTHORIZATION:
-        update["pre_authorization"] = payment.status
-    if payment.status is PaymentStatus.VOIDED:
+    pre_authorization = payment.status if payment.status in PRE_AUTHORIZATION else None
+    voided, failed = payment.status is PaymentStatus.VOIDED, payment.status is PaymentStatus.FAILED
+    if pre_authorization is not None:
+        update["pre_authorization"] = pre_authorization
+    if voided:
         update["voided"] = True
-    if payment.status is PaymentStatus.FAILED:
+    if failed:
         update["failed"] = True
-    if record is None:
-        candidate = blank(
-            payment.provider, payment.amount, payment.reference, now, record_id, **update
-        )
-    else:
-        candidate = record.model_copy(update=update)
     note = f"{payment.provider} reports {payment.provider_status}"
-    return _finish(record, candidate, cause, note, now)
+    if record is not None:
+        return _finish(record, record.model_copy(update=update), cause, note, now)
+    # A new record, built once with the status its facts derive: it has no captures or refunds
+    # of its own yet, so the provider's figures are its amounts; any status may start a record.
+    status = status_of(
+        voided=voided,
+        failed=failed,
+        captured=payment.amount_captured,
+        refunded=payment.amount_refunded,
+        authorized=payment.amount_authorized,
+        pre_authorization=pre_authorization or PaymentStatus.PENDING,
+    )
+    new = blank(
+        payment.provider, payment.amount, payment.reference, now, record_id, **update, status=status
+    )
+    return Change(new, _entry(None, new, cause, note, now), applied=True)
 
 
 def _with_modification(record: PaymentRecord, change: Modification) -> tuple[PaymentRecord, str]:

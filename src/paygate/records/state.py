@@ -29,6 +29,7 @@ __all__ = [
     "PaymentRecord",
     "UnknownOperation",
     "derive_status",
+    "status_of",
     "transition_allowed",
 ]
 
@@ -161,12 +162,16 @@ class PaymentRecord(_Frozen):
 
     @property
     def amount_captured(self) -> Money:
+        if not self.modifications and self.reported_captured.amount >= 0:
+            return self.reported_captured  # nothing of its own to add to the provider's figure
         return max(
             self.reported_captured, self._sum(Operation.CAPTURE, ModificationStatus.SUCCEEDED)
         )
 
     @property
     def amount_refunded(self) -> Money:
+        if not self.modifications and self.reported_refunded.amount >= 0:
+            return self.reported_refunded
         return max(
             self.reported_refunded, self._sum(Operation.REFUND, ModificationStatus.SUCCEEDED)
         )
@@ -192,20 +197,39 @@ class PaymentRecord(_Frozen):
 
 def derive_status(record: PaymentRecord) -> PaymentStatus:
     """The status the record's facts add up to."""
+    return status_of(
+        voided=record.voided,
+        failed=record.failed,
+        captured=record.amount_captured,
+        refunded=record.amount_refunded,
+        authorized=record.amount_authorized,
+        pre_authorization=record.pre_authorization,
+    )
+
+
+def status_of(
+    *,
+    voided: bool,
+    failed: bool,
+    captured: Money,
+    refunded: Money,
+    authorized: Money,
+    pre_authorization: PaymentStatus,
+) -> PaymentStatus:
+    """The status these facts add up to (a record's, or a new record's before it is built)."""
     # A void or failure reported for a payment that has moved on derives a status the table
     # then refuses (captured → voided): the report is kept in the trail, the record is not moved.
-    if record.voided:
+    if voided:
         return S.VOIDED
-    if record.failed:
+    if failed:
         return S.FAILED
-    captured, refunded = record.amount_captured, record.amount_refunded
     if refunded:
         return S.REFUNDED if refunded >= captured else S.PARTIALLY_REFUNDED
     if captured:
-        return S.CAPTURED if captured >= record.amount_authorized else S.PARTIALLY_CAPTURED
-    if record.amount_authorized:
+        return S.CAPTURED if captured >= authorized else S.PARTIALLY_CAPTURED
+    if authorized:
         return S.AUTHORIZED
-    return record.pre_authorization
+    return pre_authorization
 
 
 def now_utc() -> datetime:

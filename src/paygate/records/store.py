@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Final, Protocol
 
 from paygate.records.changes import Change
 from paygate.records.state import PaymentRecord
@@ -42,6 +42,7 @@ class Applied:
 
 
 ChangeFn = Callable[[PaymentRecord | None], Change | None]
+_NEW: Final = Locate()  # names no record: the change starts one
 
 
 class Transaction(Protocol):
@@ -59,7 +60,7 @@ def apply_in(
 ) -> Applied:
     if event is not None and tx.seen(event):
         return Applied(record=tx.load(locate), entry=None, applied=False, duplicate=True)
-    current = tx.load(locate) if locate != Locate() else None
+    current = tx.load(locate) if locate != _NEW else None
     outcome = change(current)
     if event is not None:
         tx.mark(event, now)

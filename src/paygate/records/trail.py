@@ -98,9 +98,11 @@ def _digest(entry: AuditEntry) -> str:
 
 
 def seal(entry: AuditEntry, *, seq: int, prev_hash: str) -> AuditEntry:
-    """The entry numbered and chained after ``prev_hash``, with its own hash."""
-    chained = entry.model_copy(update={"seq": seq, "prev_hash": prev_hash, "hash": ""})
-    return chained.model_copy(update={"hash": _digest(chained)})
+    """The entry numbered and chained after ``prev_hash``, with its own hash. (An unsealed
+    entry is drafted as the first of a new chain: a new record's is sealed with one copy.)"""
+    if entry.seq != seq or entry.prev_hash != prev_hash or entry.hash:
+        entry = entry.model_copy(update={"seq": seq, "prev_hash": prev_hash, "hash": ""})
+    return entry.model_copy(update={"hash": _digest(entry)})
 
 
 class ChainProblem(_Frozen):
