@@ -6,7 +6,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import replace
 
 from paygate.idempotency.store import BeginResult, Entry, decide
 
@@ -60,7 +59,7 @@ class MemoryStore:
             if entry is None or entry.token != token:
                 return False
             expires = self._clock() + self._ttl
-            done = replace(entry, token=None, lease_until=0.0, outcome=outcome, expires_at=expires)
+            done = Entry(entry.fingerprint, None, 0.0, outcome, expires)  # completed: no lease
             self._entries[key] = done
             self._entries.move_to_end(key)
             return True

@@ -7,7 +7,7 @@ they make ``begin`` atomic; what ``begin`` decides is the same everywhere and li
 
 from __future__ import annotations
 
-import uuid
+import os
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
@@ -48,7 +48,8 @@ class Entry:
 
 
 def new_token() -> str:
-    return uuid.uuid4().hex
+    """A lease token: 128 random bits, as hex."""
+    return os.urandom(16).hex()
 
 
 def decide(
