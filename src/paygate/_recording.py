@@ -141,7 +141,7 @@ def change_for(
     def after(change: changes.Change) -> changes.Change:
         """A known outcome settles an unknown one recorded under the same key."""
         record = change.record
-        if settle and any(u.idempotency_key == key for u in record.unknown):
+        if settle and record.unknown and any(u.idempotency_key == key for u in record.unknown):
             assert key is not None
             done = changes.settled(record, key, why, now)
             return changes.Change(done.record, change.entry, change.applied or done.applied)

@@ -414,7 +414,6 @@ def _payment(
     request_id: str | None,
 ) -> Payment | PaymentError:
     request_id = request_id or wire.pspReference
-    body = wire.model_dump(mode="json")
     try:
         result = ResultCode(wire.resultCode)
     except ValueError:
@@ -422,14 +421,17 @@ def _payment(
             f"Adyen answered with a resultCode paygate does not know ({wire.resultCode!r})",
             context,
             request_id,
-            body,
+            wire.model_dump(mode="json"),
         )
     status = RESULT_STATUS[result]
     if status is PaymentStatus.FAILED:
         return _declined(wire, result, response, context, request_id)
     if wire.pspReference is None:
         return _schema_violation(
-            f"Adyen answered {wire.resultCode} without a pspReference", context, request_id, body
+            f"Adyen answered {wire.resultCode} without a pspReference",
+            context,
+            request_id,
+            wire.model_dump(mode="json"),
         )
     # Adyen leaves the amount out of some answers (actions to take, pending results): the
     # requested amount is then the best paygate has, and the integrity check has nothing to
@@ -437,7 +439,10 @@ def _payment(
     amount = request.amount if wire.amount is None else _money(wire.amount)
     if amount is None:
         return _schema_violation(
-            "Adyen answered with an amount paygate cannot read", context, request_id, body
+            "Adyen answered with an amount paygate cannot read",
+            context,
+            request_id,
+            wire.model_dump(mode="json"),
         )
     zero = Money.zero(amount.currency)
     authorized = amount if status is PaymentStatus.AUTHORIZED else zero
