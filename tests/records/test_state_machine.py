@@ -204,3 +204,8 @@ def test_a_new_record_is_what_deriving_the_status_of_a_blank_one_gives(
     assert built.record == expected
     assert built.applied and built.entry.to_status is expected.status
     assert built.entry.from_status is None
+
+
+def test_the_no_change_check_compares_every_field_but_the_time() -> None:
+    # A field left out of it would let a change pass as "no change" and be dropped.
+    assert sorted(changes._FACTS) == sorted(set(PaymentRecord.model_fields) - {"updated_at"})
