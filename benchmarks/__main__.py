@@ -136,7 +136,11 @@ def _concurrency_note(result: conc.ConcurrencyResult) -> str:
     warnings = "; ".join(f"{n} x '{msg}'" for msg, n in result.warnings.items())
     return (
         f"{verdict}. CPU columns: CPU seconds per wall second of the simulator's process and of "
-        "the client process(es). calls/s over successful calls; err: calls that failed (the "
+        "the client process(es). calls/s over successful calls, all rounds (A B, then B A); per "
+        "round: each round's, in the order run. Over many pooled connections httpcore's pool "
+        "bookkeeping grows with the idle ones (encode/httpcore#1035), so one client's "
+        "throughput can swing between rounds at 200 in flight: the ratio then measures httpcore "
+        "as much as paygate. err: calls that failed (the "
         "simulator resets connections under load), not timed. The gateway's breaker opens after "
         f"{conc.BREAKER_THRESHOLD} failures; its bulkhead admits the concurrency; both pools are "
         "that size. paygate warnings logged: " + (warnings or "none")
@@ -150,7 +154,8 @@ def _concurrency_table(result: conc.ConcurrencyResult) -> Table:
         "several processes)",
         caption=_concurrency_note(result),
     )
-    columns = ("contender", "in flight", "procs", "ok", "err", "calls/s", "med ms", "p99 ms")
+    columns = ("contender", "in flight", "procs", "ok", "err", "calls/s", "per round")
+    columns += ("med ms", "p99 ms")
     columns += ("ratio", "target", "sim CPU", "client CPU")
     for column in columns:
         table.add_column(column, justify="left" if column == "contender" else "right")
@@ -163,6 +168,7 @@ def _concurrency_table(result: conc.ConcurrencyResult) -> Table:
             f"{run.calls:,}",
             str(run.errors),
             f"{run.throughput:,.0f}",
+            " / ".join(f"{rate:,.0f}" for rate in run.per_round),
             f"{run.latency.median / 1000:,.1f}",
             f"{run.latency.p99 / 1000:,.1f}",
             ratio,
@@ -283,10 +289,10 @@ def main(argv: list[str] | None = None) -> int:
         _concurrency_table(
             conc.concurrency(calls=40, rounds=1, levels=(4, 16))
             if args.quick
-            else conc.concurrency(calls=2000, rounds=1, levels=(50, 200))
+            else conc.concurrency(calls=1000, rounds=2, levels=(50, 200))  # 2,000 each, A B B A
         )
     )
-    Console(width=140).print(tables[-1])  # twelve columns: wider than the rest
+    Console(width=150).print(tables[-1])  # thirteen columns: wider than the rest
     tables.append(
         _steady_table(
             steady.steady_state([50, 100], [50, 100])

@@ -63,6 +63,7 @@ class Run:
     latency: Stats
     simulator_cpu: float  # CPU seconds of the simulator process per wall second
     client_cpu: float  # CPU seconds of the client process(es) per wall second
+    per_round: tuple[float, ...]  # calls/s of each round, in the order they ran
 
     @property
     def throughput(self) -> float:
@@ -256,6 +257,7 @@ def _merge(name: str, concurrency: int, processes: int, runs: list[tuple[_Drive,
         latency=Stats(name, samples),
         simulator_cpu=sum(c for _, c in runs) / seconds,
         client_cpu=sum(d.cpu for d, _ in runs) / seconds,
+        per_round=tuple(len(d.samples) / d.seconds for d, _ in runs),
     )
 
 
@@ -307,6 +309,7 @@ def _capacity(url: str, pid: int, *, processes: int, calls: int, concurrency: in
         latency=Stats(RAW, samples),
         simulator_cpu=cpu / seconds,
         client_cpu=sum(d.cpu for _, _, d in done) / seconds,
+        per_round=(len(samples) / seconds,),
     )
 
 
