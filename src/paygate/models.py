@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -75,7 +75,10 @@ class Operation(StrEnum):
 
     @property
     def is_mutating(self) -> bool:
-        return self not in {Operation.RETRIEVE, Operation.FIND}
+        return self not in _READS
+
+
+_READS: Final = frozenset({Operation.RETRIEVE, Operation.FIND})
 
 
 class PaymentStatus(StrEnum):
