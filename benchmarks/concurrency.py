@@ -350,6 +350,9 @@ def concurrency(
         # flight each (a small pool costs its client little, so the server is pushed harder).
         for processes, in_flight in ((2, max(levels)), (CAPACITY_PROCESSES, CAPACITY_IN_FLIGHT)):
             capacity.append(
-                _capacity(url, pid, processes=processes, calls=calls, concurrency=in_flight)
+                # as many calls in all as each contender made over its rounds
+                _capacity(
+                    url, pid, processes=processes, calls=calls * rounds, concurrency=in_flight
+                )
             )
     return ConcurrencyResult(runs, capacity, dict(warnings.counts))
