@@ -137,10 +137,11 @@ def _concurrency_note(result: conc.ConcurrencyResult) -> str:
     return (
         f"{verdict}. CPU columns: CPU seconds per wall second of the simulator's process and of "
         "the client process(es). calls/s over successful calls, all rounds (A B, then B A); per "
-        "round: each round's, in the order run. Over many pooled connections httpcore's pool "
-        "bookkeeping grows with the idle ones (encode/httpcore#1035), so one client's "
-        "throughput can swing between rounds at 200 in flight: the ratio then measures httpcore "
-        "as much as paygate. err: calls that failed (the "
+        f"round: each round's, in the order run; a round starts no call after "
+        f"{conc.ROUND_BUDGET:.0f} s (ok then shows fewer). Over many pooled connections "
+        "httpcore's pool bookkeeping grows with the idle ones (encode/httpcore#1035), so one "
+        "client's throughput can swing between rounds, or collapse, at 200 in flight: the ratio "
+        "then measures httpcore as much as paygate. err: calls that failed (the "
         "simulator resets connections under load), not timed. The gateway's breaker opens after "
         f"{conc.BREAKER_THRESHOLD} failures; its bulkhead admits the concurrency; both pools are "
         "that size. paygate warnings logged: " + (warnings or "none")

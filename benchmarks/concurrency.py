@@ -48,6 +48,9 @@ CAPACITY_IN_FLIGHT = 4
 # resets some connections under load (see the table's note), and an open breaker would turn the
 # rest of a run into fast refusals.
 BREAKER_THRESHOLD = 1000
+# A timed round stops taking new calls after this long (those in flight finish): a client whose
+# pool bookkeeping collapses (encode/httpcore#1035) must not hold ``make bench`` for minutes.
+ROUND_BUDGET = 12.0
 
 _CTX = multiprocessing.get_context("spawn")
 
@@ -161,16 +164,24 @@ def _own_cpu() -> float:
 
 
 async def _drive(
-    call: Callable[[int], Awaitable[None]], calls: int, concurrency: int, first: int
+    call: Callable[[int], Awaitable[None]],
+    calls: int,
+    concurrency: int,
+    first: int,
+    budget: float = float("inf"),
 ) -> _Drive:
-    """``calls`` calls, ``concurrency`` in flight. A call that fails is counted, not timed."""
+    """``calls`` calls, ``concurrency`` in flight, none started after ``budget`` seconds. A call
+    that fails is counted, not timed."""
     numbers = iter(range(first, first + calls))
     samples: list[float] = []
     errors = 0
+    stop = time.perf_counter() + budget
 
     async def worker() -> None:
         nonlocal errors
         for n in numbers:
+            if time.perf_counter() > stop:
+                return
             started = time.perf_counter_ns()
             try:
                 await call(n)
@@ -234,7 +245,7 @@ async def _contenders(
             names = list(contenders) if round_no % 2 == 0 else list(contenders)[::-1]
             for name in names:
                 cpu = _cpu_seconds(pid)
-                drive = await _drive(contenders[name], calls, concurrency, counter)
+                drive = await _drive(contenders[name], calls, concurrency, counter, ROUND_BUDGET)
                 measured[name].append((drive, _cpu_seconds(pid) - cpu))
                 counter += calls
     finally:
@@ -268,7 +279,7 @@ def _client_process(url: str, calls: int, concurrency: int, *, barrier: Any, res
             call = _raw_call(client)
             await _warm_up(call, concurrency, 20_000_000)
             barrier.wait()
-            return await _drive(call, calls, concurrency, 0)
+            return await _drive(call, calls, concurrency, 0, ROUND_BUDGET)
 
     drive = asyncio.run(main())
     ended = time.time()
