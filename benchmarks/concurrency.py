@@ -31,9 +31,9 @@ from typing import Any
 
 import httpx
 
+from benchmarks import _stripe_bare as bare
 from benchmarks._harness import Stats
 from paygate import AsyncGateway, BreakerPolicy, BulkheadPolicy, Money, PaymentSource, PaymentStatus
-from paygate.adapters.stripe import API_VERSION
 from paygate.testing import StripeSimulator
 
 API_KEY = "sk_test_bench_0000000000000000"
@@ -119,29 +119,12 @@ def _cpu_seconds(pid: int) -> float:
 
 
 # -- the calls ---------------------------------------------------------------------------------
-def _form(n: int) -> dict[str, str]:
-    return {
-        "amount": "1234",
-        "currency": "eur",
-        "confirm": "true",
-        "capture_method": "manual",
-        "payment_method_types[0]": "card",
-        "metadata[reference]": f"conc-raw-{n}",
-        "expand[0]": "latest_charge",
-        "payment_method": "pm_card_visa",
-    }
-
-
 def _raw_call(client: httpx.AsyncClient) -> Callable[[int], Awaitable[None]]:
     async def authorize(n: int) -> None:
         response = await client.post(
             "/v1/payment_intents",
-            data=_form(n),
-            headers={
-                "Authorization": f"Bearer {API_KEY}",
-                "Stripe-Version": API_VERSION,
-                "Idempotency-Key": f"raw-{os.getpid()}-{n}",
-            },
+            data=bare.authorize_form(f"conc-raw-{n}"),
+            headers=bare.headers(API_KEY, f"raw-{os.getpid()}-{n}"),
         )
         response.raise_for_status()
         if response.json()["status"] != "requires_capture":

@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from benchmarks import _stripe_bare as bare
 from benchmarks._harness import Stats, run_interleaved
 from paygate import Gateway, Money, PaymentSource, PaymentStatus
 from paygate.adapters.stripe import API_VERSION
@@ -74,27 +75,6 @@ def _expect(ok: bool, what: object) -> None:
 
 
 # -- Stripe ------------------------------------------------------------------------------------
-def _stripe_form(n: int) -> dict[str, str]:
-    return {
-        "amount": "1234",
-        "currency": "eur",
-        "confirm": "true",
-        "capture_method": "manual",
-        "payment_method_types[0]": "card",
-        "metadata[reference]": f"loop-bare-{n}",
-        "expand[0]": "latest_charge",
-        "payment_method": "pm_card_visa",
-    }
-
-
-def _stripe_headers(key: str) -> dict[str, str]:
-    return {
-        "Authorization": f"Bearer {STRIPE_KEY}",
-        "Stripe-Version": API_VERSION,
-        "Idempotency-Key": key,
-    }
-
-
 def _official_stripe(url: str) -> Callable[[int], None]:
     import stripe  # noqa: PLC0415 (the bench extra: optional)
 
@@ -146,7 +126,9 @@ def stripe_loopback(*, rounds: int, per_round: int) -> LoopbackResult:
 
         def bare_httpx(n: int) -> None:
             r = client.post(
-                "/v1/payment_intents", data=_stripe_form(n), headers=_stripe_headers(f"a-{n}")
+                "/v1/payment_intents",
+                data=bare.authorize_form(f"loop-bare-{n}"),
+                headers=bare.headers(STRIPE_KEY, f"a-{n}"),
             )
             r.raise_for_status()
             intent = r.json()
@@ -154,7 +136,7 @@ def stripe_loopback(*, rounds: int, per_round: int) -> LoopbackResult:
             r = client.post(
                 f"/v1/payment_intents/{intent['id']}/capture",
                 data={"expand[0]": "latest_charge"},
-                headers=_stripe_headers(f"c-{n}"),
+                headers=bare.headers(STRIPE_KEY, f"c-{n}"),
             )
             r.raise_for_status()
             captured = r.json()

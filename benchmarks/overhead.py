@@ -11,9 +11,10 @@ from urllib.parse import parse_qsl
 
 import httpx
 
+from benchmarks import _stripe_bare as bare
 from benchmarks._harness import Stats, run_interleaved, run_interleaved_async
 from paygate import AsyncGateway, Gateway, Money, PaymentSource, PaymentStatus
-from paygate.adapters.stripe import API_VERSION, StripeAdapter
+from paygate.adapters.stripe import StripeAdapter
 
 BASE_URL = "https://stripe.bench"
 API_KEY = "sk_test_bench_0000000000000000"
@@ -52,27 +53,6 @@ def _answer(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, content=json.dumps(body).encode(), headers={"Request-Id": "req_b"})
 
 
-def _bare_form(n: int) -> dict[str, str]:
-    return {
-        "amount": "1234",
-        "currency": "eur",
-        "confirm": "true",
-        "capture_method": "manual",
-        "payment_method_types[0]": "card",
-        "metadata[reference]": f"bench-{n}",
-        "expand[0]": "latest_charge",
-        "payment_method": "pm_card_visa",
-    }
-
-
-def _bare_headers(n: int) -> dict[str, str]:
-    return {
-        "Authorization": f"Bearer {API_KEY}",
-        "Stripe-Version": API_VERSION,
-        "Idempotency-Key": f"bare-{n}",
-    }
-
-
 def _check(body: dict[str, object]) -> None:
     if body["status"] != "requires_capture":
         raise AssertionError(f"unexpected answer: {body['status']}")
@@ -101,7 +81,9 @@ def sync_overhead(*, rounds: int, per_round: int) -> OverheadResult:
 
         def bare_httpx(n: int) -> None:
             response = client.post(
-                f"{BASE_URL}/v1/payment_intents", data=_bare_form(n), headers=_bare_headers(n)
+                f"{BASE_URL}/v1/payment_intents",
+                data=bare.authorize_form(f"bench-{n}"),
+                headers=bare.headers(API_KEY, f"bare-{n}"),
             )
             response.raise_for_status()
             _check(response.json())
@@ -127,7 +109,9 @@ def async_overhead(*, rounds: int, per_round: int) -> OverheadResult:
 
     async def bare_httpx(n: int) -> None:
         response = await client.post(
-            f"{BASE_URL}/v1/payment_intents", data=_bare_form(n), headers=_bare_headers(n)
+            f"{BASE_URL}/v1/payment_intents",
+            data=bare.authorize_form(f"bench-{n}"),
+            headers=bare.headers(API_KEY, f"bare-{n}"),
         )
         response.raise_for_status()
         _check(response.json())
