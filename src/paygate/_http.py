@@ -26,7 +26,9 @@ class _NoCookies(httpx.Cookies):
 class _NoCookieJar:
     """What both clients share: a per-client ``_NoCookies`` in place of httpx's jar."""
 
-    _no_cookies: _NoCookies
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)  # httpx.Client or httpx.AsyncClient, next in the MRO
+        self._no_cookies = _NoCookies()
 
     @property
     def cookies(self) -> httpx.Cookies:
@@ -40,14 +42,6 @@ class _NoCookieJar:
 class ProviderClient(_NoCookieJar, httpx.Client):
     """``httpx.Client`` with no cookie jar."""
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self._no_cookies = _NoCookies()
-
 
 class AsyncProviderClient(_NoCookieJar, httpx.AsyncClient):
     """``httpx.AsyncClient`` with no cookie jar."""
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self._no_cookies = _NoCookies()

@@ -203,23 +203,19 @@ def validate_body(
     error_cls: type[PaymentError] = (
         OutcomeUnknown if context.request.operation.is_mutating else TerminalError
     )
+    body: object
     if errors and errors[0]["type"] == "json_invalid":
-        return error_cls(
-            f"{provider} answered HTTP {response.status_code} with a body that is not JSON",
-            code=ErrorCode.SCHEMA_VIOLATION,
-            provider=provider,
-            http_status=response.status_code,
-            request_id=request_id,
-            idempotency_key=context.idempotency_key,
-            provider_body=response.text[:2000],
-        )
-    fields = ", ".join(".".join(str(p) for p in e["loc"]) or "<root>" for e in errors)
-    try:
-        body: object = json.loads(response.content)
-    except ValueError:  # JSON to pydantic's parser, not to Python's (a lone surrogate, say)
+        message = f"{provider} answered HTTP {response.status_code} with a body that is not JSON"
         body = response.text[:2000]
+    else:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) or "<root>" for e in errors)
+        message = f"{provider} response broke the expected schema at: {fields}"
+        try:
+            body = json.loads(response.content)
+        except ValueError:  # JSON to pydantic's parser, not to Python's (a lone surrogate, say)
+            body = response.text[:2000]
     return error_cls(
-        f"{provider} response broke the expected schema at: {fields}",
+        message,
         code=ErrorCode.SCHEMA_VIOLATION,
         provider=provider,
         http_status=response.status_code,

@@ -222,16 +222,20 @@ class Admission:
         self.probe = probe
 
     def record(self, error: PaymentError | None) -> None:
-        if self._context is None and not counts_as_failure(error):
-            self._breaker._count_success()
-            return
-        self._breaker._run(self._breaker._record_steps(self, error))
+        if not self._recorded_fast(error):
+            self._breaker._run(self._breaker._record_steps(self, error))
 
     async def record_async(self, error: PaymentError | None) -> None:
+        if not self._recorded_fast(error):
+            await self._breaker._arun(self._breaker._record_steps(self, error))
+
+    def _recorded_fast(self, error: PaymentError | None) -> bool:
+        """Count a success admitted on the fast path (no I/O: the state is in memory); False
+        for anything the steps must record."""
         if self._context is None and not counts_as_failure(error):
-            self._breaker._count_success()  # no I/O to await: the state is in memory
-            return
-        await self._breaker._arun(self._breaker._record_steps(self, error))
+            self._breaker._count_success()
+            return True
+        return False
 
     def abandon(self) -> None:
         """The attempt was cancelled before an outcome: count nothing, free the probe."""
