@@ -64,6 +64,7 @@ from paygate.adapters.adyen._wire import (
 from paygate.adapters.base import (
     ResponseContext,
     endpoint,
+    http_request,
     json_body,
     parse_retry_after,
     validate_body,
@@ -165,7 +166,7 @@ class AdyenAdapter:
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
         url = endpoint(f"{self.base_url}{path}")
-        return httpx.Request("POST", url, content=json_body(body), headers=headers)
+        return http_request("POST", url, headers, json_body(body))
 
     def _endpoint(self, request: OperationRequest) -> tuple[str, JsonObject]:
         if isinstance(request, AuthorizeRequest):

@@ -15,7 +15,13 @@ import httpx
 from pydantic import SecretStr
 
 from paygate import __version__
-from paygate.adapters.base import ResponseContext, endpoint, parse_retry_after, validate_body
+from paygate.adapters.base import (
+    ResponseContext,
+    endpoint,
+    http_request,
+    parse_retry_after,
+    validate_body,
+)
 from paygate.adapters.stripe._codes import advice_for, decline_reason_for, error_code_for
 from paygate.adapters.stripe._constants import (
     API_VERSION,
@@ -179,15 +185,14 @@ class StripeAdapter:
         if isinstance(request, RetrieveRequest | FindRequest):
             # A read: a GET, which Stripe keys by nothing (Idempotency-Key is for POSTs).
             path, params = self._query(request)
-            return httpx.Request(
-                "GET", endpoint(f"{self.base_url}{path}"), params=tuple(params), headers=headers
-            )
+            url = httpx.URL(endpoint(f"{self.base_url}{path}"), params=tuple(params))
+            return http_request("GET", url, headers)
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
         headers["Content-Type"] = "application/x-www-form-urlencoded"
         path, params = self._form(request)
         url = endpoint(f"{self.base_url}{path}")
-        return httpx.Request("POST", url, content=form_body(params), headers=headers)
+        return http_request("POST", url, headers, form_body(params))
 
     def _query(self, request: RetrieveRequest | FindRequest) -> tuple[str, list[tuple[str, str]]]:
         if isinstance(request, RetrieveRequest):
