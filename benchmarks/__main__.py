@@ -6,6 +6,8 @@ import argparse
 import os
 import platform
 import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -260,52 +262,54 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a few iterations: a smoke run")
     args = parser.parse_args(argv)
-    rounds, per_round = (2, 5) if args.quick else (20, 250)
-    plan = Plan(ops=24, warmup=1) if args.quick else Plan()
+    quick = args.quick
+    rounds, per_round = (2, 5) if quick else (20, 250)
+    plan = Plan(ops=24, warmup=1) if quick else Plan()
+    loop_rounds, loop_per_round = (2, 3) if quick else (20, 30)
     console = Console(width=110)
     heading = (
         f"paygate benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
         f"Python {platform.python_version()}, {platform.machine()}, {platform.system()}"
     )
     console.print(heading)
-    results = [
-        sync_overhead(rounds=rounds, per_round=per_round),
-        async_overhead(rounds=rounds, per_round=per_round),
-    ]
-    tables = [_overhead_table(results)]
-    console.print(tables[-1])
-    tables.append(_stores_table(store_throughput(plan), plan))
-    console.print(tables[-1])
-    loop_rounds, loop_per_round = (2, 3) if args.quick else (20, 30)
-    tables.append(
-        _loopback_table(
+    sections: list[Callable[[], Table]] = [
+        lambda: _overhead_table(
+            [
+                sync_overhead(rounds=rounds, per_round=per_round),
+                async_overhead(rounds=rounds, per_round=per_round),
+            ]
+        ),
+        lambda: _stores_table(store_throughput(plan), plan),
+        lambda: _loopback_table(
             [
                 loopback.stripe_loopback(rounds=loop_rounds, per_round=loop_per_round),
                 loopback.adyen_loopback(rounds=loop_rounds, per_round=loop_per_round),
             ]
-        )
-    )
-    console.print(tables[-1])
-    tables.append(
-        _concurrency_table(
+        ),
+        lambda: _concurrency_table(
             conc.concurrency(calls=40, rounds=1, levels=(4, 16))
-            if args.quick
+            if quick
             else conc.concurrency(calls=1000, rounds=2, levels=(50, 200))  # 2,000 each, A B B A
-        )
-    )
-    Console(width=150).print(tables[-1])  # thirteen columns: wider than the rest
-    tables.append(
-        _steady_table(
+        ),
+        lambda: _steady_table(
             steady.steady_state([50, 100], [50, 100])
-            if args.quick
+            if quick
             else steady.steady_state([10_000, 100_000, 120_000], [10_000, 30_000])
-        )
-    )
-    console.print(tables[-1])
-    tables.append(_failfast_table(failfast.fail_fast(rounds=rounds, per_round=per_round)))
-    console.print(tables[-1])
-    if not args.quick:
-        _write_results(heading, tables)
+        ),
+        lambda: _failfast_table(failfast.fail_fast(rounds=rounds, per_round=per_round)),
+    ]
+    started = time.perf_counter()
+    tables: list[Table] = []
+    for section in sections:
+        began = time.perf_counter()
+        tables.append(section())
+        # The concurrency table has thirteen columns: wider than the rest.
+        Console(width=150 if len(tables[-1].columns) > 10 else 110).print(tables[-1])
+        console.print(f"[dim]took {time.perf_counter() - began:.0f} s[/dim]")
+    took = f"ran in {time.perf_counter() - started:.0f} s"
+    console.print(took)
+    if not quick:
+        _write_results(f"{heading}; {took}", tables)
         console.print(f"written to {RESULTS.relative_to(RESULTS.parents[1])}")
     return 0
 

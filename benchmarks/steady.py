@@ -90,7 +90,7 @@ class Checkpoint:
     calls: int
     rss: int
     keys: int
-    records: int | None
+    records: int | None = None  # not taken at the warm-up row
 
 
 @dataclass(frozen=True)
@@ -109,22 +109,30 @@ class SteadyResult:
 
 def steady_state(checkpoints: list[int], bounded: list[int]) -> SteadyResult:
     """Each configuration in a fresh interpreter: the defaults to ``checkpoints``, the small
-    idempotency bound to ``bounded``."""
-    found: list[Checkpoint] = []
-    for config, marks in ((DEFAULTS, checkpoints), (BOUNDED, bounded)):
-        done = subprocess.run(
+    idempotency bound to ``bounded``. The two run side by side: resident memory is each
+    process's own, and it does not depend on how fast the calls go."""
+    runs = [
+        subprocess.Popen(
             [sys.executable, "-m", "benchmarks.steady", config, *map(str, marks)],
             cwd=_ROOT,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            check=True,
-            timeout=600,
         )
-        for line in done.stdout.splitlines():
-            row = json.loads(line)
-            found.append(
-                Checkpoint(row["config"], row["calls"], row["rss"], row["keys"], row.get("records"))
-            )
+        for config, marks in ((DEFAULTS, checkpoints), (BOUNDED, bounded))
+    ]
+    found: list[Checkpoint] = []
+    try:
+        for run in runs:
+            out, err = run.communicate(timeout=600)
+            if run.returncode != 0:
+                raise RuntimeError(f"{' '.join(map(str, run.args))} failed:\n{err}")
+            found += [Checkpoint(**json.loads(line)) for line in out.splitlines()]
+    finally:
+        for run in runs:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
     return SteadyResult(found)
 
 
