@@ -2,9 +2,10 @@
 simulator, versus a raw ``httpx.AsyncClient`` sending the same request at the same concurrency.
 
 The simulator runs in a process of its own (so it does not share this process's GIL with the
-client under test); the contenders take turns (A B, then B A) in this process, each with a
-connection pool as large as its concurrency (the gateway's bulkhead is set to C in flight, which
-also sizes its pool). Throughput is calls over the wall time of a run; latencies are per call.
+client under test); the contenders take turns (A B, then B A) in this process, on one
+connection pool as large as the concurrency: the gateway is handed the raw client, and its
+bulkhead is set to C in flight. Throughput is calls over the wall time of a run; latencies are
+per call.
 
 To show whether the simulator is the bottleneck, the same table carries its own capacity: raw
 clients sending the same authorize from several processes at once (as many in flight each as
@@ -202,16 +203,16 @@ async def _warm_up(call: Callable[[int], Awaitable[None]], concurrency: int, fir
 async def _contenders(
     url: str, pid: int, concurrency: int, calls: int, rounds: int
 ) -> dict[str, list[tuple[_Drive, float]]]:
-    # The same pool for both: the gateway is handed a client sized like the raw one.
-    pool = httpx.AsyncClient(limits=_limits(concurrency), follow_redirects=False)
+    # One pool for both, warmed once: the gateway is handed the raw client, so the two take
+    # turns on the same open connections.
+    raw = httpx.AsyncClient(base_url=url, limits=_limits(concurrency), follow_redirects=False)
     gateway = AsyncGateway.for_stripe(
         API_KEY,
         base_url=url,
         bulkhead=BulkheadPolicy(max_concurrent=concurrency, max_wait=30),
         breaker=BreakerPolicy(failure_threshold=BREAKER_THRESHOLD),
-        client=pool,
+        client=raw,
     )
-    raw = httpx.AsyncClient(base_url=url, limits=_limits(concurrency))
 
     async def through_gateway(n: int) -> None:
         p = await gateway.authorize(AMOUNT, source=VISA, reference=f"conc-pg-{n}")
@@ -220,10 +221,12 @@ async def _contenders(
 
     contenders = {GATEWAY: through_gateway, RAW: _raw_call(raw)}
     measured: dict[str, list[tuple[_Drive, float]]] = {n: [] for n in contenders}
-    counter = 0
     try:
-        for call in contenders.values():
-            counter += await _warm_up(call, concurrency, 10_000_000 + counter)
+        # The shared pool's connections, opened a few at a time; then one pass of the other
+        # contender over them.
+        counter = await _warm_up(through_gateway, concurrency, 10_000_000)
+        await _drive(contenders[RAW], concurrency, concurrency, 10_000_000 + counter)
+        counter += concurrency
         for round_no in range(rounds):
             names = list(contenders) if round_no % 2 == 0 else list(contenders)[::-1]
             for name in names:
@@ -233,7 +236,6 @@ async def _contenders(
                 counter += calls
     finally:
         await gateway.aclose()
-        await pool.aclose()
         await raw.aclose()
     return measured
 

@@ -63,7 +63,7 @@ class Plan:
     many operations split between the workers. ``warmup`` operations per worker go first,
     untimed (connections, caches)."""
 
-    seconds: float = 2.5
+    seconds: float = 1.5
     ops: int | None = None
     warmup: int = 100
 
