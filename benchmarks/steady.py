@@ -58,7 +58,7 @@ _TEMPLATE = _answer(
 
 def _canned(request: httpx.Request) -> httpx.Response:
     """The overhead benchmark's answer, filled in rather than parsed and encoded per call: the
-    mock transport's own cost is not what this measures, and it makes 110,000 calls."""
+    mock transport's own cost is not what this measures, and a run makes over 100,000 calls."""
     body = request.content
     start = body.index(_REFERENCE) + len(_REFERENCE)
     end = body.find(b"&", start)
