@@ -31,6 +31,20 @@ def test_benchmarks_run_and_print_their_tables() -> None:
     for row in ("Gateway", "httpx.Client", "AsyncGateway", "ratio"):
         assert row in done.stdout, row
 
+    # The breakdown: every stage of a Gateway call has a share, the bare exchange's stages too,
+    # and the measured medians close the table.
+    assert "Where paygate's extra time goes" in done.stdout
+    for stage in (
+        "capability check, key and fingerprint",
+        "build the request",
+        "read and validate the answer",
+        "payment record write",
+        "the rest: breaker, bulkhead, retry, deadline, results",
+    ):
+        assert re.search(rf"{re.escape(stage)}\W+\d+%", done.stdout), stage
+    assert re.search(r"build the request\W+\d+%\W+\d+%", done.stdout)
+    assert re.search(r"median µs \(not profiled\)\W+[\d,]+\W+[\d,]+", done.stdout)
+
     # The stores table: measured rows for the stores that need no server, for 1 and 8 workers
     # (a number of ops/s); PostgreSQL and Redis rows are measured or say why they were skipped.
     assert "Store throughput" in done.stdout

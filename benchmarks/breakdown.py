@@ -1,0 +1,118 @@
+"""Where paygate's extra time goes: the in-process exchange of the overhead benchmark, each
+contender run under ``cProfile``, its time split into the stages of one call.
+
+A stage's share is the cumulative profiled time of the function that does it, over the
+contender's whole profiled time. cProfile weighs Python function calls more heavily than C work
+(it slows call-heavy code most), so the split is a guide to where the time goes, not a
+measurement of each stage in µs; the overhead table has the measured medians. The sync
+``Gateway`` is profiled; ``AsyncGateway`` runs the same core between its awaits. A stage whose
+function is no longer found (renamed, moved) fails the run rather than vanish from the split.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import pstats
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from benchmarks import _stripe_bare as bare
+from benchmarks.overhead import AMOUNT, API_KEY, BASE_URL, VISA, _answer
+from paygate import Gateway
+from paygate.adapters.stripe import StripeAdapter
+
+# (stage, the file it lives in, the function whose cumulative time is the stage's), in call
+# order. None of these functions calls another of them, so the stages do not overlap.
+PAYGATE_STAGES = (
+    ("capability check, key and fingerprint", "paygate/_core.py", "prepare"),
+    ("idempotency store: begin", "paygate/_sync_gateway.py", "_begin"),
+    ("build the request", "paygate/_core.py", "http_request"),
+    ("httpx send, without the transport", "httpx/_client.py", "send"),
+    ("the mock transport's answer (both pay it)", "benchmarks/overhead.py", "_answer"),
+    ("read and validate the answer", "paygate/_core.py", "read_response"),
+    ("payment record write", "paygate/_sync_gateway.py", "_record"),
+    ("encode the result for the store", "paygate/_outcomes.py", "encode_result"),
+    ("idempotency store: complete", "paygate/_sync_gateway.py", "_settle"),
+)
+BARE_STAGES = (
+    ("build the request", "httpx/_client.py", "build_request"),
+    ("httpx send, without the transport", "httpx/_client.py", "send"),
+    ("the mock transport's answer (both pay it)", "benchmarks/overhead.py", "_answer"),
+    ("read and validate the answer", "httpx/_models.py", "json"),
+)
+REST = "the rest: breaker, bulkhead, retry, deadline, results"
+SEND = "httpx send, without the transport"
+ANSWER = "the mock transport's answer (both pay it)"
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    stages: list[str]  # in call order, the rest last
+    paygate: dict[str, float]  # stage -> share of the contender's profiled time
+    bare: dict[str, float]
+    calls: int
+    profiled_us: tuple[float, float]  # µs per call under the profiler: paygate, bare
+
+
+def _profile(call: Callable[[int], object], calls: int) -> pstats.Stats:
+    for n in range(50):  # imports, caches, the pool's connection: not what is profiled
+        call(1_000_000 + n)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for n in range(calls):
+        call(n)
+    profiler.disable()
+    return pstats.Stats(profiler)
+
+
+def _shares(
+    stats: pstats.Stats, total_of: Callable[[int], object], stages: tuple[tuple[str, str, str], ...]
+) -> tuple[dict[str, float], float]:
+    """Each stage's share of ``total_of``'s profiled time, and that time in seconds."""
+    table = stats.stats  # type: ignore[attr-defined]  # (file, line, name) -> (cc, nc, tt, ct, callers)
+    code = total_of.__code__
+    total = next(
+        row[3]
+        for (file, line, name), row in table.items()
+        if file == code.co_filename and line == code.co_firstlineno and name == code.co_name
+    )
+    found = {stage: 0.0 for stage, _, _ in stages}
+    matched: set[str] = set()
+    for (file, _, name), row in table.items():
+        for stage, where, function in stages:
+            if name == function and file.replace("\\", "/").endswith(where):
+                found[stage] += row[3] / total
+                matched.add(stage)
+    if missing := [stage for stage in found if stage not in matched]:
+        # A renamed or moved function: the split would silently lose a stage.
+        raise AssertionError(f"no profiled function for the stages {missing}")
+    # The transport's answer is timed inside httpx's send: take it out of send.
+    found[SEND] -= found[ANSWER]
+    found[REST] = 1.0 - sum(found.values())
+    return found, total
+
+
+def breakdown(calls: int) -> Breakdown:
+    transport = httpx.MockTransport(_answer)
+    adapter = StripeAdapter(API_KEY, base_url=BASE_URL)
+    with Gateway(adapter, transport=transport) as gw, httpx.Client(transport=transport) as client:
+
+        def through_paygate(n: int) -> None:
+            gw.authorize(AMOUNT, source=VISA, reference=f"profiled-{n}")
+
+        def bare_httpx(n: int) -> None:
+            response = client.post(
+                f"{BASE_URL}/v1/payment_intents",
+                data=bare.authorize_form(f"profiled-{n}"),
+                headers=bare.headers(API_KEY, f"profiled-{n}"),
+            )
+            response.raise_for_status()
+            response.json()
+
+        ours, our_time = _shares(_profile(through_paygate, calls), through_paygate, PAYGATE_STAGES)
+        theirs, their_time = _shares(_profile(bare_httpx, calls), bare_httpx, BARE_STAGES)
+    stages = [stage for stage, _, _ in PAYGATE_STAGES] + [REST]
+    per_call = (our_time / calls * 1e6, their_time / calls * 1e6)
+    return Breakdown(stages, ours, theirs, calls, per_call)
