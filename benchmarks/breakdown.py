@@ -18,8 +18,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from benchmarks import _stripe_bare as bare
-from benchmarks.overhead import AMOUNT, API_KEY, BASE_URL, VISA, _answer
+from benchmarks.overhead import API_KEY, BASE_URL, _answer, sync_contenders
 from paygate import Gateway
 from paygate.adapters.stripe import StripeAdapter
 
@@ -98,19 +97,7 @@ def breakdown(calls: int) -> Breakdown:
     transport = httpx.MockTransport(_answer)
     adapter = StripeAdapter(API_KEY, base_url=BASE_URL)
     with Gateway(adapter, transport=transport) as gw, httpx.Client(transport=transport) as client:
-
-        def through_paygate(n: int) -> None:
-            gw.authorize(AMOUNT, source=VISA, reference=f"profiled-{n}")
-
-        def bare_httpx(n: int) -> None:
-            response = client.post(
-                f"{BASE_URL}/v1/payment_intents",
-                data=bare.authorize_form(f"profiled-{n}"),
-                headers=bare.headers(API_KEY, f"profiled-{n}"),
-            )
-            response.raise_for_status()
-            response.json()
-
+        through_paygate, bare_httpx = sync_contenders(gw, client)
         ours, our_time = _shares(_profile(through_paygate, calls), through_paygate, PAYGATE_STAGES)
         theirs, their_time = _shares(_profile(bare_httpx, calls), bare_httpx, BARE_STAGES)
     stages = [stage for stage, _, _ in PAYGATE_STAGES] + [REST]

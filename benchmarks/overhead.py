@@ -6,6 +6,7 @@ that answers a canned Stripe PaymentIntent."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
@@ -69,25 +70,33 @@ class OverheadResult:
         return self.paygate.median / self.bare.median
 
 
+def sync_contenders(
+    gw: Gateway, client: httpx.Client
+) -> tuple[Callable[[int], None], Callable[[int], None]]:
+    """One authorize through ``gw``, and the same exchange by hand through ``client``."""
+
+    def through_paygate(n: int) -> None:
+        p = gw.authorize(AMOUNT, source=VISA, reference=f"bench-{n}")
+        if p.status is not PaymentStatus.AUTHORIZED:
+            raise AssertionError(p)
+
+    def bare_httpx(n: int) -> None:
+        response = client.post(
+            f"{BASE_URL}/v1/payment_intents",
+            data=bare.authorize_form(f"bench-{n}"),
+            headers=bare.headers(API_KEY, f"bare-{n}"),
+        )
+        response.raise_for_status()
+        _check(response.json())
+
+    return through_paygate, bare_httpx
+
+
 def sync_overhead(*, rounds: int, per_round: int) -> OverheadResult:
     transport = httpx.MockTransport(_answer)
     adapter = StripeAdapter(API_KEY, base_url=BASE_URL)
     with Gateway(adapter, transport=transport) as gw, httpx.Client(transport=transport) as client:
-
-        def through_paygate(n: int) -> None:
-            p = gw.authorize(AMOUNT, source=VISA, reference=f"bench-{n}")
-            if p.status is not PaymentStatus.AUTHORIZED:
-                raise AssertionError(p)
-
-        def bare_httpx(n: int) -> None:
-            response = client.post(
-                f"{BASE_URL}/v1/payment_intents",
-                data=bare.authorize_form(f"bench-{n}"),
-                headers=bare.headers(API_KEY, f"bare-{n}"),
-            )
-            response.raise_for_status()
-            _check(response.json())
-
+        through_paygate, bare_httpx = sync_contenders(gw, client)
         stats = run_interleaved(
             {"Gateway": through_paygate, "httpx.Client": bare_httpx},
             rounds=rounds,
