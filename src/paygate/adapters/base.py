@@ -49,8 +49,9 @@ __all__ = [
 @functools.lru_cache(maxsize=1024)
 def endpoint(url: str) -> httpx.URL:
     """The parsed URL of one endpoint. httpx parses and checks a URL string on every request it
-    builds (about a tenth of an exchange's cost); an adapter's endpoints repeat, so each is
-    parsed once. ``httpx.URL`` is immutable, so sharing one is safe."""
+    builds (about a tenth of an exchange's cost); an adapter's fixed endpoints (authorize,
+    refund) repeat on every call, so each is parsed once. A path that names a payment (a
+    capture) is parsed as before and soon evicted. ``httpx.URL`` is immutable: sharing is safe."""
     return httpx.URL(url)
 
 

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 import httpx
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from paygate import __version__
 from paygate.adapters.adyen._codes import (
@@ -387,8 +387,9 @@ def _metadata(metadata: Mapping[str, str]) -> JsonObject | None:
 
 # -- response helpers --------------------------------------------------------------------------
 def _schema_violation(
-    message: str, context: ResponseContext, request_id: str | None, body: object
+    message: str, context: ResponseContext, request_id: str | None, wire: BaseModel
 ) -> PaymentError:
+    """An answer that validated but says what paygate cannot use; it keeps what was read."""
     error_cls = OutcomeUnknown if context.request.operation.is_mutating else TerminalError
     return error_cls(
         message,
@@ -396,7 +397,7 @@ def _schema_violation(
         provider=PROVIDER,
         request_id=request_id,
         idempotency_key=context.idempotency_key,
-        provider_body=body,
+        provider_body=wire.model_dump(mode="json"),
     )
 
 
@@ -422,7 +423,7 @@ def _payment(
             f"Adyen answered with a resultCode paygate does not know ({wire.resultCode!r})",
             context,
             request_id,
-            wire.model_dump(mode="json"),
+            wire,
         )
     status = RESULT_STATUS[result]
     if status is PaymentStatus.FAILED:
@@ -432,7 +433,7 @@ def _payment(
             f"Adyen answered {wire.resultCode} without a pspReference",
             context,
             request_id,
-            wire.model_dump(mode="json"),
+            wire,
         )
     # Adyen leaves the amount out of some answers (actions to take, pending results): the
     # requested amount is then the best paygate has, and the integrity check has nothing to
@@ -443,7 +444,7 @@ def _payment(
             "Adyen answered with an amount paygate cannot read",
             context,
             request_id,
-            wire.model_dump(mode="json"),
+            wire,
         )
     zero = Money.zero(amount.currency)
     authorized = amount if status is PaymentStatus.AUTHORIZED else zero
@@ -508,7 +509,7 @@ def _receipt(
             f"Adyen received the {operation.value} with an amount paygate cannot read",
             context,
             request_id or wire.pspReference,
-            wire.model_dump(mode="json"),
+            wire,
         )
     return ModificationReceipt(
         provider=PROVIDER,
@@ -531,7 +532,7 @@ def _refund(
             "Adyen received the refund with an amount paygate cannot read",
             context,
             request_id or wire.pspReference,
-            wire.model_dump(mode="json"),
+            wire,
         )
     return Refund(
         id=wire.pspReference,
