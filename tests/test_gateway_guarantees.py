@@ -212,7 +212,9 @@ def test_an_unreachable_record_store_refuses_what_it_must_guard(
             gw.capture("pi_123", amount=Money("1.00", "EUR"))
         assert refused.value.code is ErrorCode.STORE_UNAVAILABLE
         assert sim.requests == []
-        # A new Stripe payment goes through: Stripe can be asked for it later, and its webhook
-        # starts its record; the failed record write is logged, never raised over the answer.
-        p = gw.authorize(Money("2.00", "EUR"), source=VISA, reference="order-no-records")
-        assert p.status is PaymentStatus.AUTHORIZED
+        # A new payment is refused too: no request leaves before its intent is on the record
+        # store, or a crash right after sending would leave it nowhere.
+        with pytest.raises(RetriableError) as refused:
+            gw.authorize(Money("2.00", "EUR"), source=VISA, reference="order-no-records")
+        assert refused.value.code is ErrorCode.STORE_UNAVAILABLE
+        assert sim.requests == []

@@ -238,19 +238,45 @@ def test_a_stripe_webhook_alone_moves_the_record(
     assert gw.audit_trail(p.id)[-1].cause.kind == "webhook"
 
 
-def test_an_unknown_capture_confirmed_by_its_webhook_is_settled_not_repeated(
+def test_an_unknown_capture_the_record_moved_past_is_settled_by_its_replay(
     make_gateway: Callable[..., Any], sim: StripeSimulator
 ) -> None:
+    """The webhook says the payment is captured; only Stripe's replay under the capture's own
+    key says this capture did it: the resolver sends it again, and Stripe replays."""
     gw = make_gateway(retry=RetryPolicy(max_attempts=1), timeout=Timeout(read=0.3, total=5))
     p = gw.authorize(eur("18.00"), source=VISA, reference="order-confirmed")
     sim.drain_webhooks()
     sim.inject(Fault.timeout_after_commit(hold=1.0), times=1, method="POST")
-    with pytest.raises(OutcomeUnknown):
+    with pytest.raises(OutcomeUnknown) as lost:
         gw.capture(p.id)
     for delivery in sim.drain_webhooks():  # payment_intent.succeeded: the capture happened
         gw.handle_webhook(delivery.headers, delivery.body)
     assert gw.payment_record(p.id).status is S.CAPTURED
-    sent = len(sim.requests)
     [resolved] = gw.resolve_unknown(due_by=LATER)
-    assert resolved.settled and len(sim.requests) == sent  # nothing sent again
+    assert resolved.settled and resolved.detail == "settled: captured"
+    capture = f"{PI_PATH}/{p.id}/capture"
+    sent = [r for r in sim.requests if r.path == capture]
+    assert [r.idempotency_key for r in sent] == [lost.value.idempotency_key] * 2
+    assert sim.payment_intent(p.id)["amount_received"] == 1800  # replayed, not captured twice
     assert gw.unknown_payments() == []
+
+
+def test_a_repeat_under_the_same_key_is_a_replay_whatever_the_record_says_now(
+    make_gateway: Callable[..., Any], sim: StripeSimulator
+) -> None:
+    """A capture, void or refund whose answer was lost is repeated under its key after the
+    record moved on (a webhook, a retrieve): it is the provider's replay, not invalid_state."""
+    gw = make_gateway(retry=RetryPolicy(max_attempts=1), timeout=Timeout(read=0.3, total=5))
+    p = gw.purchase(eur("21.00"), source=VISA, reference="order-repeat")
+    sim.inject(Fault.timeout_after_commit(hold=1.0), times=1, method="POST")
+    with pytest.raises(OutcomeUnknown):
+        gw.refund(p.id, idempotency_key="refund-order-repeat")
+    assert gw.retrieve(p.id).status is S.REFUNDED  # Stripe refunded it; the record knows now
+    refund = gw.refund(p.id, idempotency_key="refund-order-repeat")
+    assert refund.amount == eur("21.00") and len(sim.refunds(payment_intent=p.id)) == 1
+    assert gw.unknown_payments() == []
+    # A new refund (another key) is still refused by the record before anything is sent.
+    sent = len(sim.requests)
+    with pytest.raises(InvalidRequestError) as refused:
+        gw.refund(p.id, idempotency_key="refund-order-repeat-2")
+    assert refused.value.code is ErrorCode.INVALID_STATE and len(sim.requests) == sent

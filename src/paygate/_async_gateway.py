@@ -28,8 +28,9 @@ from paygate._core import (
 )
 from paygate._gateway_base import _AsyncIO
 from paygate._http import AsyncProviderClient
+from paygate._outcomes import is_final
 from paygate.adapters.base import Adapter
-from paygate.errors import OutcomeUnknown, PaymentError
+from paygate.errors import PaymentError
 from paygate.idempotency import BeginResult
 from paygate.models import (
     OperationRequest,
@@ -40,6 +41,7 @@ from paygate.models import (
     Result,
     WebhookEvent,
     WebhookOutcome,
+    payment_id_of,
 )
 from paygate.money import Money
 from paygate.records import AuditEntry, Locate, PaymentRecord, UnknownOperation
@@ -229,14 +231,20 @@ class AsyncGateway(_AsyncIO):
         return self.webhook_outcome(event, applied)
 
     async def unknown_payments(self) -> list[PaymentRecord]:
-        """Records holding a call whose outcome is still unknown."""
+        """Records holding a call whose outcome is still unknown, those of calls that ended
+        without recording anything (a crash, once their lease ended) included."""
+        await self._adopt_lapsed()
         return await self._records(self.records.with_unknown)
 
     async def resolve_unknown(self, *, due_by: datetime | None = None) -> list[Resolution]:
-        """Settle every unknown outcome that is due for a check (safe from a periodic job):
-        repeat the call under its own key while the provider still replays it, and apply the
-        answer; what stays unknown is counted and checked again later, backing off.
-        ``due_by`` checks those due by then instead of now (to settle everything at once)."""
+        """Settle every unknown outcome that is due for a check (safe from a periodic job), on
+        the provider's own account of each call only: repeat the call under its own key,
+        exactly as it was sent, while the provider still replays it, and apply the answer. A
+        refusal that is not the provider's answer about the call (credentials, a conflicting
+        key, a foreign answer) settles nothing: the outcome stays unknown, escalated. What
+        stays unknown is checked again later, backing off. ``due_by`` checks those due by then
+        instead of now (to settle everything at once)."""
+        await self._adopt_lapsed()
         due = due_by or _now()
         resolutions = []
         for record in await self._records(self.records.with_unknown, due):
@@ -245,30 +253,54 @@ class AsyncGateway(_AsyncIO):
                     resolutions.append(await self._resolve(record, unknown))
         return resolutions
 
+    async def _adopt_lapsed(self) -> None:
+        """Turn every intent whose lease ended into an unknown outcome on its record."""
+        for intent in await self._records(self.records.intents, _now()):
+            if intent.provider != self.provider:
+                continue
+            locate, change = self.lapsed(intent)
+            key = (intent.provider, intent.idempotency_key)
+            await self._records(self.records.apply, locate, change, intent=key, needs_intent=True)
+
     async def _resolve(self, record: PaymentRecord, unknown: UnknownOperation) -> Resolution:
-        request = self.replay_for(record, unknown)
-        if request is None:
+        replay = self.replay_for(unknown)
+        if replay.request is None:
             found = await self._found(record, unknown)
             if found is not None:
                 return found
-            reason = "cannot be repeated safely; waiting for a webhook or a manual check"
-            change = self.still_unknown(record, unknown, reason)
-            await self._records(self.records.apply, Locate(record_id=record.record_id), change)
-            return resolution(record, unknown, settled=False, detail=reason)
+            return await self._still_unknown(record, unknown, replay.reason, replay.escalate)
         try:
-            result = await self._run(request)
-        except OutcomeUnknown as error:
-            return resolution(record, unknown, settled=False, detail=error.message)
+            result = await self._run(replay.request)
         except PaymentError as error:
-            moved_on = self.moved_on(record, unknown, error)
-            if moved_on is not None:
-                await self._records(
-                    self.records.apply, Locate(record_id=record.record_id), moved_on
-                )
-            return resolution(record, unknown, settled=True, detail=f"refused: {error.code}")
-        return resolution(record, unknown, settled=True, detail=describe(result))
+            if not is_final(error):
+                return await self._still_unknown(record, unknown, *self.unsettled_by(error))
+            detail = f"refused: {error.code}"
+        else:
+            detail = describe(result)
+        # The call's own record change settled it, unless the answer came from the idempotency
+        # store (an earlier call under the key completed): settle it here then.
+        await self._records(
+            self.records.apply, Locate(record_id=record.record_id), self.settle(unknown, detail)
+        )
+        return resolution(record, unknown, settled=True, detail=detail)
 
-    # -- the call ------------------------------------------------------------------------------
+    async def _still_unknown(
+        self,
+        record: PaymentRecord,
+        unknown: UnknownOperation,
+        reason: str,
+        escalate: bool,
+        counted: bool = False,
+    ) -> Resolution:
+        """Keep ``unknown`` with the reason, backing off (unless the check's own call already
+        counted it), escalated when a person should look."""
+        if escalate or not counted:
+            change = self.still_unknown(
+                record, unknown, reason, escalate=escalate, count=not counted
+            )
+            await self._records(self.records.apply, Locate(record_id=record.record_id), change)
+        return resolution(record, unknown, settled=False, detail=reason, escalated=escalate)
+
     async def _found(self, record: PaymentRecord, unknown: UnknownOperation) -> Resolution | None:
         """Settle a lost authorize answer by finding its payment by reference, where the
         provider can search; None when it cannot, or nothing (new) is found yet."""
@@ -285,8 +317,10 @@ class AsyncGateway(_AsyncIO):
         await self._records(self.records.apply, locate, change)
         return resolution(record, unknown, settled=True, detail=f"found {found.id}")
 
+    # -- the call ------------------------------------------------------------------------------
     async def _run(self, request: OperationRequest) -> Result:
         self.breaker.check()  # an open breaker refuses before a key is derived or a request built
+        self._own_loop()
         prepared = self.prepare(request)
         deadline = Deadline(self.timeout.total)
         if not prepared.mutating:
@@ -297,19 +331,19 @@ class AsyncGateway(_AsyncIO):
         stored: str | None = None
         try:
             if self.guarded(prepared):
-                try:
-                    locate = self.record_locate(prepared)
-                    record = await self._records(self.records.lookup, locate)
-                except Exception as exc:  # fail closed: the record's guards cannot be checked
-                    raise self.store_unavailable(prepared, "payment record", exc) from exc
-                prepared = self.checked(prepared, record)
-            try:
-                async with self._bulkhead.slot(deadline.remaining()):
+                prepared = self.checked(prepared, await self._guard_record(prepared, deadline))
+            async with self._bulkhead.slot(deadline.remaining()):
+                prepared = self.sendable(prepared)
+                await self._write_intent(prepared)
+                try:  # from here on, the request may leave: every way out is recorded
                     outcome = await self._send(prepared, deadline)
-            except PaymentError as error:
-                await self._record(prepared, error)
-                raise
-            result = self.answer(outcome, await self._record(prepared, outcome))
+                except PaymentError as error:
+                    await self._record(prepared, error)
+                    raise
+                except BaseException as exc:
+                    await self._shielded(self._record(prepared, self.interrupted(prepared, exc)))
+                    raise
+            result = self.answer(outcome, await self._record(prepared, outcome, strict=True))
             stored = _outcomes.encode_result(result)
             return result
         except PaymentError as error:
@@ -318,27 +352,58 @@ class AsyncGateway(_AsyncIO):
         finally:
             await self._settle(prepared, begun, stored)
 
+    async def _guard_record(self, prepared: Prepared, deadline: Deadline) -> PaymentRecord | None:
+        """The record a call is checked against. A capture, void or refund of a payment paygate
+        has no record of is first read from the provider, where it can be asked, so that its
+        outcome, known or unknown, always has a record to go on."""
+        locate = self.record_locate(prepared)
+        try:
+            record = await self._records(self.records.lookup, locate)
+        except Exception as exc:  # fail closed: the record's guards cannot be checked
+            raise self.store_unavailable(prepared, "payment record", exc) from exc
+        payment_id = payment_id_of(prepared.request)
+        if record is not None or payment_id is None or not self.can_retrieve:
+            return record
+        retrieve = self.prepare(self.retrieve_request(payment_id=payment_id))
+        await self._read(retrieve, deadline)
+        try:
+            return await self._records(self.records.lookup, locate)
+        except Exception as exc:
+            raise self.store_unavailable(prepared, "payment record", exc) from exc
+
+    async def _write_intent(self, prepared: Prepared) -> None:
+        try:
+            await self._records(self.records.write_intent, self.intent(prepared))
+        except Exception as exc:  # fail closed: never a request that leaves no trace
+            raise self.store_unavailable(prepared, "payment record", exc) from exc
+
     async def _read(self, prepared: Prepared, deadline: Deadline) -> Result:
         if self.reads_from_record:
             record = await self._records(self.records.lookup, self.record_locate(prepared))
             return self.from_record(prepared, record)
         async with self._bulkhead.slot(deadline.remaining()):
-            result = await self._send(prepared, deadline)
+            result = await self._send(self.sendable(prepared), deadline)
         await self._record(prepared, result)
         return result
 
     async def _record(
-        self, prepared: Prepared, outcome: Result | PaymentError
+        self, prepared: Prepared, outcome: Result | PaymentError, *, strict: bool = False
     ) -> PaymentRecord | None:
-        change = self.record_change(prepared, outcome, None)
-        if change is None:
-            return None
+        """Apply a call's outcome to its record and clear its intent, in one transaction. When
+        that fails the intent stays, and becomes an unknown outcome when its lease ends; the
+        failure is logged, or with ``strict`` raised as ``OutcomeUnknown``: an answer the
+        provider gave is never reported as a success paygate did not record."""
+        locate, change = self.record_change(prepared, outcome)
         try:
-            locate = self.record_locate(prepared, outcome)
-            return (await self._records(self.records.apply, locate, change)).record
-        except Exception:  # the provider's answer stands; a lost record update is logged
+            applied = await self._records(
+                self.records.apply, locate, change, intent=self.intent_key(prepared)
+            )
+        except Exception as exc:
+            if strict:
+                raise self.unrecorded(prepared, exc) from exc
             self.record_failed(prepared)
             return None
+        return applied.record
 
     async def _begin(self, prepared: Prepared, deadline: Deadline) -> str | Result:
         assert prepared.key is not None and prepared.fingerprint is not None

@@ -8,6 +8,7 @@ idempotency store → return or raise.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -18,12 +19,13 @@ from typing import Final
 import httpx
 
 from paygate import _integrity, _outcomes, _recording
+from paygate._outcomes import is_final
 from paygate.adapters.base import Adapter, ResponseContext
 from paygate.errors import (
     ErrorCode,
     IdempotencyConflict,
     IdempotencyInFlight,
-    InvalidRequestError,
+    OutcomeUnknown,
     PaymentError,
     RetriableError,
     TerminalError,
@@ -59,11 +61,19 @@ from paygate.models import (
     validated,
 )
 from paygate.money import Money
-from paygate.records import Locate, MemoryRecordStore, PaymentRecord, RecordStore, UnknownOperation
-from paygate.records.changes import Change, adopt, observe, settled, unsettled
+from paygate.records import (
+    Intent,
+    IntentKey,
+    Locate,
+    MemoryRecordStore,
+    PaymentRecord,
+    RecordStore,
+    UnknownOperation,
+)
+from paygate.records.changes import Change, adopt, observe, outcome_unknown, settled, unsettled
 from paygate.records.changes import apply_event as changes_apply_event
 from paygate.records.store import Applied, ChangeFn
-from paygate.records.trail import Cause, ResolverCause, WebhookCause
+from paygate.records.trail import CallCause, Cause, ResolverCause, WebhookCause
 from paygate.resilience.breaker import Admission, CircuitBreaker, StateBackend
 from paygate.resilience.deadline import Deadline
 from paygate.resilience.policies import (
@@ -81,15 +91,37 @@ logger: Final = logging.getLogger("paygate")
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """A validated request with the key it travels under and its fingerprint."""
+    """A validated request with the key it travels under and its fingerprint; once it is about
+    to be sent, the HTTP request every attempt sends and that request's digest."""
 
     request: OperationRequest
     key: str | None
     fingerprint: str | None
+    http: httpx.Request | None = None
+    digest: str | None = None  # None: a read, or a body with card data (never kept)
 
     @property
     def mutating(self) -> bool:
         return self.request.operation.is_mutating
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """How the resolver checks one unknown outcome: the request to send again under its key,
+    or why there is none and whether that needs a person."""
+
+    request: OperationRequest | None
+    reason: str = ""
+    escalate: bool = False
+
+
+def body_digest(request: httpx.Request) -> str:
+    """SHA-256 of what the provider compares a repeat with: method, path and body (not the
+    host, which a deployment may move, nor the headers, which carry the credentials)."""
+    digest = hashlib.sha256(request.method.encode())
+    digest.update(b" " + request.url.raw_path + b"\n")
+    digest.update(request.content)
+    return digest.hexdigest()
 
 
 class GatewayCore:
@@ -293,6 +325,15 @@ class GatewayCore:
             idempotent_replay=self.adapter.capabilities.idempotent_replay,
         )
 
+    def sendable(self, prepared: Prepared) -> Prepared:
+        """``prepared`` with the HTTP request every attempt sends (built once, so every attempt
+        sends the same bytes) and, for a mutating call, its digest (None when the body holds
+        card data)."""
+        request = self.adapter.build_request(prepared.request, idempotency_key=prepared.key)
+        source = source_of(prepared.request)
+        keep = prepared.mutating and (source is None or source.card_details is None)
+        return replace(prepared, http=request, digest=body_digest(request) if keep else None)
+
     def http_request(self, prepared: Prepared, deadline: Deadline) -> httpx.Request:
         if deadline.expired:
             # Nothing goes out; if an earlier attempt may have, CallRetry.finish says so.
@@ -302,9 +343,90 @@ class GatewayCore:
                 provider=self.provider,
                 idempotency_key=prepared.key,
             )
-        request = self.adapter.build_request(prepared.request, idempotency_key=prepared.key)
+        request = prepared.http
+        assert request is not None, "sendable() builds the request before any attempt"
         request.extensions["timeout"] = deadline.attempt_timeout(self.timeout)
         return request
+
+    # -- intents ---------------------------------------------------------------------------------
+    def intent(self, prepared: Prepared) -> Intent:
+        """The intent written before a mutating call's request leaves."""
+        assert prepared.key is not None
+        lease = timedelta(seconds=self.idempotency_policy.lease)
+        return _recording.intent(
+            self.provider, prepared.request, prepared.key, prepared.digest, now=_now(), lease=lease
+        )
+
+    def intent_key(self, prepared: Prepared) -> IntentKey | None:
+        """The intent a call's record change clears (None for a read, which writes none)."""
+        return (self.provider, prepared.key) if prepared.key is not None else None
+
+    def lapsed(self, intent: Intent) -> tuple[Locate, ChangeFn]:
+        """An intent whose lease ended with nothing recorded (the process stopped, or its
+        record store failed): an unknown outcome from now on, due for a check at once."""
+        now = _now()
+        reason = (
+            f"the {intent.operation.value} ended without recording an outcome (the process "
+            f"stopped, or the record store failed); its request may have been sent at "
+            f"{intent.since:%Y-%m-%d %H:%M:%S} UTC"
+        )
+        unknown = intent.as_unknown(now, reason)
+        cause = CallCause(operation=intent.operation.value, idempotency_key=intent.idempotency_key)
+        if intent.record_id is not None:
+            assert intent.amount is not None
+            amount = intent.amount
+
+            def started(r: PaymentRecord | None) -> Change | None:
+                return outcome_unknown(
+                    r, unknown, amount=amount, provider=self.provider, cause=cause, now=now,
+                    record_id=intent.record_id,
+                )  # fmt: skip
+
+            return Locate(record_id=intent.record_id), started
+
+        def modified(r: PaymentRecord | None) -> Change | None:
+            if r is None:
+                return None  # a record a capture, void or refund is about always exists first
+            return outcome_unknown(
+                r, unknown, amount=r.amount, provider=self.provider, cause=cause, now=now
+            )
+
+        return Locate(provider=self.provider, payment_id=intent.payment_id), modified
+
+    def interrupted(self, prepared: Prepared, exc: BaseException) -> OutcomeUnknown:
+        """What a call interrupted after its request may have left (a cancellation, a
+        KeyboardInterrupt, a closed event loop, a bug) is recorded as: an unknown outcome."""
+        logger.error(
+            "%s key=%s: interrupted by %s after its request may have been sent; kept as an "
+            "unknown outcome",
+            prepared.request.operation.value,
+            prepared.key,
+            type(exc).__name__,
+        )
+        return OutcomeUnknown(
+            f"the call was interrupted ({type(exc).__name__}) after its request may have been sent",
+            provider=self.provider,
+            idempotency_key=prepared.key,
+        )
+
+    def unrecorded(self, prepared: Prepared, exc: Exception) -> OutcomeUnknown:
+        """The provider answered, but its answer could not be recorded: the caller learns the
+        outcome by repeating the call under its key (the provider replays it), and the intent,
+        still in the store, makes it an unknown outcome there once its lease ends."""
+        logger.error(
+            "%s key=%s: the provider answered but the payment record could not be updated "
+            "(%s); repeat the call under its key",
+            prepared.request.operation.value,
+            prepared.key,
+            type(exc).__name__,
+        )
+        return OutcomeUnknown(
+            f"the provider answered, but the payment record could not be updated "
+            f"({type(exc).__name__}); repeat the call with the same idempotency key",
+            code=ErrorCode.STORE_UNAVAILABLE,
+            provider=self.provider,
+            idempotency_key=prepared.key,
+        )
 
     def admit(self) -> Admission | None:
         """Pass the circuit breaker for one attempt (``CircuitOpen`` when it is open)."""
@@ -348,9 +470,10 @@ class GatewayCore:
 
     @staticmethod
     def stored_outcome(error: PaymentError) -> str | None:
-        """What the store keeps for a call that ended in ``error``: a terminal answer from the
-        provider is final; anything else leaves the key free for a repeat."""
-        if isinstance(error, TerminalError) and error.http_status is not None:
+        """What the store keeps for a call that ended in ``error``: the provider's final answer
+        (``is_final``); anything else leaves the key free for a repeat, which the provider's
+        own idempotency then settles."""
+        if isinstance(error, TerminalError) and is_final(error):
             return _outcomes.encode_error(error)
         return None
 
@@ -374,13 +497,12 @@ class GatewayCore:
     ) -> Locate:
         return _recording.locate(self.provider, prepared.request, prepared.key, outcome)
 
-    def guarded(self, prepared: Prepared) -> bool:
-        """Whether the payment record is read before the call. A capture, void or refund is
-        checked against it. A new payment has nothing to check, and is read first only where
-        the record is the only account of it (a provider that cannot be asked): a record
-        store that cannot be reached then refuses the payment rather than lose it."""
-        modification = isinstance(prepared.request, CaptureRequest | VoidRequest | RefundRequest)
-        return modification or self.reads_from_record
+    @staticmethod
+    def guarded(prepared: Prepared) -> bool:
+        """Whether the payment record is read before the call: a capture, void or refund is
+        checked against it. (A new payment has nothing to check; that no request leaves
+        without a reachable record store is the intent's job.)"""
+        return isinstance(prepared.request, CaptureRequest | VoidRequest | RefundRequest)
 
     def checked(self, prepared: Prepared, record: PaymentRecord | None) -> Prepared:
         """Refuse, before any I/O, what the record says cannot succeed; fill amounts in."""
@@ -390,17 +512,23 @@ class GatewayCore:
         return prepared if request is prepared.request else replace(prepared, request=request)
 
     def record_change(
-        self, prepared: Prepared, outcome: Result | PaymentError, cause: ResolverCause | None
-    ) -> ChangeFn | None:
-        return _recording.change_for(
+        self, prepared: Prepared, outcome: Result | PaymentError
+    ) -> tuple[Locate, ChangeFn]:
+        """Where a call's outcome goes on the records, and how it changes them (a change that
+        leaves the record alone still clears the call's intent)."""
+        change = _recording.change_for(
             self.provider, prepared.request, key=prepared.key, outcome=outcome, now=_now(),
-            cause=cause,
+            body_digest=prepared.digest,
         )  # fmt: skip
+        if change is None:
+            return _NOWHERE, _no_change
+        return self.record_locate(prepared, outcome), change
 
     @staticmethod
     def record_failed(prepared: Prepared) -> None:
         logger.exception(
-            "%s key=%s: the payment record could not be updated; the provider's answer stands",
+            "%s key=%s: the payment record could not be updated; the call's intent stays in "
+            "the store and becomes an unknown outcome when its lease ends",
             prepared.request.operation.value,
             prepared.key,
         )
@@ -423,6 +551,11 @@ class GatewayCore:
     @property
     def reads_from_record(self) -> bool:
         return self.adapter.capabilities.needs_payment_record
+
+    @property
+    def can_retrieve(self) -> bool:
+        """Whether the provider can be asked for a payment (Adyen cannot)."""
+        return Operation.RETRIEVE in self.adapter.capabilities.operations
 
     # -- webhooks --------------------------------------------------------------------------------
     def webhook_events(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
@@ -517,53 +650,103 @@ class GatewayCore:
         return _recording.webhook_outcome(event, applied)
 
     # -- unknown outcomes ------------------------------------------------------------------------
-    def replay_for(
-        self, record: PaymentRecord, unknown: UnknownOperation
-    ) -> OperationRequest | None:
-        """The call to repeat under the same key, or None (not rebuildable, or past the window
-        in which the provider replays a key: repeating then could act twice)."""
+    def replay_for(self, unknown: UnknownOperation) -> Replay:
+        """How to check an unknown outcome: the call to repeat under the same key, exactly as it
+        was first sent, or why there is none: not rebuildable (raw card data is never kept; an
+        entry from before paygate kept every parameter), rebuilt to other bytes (the provider
+        would refuse it as another request, or worse, act on it), or past the window in which
+        the provider replays a key (repeating then could act twice)."""
         window = timedelta(seconds=self.adapter.capabilities.idempotency_window)
         if _now() - unknown.since >= window:
-            return None
-        return _recording.replay_request(unknown, record)
+            return Replay(None, "past the provider's idempotency window: check it by hand", True)
+        if not unknown.replayable:
+            return Replay(None, "cannot be repeated (raw card data is never kept)")
+        request = _recording.replay_request(unknown)
+        if request is None:
+            return Replay(None, "its parameters were not kept: check it by hand", True)
+        rebuilt = self.sendable(self.prepare(request))
+        if rebuilt.digest != unknown.body_digest:
+            reason = (
+                "it rebuilds to other bytes than were sent (the adapter's settings changed?): "
+                "check it by hand"
+            )
+            return Replay(None, reason, True)
+        return Replay(request)
 
     @staticmethod
-    def moved_on(
-        record: PaymentRecord, unknown: UnknownOperation, error: PaymentError
-    ) -> ChangeFn | None:
-        """The repeat of an unknown call was refused by the record itself (nothing sent): the
-        provider's later reports (a webhook, a retrieve) already moved the payment past it, and
-        nothing else may race an unknown capture or void. That settles the unknown. (A refusal
-        by the provider settles it through the call's own record change.)"""
-        if error.http_status is not None or not isinstance(error, InvalidRequestError):
-            return None
+    def settle(unknown: UnknownOperation, detail: str) -> ChangeFn:
+        """Settle ``unknown`` on its record, if a check's answer has not done so already."""
+        cause = ResolverCause(
+            operation=unknown.operation.value,
+            idempotency_key=unknown.idempotency_key,
+            attempt=unknown.attempts + 1,
+        )
+        now, key = _now(), unknown.idempotency_key
+
+        def change(r: PaymentRecord | None) -> Change | None:
+            if r is None or all(u.idempotency_key != key for u in r.unknown):
+                return None
+            return settled(r, key, cause, now)
+
+        return change
+
+    @staticmethod
+    def unsettled_by(error: PaymentError) -> tuple[str, bool, bool]:
+        """Why a check that ended in ``error`` (not the provider's final answer) left the
+        outcome unknown, whether a person should look, and whether the check's own call already
+        counted the attempt (it kept its own ``OutcomeUnknown`` on the record).
+
+        A person should look at a refusal that is no account of the call: the credentials, a
+        conflicting key, a local refusal, an answer from something that is not the provider.
+        A retriable failure, a timeout or a 5xx is simply checked again later."""
+        counted = isinstance(error, OutcomeUnknown)
+        foreign = error.code is ErrorCode.UNEXPECTED_RESPONSE
+        if foreign or isinstance(error, TerminalError):
+            return f"refused: {error.code} ({error.message})", True, counted
+        return error.message, False, counted
+
+    @staticmethod
+    def still_unknown(
+        record: PaymentRecord,
+        unknown: UnknownOperation,
+        reason: str,
+        *,
+        escalate: bool = False,
+        count: bool = True,
+    ) -> ChangeFn:
         cause = ResolverCause(
             operation=unknown.operation.value,
             idempotency_key=unknown.idempotency_key,
             attempt=unknown.attempts + 1,
         )
         now = _now()
-        return lambda r: None if r is None else settled(r, unknown.idempotency_key, cause, now)
-
-    @staticmethod
-    def still_unknown(record: PaymentRecord, unknown: UnknownOperation, reason: str) -> ChangeFn:
-        cause = ResolverCause(
-            operation=unknown.operation.value,
-            idempotency_key=unknown.idempotency_key,
-            attempt=unknown.attempts + 1,
-        )
-        now = _now()
-        logger.warning(
-            "unknown %s of record %s (key %s) not settled: %s",
+        log = logger.error if escalate else logger.warning
+        log(
+            "unknown %s of record %s (key %s) not settled%s: %s",
             unknown.operation.value,
             record.record_id,
             unknown.idempotency_key,
+            " (escalated: needs a person)" if escalate else "",
             reason,
         )
-        return lambda r: None if r is None else unsettled(r, unknown.idempotency_key, cause, now)
+        key = unknown.idempotency_key
+
+        def change(r: PaymentRecord | None) -> Change | None:
+            if r is None or all(u.idempotency_key != key for u in r.unknown):
+                return None  # settled meanwhile
+            return unsettled(r, key, cause, now, reason=reason, escalate=escalate, count=count)
+
+        return change
 
 
 _NEW_PAYMENTS: Final = frozenset({Operation.AUTHORIZE, Operation.PURCHASE})
+_NOWHERE: Final = Locate()  # names no record: with ``_no_change``, nothing is written
+
+
+def _no_change(record: PaymentRecord | None) -> Change | None:
+    return None
+
+
 # Events that can carry a payment paygate asked for but never heard the id of.
 ADOPTING_EVENTS: Final = frozenset({EventType.AUTHORIZED, EventType.FAILED, EventType.CAPTURED})
 
@@ -573,7 +756,12 @@ def _now() -> datetime:
 
 
 def resolution(
-    record: PaymentRecord, unknown: UnknownOperation, *, settled: bool, detail: str
+    record: PaymentRecord,
+    unknown: UnknownOperation,
+    *,
+    settled: bool,
+    detail: str,
+    escalated: bool = False,
 ) -> Resolution:
     return Resolution(
         record_id=record.record_id,
@@ -581,6 +769,7 @@ def resolution(
         idempotency_key=unknown.idempotency_key,
         settled=settled,
         detail=detail,
+        escalated=escalated or unknown.escalated,
     )
 
 

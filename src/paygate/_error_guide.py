@@ -70,7 +70,7 @@ class ProviderErrorTables:
 
     ``*_field`` name the provider's own fields, for the headings. ``operation_overrides`` are
     codes whose normalized code depends on the operation; ``status_codes`` normalize HTTP
-    statuses that arrive without the provider's error object.
+    statuses whose error object names no code of its own.
     """
 
     name: str
@@ -169,6 +169,7 @@ _STATED_BRANCHES: Final[Mapping[ErrorCode, frozenset[Branch]]] = MappingProxyTyp
         ErrorCode.RATE_LIMITED: frozenset({_R}),
         ErrorCode.PROVIDER_UNAVAILABLE: frozenset({_O}),  # a 5xx answer to a mutating call
         ErrorCode.SCHEMA_VIOLATION: frozenset({_T, _O}),  # a read / a mutating call
+        ErrorCode.UNEXPECTED_RESPONSE: frozenset({_T, _O}),  # a read / a mutating call
         ErrorCode.INTEGRITY_MISMATCH: frozenset({_T, _O}),  # a read / a mutating call
         ErrorCode.STORE_UNAVAILABLE: frozenset({_R}),  # refused before anything was sent
         ErrorCode.WEBHOOK_STALE: frozenset({_T}),  # InvalidWebhookError with this code
@@ -287,6 +288,12 @@ CODE_MEANINGS: Final[Mapping[ErrorCode, str]] = MappingProxyType(
         ErrorCode.SCHEMA_VIOLATION: (
             "The provider's answer could not be read (not JSON, fields missing or mistyped, an "
             "unknown status)."
+        ),
+        ErrorCode.UNEXPECTED_RESPONSE: (
+            "An answer that is not in the provider's API format: a redirect, or an error "
+            "status with an HTML page or someone else's body (a proxy, a load balancer, a "
+            "firewall). It says nothing about what the provider did, so on a mutating call the "
+            "outcome is unknown, and it never settles an earlier unknown outcome."
         ),
         ErrorCode.INTEGRITY_MISMATCH: (
             "The provider's answer does not match the request (another amount, currency or "
@@ -559,7 +566,13 @@ def _provider_section(p: ProviderErrorTables) -> Iterator[str]:
         (p.advice_field, "advice"),
         [(_code(k), _code(v.value)) for k, v in sorted(p.advice_codes.items())],
     )
-    yield "### HTTP statuses without an error object"
+    yield "### HTTP statuses whose error object names no code"
+    yield ""
+    yield (
+        "An error status without the provider's error object at all (an HTML page, a "
+        "redirect) is `unexpected_response`; a 429 is `rate_limited` and a 5xx "
+        "`provider_unavailable` either way."
+    )
     yield ""
     yield from _table(
         ("status", "code"),

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
 from paygate._core import GatewayCore
 from paygate.adapters import adyen, stripe
 from paygate.config import Settings, gateway_options
+from paygate.errors import ErrorCode, InvalidRequestError
 
 T = TypeVar("T")
 
@@ -70,6 +72,14 @@ class _Constructors(GatewayCore):
 class _BlockingIO(_Constructors):
     """The verbs of the blocking gateway."""
 
+    def _own_loop(self) -> None:
+        """A blocking gateway serves any thread."""
+
+    @staticmethod
+    def _shielded(done: T) -> T:
+        """A step already done: a blocking call runs to its end unless the process dies."""
+        return done
+
     def _store_call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """An idempotency store call."""
         return fn(*args, **kwargs)
@@ -88,6 +98,37 @@ class _BlockingIO(_Constructors):
 
 class _AsyncIO(_Constructors):
     """The verbs of the asyncio gateway: a store that does blocking I/O runs in a thread."""
+
+    _loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
+
+    def _own_loop(self) -> None:
+        """Refuse, before anything is sent, a call from another event loop than the one the
+        gateway first ran on: its connections and its bulkhead belong to that loop, and
+        neither survives the loop's end (``asyncio.run`` twice, a loop per thread)."""
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = weakref.ref(loop)
+        elif self._loop() is not loop:
+            raise InvalidRequestError(
+                "an AsyncGateway serves the event loop it first ran on, and this call runs on "
+                "another: make one gateway per event loop; nothing was sent",
+                code=ErrorCode.UNSUPPORTED,
+            )
+
+    @staticmethod
+    async def _shielded(step: Awaitable[T]) -> T:
+        """Run ``step`` to its end even if the calling task is cancelled meanwhile; a
+        cancellation that arrived is raised once the step is done."""
+        task = asyncio.ensure_future(step)
+        cancelled = False
+        while not task.done():
+            try:
+                await asyncio.wait({task})
+            except asyncio.CancelledError:
+                cancelled = True
+        if cancelled:
+            raise asyncio.CancelledError
+        return task.result()
 
     async def _store_call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """An idempotency store call."""

@@ -102,6 +102,20 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         );
         """,
     ),
+    Migration(
+        2,
+        "intents: mutating calls written down before their request is sent",
+        """
+        CREATE TABLE paygate_intents (
+            provider    text NOT NULL,
+            key         text NOT NULL,
+            lease_until timestamptz NOT NULL,
+            body        jsonb NOT NULL,
+            PRIMARY KEY (provider, key)
+        );
+        CREATE INDEX paygate_intents_lease ON paygate_intents (lease_until);
+        """,
+    ),
 )
 LATEST: Final = MIGRATIONS[-1].version
 

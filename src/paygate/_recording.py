@@ -6,8 +6,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import Final
 
+from pydantic import ValidationError
+
+from paygate._outcomes import is_final
 from paygate.adapters.base import Capabilities
 from paygate.errors import (
     CardDeclinedError,
@@ -15,7 +21,6 @@ from paygate.errors import (
     InvalidRequestError,
     OutcomeUnknown,
     PaymentError,
-    TerminalError,
 )
 from paygate.models import (
     AuthorizeRequest,
@@ -35,15 +40,25 @@ from paygate.models import (
     WebhookEvent,
     WebhookOutcome,
     amount_of,
+    payment_id_of,
     source_of,
 )
-from paygate.records import Applied, Locate, PaymentRecord, UnknownOperation, changes, guards
+from paygate.records import (
+    Applied,
+    Intent,
+    Locate,
+    PaymentRecord,
+    UnknownOperation,
+    changes,
+    guards,
+)
 from paygate.records.store import ChangeFn
 from paygate.records.trail import CallCause, Cause
 
 __all__ = [
     "change_for",
     "checked",
+    "intent",
     "locate",
     "public_result",
     "replay_request",
@@ -104,17 +119,52 @@ def checked(
     return request
 
 
-def _unknown(request: OperationRequest, key: str, now: datetime) -> UnknownOperation:
+def _call(request: OperationRequest, key: str, body_digest: str | None) -> dict[str, object]:
+    """What intents and unknown outcomes keep of a mutating call: every parameter paygate sends
+    but card data, and the digest of the request as it went out (None when the body held card
+    data: such a call is never sent again, only looked for)."""
     source = source_of(request)
+    return {
+        "operation": request.operation,
+        "idempotency_key": key,
+        "amount": amount_of(request),
+        "reference": request.reference,
+        "replayable": body_digest is not None,
+        "source": source.fingerprint_parts() if source is not None else None,
+        "request": request.model_dump(mode="json", exclude={"source"}),
+        "body_digest": body_digest,
+    }
+
+
+def intent(
+    provider: str,
+    request: OperationRequest,
+    key: str,
+    body_digest: str | None,
+    *,
+    now: datetime,
+    lease: timedelta,
+) -> Intent:
+    """The intent of a mutating call, written before its request leaves."""
+    new_payment = isinstance(request, AuthorizeRequest)
+    return Intent(
+        **_call(request, key, body_digest),
+        provider=provider,
+        record_id=_record_id(provider, key) if new_payment else None,
+        payment_id=payment_id_of(request),
+        since=now,
+        lease_until=now + lease,
+    )
+
+
+def _unknown(
+    request: OperationRequest, key: str, body_digest: str | None, now: datetime, reason: str
+) -> UnknownOperation:
     return UnknownOperation(
-        operation=request.operation,
-        idempotency_key=key,
-        amount=amount_of(request),
-        reference=request.reference,
-        replayable=source is None or source.kind == "token",
-        source=source.fingerprint_parts() if source is not None else None,
+        **_call(request, key, body_digest),
         since=now,
         next_check_at=changes.first_check(now),
+        reason=reason,
     )
 
 
@@ -125,24 +175,32 @@ def change_for(
     key: str | None,
     outcome: Result | PaymentError,
     now: datetime,
+    body_digest: str | None = None,
     cause: Cause | None = None,
 ) -> ChangeFn | None:
-    """How a call's outcome changes its record; None when it leaves the record alone."""
+    """How a call's outcome changes its record; None when it leaves the record alone.
+
+    A success or the provider's final answer (``is_final``) settles an unknown outcome
+    recorded under the same key; nothing else does. An ``OutcomeUnknown`` is kept on the
+    record with everything needed to send the call again (``body_digest``: the request as
+    it went out)."""
     if isinstance(request, FindRequest):
         return None  # the resolver applies what it finds to the record it is settling
     why: Cause = cause or CallCause(operation=request.operation.value, idempotency_key=key)
-    settle = key is not None
     new_id = (
         _record_id(provider, key)
         if key is not None and isinstance(request, AuthorizeRequest)
         else None
     )
+    tag = f"{request.operation.value}:{key}" if key is not None and new_id is None else None
 
     def after(change: changes.Change) -> changes.Change:
-        """A known outcome settles an unknown one recorded under the same key."""
+        """A known outcome settles an unknown one recorded under the same key, and the
+        record remembers the key: a repeat under it is a replay, whatever the record says."""
+        if tag is not None:
+            change = changes.remember_key(change, tag)
         record = change.record
-        if settle and record.unknown and any(u.idempotency_key == key for u in record.unknown):
-            assert key is not None
+        if key is not None and any(u.idempotency_key == key for u in record.unknown):
             done = changes.settled(record, key, why, now)
             return changes.Change(done.record, change.entry, change.applied or done.applied)
         return change
@@ -166,8 +224,8 @@ def change_for(
                 record_id=new_id,
             )
         )
-    if isinstance(outcome, TerminalError) and outcome.http_status is not None and key:
-        # The provider's own refusal under this key: whatever was unknown did not happen.
+    if isinstance(outcome, PaymentError) and is_final(outcome) and key:
+        # The provider's final answer under this key: whatever was unknown did not happen.
         refused_key = key
 
         def refused(r: PaymentRecord | None) -> changes.Change | None:
@@ -177,7 +235,7 @@ def change_for(
 
         return refused
     if isinstance(outcome, OutcomeUnknown) and key is not None:
-        unknown = _unknown(request, key, now)
+        unknown = _unknown(request, key, body_digest, now, outcome.message)
         if isinstance(request, AuthorizeRequest):
             return lambda r: changes.outcome_unknown(
                 r, unknown, amount=request.amount, provider=provider, cause=why, now=now,
@@ -226,34 +284,40 @@ def public_result(result: Result, record: PaymentRecord | None) -> Result:
     return to_payment(record, result.idempotency_key, from_record=False)
 
 
-def replay_request(unknown: UnknownOperation, record: PaymentRecord) -> OperationRequest | None:
-    """The call to send again under the same key to settle an unknown outcome, or None when it
-    cannot be rebuilt (raw card data is never kept)."""
-    if not unknown.replayable:
+_REQUESTS: Final[Mapping[Operation, type[OperationRequest]]] = MappingProxyType(
+    {
+        Operation.AUTHORIZE: AuthorizeRequest,
+        Operation.PURCHASE: AuthorizeRequest,
+        Operation.CAPTURE: CaptureRequest,
+        Operation.VOID: VoidRequest,
+        Operation.REFUND: RefundRequest,
+    }
+)
+
+
+def replay_request(unknown: UnknownOperation) -> OperationRequest | None:
+    """The call to send again under the same key to settle an unknown outcome: every parameter
+    as it was first sent, or None when it cannot be rebuilt (raw card data is never kept, and
+    an entry written before paygate kept every parameter is never guessed at). The gateway
+    still compares the rebuilt request's digest with ``unknown.body_digest`` before sending."""
+    if not unknown.replayable or unknown.request is None or unknown.body_digest is None:
         return None
-    if unknown.operation in {Operation.AUTHORIZE, Operation.PURCHASE}:
+    fields = {**unknown.request, "idempotency_key": unknown.idempotency_key}
+    if unknown.operation in _NEW_PAYMENTS:
         source = unknown.source or {}
         token, customer = source.get("token"), source.get("customer")
-        if not isinstance(token, str) or unknown.reference is None:
+        if not isinstance(token, str):
             return None
-        return AuthorizeRequest(
-            amount=unknown.amount or record.amount,
-            source=PaymentSource.token(
-                token, customer=customer if isinstance(customer, str) else None
-            ),
-            reference=unknown.reference,
-            capture=unknown.operation is Operation.PURCHASE,
-            idempotency_key=unknown.idempotency_key,
+        fields["source"] = PaymentSource.token(
+            token, customer=customer if isinstance(customer, str) else None
         )
-    if record.payment_id is None:
+    try:
+        return _REQUESTS[unknown.operation].model_validate(fields)
+    except ValidationError:
         return None
-    common = {"payment_id": record.payment_id, "idempotency_key": unknown.idempotency_key,
-              "reference": unknown.reference}  # fmt: skip
-    if unknown.operation is Operation.CAPTURE:
-        return CaptureRequest(amount=unknown.amount, **common)
-    if unknown.operation is Operation.VOID:
-        return VoidRequest(**common)
-    return RefundRequest(amount=unknown.amount, **common)
+
+
+_NEW_PAYMENTS: Final = frozenset({Operation.AUTHORIZE, Operation.PURCHASE})
 
 
 def webhook_outcome(event: WebhookEvent, applied: Applied) -> WebhookOutcome:

@@ -19,7 +19,10 @@ Every error carries its context as keyword-only attributes: the normalized ``cod
 ``request_id``, the ``idempotency_key``, a redacted copy of the provider's error body
 (``provider_body``), the provider's payment id when known, ``retry_after`` (seconds the provider
 asked to wait) and ``provider_retry_hint`` (the provider's own advice on repeating the request,
-e.g. Stripe-Should-Retry).
+e.g. Stripe-Should-Retry). ``provider_code`` is set only when the answer carried the provider's
+own error object (or, for a decline answered with 200, its result code): an error status in
+any other format came from something in between (a proxy, a load balancer, a firewall) and is
+``unexpected_response``.
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ class ErrorCode(StrEnum):
     BULKHEAD_FULL = "bulkhead_full"
     STORE_UNAVAILABLE = "store_unavailable"
     SCHEMA_VIOLATION = "schema_violation"
+    UNEXPECTED_RESPONSE = "unexpected_response"
     INTEGRITY_MISMATCH = "integrity_mismatch"
     WEBHOOK_SIGNATURE_INVALID = "webhook_signature_invalid"
     WEBHOOK_STALE = "webhook_stale"

@@ -446,3 +446,7 @@ class Resolution(_Frozen):
     idempotency_key: str
     settled: bool
     detail: str  # how it was settled, or why it is still unknown
+    # Still unknown, and refused by something other than the provider's account of the call
+    # (credentials, a conflicting key, a foreign answer), or not checkable automatically: a
+    # person should look (``PaymentRecord.unknown[...].escalated`` says the same).
+    escalated: bool = False

@@ -23,6 +23,7 @@ from paygate.errors import (
     PaymentError,
     RetriableError,
     RetryAdvice,
+    TerminalError,
 )
 from paygate.models import (
     AuthorizeRequest,
@@ -388,9 +389,19 @@ def test_decline_with_advice_code() -> None:
             OutcomeUnknown,
             ErrorCode.PROVIDER_UNAVAILABLE,
         ),
-        (AUTH, 403, b"forbidden", {}, InvalidRequestError, ErrorCode.PERMISSION),
+        # Not Stripe's format: a firewall, a load balancer, a redirect. Nothing of what Stripe did.
+        (AUTH, 403, b"forbidden", {}, OutcomeUnknown, ErrorCode.UNEXPECTED_RESPONSE),
+        (AUTH, 404, b"<html>no route</html>", {}, OutcomeUnknown, ErrorCode.UNEXPECTED_RESPONSE),
+        (AUTH, 302, b"", {"Location": "https://sso.example"},
+         OutcomeUnknown, ErrorCode.UNEXPECTED_RESPONSE),
+        (AUTH, 409, b'{"error": {"type": "idem', {},
+         OutcomeUnknown, ErrorCode.UNEXPECTED_RESPONSE),
+        (RetrieveRequest(payment_id="pi_1"), 404, b"<html>no route</html>", {},
+         TerminalError, ErrorCode.UNEXPECTED_RESPONSE),
+        (AUTH, 401, error("invalid_request_error", None), {},
+         InvalidRequestError, ErrorCode.AUTHENTICATION),
     ],
-)
+)  # fmt: skip
 def test_error_classification(
     request_: OperationRequest,
     status: int,

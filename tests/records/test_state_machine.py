@@ -162,10 +162,15 @@ def test_a_decline_and_an_unknown_outcome_make_records_too() -> None:
         None, unknown, amount=eur("5.00"), provider="p", cause=CALL, now=NOW
     )
     assert lost.record.status is S.UNKNOWN and lost.record.unknown == (unknown,)
-    later = changes.unsettled(lost.record, "k", CALL, unknown.next_check_at)
-    assert later.record.unknown[0].attempts == 1
+    later = changes.unsettled(lost.record, "k", CALL, unknown.next_check_at, reason="503")
+    assert later.record.unknown[0].attempts == 1 and later.record.unknown[0].reason == "503"
     assert later.record.unknown[0].next_check_at > unknown.next_check_at
-    settled = changes.settled(later.record, "k", CALL, NOW)
+    assert not later.record.unknown[0].escalated
+    refused = changes.unsettled(later.record, "k", CALL, NOW, reason="401", escalate=True)
+    assert refused.record.unknown[0].escalated and "escalated" in refused.entry.note
+    again = changes.unsettled(refused.record, "k", CALL, NOW, reason="503")
+    assert again.record.unknown[0].escalated  # until it is settled
+    settled = changes.settled(again.record, "k", CALL, NOW)
     assert settled.record.unknown == () and settled.record.status is S.PENDING
 
 

@@ -9,14 +9,22 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from paygate import Money, Payment, PaymentStatus
-from paygate.models import EventType, WebhookEvent
-from paygate.records import Locate, MemoryRecordStore, RecordStore, SQLiteRecordStore, changes
+from paygate.models import EventType, Operation, Refund, RefundStatus, WebhookEvent
+from paygate.records import (
+    Intent,
+    Locate,
+    MemoryRecordStore,
+    PaymentRecord,
+    RecordStore,
+    SQLiteRecordStore,
+    changes,
+)
 from paygate.records.trail import CallCause, WebhookCause
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
@@ -306,3 +314,80 @@ def test_the_memory_store_is_bounded_and_keeps_unknown_outcomes() -> None:
     for n in range(20):
         _deliver(store, refund_event(100 + n))
     assert len(store._events) <= 12  # 4 x max_records event ids remembered
+
+
+def _intent(key: str, lease_until: datetime, payment_id: str | None = None) -> Intent:
+    return Intent(
+        provider="p", operation=Operation.CAPTURE if payment_id else Operation.AUTHORIZE,
+        idempotency_key=key, amount=eur("5.00"), reference="order-1", replayable=True,
+        request={"reference": "order-1"}, body_digest="d" * 64, record_id=None,
+        payment_id=payment_id, since=NOW, lease_until=lease_until,
+    )  # fmt: skip
+
+
+def test_an_intent_stays_until_its_outcome_clears_it_in_the_same_apply(
+    store: RecordStore,
+) -> None:
+    record_id = _purchase(store)
+    live, lapsed = _intent("live", NOW + timedelta(minutes=2)), _intent("gone", NOW, "pay_1")
+    store.write_intent(live)
+    store.write_intent(lapsed)
+    store.write_intent(lapsed)  # the same key again (a retaken lease): one intent
+    assert sorted(i.idempotency_key for i in store.intents()) == ["gone", "live"]
+    assert store.intents(lapsed_by=NOW) == [lapsed]
+    # The outcome's change and the intent's clearing are one transaction.
+    applied = store.apply(
+        Locate(provider="p", payment_id="pay_1"),
+        lambda r: changes.refunded(r, REFUND, CALL, NOW) if r else None,
+        intent=("p", "gone"),
+    )
+    assert applied.applied and [i.idempotency_key for i in store.intents()] == ["live"]
+    # A change that writes nothing still clears the intent it answers...
+    store.apply(Locate(), lambda r: None, intent=("p", "live"))
+    assert store.intents() == []
+    # ...and one that raises clears nothing.
+    store.write_intent(live)
+    with pytest.raises(RuntimeError):
+        store.apply(Locate(record_id=record_id), _raise, intent=("p", "live"))
+    assert store.intents() == [live]
+
+
+def test_a_lapsed_intent_becomes_an_unknown_outcome_once(store: RecordStore) -> None:
+    _purchase(store)
+    lapsed = _intent("gone", NOW, "pay_1")
+    store.write_intent(lapsed)
+    unknown = lapsed.as_unknown(NOW, "the process stopped")
+
+    def adopt(r: PaymentRecord | None) -> changes.Change | None:
+        if r is None:
+            return None
+        return changes.outcome_unknown(
+            r, unknown, amount=r.amount, provider="p", cause=CALL, now=NOW
+        )
+
+    locate = Locate(provider="p", payment_id="pay_1")
+    first = store.apply(locate, adopt, intent=("p", "gone"), needs_intent=True)
+    second = store.apply(locate, adopt, intent=("p", "gone"), needs_intent=True)
+    assert first.applied and not second.applied  # the second found the intent gone
+    record = store.find("p", "pay_1")
+    assert record is not None and [u.idempotency_key for u in record.unknown] == ["gone"]
+    assert record.unknown[0].attempts == 0 and record.unknown[0].reason == "the process stopped"
+    assert store.with_unknown() == [record] and store.intents() == []
+    # An intent whose record is missing is kept, never dropped unrecorded.
+    orphan = _intent("orphan", NOW, "pay_404")
+    store.write_intent(orphan)
+    kept = store.apply(
+        Locate(provider="p", payment_id="pay_404"), adopt, intent=("p", "orphan"),
+        needs_intent=True,
+    )  # fmt: skip
+    assert not kept.applied and store.intents() == [orphan]
+
+
+REFUND = Refund(
+    id="re_9", provider="p", payment_id="pay_1", status=RefundStatus.SUCCEEDED,
+    amount=eur("5.00"), provider_status="succeeded",
+)  # fmt: skip
+
+
+def _raise(record: PaymentRecord | None) -> changes.Change | None:
+    raise RuntimeError("a bug in a change")

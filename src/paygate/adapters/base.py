@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from paygate.errors import (
     DeclineReason,
     ErrorCode,
+    ErrorContext,
     InvalidRequestError,
     OutcomeUnknown,
     PaymentError,
@@ -42,6 +43,8 @@ __all__ = [
     "http_request",
     "json_body",
     "parse_retry_after",
+    "unexpected_answer",
+    "unknown_if_mutating",
     "validate_body",
 ]
 
@@ -207,6 +210,31 @@ def parse_retry_after(headers: httpx.Headers) -> float | None:
     return seconds if seconds >= 0 else None
 
 
+def unknown_if_mutating(operation: Operation) -> type[PaymentError]:
+    """The class of an error that leaves open what the provider did: ``OutcomeUnknown`` for a
+    call that may have moved money, ``TerminalError`` for a read (nothing to have moved)."""
+    return OutcomeUnknown if operation.is_mutating else TerminalError
+
+
+def unexpected_answer(
+    provider: str, response: httpx.Response, context: ResponseContext, base: ErrorContext
+) -> PaymentError:
+    """An answer that is not in the provider's API format: a redirect, or an error status with
+    an HTML page or someone else's body (a proxy, a load balancer, a firewall, a captive
+    portal). It is no account of what the provider did with the request, so a mutating call's
+    outcome is unknown; it never counts as the provider's refusal (``provider_code`` unset)."""
+    status = response.status_code
+    kind = "a redirect" if 300 <= status < 400 else f"HTTP {status}"
+    error_cls = unknown_if_mutating(context.request.operation)
+    with_body: ErrorContext = {**base, "provider_body": response.text[:2000]}
+    return error_cls(
+        f"{provider} answered with {kind} not in its API's format (a proxy, load balancer or "
+        "firewall in between?); what the provider did is unknown",
+        code=ErrorCode.UNEXPECTED_RESPONSE,
+        **with_body,
+    )
+
+
 def validate_body(
     model: type[M],
     response: httpx.Response,
@@ -225,9 +253,7 @@ def validate_body(
         return model.model_validate_json(response.content)
     except ValidationError as exc:
         errors = exc.errors()
-    error_cls: type[PaymentError] = (
-        OutcomeUnknown if context.request.operation.is_mutating else TerminalError
-    )
+    error_cls = unknown_if_mutating(context.request.operation)
     body: object
     if errors and errors[0]["type"] == "json_invalid":
         message = f"{provider} answered HTTP {response.status_code} with a body that is not JSON"

@@ -11,12 +11,13 @@ from paygate.records.memory import MemoryRecordStore
 from paygate.records.sqlite import SQLiteRecordStore
 from paygate.records.state import (
     TRANSITIONS,
+    Intent,
     Modification,
     ModificationStatus,
     PaymentRecord,
     UnknownOperation,
 )
-from paygate.records.store import Applied, Locate, RecordStore
+from paygate.records.store import Applied, IntentKey, Locate, RecordStore
 from paygate.records.trail import AuditEntry, ChainProblem
 
 __all__ = [
@@ -24,6 +25,8 @@ __all__ = [
     "Applied",
     "AuditEntry",
     "ChainProblem",
+    "Intent",
+    "IntentKey",
     "Locate",
     "MemoryRecordStore",
     "Modification",

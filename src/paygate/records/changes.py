@@ -282,7 +282,11 @@ def outcome_unknown(
     earlier = next((u for u in base.unknown if u.idempotency_key == unknown.idempotency_key), None)
     if earlier is not None:
         unknown = earlier.model_copy(
-            update={"attempts": earlier.attempts + 1, "next_check_at": now + _backoff(earlier)}
+            update={
+                "attempts": earlier.attempts + 1,
+                "next_check_at": now + _backoff(earlier),
+                "reason": unknown.reason or earlier.reason,
+            }
         )
     candidate = base.model_copy(update={"unknown": (*others, unknown)})
     note = f"outcome unknown: {unknown.operation.value} under key {unknown.idempotency_key}"
@@ -299,21 +303,49 @@ def settled(record: PaymentRecord, idempotency_key: str, cause: Cause, now: date
     return _finish(record, record.model_copy(update=update), cause, note, now)
 
 
-def unsettled(record: PaymentRecord, idempotency_key: str, cause: Cause, now: datetime) -> Change:
-    """Still unknown after an attempt: count it and check again later, backing off."""
+def unsettled(
+    record: PaymentRecord,
+    idempotency_key: str,
+    cause: Cause,
+    now: datetime,
+    *,
+    reason: str,
+    escalate: bool = False,
+    count: bool = True,
+) -> Change:
+    """Still unknown after a check: count it (unless ``count`` is off: the check already
+    counted it), say why, and check again later, backing off. ``escalate`` marks it for a
+    person (the check was refused by something other than the provider's account of the
+    call); it stays marked until the unknown is settled."""
     moved = []
-    note = f"still unknown under key {idempotency_key}"
+    note = f"still unknown under key {idempotency_key}: {reason}"
     for u in record.unknown:
         if u.idempotency_key != idempotency_key:
             moved.append(u)
             continue
         later = u.model_copy(
-            update={"attempts": u.attempts + 1, "next_check_at": now + _backoff(u)}
+            update={"reason": reason, "escalated": u.escalated or escalate}
+            | ({"attempts": u.attempts + 1, "next_check_at": now + _backoff(u)} if count else {})
         )
         note = f"{note}; attempt {later.attempts}, next check at {later.next_check_at:%H:%M:%S}"
+        if later.escalated:
+            note = f"{note}; escalated"
         moved.append(later)
     candidate = record.model_copy(update={"unknown": tuple(moved)})
     return _finish(record, candidate, cause, note, now)
+
+
+# How many ``operation:key`` tags a record keeps (``PaymentRecord.applied_keys``).
+_KEPT_KEYS: Final = 32
+
+
+def remember_key(change: Change, tag: str) -> Change:
+    """``change`` with ``tag`` (``operation:key``) among the record's applied keys."""
+    record = change.record
+    if tag in record.applied_keys:
+        return change
+    kept = (*record.applied_keys[-(_KEPT_KEYS - 1) :], tag)
+    return Change(record.model_copy(update={"applied_keys": kept}), change.entry, change.applied)
 
 
 def _backoff(unknown: UnknownOperation) -> timedelta:

@@ -56,11 +56,31 @@ def refundable(record: PaymentRecord) -> Money:
     return record.amount_captured - record.amount_refunded - record.pending_refunds
 
 
+def _repeat(record: PaymentRecord, operation: Operation, key: str | None) -> Money | None:
+    """Whether a call under ``key`` repeats one this record already knows of (an unknown
+    outcome under the key, or an answer it took), and the amount that call was for."""
+    if key is None:
+        return None
+    for unknown in record.unknown:
+        if unknown.idempotency_key == key and unknown.operation is operation:
+            return unknown.amount or record.amount
+    if f"{operation.value}:{key}" in record.applied_keys:
+        return record.amount
+    return None
+
+
 def check(
     record: PaymentRecord, operation: Operation, amount: Money | None, key: str | None = None
 ) -> Money | None:
-    """Refuse what cannot succeed; return the amount to send (a full one filled in)."""
+    """Refuse what cannot succeed; return the amount to send (a full one filled in).
+
+    A repeat under a key the record already knows for this operation is a replay: whatever the
+    record says now (the operation may well be why it says it), it goes to the provider, which
+    answers with what it did the first time. It carries its first amount."""
     _same_currency(record, amount)
+    repeated = _repeat(record, operation, key)
+    if repeated is not None:
+        return amount or repeated
     if operation is Operation.CAPTURE:
         _unsettled(record, key)
         pending = record.pending()

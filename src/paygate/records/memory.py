@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from datetime import UTC, datetime
 
-from paygate.records.state import PaymentRecord
-from paygate.records.store import Applied, ChangeFn, Locate, apply_in
+from paygate.records.state import Intent, PaymentRecord
+from paygate.records.store import Applied, ChangeFn, IntentKey, Locate, apply_in
 from paygate.records.trail import GENESIS, AuditEntry, ChainProblem, verify_chain
 
 DEFAULT_MAX_RECORDS = 100_000
@@ -17,9 +17,10 @@ class MemoryRecordStore:
     """Records, trails and seen events in dicts, safe across the threads of one process.
 
     Bounded, as a long-running process needs: beyond ``max_records`` the records changed least
-    recently are forgotten with their trails (never one holding an unknown outcome), and the
-    ``max_records * 4`` most recent webhook event ids are remembered for deduplication. A
-    service that must keep every record uses a durable store (SQLite, PostgreSQL).
+    recently are forgotten with their trails (never one holding an unknown outcome or one a
+    call in flight is about), and the ``max_records * 4`` most recent webhook event ids are
+    remembered for deduplication. A service that must keep every record uses a durable store
+    (SQLite, PostgreSQL).
     """
 
     blocking = False
@@ -32,6 +33,8 @@ class MemoryRecordStore:
         self._by_payment: dict[tuple[str, str], str] = {}
         self._trails: dict[str, list[AuditEntry]] = {}
         self._events: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._intents: dict[IntentKey, Intent] = {}
+        self._in_flight: Counter[str] = Counter()  # payment ids intents are about
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -48,6 +51,16 @@ class MemoryRecordStore:
 
     def seen(self, event: tuple[str, str]) -> bool:
         return event in self._events
+
+    def drop_intent(self, intent: IntentKey) -> bool:
+        dropped = self._intents.pop(intent, None)
+        if dropped is None:
+            return False
+        if dropped.payment_id is not None:
+            self._in_flight[dropped.payment_id] -= 1
+            if self._in_flight[dropped.payment_id] <= 0:
+                del self._in_flight[dropped.payment_id]
+        return True
 
     def anchor(self, record_id: str) -> tuple[int, str]:
         trail = self._trails.get(record_id, [])
@@ -73,7 +86,7 @@ class MemoryRecordStore:
             if len(self._records) <= self._max_records:
                 return
             record_id, oldest = next(iter(self._records.items()))
-            if oldest.unknown:
+            if oldest.unknown or (oldest.payment_id or "") in self._in_flight:
                 self._records.move_to_end(record_id)
                 continue
             del self._records[record_id]
@@ -83,10 +96,40 @@ class MemoryRecordStore:
 
     # -- the store -------------------------------------------------------------------------------
     def apply(
-        self, locate: Locate, change: ChangeFn, *, event: tuple[str, str] | None = None
+        self,
+        locate: Locate,
+        change: ChangeFn,
+        *,
+        event: tuple[str, str] | None = None,
+        intent: IntentKey | None = None,
+        needs_intent: bool = False,
     ) -> Applied:
         with self._lock:
-            return apply_in(self, locate, change, event, datetime.now(UTC))
+            return apply_in(
+                self,
+                locate,
+                change,
+                event,
+                datetime.now(UTC),
+                intent=intent,
+                needs_intent=needs_intent,
+            )
+
+    def write_intent(self, intent: Intent) -> None:
+        key = (intent.provider, intent.idempotency_key)
+        with self._lock:
+            self.drop_intent(key)
+            self._intents[key] = intent
+            if intent.payment_id is not None:
+                self._in_flight[intent.payment_id] += 1
+
+    def intents(self, lapsed_by: datetime | None = None) -> list[Intent]:
+        with self._lock:
+            return [
+                intent
+                for intent in self._intents.values()
+                if lapsed_by is None or intent.lease_until <= lapsed_by
+            ]
 
     def lookup(self, locate: Locate) -> PaymentRecord | None:
         with self._lock:

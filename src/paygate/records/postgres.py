@@ -15,6 +15,9 @@ Every ``apply`` runs the shared ``apply_in`` inside one transaction:
 * a new record's insert that collides with a concurrent insert of the same provider payment
   (the unique index on ``(provider, payment_id)``) is retried once, and then finds that record.
 
+An intent is one row of ``paygate_intents`` (upserted, committed before its request is sent);
+the ``apply`` that records the call's outcome deletes it in the same transaction.
+
 Chain scope: one hash chain per payment record. Its anchor (``trail_length``, ``trail_head``)
 lives on the record's row, which the transaction holds locked while it appends the next entry,
 so each chain grows strictly one entry at a time whatever the number of instances. The trail
@@ -32,8 +35,8 @@ from psycopg import errors
 from psycopg_pool import ConnectionPool
 
 from paygate._migrations import open_pool, redacted
-from paygate.records.state import PaymentRecord
-from paygate.records.store import Applied, ChangeFn, Locate, apply_in
+from paygate.records.state import Intent, PaymentRecord
+from paygate.records.store import Applied, ChangeFn, IntentKey, Locate, apply_in
 from paygate.records.trail import GENESIS, AuditEntry, ChainProblem, verify_chain
 
 __all__ = ["PostgresRecordStore"]
@@ -82,6 +85,12 @@ class _Tx:
             return True
         self._marked.add(event)
         return False
+
+    def drop_intent(self, intent: IntentKey) -> bool:
+        cursor = self._conn.execute(
+            "DELETE FROM paygate_intents WHERE provider = %s AND key = %s", intent
+        )
+        return cursor.rowcount == 1
 
     def anchor(self, record_id: str) -> tuple[int, str]:
         row = self._conn.execute(
@@ -145,23 +154,59 @@ class PostgresRecordStore:
         return f"paygate.PostgresRecordStore({self._where!r})"
 
     def apply(
-        self, locate: Locate, change: ChangeFn, *, event: tuple[str, str] | None = None
+        self,
+        locate: Locate,
+        change: ChangeFn,
+        *,
+        event: tuple[str, str] | None = None,
+        intent: IntentKey | None = None,
+        needs_intent: bool = False,
     ) -> Applied:
+        def once(conn: Connection) -> Applied:
+            now = datetime.now(UTC)
+            with conn.transaction():
+                return apply_in(
+                    _Tx(conn, now),
+                    locate,
+                    change,
+                    event,
+                    now,
+                    intent=intent,
+                    needs_intent=needs_intent,
+                )
+
         with self._pool.connection() as conn:
             try:
-                return self._apply_once(conn, locate, change, event)
+                return once(conn)
             except errors.UniqueViolation:
                 # Another instance inserted this payment's record first: now it is there to
                 # lock and change.
-                return self._apply_once(conn, locate, change, event)
+                return once(conn)
 
-    @staticmethod
-    def _apply_once(
-        conn: Connection, locate: Locate, change: ChangeFn, event: tuple[str, str] | None
-    ) -> Applied:
-        now = datetime.now(UTC)
-        with conn.transaction():
-            return apply_in(_Tx(conn, now), locate, change, event, now)
+    def write_intent(self, intent: Intent) -> None:
+        with self._pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO paygate_intents (provider, key, lease_until, body) "
+                "VALUES (%s, %s, %s, %s::jsonb) ON CONFLICT (provider, key) DO UPDATE "
+                "SET lease_until = excluded.lease_until, body = excluded.body",
+                (
+                    intent.provider,
+                    intent.idempotency_key,
+                    intent.lease_until,
+                    intent.model_dump_json(),
+                ),
+            )
+
+    def intents(self, lapsed_by: datetime | None = None) -> list[Intent]:
+        with self._pool.connection() as conn:
+            if lapsed_by is None:
+                rows = conn.execute("SELECT body::text FROM paygate_intents").fetchall()
+            else:
+                rows = conn.execute(
+                    "SELECT body::text FROM paygate_intents WHERE lease_until <= %s",
+                    (lapsed_by,),
+                ).fetchall()
+        return [Intent.model_validate_json(row[0]) for row in rows]
 
     def _read(self, locate: Locate) -> PaymentRecord | None:
         with self._pool.connection() as conn:

@@ -1,8 +1,9 @@
 """The SQLite record store: durable, shared by the processes of one host.
 
 Every ``apply`` is one ``BEGIN IMMEDIATE`` transaction: the record, its new trail entry, the
-chain's anchor (length and head hash, kept on the record's row) and a webhook event's id are
-written together or not at all. The trail table is only ever inserted into.
+chain's anchor (length and head hash, kept on the record's row), a webhook event's id and the
+clearing of the call's intent are written together or not at all. The trail table is only
+ever inserted into. An intent is one row, committed before its request is sent.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from paygate.records.state import PaymentRecord
-from paygate.records.store import Applied, ChangeFn, Locate, apply_in
+from paygate.records.state import Intent, PaymentRecord
+from paygate.records.store import Applied, ChangeFn, IntentKey, Locate, apply_in
 from paygate.records.trail import GENESIS, AuditEntry, ChainProblem, verify_chain
 
 _SCHEMA: Final = """
@@ -44,13 +45,25 @@ CREATE TABLE IF NOT EXISTS paygate_webhook_events (
     received_at TEXT NOT NULL,
     PRIMARY KEY (provider, event_id)
 );
+CREATE TABLE IF NOT EXISTS paygate_intents (
+    provider    TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    lease_until TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    PRIMARY KEY (provider, key)
+);
 """
+
+
+def _utc(at: datetime) -> str:
+    """A time as the text every time column holds: ISO 8601 in UTC, which sorts as it reads."""
+    return at.astimezone(UTC).isoformat()
 
 
 def _next_check(record: PaymentRecord) -> str | None:
     if not record.unknown:
         return None
-    return min(u.next_check_at for u in record.unknown).astimezone(UTC).isoformat()
+    return _utc(min(u.next_check_at for u in record.unknown))
 
 
 class _Tx:
@@ -77,6 +90,12 @@ class _Tx:
             "SELECT 1 FROM paygate_webhook_events WHERE provider = ? AND event_id = ?", event
         ).fetchone()
         return row is not None
+
+    def drop_intent(self, intent: IntentKey) -> bool:
+        cursor = self._db.execute(
+            "DELETE FROM paygate_intents WHERE provider = ? AND key = ?", intent
+        )
+        return cursor.rowcount == 1
 
     def anchor(self, record_id: str) -> tuple[int, str]:
         row = self._db.execute(
@@ -131,17 +150,53 @@ class SQLiteRecordStore:
         return f"paygate.SQLiteRecordStore({str(self.path)!r})"
 
     def apply(
-        self, locate: Locate, change: ChangeFn, *, event: tuple[str, str] | None = None
+        self,
+        locate: Locate,
+        change: ChangeFn,
+        *,
+        event: tuple[str, str] | None = None,
+        intent: IntentKey | None = None,
+        needs_intent: bool = False,
     ) -> Applied:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                applied = apply_in(_Tx(self._db), locate, change, event, datetime.now(UTC))
+                applied = apply_in(
+                    _Tx(self._db),
+                    locate,
+                    change,
+                    event,
+                    datetime.now(UTC),
+                    intent=intent,
+                    needs_intent=needs_intent,
+                )
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
             return applied
+
+    def write_intent(self, intent: Intent) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO paygate_intents VALUES (?, ?, ?, ?)",
+                (
+                    intent.provider,
+                    intent.idempotency_key,
+                    _utc(intent.lease_until),
+                    intent.model_dump_json(),
+                ),
+            )
+
+    def intents(self, lapsed_by: datetime | None = None) -> list[Intent]:
+        with self._lock:
+            if lapsed_by is None:
+                rows = self._db.execute("SELECT body FROM paygate_intents").fetchall()
+            else:
+                rows = self._db.execute(
+                    "SELECT body FROM paygate_intents WHERE lease_until <= ?", (_utc(lapsed_by),)
+                ).fetchall()
+        return [Intent.model_validate_json(row[0]) for row in rows]
 
     def lookup(self, locate: Locate) -> PaymentRecord | None:
         with self._lock:
@@ -182,8 +237,7 @@ class SQLiteRecordStore:
                 ).fetchall()
             else:
                 rows = self._db.execute(
-                    "SELECT body FROM paygate_records WHERE next_check <= ?",
-                    (due_before.astimezone(UTC).isoformat(),),
+                    "SELECT body FROM paygate_records WHERE next_check <= ?", (_utc(due_before),)
                 ).fetchall()
         return [PaymentRecord.model_validate_json(row[0]) for row in rows]
 

@@ -24,6 +24,7 @@ from paygate.money import Money
 __all__ = [
     "PRE_AUTHORIZATION",
     "TRANSITIONS",
+    "Intent",
     "Modification",
     "ModificationStatus",
     "PaymentRecord",
@@ -107,8 +108,9 @@ class Modification(_Frozen):
     reference: str | None = None
 
 
-class UnknownOperation(_Frozen):
-    """A call whose outcome is unknown: everything needed to settle it later, nothing secret."""
+class _Call(_Frozen):
+    """A mutating call as it was sent: everything needed to send it again byte for byte, or
+    to recognise it in the provider's account, and nothing secret."""
 
     operation: Operation
     idempotency_key: str
@@ -118,9 +120,44 @@ class UnknownOperation(_Frozen):
     # a raw card is never stored, so such an authorize can only be settled by reading.
     replayable: bool
     source: Mapping[str, object] | None = None
+    # Every parameter of the canonical request (``OperationRequest``, as JSON) but the payment
+    # source, which ``source`` describes without card data; None on an entry written before
+    # paygate kept them (it is then never sent again).
+    request: Mapping[str, object] | None = None
+    # SHA-256 of the request as it went out (method, path, body; not the host or headers): a
+    # repeat is sent only if it rebuilds to the same digest. None when the body held card data.
+    body_digest: str | None = None
+
+
+class UnknownOperation(_Call):
+    """A call whose outcome is unknown: kept until the provider's own account settles it."""
+
     attempts: int = 0
     since: datetime
     next_check_at: datetime
+    reason: str | None = None  # why it is unknown, or why the last check did not settle it
+    # Set when a check was refused by something other than the provider's account of the
+    # call (authentication, a foreign answer, a conflicting key): a person should look.
+    escalated: bool = False
+
+
+class Intent(_Call):
+    """A mutating call written down before its request leaves: from then on a crash, a
+    cancellation or any exception leaves it on the record, as an unknown once ``lease_until``
+    has passed. Its outcome's record change clears it, in the same transaction."""
+
+    provider: str
+    record_id: str | None  # the record an authorize or purchase will start (named by its key)
+    payment_id: str | None  # the payment a capture, void or refund is about
+    since: datetime
+    lease_until: datetime
+
+    def as_unknown(self, next_check_at: datetime, reason: str) -> UnknownOperation:
+        """The unknown outcome this intent leaves when its call ended without an outcome."""
+        call = {name: getattr(self, name) for name in _Call.model_fields}
+        return UnknownOperation(
+            **call, since=self.since, next_check_at=next_check_at, reason=reason
+        )
 
 
 class PaymentRecord(_Frozen):
@@ -142,6 +179,9 @@ class PaymentRecord(_Frozen):
     disputed: bool = False
     modifications: tuple[Modification, ...] = ()
     unknown: tuple[UnknownOperation, ...] = ()
+    # ``operation:key`` of the latest calls whose answers this record took: a repeat of one
+    # of them under its key is a replay, sent to the provider whatever the record says now.
+    applied_keys: tuple[str, ...] = ()
     created_at: datetime
     updated_at: datetime
 

@@ -1,10 +1,15 @@
 """The record store protocol, and the one way every store applies a change.
 
 A store's job is to make ``apply`` atomic: find the record, drop a webhook event already seen,
-run the pure change, seal its trail entry onto the record's chain, and write the record, the
-entry and the event id together. ``apply_in`` is that sequence, written once against a small
-transaction interface each store implements (a locked dict, a SQLite transaction; PostgreSQL
-later), so the stores cannot drift apart.
+run the pure change, clear the intent the change answers, seal its trail entry onto the
+record's chain, and write the record, the entry and the event id together. ``apply_in`` is that
+sequence, written once against a small transaction interface each store implements (a locked
+dict, a SQLite transaction, a PostgreSQL transaction), so the stores cannot drift apart.
+
+Intents (``Intent``) are the write-ahead half: a mutating call's intent is written before its
+request leaves and cleared by the ``apply`` that records its outcome. An intent still there
+after its lease is a call that ended without recording anything (a crash, a store failure):
+``intents(lapsed_by=now)`` lists them, for the gateway to turn into unknown outcomes.
 """
 
 from __future__ import annotations
@@ -15,10 +20,10 @@ from datetime import datetime
 from typing import Final, Protocol
 
 from paygate.records.changes import Change
-from paygate.records.state import PaymentRecord
+from paygate.records.state import Intent, PaymentRecord
 from paygate.records.trail import GENESIS, AuditEntry, ChainProblem, seal
 
-__all__ = ["Applied", "Locate", "RecordStore", "Transaction", "apply_in"]
+__all__ = ["Applied", "IntentKey", "Locate", "RecordStore", "Transaction", "apply_in"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +47,7 @@ class Applied:
 
 
 ChangeFn = Callable[[PaymentRecord | None], Change | None]
+IntentKey = tuple[str, str]  # (provider, idempotency key): an intent's identity
 _NEW: Final = Locate()  # names no record: the change starts one
 
 
@@ -50,18 +56,31 @@ class Transaction(Protocol):
 
     def load(self, locate: Locate) -> PaymentRecord | None: ...
     def seen(self, event: tuple[str, str]) -> bool: ...
+    def drop_intent(self, intent: IntentKey) -> bool: ...
     def anchor(self, record_id: str) -> tuple[int, str]: ...
     def save(self, record: PaymentRecord, entry: AuditEntry) -> None: ...
     def mark(self, event: tuple[str, str], at: datetime) -> None: ...
 
 
 def apply_in(
-    tx: Transaction, locate: Locate, change: ChangeFn, event: tuple[str, str] | None, now: datetime
+    tx: Transaction,
+    locate: Locate,
+    change: ChangeFn,
+    event: tuple[str, str] | None,
+    now: datetime,
+    *,
+    intent: IntentKey | None = None,
+    needs_intent: bool = False,
 ) -> Applied:
     if event is not None and tx.seen(event):
         return Applied(record=tx.load(locate), entry=None, applied=False, duplicate=True)
     current = tx.load(locate) if locate != _NEW else None
     outcome = change(current)
+    if intent is not None:
+        if needs_intent and outcome is None:
+            return Applied(record=current, entry=None, applied=False)  # keep it: no record yet
+        if not tx.drop_intent(intent) and needs_intent:
+            return Applied(record=current, entry=None, applied=False)  # cleared meanwhile
     if event is not None:
         tx.mark(event, now)
     if outcome is None:
@@ -79,10 +98,27 @@ class RecordStore(Protocol):
     """True when calls do blocking I/O (the async gateway runs them in a worker thread)."""
 
     def apply(
-        self, locate: Locate, change: ChangeFn, *, event: tuple[str, str] | None = None
+        self,
+        locate: Locate,
+        change: ChangeFn,
+        *,
+        event: tuple[str, str] | None = None,
+        intent: IntentKey | None = None,
+        needs_intent: bool = False,
     ) -> Applied:
         """Atomically: skip a seen ``event``, run ``change`` on the located record (None when
-        there is none), append its trail entry, and save."""
+        there is none), clear ``intent``, append the change's trail entry, and save. With
+        ``needs_intent``, nothing is saved unless ``intent`` was still there to clear, and the
+        intent is kept when the change has nothing to write."""
+        ...
+
+    def write_intent(self, intent: Intent) -> None:
+        """Keep ``intent`` (replacing one under the same provider and key) until an ``apply``
+        clears it. Durable before it returns: the request is sent only afterwards."""
+        ...
+
+    def intents(self, lapsed_by: datetime | None = None) -> list[Intent]:
+        """Intents not cleared yet (only those whose lease ended by ``lapsed_by``, if given)."""
         ...
 
     def lookup(self, locate: Locate) -> PaymentRecord | None:

@@ -25,9 +25,9 @@ from typing import Any, Final
 
 import tenacity
 
+from paygate._outcomes import is_final
 from paygate.errors import (
     BulkheadFull,
-    CardDeclinedError,
     CircuitOpen,
     ErrorCode,
     OutcomeUnknown,
@@ -94,13 +94,16 @@ class CallRetry:
     def finish(self, error: PaymentError) -> PaymentError:
         """The error the call ends with: upgraded to ``OutcomeUnknown`` if money may have moved.
 
-        A decline from the provider to a repeat under the same key is the provider's word on
-        the whole call (had the earlier attempt charged, the repeat would have replayed that).
-        Anything else after an ambiguous attempt, a "nothing happened" or a refusal the
-        provider does not keep under the key (a 401, a 400 failing validation), proves nothing
-        about the earlier attempt, so the call's outcome stays unknown.
+        The provider's final answer to a repeat under the same key (``is_final``: a decline,
+        a refusal of the request in its own error format) is its word on the whole call: had
+        the earlier attempt acted, the repeat would have replayed that. Anything else after an
+        ambiguous attempt, a "nothing happened", a refusal of the credentials or the key, an
+        answer from something that is not the provider, proves nothing about the earlier
+        attempt, so the call's outcome stays unknown.
         """
-        if self.ambiguous is not None and not isinstance(error, CardDeclinedError | OutcomeUnknown):
+        if self.ambiguous is not None and not (
+            isinstance(error, OutcomeUnknown) or is_final(error)
+        ):
             return OutcomeUnknown(
                 f"{error.message}; an earlier attempt may have reached the provider "
                 f"({self.ambiguous.message}), so the outcome is unknown",

@@ -39,7 +39,6 @@ from paygate.adapters.adyen._codes import (
     MODIFICATION_PATHS,
     REFUND_REASONS,
     RESULT_STATUS,
-    STATUS_CODES,
     ResultCode,
     advice_for,
     decline_reason_for,
@@ -67,6 +66,8 @@ from paygate.adapters.base import (
     http_request,
     json_body,
     parse_retry_after,
+    unexpected_answer,
+    unknown_if_mutating,
     validate_body,
 )
 from paygate.errors import (
@@ -263,12 +264,14 @@ class AdyenAdapter:
             "provider_retry_hint": True if transient else None,
             "retry_after": parse_retry_after(response.headers),
         }
+        if status < 400:  # Adyen's API never redirects
+            return unexpected_answer(PROVIDER, response, context, base)
         envelope = validate_body(
             ServiceErrorWire, response, context, provider=PROVIDER, request_id=request_id
         )
         if isinstance(envelope, PaymentError):
             # An error status without Adyen's ServiceError: judge by the status alone.
-            return _by_status(status, op, response.text[:2000], base, transient=transient)
+            return _by_status(response, context, base, transient=transient)
         base["provider_code"] = envelope.errorCode
         base["provider_body"] = response.json()
         base["request_id"] = request_id or envelope.pspReference
@@ -390,7 +393,7 @@ def _schema_violation(
     message: str, context: ResponseContext, request_id: str | None, wire: BaseModel
 ) -> PaymentError:
     """An answer that validated but says what paygate cannot use; it keeps what was read."""
-    error_cls = OutcomeUnknown if context.request.operation.is_mutating else TerminalError
+    error_cls = unknown_if_mutating(context.request.operation)
     return error_cls(
         message,
         code=ErrorCode.SCHEMA_VIOLATION,
@@ -563,14 +566,19 @@ def _server_error(
 
 
 def _by_status(
-    status: int, op: Operation, body: str, base: ErrorContext, *, transient: bool
+    response: httpx.Response, context: ResponseContext, base: ErrorContext, *, transient: bool
 ) -> PaymentError:
+    """An error status without Adyen's ServiceError. A 429, a 5xx or Adyen's transient mark say
+    the same whoever sent them; any other status came from something in between and says
+    nothing of Adyen."""
+    status = response.status_code
     message = f"Adyen answered HTTP {status} without a ServiceError"
-    context: ErrorContext = {**base, "provider_body": body}
+    with_body: ErrorContext = {**base, "provider_body": response.text[:2000]}
     if status == 429:
-        return RetriableError(message, code=ErrorCode.RATE_LIMITED, **context)
+        return RetriableError(message, code=ErrorCode.RATE_LIMITED, **with_body)
     if status >= 500:
-        return _server_error(status, op, message, context, transient=transient)
+        op = context.request.operation
+        return _server_error(status, op, message, with_body, transient=transient)
     if transient:
-        return RetriableError(message, code=ErrorCode.PROVIDER_UNAVAILABLE, **context)
-    return InvalidRequestError(message, code=STATUS_CODES.get(status, ErrorCode.UNKNOWN), **context)
+        return RetriableError(message, code=ErrorCode.PROVIDER_UNAVAILABLE, **with_body)
+    return unexpected_answer(PROVIDER, response, context, base)

@@ -20,6 +20,8 @@ from paygate.adapters.base import (
     endpoint,
     http_request,
     parse_retry_after,
+    unexpected_answer,
+    unknown_if_mutating,
     validate_body,
 )
 from paygate.adapters.stripe._codes import advice_for, decline_reason_for, error_code_for
@@ -284,12 +286,14 @@ class StripeAdapter:
             "provider_retry_hint": hint,
             "retry_after": parse_retry_after(response.headers),
         }
+        if status < 400:  # Stripe's API never redirects
+            return unexpected_answer(PROVIDER, response, context, base)
         envelope = validate_body(
             ErrorEnvelopeWire, response, context, provider=PROVIDER, request_id=request_id
         )
         if isinstance(envelope, PaymentError):
             # An error status without Stripe's error object: judge by the status alone.
-            return _by_status(status, op, response.text[:2000], base)
+            return _by_status(response, context, base)
         error = envelope.error
         base["provider_code"] = error.code or error.type
         base["decline_code"] = error.decline_code
@@ -362,14 +366,19 @@ def _server_error(status: int, op: Operation, message: str, base: ErrorContext) 
     return RetriableError(message, code=ErrorCode.PROVIDER_UNAVAILABLE, **base)
 
 
-def _by_status(status: int, op: Operation, body: str, base: ErrorContext) -> PaymentError:
+def _by_status(
+    response: httpx.Response, context: ResponseContext, base: ErrorContext
+) -> PaymentError:
+    """An error status without Stripe's error object. A 429 or a 5xx says the same whoever
+    sent it; any other status came from something in between and says nothing of Stripe."""
+    status = response.status_code
     message = f"Stripe answered HTTP {status} without an error object"
-    context: ErrorContext = {**base, "provider_body": body}
+    with_body: ErrorContext = {**base, "provider_body": response.text[:2000]}
     if status == 429:
-        return RetriableError(message, code=ErrorCode.RATE_LIMITED, **context)
+        return RetriableError(message, code=ErrorCode.RATE_LIMITED, **with_body)
     if status >= 500 or status == _DEPENDENCY_FAILED:
-        return _server_error(status, op, message, context)
-    return InvalidRequestError(message, code=STATUS_CODES.get(status, ErrorCode.UNKNOWN), **context)
+        return _server_error(status, context.request.operation, message, with_body)
+    return unexpected_answer(PROVIDER, response, context, base)
 
 
 def _wire_amount(amount: Money) -> int:
@@ -426,7 +435,7 @@ def _payment(
         base_status = STATUS_MAP[IntentStatus(intent.status)]
         currency = CURRENCIES[intent.currency.upper()]
     except (ValueError, KeyError):
-        error_cls = OutcomeUnknown if context.request.operation.is_mutating else TerminalError
+        error_cls = unknown_if_mutating(context.request.operation)
         return error_cls(
             f"Stripe returned a PaymentIntent with an unknown status or currency "
             f"({intent.status!r}, {intent.currency!r})",
