@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from paygate import AsyncGateway, Gateway, Money, PaymentSource
-from paygate._http import AsyncProviderClient, ProviderClient
 from paygate.adapters.stripe import StripeAdapter
+from paygate.transports import AsyncProviderClient, ProviderClient
 
 VISA = PaymentSource.token("pm_card_visa")
 

@@ -22,6 +22,7 @@ from paygate.resilience.policies import (
     BreakerPolicy,
     BulkheadPolicy,
     IdempotencyPolicy,
+    LimitsPolicy,
     RetryPolicy,
     Timeout,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "Gateway",
     "IdempotencyPolicy",
     "IdempotencyStore",
+    "LimitsPolicy",
     "MemoryStore",
     "Money",
     "NextAction",

@@ -27,7 +27,6 @@ from paygate._core import (
     resolution,
 )
 from paygate._gateway_base import _AsyncIO
-from paygate._http import AsyncProviderClient
 from paygate._outcomes import is_final
 from paygate.adapters.base import Adapter
 from paygate.errors import PaymentError
@@ -48,6 +47,7 @@ from paygate.records import AuditEntry, Locate, PaymentRecord, UnknownOperation
 from paygate.resilience.bulkhead import AsyncBulkhead
 from paygate.resilience.deadline import Deadline
 from paygate.resilience.transport_errors import PHASES
+from paygate.transports import AsyncProviderClient, BodyError
 
 __all__ = ["AsyncGateway"]
 
@@ -322,9 +322,12 @@ class AsyncGateway(_AsyncIO):
         self.breaker.check()  # an open breaker refuses before a key is derived or a request built
         self._own_loop()
         prepared = self.prepare(request)
-        deadline = Deadline(self.timeout.total)
-        if not prepared.mutating:
-            return await self._read(prepared, deadline)
+        with Deadline(self.timeout.total) as deadline:  # the wall: stores and sockets too
+            if not prepared.mutating:
+                return await self._read(prepared, deadline)
+            return await self._mutate(prepared, deadline)
+
+    async def _mutate(self, prepared: Prepared, deadline: Deadline) -> Result:
         begun = await self._begin(prepared, deadline)
         if not isinstance(begun, str):
             return begun
@@ -458,9 +461,11 @@ class AsyncGateway(_AsyncIO):
         admission = await self.admit_async()  # refused before anything is built
         try:
             try:
-                response = await self._client.send(self.http_request(prepared, deadline))
+                response = await self._exchange(self.http_request(prepared, deadline), deadline)
             except _TRANSPORT_ERRORS as exc:
                 outcome: Result | PaymentError = self.transport_error(prepared, exc)
+            except BodyError as exc:
+                outcome = self.body_error(prepared, exc)
             else:
                 outcome = self.read_response(prepared, response)
         except BaseException:  # a bug or a cancellation: no outcome to count

@@ -20,14 +20,16 @@ import httpx
 
 from paygate import _integrity, _outcomes, _recording
 from paygate._outcomes import is_final
-from paygate.adapters.base import Adapter, ResponseContext
+from paygate.adapters.base import Adapter, ResponseContext, unknown_if_mutating
 from paygate.errors import (
     ErrorCode,
     IdempotencyConflict,
     IdempotencyInFlight,
+    InvalidWebhookError,
     OutcomeUnknown,
     PaymentError,
     RetriableError,
+    StoreUnavailable,
     TerminalError,
 )
 from paygate.idempotency import (
@@ -80,11 +82,13 @@ from paygate.resilience.policies import (
     BreakerPolicy,
     BulkheadPolicy,
     IdempotencyPolicy,
+    LimitsPolicy,
     RetryPolicy,
     Timeout,
 )
 from paygate.resilience.retry import CallRetry
 from paygate.resilience.transport_errors import from_transport_error
+from paygate.transports import BodyError, BodyTooLarge
 
 logger: Final = logging.getLogger("paygate")
 
@@ -139,6 +143,7 @@ class GatewayCore:
         breaker_state: StateBackend | None = None,
         bulkhead: BulkheadPolicy | None = None,
         idempotency: IdempotencyPolicy | None = None,
+        limits: LimitsPolicy | None = None,
     ) -> None:
         self.adapter = adapter
         self.store: IdempotencyStore = store if store is not None else MemoryStore()
@@ -149,6 +154,7 @@ class GatewayCore:
         self.retry_policy = retry or RetryPolicy()
         self.bulkhead_policy = bulkhead or BulkheadPolicy()
         self.idempotency_policy = idempotency or IdempotencyPolicy()
+        self.limits = limits or LimitsPolicy()
         # Shared breaker state (Redis) makes every instance see one provider's breaker open.
         self.breaker = CircuitBreaker(adapter.name, breaker or BreakerPolicy(), breaker_state)
         self._owns_breaker_state = False
@@ -287,16 +293,15 @@ class GatewayCore:
             )
         return None
 
-    def store_unavailable(self, prepared: Prepared, store: str, exc: Exception) -> RetriableError:
+    def store_unavailable(self, prepared: Prepared, store: str, exc: Exception) -> StoreUnavailable:
         logger.error(
             "%s store unavailable (%s); %s refused, nothing was sent",
             store,
             type(exc).__name__,
             prepared.request.operation.value,
         )
-        return RetriableError(
+        return StoreUnavailable(
             f"the {store} store is unavailable ({type(exc).__name__}); nothing was sent",
-            code=ErrorCode.STORE_UNAVAILABLE,
             provider=self.provider,
             idempotency_key=prepared.key,
         )
@@ -455,6 +460,18 @@ class GatewayCore:
             await admission.record_async(outcome if isinstance(outcome, PaymentError) else None)
         return GatewayCore.settle_attempt(None, outcome)
 
+    def body_error(self, prepared: Prepared, exc: BodyError) -> PaymentError:
+        """An answer whose body paygate would not read (too large, or undecodable): on a
+        mutating call the provider may have acted, so the outcome is unknown."""
+        too_large = isinstance(exc, BodyTooLarge)
+        error_cls = unknown_if_mutating(prepared.request.operation)
+        return error_cls(
+            f"{self.provider}'s answer {exc}; it was not read",
+            code=ErrorCode.RESPONSE_TOO_LARGE if too_large else ErrorCode.SCHEMA_VIOLATION,
+            provider=self.provider,
+            idempotency_key=prepared.key,
+        )
+
     def transport_error(self, prepared: Prepared, exc: Exception) -> PaymentError:
         return from_transport_error(
             exc, provider=self.provider, mutating=prepared.mutating, idempotency_key=prepared.key
@@ -559,7 +576,15 @@ class GatewayCore:
 
     # -- webhooks --------------------------------------------------------------------------------
     def webhook_events(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
-        """Verified, normalized events (``InvalidWebhookError`` when the delivery is not)."""
+        """Verified, normalized events (``InvalidWebhookError`` when the delivery is not, or
+        is larger than ``LimitsPolicy.webhook_body``: refused unread)."""
+        if len(body) > self.limits.webhook_body:
+            raise InvalidWebhookError(
+                f"a webhook delivery of {len(body)} bytes is over the "
+                f"{self.limits.webhook_body}-byte limit; refused unread",
+                code=ErrorCode.WEBHOOK_MALFORMED,
+                provider=self.provider,
+            )
         return self.adapter.parse_webhook(headers, body, now=time.time())
 
     def webhook_change(self, event: WebhookEvent) -> tuple[Locate, ChangeFn, tuple[str, str]]:

@@ -169,9 +169,10 @@ _STATED_BRANCHES: Final[Mapping[ErrorCode, frozenset[Branch]]] = MappingProxyTyp
         ErrorCode.RATE_LIMITED: frozenset({_R}),
         ErrorCode.PROVIDER_UNAVAILABLE: frozenset({_O}),  # a 5xx answer to a mutating call
         ErrorCode.SCHEMA_VIOLATION: frozenset({_T, _O}),  # a read / a mutating call
+        ErrorCode.RESPONSE_TOO_LARGE: frozenset({_T, _O}),  # a read / a mutating call
+        ErrorCode.STORE_UNAVAILABLE: frozenset({_O}),  # an answer the record did not take
         ErrorCode.UNEXPECTED_RESPONSE: frozenset({_T, _O}),  # a read / a mutating call
         ErrorCode.INTEGRITY_MISMATCH: frozenset({_T, _O}),  # a read / a mutating call
-        ErrorCode.STORE_UNAVAILABLE: frozenset({_R}),  # refused before anything was sent
         ErrorCode.WEBHOOK_STALE: frozenset({_T}),  # InvalidWebhookError with this code
         ErrorCode.WEBHOOK_MALFORMED: frozenset({_T}),
         ErrorCode.UNKNOWN: frozenset({_T}),  # an unrecognised error type or HTTP status
@@ -282,12 +283,18 @@ CODE_MEANINGS: Final[Mapping[ErrorCode, str]] = MappingProxyType(
         ErrorCode.CIRCUIT_OPEN: "The provider's circuit breaker is open; nothing was sent.",
         ErrorCode.BULKHEAD_FULL: "Too many calls in flight to this provider; nothing was sent.",
         ErrorCode.STORE_UNAVAILABLE: (
-            "paygate's idempotency or payment record store could not be reached; the call was "
-            "refused before anything was sent."
+            "paygate's idempotency or payment record store could not be reached in time; the "
+            "call was refused before anything was sent. After a provider's answer, the record "
+            "that could not be written makes the outcome unknown."
         ),
         ErrorCode.SCHEMA_VIOLATION: (
             "The provider's answer could not be read (not JSON, fields missing or mistyped, an "
             "unknown status)."
+        ),
+        ErrorCode.RESPONSE_TOO_LARGE: (
+            "The provider's answer is larger than `LimitsPolicy.response_body` (as sent, or "
+            "once decompressed); paygate stopped reading it. On a mutating call the provider "
+            "may have acted: the outcome is unknown."
         ),
         ErrorCode.UNEXPECTED_RESPONSE: (
             "An answer that is not in the provider's API format: a redirect, or an error "

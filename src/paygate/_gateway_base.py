@@ -13,14 +13,22 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, Final, Self, TypeVar
+
+import httpx
 
 from paygate._core import GatewayCore
 from paygate.adapters import adyen, stripe
 from paygate.config import Settings, gateway_options
 from paygate.errors import ErrorCode, InvalidRequestError
+from paygate.resilience.deadline import Deadline
+from paygate.transports import aread_body, read_body
 
 T = TypeVar("T")
+
+# How long after its deadline an asyncio exchange is cancelled: a per-phase timeout that fires
+# at the deadline itself says how far the request got; the cancellation cannot.
+_WALL_SLACK: Final = 0.05
 
 
 class _Constructors(GatewayCore):
@@ -72,6 +80,18 @@ class _Constructors(GatewayCore):
 class _BlockingIO(_Constructors):
     """The verbs of the blocking gateway."""
 
+    _client: httpx.Client
+
+    def _exchange(self, request: httpx.Request, deadline: Deadline) -> httpx.Response:
+        """Send one attempt and read its answer, within the limit. The deadline is a wall for
+        the gateway's own transport (``DeadlineTransport`` cuts every socket operation to it);
+        any transport's answer is read no further once it has passed."""
+        response = self._client.send(request, stream=True)
+        try:
+            return read_body(response, self.limits.response_body)
+        finally:
+            response.close()
+
     def _own_loop(self) -> None:
         """A blocking gateway serves any thread."""
 
@@ -100,6 +120,22 @@ class _AsyncIO(_Constructors):
     """The verbs of the asyncio gateway: a store that does blocking I/O runs in a thread."""
 
     _loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
+    _client: httpx.AsyncClient
+
+    async def _exchange(self, request: httpx.Request, deadline: Deadline) -> httpx.Response:
+        """Send one attempt and read its answer, within the limit and the deadline: the whole
+        exchange is cancelled when the deadline passes, however the answer trickles in (a
+        moment later than the per-phase timeouts, so that those, which know how far the
+        request got, fire first when they can)."""
+        try:
+            async with asyncio.timeout(deadline.remaining() + _WALL_SLACK):
+                response = await self._client.send(request, stream=True)
+                try:
+                    return await aread_body(response, self.limits.response_body)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            raise httpx.ReadTimeout("the call's deadline passed during the exchange") from None
 
     def _own_loop(self) -> None:
         """Refuse, before anything is sent, a call from another event loop than the one the

@@ -24,7 +24,6 @@ from paygate._core import (
     resolution,
 )
 from paygate._gateway_base import _BlockingIO
-from paygate._http import ProviderClient
 from paygate._outcomes import is_final
 from paygate.adapters.base import Adapter
 from paygate.errors import PaymentError
@@ -45,6 +44,7 @@ from paygate.records import AuditEntry, Locate, PaymentRecord, UnknownOperation
 from paygate.resilience.bulkhead import Bulkhead
 from paygate.resilience.deadline import Deadline
 from paygate.resilience.transport_errors import PHASES
+from paygate.transports import BodyError, ProviderClient
 
 __all__ = ["Gateway"]
 
@@ -316,9 +316,12 @@ class Gateway(_BlockingIO):
         self.breaker.check()  # an open breaker refuses before a key is derived or a request built
         self._own_loop()
         prepared = self.prepare(request)
-        deadline = Deadline(self.timeout.total)
-        if not prepared.mutating:
-            return self._read(prepared, deadline)
+        with Deadline(self.timeout.total) as deadline:  # the wall: stores and sockets too
+            if not prepared.mutating:
+                return self._read(prepared, deadline)
+            return self._mutate(prepared, deadline)
+
+    def _mutate(self, prepared: Prepared, deadline: Deadline) -> Result:
         begun = self._begin(prepared, deadline)
         if not isinstance(begun, str):
             return begun
@@ -452,9 +455,11 @@ class Gateway(_BlockingIO):
         admission = self.admit()  # refused before anything is built
         try:
             try:
-                response = self._client.send(self.http_request(prepared, deadline))
+                response = self._exchange(self.http_request(prepared, deadline), deadline)
             except _TRANSPORT_ERRORS as exc:
                 outcome: Result | PaymentError = self.transport_error(prepared, exc)
+            except BodyError as exc:
+                outcome = self.body_error(prepared, exc)
             else:
                 outcome = self.read_response(prepared, response)
         except BaseException:  # a bug or a cancellation: no outcome to count

@@ -29,6 +29,7 @@ from paygate.resilience.policies import (
     BreakerPolicy,
     BulkheadPolicy,
     IdempotencyPolicy,
+    LimitsPolicy,
     RetryPolicy,
     Timeout,
 )
@@ -108,6 +109,7 @@ class Settings(BaseSettings):
     breaker: BreakerPolicy = BreakerPolicy()
     bulkhead: BulkheadPolicy = BulkheadPolicy()
     idempotency: IdempotencyPolicy = IdempotencyPolicy()
+    limits: LimitsPolicy = LimitsPolicy()
 
     @model_validator(mode="after")
     def _provider_configured(self) -> Settings:
@@ -188,4 +190,5 @@ def gateway_options(settings: Settings) -> dict[str, Any]:
         "breaker": settings.breaker,
         "bulkhead": settings.bulkhead,
         "idempotency": settings.idempotency,
+        "limits": settings.limits,
     }

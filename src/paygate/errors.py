@@ -6,7 +6,8 @@
     ├── RetriableError            safe to try again with the same idempotency key
     │   ├── CircuitOpen
     │   ├── BulkheadFull
-    │   └── IdempotencyInFlight
+    │   ├── IdempotencyInFlight
+    │   └── StoreUnavailable
     ├── TerminalError             trying again cannot help
     │   ├── CardDeclinedError
     │   ├── InvalidRequestError
@@ -47,6 +48,7 @@ __all__ = [
     "PaymentError",
     "RetriableError",
     "RetryAdvice",
+    "StoreUnavailable",
     "TerminalError",
 ]
 
@@ -74,6 +76,7 @@ class ErrorCode(StrEnum):
     BULKHEAD_FULL = "bulkhead_full"
     STORE_UNAVAILABLE = "store_unavailable"
     SCHEMA_VIOLATION = "schema_violation"
+    RESPONSE_TOO_LARGE = "response_too_large"
     UNEXPECTED_RESPONSE = "unexpected_response"
     INTEGRITY_MISMATCH = "integrity_mismatch"
     WEBHOOK_SIGNATURE_INVALID = "webhook_signature_invalid"
@@ -234,6 +237,13 @@ class IdempotencyInFlight(RetriableError):
     """Another call with the same idempotency key is still running. Retry later, same key."""
 
     default_code = ErrorCode.IDEMPOTENCY_IN_FLIGHT
+
+
+class StoreUnavailable(RetriableError):
+    """paygate's idempotency or payment record store cannot be reached in time: refused before
+    anything was sent (at a call, or when the store is opened). Try again once it is back."""
+
+    default_code = ErrorCode.STORE_UNAVAILABLE
 
 
 class CardDeclinedError(TerminalError):

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["BreakerPolicy", "BulkheadPolicy", "IdempotencyPolicy", "RetryPolicy", "Timeout"]
+__all__ = [
+    "BreakerPolicy",
+    "BulkheadPolicy",
+    "IdempotencyPolicy",
+    "LimitsPolicy",
+    "RetryPolicy",
+    "Timeout",
+]
 
 
 class _Policy(BaseModel):
@@ -67,3 +74,18 @@ class IdempotencyPolicy(_Policy):
         default=5.0, ge=0, description="seconds to wait for a concurrent duplicate to finish"
     )
     poll_interval: float = Field(default=0.05, gt=0, description="seconds between store polls")
+
+
+class LimitsPolicy(_Policy):
+    """How much a provider's answer or a webhook delivery may weigh in memory."""
+
+    response_body: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="bytes of a provider's answer, once decoded; past it the answer is refused",
+    )
+    webhook_body: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="bytes of a webhook delivery; past it the delivery is refused unread",
+    )

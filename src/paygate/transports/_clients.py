@@ -1,4 +1,5 @@
-"""The HTTP clients a gateway makes for itself: httpx's own, keeping no cookies.
+"""The HTTP clients a gateway makes for itself: httpx's own, keeping no cookies, the blocking
+one sending through ``DeadlineTransport`` unless given a transport.
 
 Provider APIs authenticate every request by its key and keep no state in cookies, and paygate
 builds each request itself, so no jar's cookie is ever sent; a client shared by every
@@ -9,11 +10,15 @@ that. A client passed in by the caller is used as it is.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import httpx
 
+from paygate.transports._wall import DeadlineTransport
+
 __all__ = ["AsyncProviderClient", "ProviderClient"]
+
+_DEFAULT_LIMITS: Final = httpx.Limits()  # httpx's own default; immutable
 
 
 class _NoCookies(httpx.Cookies):
@@ -40,7 +45,18 @@ class _NoCookieJar:
 
 
 class ProviderClient(_NoCookieJar, httpx.Client):
-    """``httpx.Client`` with no cookie jar."""
+    """``httpx.Client`` with no cookie jar, whose requests (but those an environment proxy
+    carries, which httpx sends with its own transport) go through ``DeadlineTransport``."""
+
+    def __init__(
+        self,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        limits: httpx.Limits = _DEFAULT_LIMITS,
+        **options: Any,
+    ) -> None:
+        walled = transport if transport is not None else DeadlineTransport(limits=limits)
+        super().__init__(transport=walled, limits=limits, **options)
 
 
 class AsyncProviderClient(_NoCookieJar, httpx.AsyncClient):
