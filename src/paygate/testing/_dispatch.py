@@ -11,12 +11,14 @@ which is never held while sleeping.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from paygate.testing._fault_bodies import gzip_bomb, padding
 from paygate.testing._idempotency import KeyRegistry, Verdict
 from paygate.testing._records import Headers, RecordedRequest, Reply
 from paygate.testing.faults import Fault, FaultKind
@@ -88,12 +90,26 @@ class Provider(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Stream:
+    """A body sent piece by piece in place of the reply's: with a Content-Length of
+    ``length``, or, when it is None, chunked and never finished (its pieces may be endless)."""
+
+    pieces: Iterator[bytes]
+    length: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """What the connection does: wait ``hold`` seconds, then send ``reply`` or, when it is
-    None, close without answering."""
+    None, close without answering. ``stream`` replaces the reply's body; ``drip_head`` and
+    ``drip_body`` are the seconds between single bytes of the status line and headers, and of
+    the body (0: all at once)."""
 
     reply: Reply | None
     hold: float = 0.0
+    stream: Stream | None = None
+    drip_head: float = 0.0
+    drip_body: float = 0.0
 
 
 @dataclass(slots=True)
@@ -190,7 +206,7 @@ class Dispatcher:
             value = request.headers.get(name)
             if value is not None:
                 reply = reply.with_header(name, value)
-        return Delivery(reply, delivery.hold)
+        return dataclasses.replace(delivery, reply=reply)
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         for injection in self._injections:
@@ -266,10 +282,22 @@ class Dispatcher:
                 reply = reply.with_body(reply.body[: len(reply.body) // 2] or b"{")
             case FaultKind.SCHEMA_BREAK:
                 reply = reply.with_body(self.provider.break_schema(reply.body))
+            case FaultKind.GZIP_BOMB:
+                reply = reply.with_header("Content-Encoding", "gzip")
+                reply = reply.with_body(gzip_bomb(fault.size))
             case FaultKind.RESET_AFTER_COMMIT:
                 return Delivery(None)
             case FaultKind.TIMEOUT_AFTER_COMMIT:
                 return Delivery(None, hold=fault.seconds)
+            case FaultKind.SLOW_BODY:
+                return Delivery(self.provider.stamp(reply), drip_body=fault.seconds)
+            case FaultKind.SLOW_HEADERS:
+                return Delivery(self.provider.stamp(reply), drip_head=fault.seconds)
+            case FaultKind.OVERSIZED_BODY:
+                stream = Stream(padding(fault.size), fault.size)
+                return Delivery(self.provider.stamp(reply), stream=stream)
+            case FaultKind.ENDLESS_BODY:
+                return Delivery(self.provider.stamp(reply), stream=Stream(padding()))
         return Delivery(self.provider.stamp(reply))
 
 
