@@ -1,10 +1,12 @@
 """Hostile answers from both simulators, read with plain httpx or a raw socket: a body or
-headers dripped byte by byte, an oversized, endless or gzip-bombed body. Each of these faults
-applies the operation and saves the real answer under the key."""
+headers dripped byte by byte, an oversized, endless or gzip-bombed body, and answers from
+something in front of the provider. Each after-commit fault applies the operation and saves
+the real answer under the key; each before-commit one changes nothing."""
 
 from __future__ import annotations
 
 import itertools
+import json
 import socket
 import threading
 import time
@@ -36,6 +38,7 @@ class Target:
     payload: dict[str, Any] | None  # Adyen's body
     payments: Callable[[], list[dict[str, Any]]]
     id_field: str  # the payment's id in an answer and in the simulator's state
+    echoed: str | None  # a request header the provider copies onto its answers
 
     def client(self, **timeouts: float) -> httpx.Client:
         timeout = httpx.Timeout(5.0, **timeouts)
@@ -80,6 +83,7 @@ def target(request: pytest.FixtureRequest) -> Target:
             None,
             stripe.payment_intents,
             "id",
+            None,
         )  # fmt: skip
     adyen: AdyenSimulator = request.getfixturevalue("adyen_sim")
     card = {"type": "scheme", "number": "4111111145551142", "expiryMonth": "03",
@@ -93,6 +97,7 @@ def target(request: pytest.FixtureRequest) -> Target:
          "reference": "order-hostile", "paymentMethod": card},
         adyen.payments,
         "pspReference",
+        "idempotency-key",
     )  # fmt: skip
 
 
@@ -255,6 +260,73 @@ def test_gzip_bomb_is_small_on_the_wire_and_inflates_to_size(target: Target) -> 
         target.assert_applied_and_replayed(client, "key-bomb")
 
 
+# -- foreign answers -----------------------------------------------------------------------------
+@pytest.mark.parametrize("status", [403, 404, 502])
+def test_a_foreign_page_before_commit_changes_nothing(target: Target, status: int) -> None:
+    target.inject(Fault.foreign(status=status))
+    with target.client() as client:
+        page = target.pay(client, "key-foreign")
+        assert page.status_code == status
+        assert page.headers["content-type"] == "text/html; charset=utf-8"
+        assert page.text.startswith("<html>") and str(status) in page.text
+        provider_headers = {"request-id", "pspreference", "idempotency-key", "location"}
+        assert not provider_headers & set(page.headers)
+        assert target.payments() == []
+        fresh = target.pay(client, "key-foreign")  # nothing was saved under the key
+        assert fresh.status_code == 200 and "idempotent-replayed" not in fresh.headers
+        assert len(target.payments()) == 1
+
+
+def test_a_foreign_redirect_points_elsewhere_and_is_not_followed(target: Target) -> None:
+    target.inject(Fault.foreign(status=302))
+    with target.client() as client:
+        redirect = target.pay(client, "key-redirect")
+        assert redirect.status_code == 302 and redirect.is_redirect
+        assert httpx.URL(redirect.headers["location"]).host.endswith(".invalid")
+        assert target.payments() == []
+
+
+def test_a_foreign_answer_after_commit_hides_the_real_one(target: Target) -> None:
+    target.inject(Fault.foreign(status=502, after_commit=True))
+    with target.client() as client:
+        page = target.pay(client, "key-foreign-late")
+        assert page.status_code == 502 and page.text.startswith("<html>")
+        assert target.echoed is None or target.echoed not in page.headers
+        target.assert_applied_and_replayed(client, "key-foreign-late")
+
+
+@pytest.mark.parametrize("status", [400, 409])
+def test_foreign_json_is_json_in_no_providers_shape(target: Target, status: int) -> None:
+    target.inject(Fault.foreign_json(status=status))
+    with target.client() as client:
+        answer = target.pay(client, "key-foreign-json")
+        assert answer.status_code == status
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.json() == {"message": "upstream request failed"}
+        assert target.payments() == []
+
+        target.inject(Fault.foreign_json(status=status, truncated=True, after_commit=True))
+        mangled = target.pay(client, "key-foreign-json")
+        assert mangled.status_code == status and mangled.content.startswith(b'{"message": ')
+        with pytest.raises(json.JSONDecodeError):
+            mangled.json()
+        target.assert_applied_and_replayed(client, "key-foreign-json")
+
+
+def test_stripe_queues_its_webhook_only_when_a_foreign_answer_came_after_commit(
+    sim: StripeSimulator,
+) -> None:
+    target_path = "/v1/payment_intents"
+    form = {"amount": "500", "currency": "eur", "confirm": "true", "payment_method": "pm_card_visa"}
+    with httpx.Client(base_url=sim.url, auth=(STRIPE_KEY, "")) as client:
+        sim.inject(Fault.foreign(status=403), method="POST", path=target_path)
+        assert client.post(target_path, data=form).status_code == 403
+        assert sim.webhooks() == []
+        sim.inject(Fault.foreign(status=403, after_commit=True), method="POST", path=target_path)
+        assert client.post(target_path, data=form).status_code == 403
+    assert [w.event_type for w in sim.webhooks()] == ["payment_intent.succeeded"]
+
+
 # -- control and lifecycle -----------------------------------------------------------------------
 # One of each kind: what a chaos test may draw from.
 EVERY_KIND = [
@@ -271,6 +343,8 @@ EVERY_KIND = [
     Fault.oversized_body(size=70_000),
     Fault.endless_body(),
     Fault.gzip_bomb(size=70_000),
+    Fault.foreign(status=301, after_commit=True),
+    Fault.foreign_json(status=400, truncated=True),
 ]
 
 

@@ -3,7 +3,8 @@
 record → pick a fault → (before-commit fault: answer or drop, nothing changes) → the
 provider's checks → the idempotency key → latency → the operation (the commit) → save the
 answer under the key → deliver it, or spoil the delivery as the fault says → copy the request
-headers the provider echoes (Adyen's ``Idempotency-Key``) onto whatever answer goes out.
+headers the provider echoes (Adyen's ``Idempotency-Key``) onto whatever answer the provider
+sends (a foreign answer, from something in front of the provider, has none of them).
 
 All state (recorded requests, faults, keys, the provider's own objects) sits behind one lock,
 which is never held while sleeping.
@@ -18,13 +19,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from paygate.testing._fault_bodies import gzip_bomb, padding
+from paygate.testing._fault_bodies import foreign_json, foreign_page, gzip_bomb, padding
 from paygate.testing._idempotency import KeyRegistry, Verdict
 from paygate.testing._records import Headers, RecordedRequest, Reply
 from paygate.testing.faults import Fault, FaultKind
 
+_FOREIGN = frozenset({FaultKind.FOREIGN, FaultKind.FOREIGN_JSON})
+# The kinds that may come before commit: there, unless ``after_commit`` says otherwise.
 _BEFORE_COMMIT = frozenset(
-    {FaultKind.SERVER_ERROR, FaultKind.RATE_LIMITED, FaultKind.RESET_BEFORE_COMMIT}
+    {FaultKind.SERVER_ERROR, FaultKind.RATE_LIMITED, FaultKind.RESET_BEFORE_COMMIT, *_FOREIGN}
 )
 
 
@@ -196,6 +199,8 @@ class Dispatcher:
             delivery = self._before_commit(fault)
         else:
             delivery = self._after_commit(self._answer(request, problem, fault), fault)
+        if fault is not None and fault.kind in _FOREIGN:
+            return delivery
         return self._echo(request, delivery)
 
     def _echo(self, request: RecordedRequest, delivery: Delivery) -> Delivery:
@@ -266,10 +271,13 @@ class Dispatcher:
             self._stopping.wait(fault.seconds)
 
     def _before_commit(self, fault: Fault) -> Delivery:
-        if fault.kind is FaultKind.RESET_BEFORE_COMMIT:
-            return Delivery(None)
-        if fault.kind is FaultKind.RATE_LIMITED:
-            return Delivery(self.provider.stamp(self.provider.rate_limited(fault.seconds)))
+        match fault.kind:
+            case FaultKind.RESET_BEFORE_COMMIT:
+                return Delivery(None)
+            case FaultKind.RATE_LIMITED:
+                return Delivery(self.provider.stamp(self.provider.rate_limited(fault.seconds)))
+            case FaultKind.FOREIGN | FaultKind.FOREIGN_JSON:
+                return Delivery(_foreign(fault))
         return Delivery(self.provider.stamp(self.provider.server_error(fault.status)))
 
     def _after_commit(self, reply: Reply, fault: Fault | None) -> Delivery:
@@ -298,7 +306,16 @@ class Dispatcher:
                 return Delivery(self.provider.stamp(reply), stream=stream)
             case FaultKind.ENDLESS_BODY:
                 return Delivery(self.provider.stamp(reply), stream=Stream(padding()))
+            case FaultKind.FOREIGN | FaultKind.FOREIGN_JSON:
+                return Delivery(_foreign(fault))
         return Delivery(self.provider.stamp(reply))
+
+
+def _foreign(fault: Fault) -> Reply:
+    """The answer of something in front of the provider: none of the provider's headers."""
+    if fault.kind is FaultKind.FOREIGN:
+        return foreign_page(fault.status)
+    return foreign_json(fault.status, fault.truncated)
 
 
 def _fingerprint(request: RecordedRequest) -> str:

@@ -4,7 +4,8 @@ A fault *before commit* answers (or drops the connection) before the provider do
 so nothing changes. A fault *after commit* lets the provider apply the operation and save its
 answer under the idempotency key, then spoils the delivery: a 5xx, a silent connection, a
 dropped connection, a broken body, an answer dripped byte by byte, a huge or endless body, a
-gzip bomb. ``latency`` delays the handling and then answers normally.
+gzip bomb. A *foreign* answer is one the provider never wrote (a load balancer's or a firewall's
+page), sent before commit or after it. ``latency`` delays the handling and then answers normally.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class FaultKind(StrEnum):
     OVERSIZED_BODY = "oversized_body"
     ENDLESS_BODY = "endless_body"
     GZIP_BOMB = "gzip_bomb"
+    FOREIGN = "foreign"
+    FOREIGN_JSON = "foreign_json"
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -46,8 +49,9 @@ class Fault:
 
     ``seconds`` is the delay of ``latency``, the silence of ``timeout_after_commit``, the
     ``Retry-After`` of ``rate_limited`` and the ``interval`` between the bytes of ``slow_body``
-    and ``slow_headers``; ``status`` is the HTTP status of ``server_error``; ``size`` is the
-    body size of ``oversized_body`` and ``gzip_bomb`` (for the bomb, inflated).
+    and ``slow_headers``; ``status`` is the HTTP status of ``server_error``, ``foreign`` and
+    ``foreign_json``; ``size`` is the body size of ``oversized_body`` and ``gzip_bomb`` (for the
+    bomb, inflated); ``truncated`` cuts ``foreign_json``'s body.
     """
 
     kind: FaultKind
@@ -55,6 +59,7 @@ class Fault:
     status: int = 500
     after_commit: bool = False
     size: int = 0
+    truncated: bool = False
 
     # -- constructors --------------------------------------------------------------------------
     @classmethod
@@ -148,6 +153,34 @@ class Fault:
         4 GiB, about 4 MB compressed; built once per size and kept)."""
         return cls(FaultKind.GZIP_BOMB, size=_size(size, most=_MAX_BOMB), after_commit=True)
 
+    @classmethod
+    def foreign(cls, status: int = 403, after_commit: bool = False) -> Fault:
+        """Answer ``status`` (3xx, 4xx or 5xx) with an HTML page the provider never wrote, as a
+        load balancer, a firewall or a proxy in front of it would; a 3xx has a ``Location``.
+        It carries none of the provider's headers (no request id, no echoed key).
+
+        Before commit nothing changes. After commit the operation is applied and its real
+        answer saved under the idempotency key (a replay gets it); only this delivery is lost.
+        """
+        return cls(
+            FaultKind.FOREIGN,
+            status=_foreign_status(status),
+            after_commit=_flag("after_commit", after_commit),
+        )
+
+    @classmethod
+    def foreign_json(
+        cls, status: int = 409, truncated: bool = False, after_commit: bool = False
+    ) -> Fault:
+        """Like ``foreign``, with a JSON body that is not the provider's
+        (``{"message": "upstream request failed"}``); ``truncated`` cuts it in half."""
+        return cls(
+            FaultKind.FOREIGN_JSON,
+            status=_foreign_status(status),
+            truncated=_flag("truncated", truncated),
+            after_commit=_flag("after_commit", after_commit),
+        )
+
     # -- the JSON form of the control API --------------------------------------------------------
     def arguments(self) -> dict[str, Any]:
         """The constructor's arguments that rebuild this fault."""
@@ -190,6 +223,12 @@ _ARGUMENTS: Final[Mapping[FaultKind, tuple[tuple[str, str], ...]]] = {
     FaultKind.SLOW_HEADERS: (("interval", "seconds"),),
     FaultKind.OVERSIZED_BODY: (("size", "size"),),
     FaultKind.GZIP_BOMB: (("size", "size"),),
+    FaultKind.FOREIGN: (("status", "status"), ("after_commit", "after_commit")),
+    FaultKind.FOREIGN_JSON: (
+        ("status", "status"),
+        ("truncated", "truncated"),
+        ("after_commit", "after_commit"),
+    ),
 }
 
 
@@ -220,3 +259,14 @@ def _flag(name: str, value: bool) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"{name} must be true or false, not {value!r}")
     return value
+
+
+def _foreign_status(status: int) -> int:
+    if (
+        isinstance(status, bool)
+        or not isinstance(status, int)
+        or not 300 <= status <= 599
+        or status == 304
+    ):
+        raise ValueError(f"a foreign answer needs a 3xx, 4xx or 5xx status but 304, not {status!r}")
+    return status
