@@ -687,6 +687,14 @@ def test_faults_round_trip_through_json_and_refuse_nonsense() -> None:
         Fault.timeout_after_commit(hold=1.5),
         Fault.malformed_json(),
         Fault.schema_break(),
+        Fault.slow_body(interval=0.5),
+        Fault.slow_headers(),
+        Fault.oversized_body(size=1000),
+        Fault.endless_body(),
+        Fault.gzip_bomb(size=2**20),
+        Fault.foreign(302),
+        Fault.foreign(502, after_commit=True),
+        Fault.foreign_json(400, truncated=True),
     ]
     for fault in faults:
         assert Fault.from_json(fault.to_json()) == fault
@@ -695,8 +703,25 @@ def test_faults_round_trip_through_json_and_refuse_nonsense() -> None:
         "paygate.testing.Fault.server_error(status=503, after_commit=False)"
     )
     assert repr(Fault.latency(1)) == "paygate.testing.Fault.latency(seconds=1.0)"
+    assert repr(Fault.slow_body()) == "paygate.testing.Fault.slow_body(interval=1.0)"
+    assert repr(Fault.gzip_bomb(size=1024)) == "paygate.testing.Fault.gzip_bomb(size=1024)"
+    assert repr(Fault.foreign_json()) == (
+        "paygate.testing.Fault.foreign_json(status=409, truncated=False, after_commit=False)"
+    )
+    assert Fault.from_json({"kind": "gzip_bomb", "size": 4096}).after_commit
     refusals = [
         (lambda: Fault.server_error(404), "5xx"),
+        (lambda: Fault.slow_body(interval=0), "more than 0"),
+        (lambda: Fault.slow_headers(interval=-1), "interval"),
+        (lambda: Fault.oversized_body(size=0), "positive"),
+        (lambda: Fault.oversized_body(size=1.5), "positive"),  # type: ignore[arg-type]
+        (lambda: Fault.gzip_bomb(size=5 * 2**30), "at most"),
+        (lambda: Fault.server_error(503, after_commit=1), "after_commit"),  # type: ignore[arg-type]
+        (lambda: Fault.foreign(200), "3xx, 4xx or 5xx"),
+        (lambda: Fault.foreign(304), "but 304"),
+        (lambda: Fault.foreign_json(409, truncated="yes"), "truncated"),  # type: ignore[arg-type]
+        (lambda: Fault.foreign(403, after_commit=1), "after_commit"),  # type: ignore[arg-type]
+        (lambda: Fault.from_json({"kind": "endless_body", "size": 1}), "does not take"),
         (lambda: Fault.latency(-1), "seconds"),
         (lambda: Fault.rate_limited(retry_after=float("inf")), "retry_after"),
         (lambda: Fault.from_json({"kind": "reset_before_commit", "seconds": 1}), "does not take"),

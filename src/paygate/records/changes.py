@@ -376,10 +376,8 @@ def _event_candidate(record: PaymentRecord, event: WebhookEvent) -> tuple[Paymen
         return record.model_copy(update={"reported_authorized": reported}), "authorized"
     if kind is EventType.FAILED:
         return record.model_copy(update={"failed": True}), f"failed: {event.reason or 'no reason'}"
-    if kind is EventType.CHARGEBACK:
-        return record.model_copy(update={"disputed": True}), "chargeback opened"
-    if kind is EventType.CHARGEBACK_REVERSED:
-        return record.model_copy(update={"disputed": False}), "chargeback reversed"
+    if kind in {EventType.CHARGEBACK, EventType.CHARGEBACK_REVERSED}:
+        return _dispute_candidate(record, event)
     operation, status = _MODIFICATION_EVENTS[kind]
     if event.modification_id is None:
         # A provider that reports cumulative figures (Stripe's PaymentIntent events).
@@ -400,6 +398,44 @@ def _event_candidate(record: PaymentRecord, event: WebhookEvent) -> tuple[Paymen
     if kind is EventType.VOIDED and candidate is not record:
         candidate = candidate.model_copy(update={"voided": True})
     return candidate, note
+
+
+def _dispute_candidate(record: PaymentRecord, event: WebhookEvent) -> tuple[PaymentRecord, str]:
+    """A chargeback opened or reversed, unless the event is older than the dispute state the
+    record holds: webhooks come in any order, and a late opening must not reopen a dispute won
+    since. A later dispute event always applies (a second chargeback, a new dispute)."""
+    opened = event.type is EventType.CHARGEBACK
+    note = f"chargeback {'opened' if opened else 'reversed'}"
+    if event.modification_id is not None:
+        note = f"{note} (dispute {event.modification_id})"
+    older = _older_dispute_event(record, event)
+    if older is not None:
+        return record, f"older dispute event, not applied: {note}; {older}"
+    known = [t for t in (record.dispute_at, event.occurred_at) if t is not None]
+    latest = max(known, default=None)
+    update = {"disputed": opened, "dispute_id": event.modification_id, "dispute_at": latest}
+    return record.model_copy(update=update), note
+
+
+def _older_dispute_event(record: PaymentRecord, event: WebhookEvent) -> str | None:
+    """Why a dispute event is older than the record's dispute state, or None when it is not.
+
+    When the event and the record's last dispute event both have a time and the times differ,
+    the times decide. Otherwise (a time missing, or the same instant) an opening of the very
+    dispute the record holds as reversed is the older one: a dispute is reopened only by an
+    event that happened later (Adyen's SECOND_CHARGEBACK keeps the dispute's pspReference).
+    """
+    last, at = record.dispute_at, event.occurred_at
+    if last is not None and at is not None and at != last:
+        return f"it happened at {at.isoformat()}, before {last.isoformat()}" if at < last else None
+    if (
+        event.type is EventType.CHARGEBACK
+        and not record.disputed
+        and event.modification_id is not None
+        and event.modification_id == record.dispute_id
+    ):
+        return f"dispute {record.dispute_id} was reversed, and this event is not later"
+    return None
 
 
 def apply_event(

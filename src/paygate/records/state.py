@@ -177,6 +177,11 @@ class PaymentRecord(_Frozen):
     voided: bool = False
     failed: bool = False
     disputed: bool = False
+    # The dispute (the provider's id for it) of the last dispute event applied, and the latest
+    # time a dispute event applied happened: what tells a late, older dispute event (None in a
+    # record stored before they were kept).
+    dispute_id: str | None = None
+    dispute_at: datetime | None = None
     modifications: tuple[Modification, ...] = ()
     unknown: tuple[UnknownOperation, ...] = ()
     # ``operation:key`` of the latest calls whose answers this record took: a repeat of one

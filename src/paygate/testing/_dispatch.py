@@ -3,7 +3,8 @@
 record → pick a fault → (before-commit fault: answer or drop, nothing changes) → the
 provider's checks → the idempotency key → latency → the operation (the commit) → save the
 answer under the key → deliver it, or spoil the delivery as the fault says → copy the request
-headers the provider echoes (Adyen's ``Idempotency-Key``) onto whatever answer goes out.
+headers the provider echoes (Adyen's ``Idempotency-Key``) onto whatever answer the provider
+sends (a foreign answer, from something in front of the provider, has none of them).
 
 All state (recorded requests, faults, keys, the provider's own objects) sits behind one lock,
 which is never held while sleeping.
@@ -11,18 +12,22 @@ which is never held while sleeping.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from paygate.testing._fault_bodies import foreign_json, foreign_page, gzip_bomb, padding
 from paygate.testing._idempotency import KeyRegistry, Verdict
 from paygate.testing._records import Headers, RecordedRequest, Reply
 from paygate.testing.faults import Fault, FaultKind
 
+_FOREIGN = frozenset({FaultKind.FOREIGN, FaultKind.FOREIGN_JSON})
+# The kinds that may come before commit: there, unless ``after_commit`` says otherwise.
 _BEFORE_COMMIT = frozenset(
-    {FaultKind.SERVER_ERROR, FaultKind.RATE_LIMITED, FaultKind.RESET_BEFORE_COMMIT}
+    {FaultKind.SERVER_ERROR, FaultKind.RATE_LIMITED, FaultKind.RESET_BEFORE_COMMIT, *_FOREIGN}
 )
 
 
@@ -88,12 +93,26 @@ class Provider(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Stream:
+    """A body sent piece by piece in place of the reply's: with a Content-Length of
+    ``length``, or, when it is None, chunked and never finished (its pieces may be endless)."""
+
+    pieces: Iterator[bytes]
+    length: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """What the connection does: wait ``hold`` seconds, then send ``reply`` or, when it is
-    None, close without answering."""
+    None, close without answering. ``stream`` replaces the reply's body; ``drip_head`` and
+    ``drip_body`` are the seconds between single bytes of the status line and headers, and of
+    the body (0: all at once)."""
 
     reply: Reply | None
     hold: float = 0.0
+    stream: Stream | None = None
+    drip_head: float = 0.0
+    drip_body: float = 0.0
 
 
 @dataclass(slots=True)
@@ -180,6 +199,8 @@ class Dispatcher:
             delivery = self._before_commit(fault)
         else:
             delivery = self._after_commit(self._answer(request, problem, fault), fault)
+        if fault is not None and fault.kind in _FOREIGN:
+            return delivery
         return self._echo(request, delivery)
 
     def _echo(self, request: RecordedRequest, delivery: Delivery) -> Delivery:
@@ -190,7 +211,7 @@ class Dispatcher:
             value = request.headers.get(name)
             if value is not None:
                 reply = reply.with_header(name, value)
-        return Delivery(reply, delivery.hold)
+        return dataclasses.replace(delivery, reply=reply)
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         for injection in self._injections:
@@ -250,10 +271,13 @@ class Dispatcher:
             self._stopping.wait(fault.seconds)
 
     def _before_commit(self, fault: Fault) -> Delivery:
-        if fault.kind is FaultKind.RESET_BEFORE_COMMIT:
-            return Delivery(None)
-        if fault.kind is FaultKind.RATE_LIMITED:
-            return Delivery(self.provider.stamp(self.provider.rate_limited(fault.seconds)))
+        match fault.kind:
+            case FaultKind.RESET_BEFORE_COMMIT:
+                return Delivery(None)
+            case FaultKind.RATE_LIMITED:
+                return Delivery(self.provider.stamp(self.provider.rate_limited(fault.seconds)))
+            case FaultKind.FOREIGN | FaultKind.FOREIGN_JSON:
+                return Delivery(_foreign(fault))
         return Delivery(self.provider.stamp(self.provider.server_error(fault.status)))
 
     def _after_commit(self, reply: Reply, fault: Fault | None) -> Delivery:
@@ -266,11 +290,32 @@ class Dispatcher:
                 reply = reply.with_body(reply.body[: len(reply.body) // 2] or b"{")
             case FaultKind.SCHEMA_BREAK:
                 reply = reply.with_body(self.provider.break_schema(reply.body))
+            case FaultKind.GZIP_BOMB:
+                reply = reply.with_header("Content-Encoding", "gzip")
+                reply = reply.with_body(gzip_bomb(fault.size))
             case FaultKind.RESET_AFTER_COMMIT:
                 return Delivery(None)
             case FaultKind.TIMEOUT_AFTER_COMMIT:
                 return Delivery(None, hold=fault.seconds)
+            case FaultKind.SLOW_BODY:
+                return Delivery(self.provider.stamp(reply), drip_body=fault.seconds)
+            case FaultKind.SLOW_HEADERS:
+                return Delivery(self.provider.stamp(reply), drip_head=fault.seconds)
+            case FaultKind.OVERSIZED_BODY:
+                stream = Stream(padding(fault.size), fault.size)
+                return Delivery(self.provider.stamp(reply), stream=stream)
+            case FaultKind.ENDLESS_BODY:
+                return Delivery(self.provider.stamp(reply), stream=Stream(padding()))
+            case FaultKind.FOREIGN | FaultKind.FOREIGN_JSON:
+                return Delivery(_foreign(fault))
         return Delivery(self.provider.stamp(reply))
+
+
+def _foreign(fault: Fault) -> Reply:
+    """The answer of something in front of the provider: none of the provider's headers."""
+    if fault.kind is FaultKind.FOREIGN:
+        return foreign_page(fault.status)
+    return foreign_json(fault.status, fault.truncated)
 
 
 def _fingerprint(request: RecordedRequest) -> str:

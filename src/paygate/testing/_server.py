@@ -2,7 +2,10 @@
 ``/_sim/`` control endpoints, and ``Simulator``, the base of every provider simulator.
 
 Each connection gets a daemon thread; ``stop()`` ends waits, closes every open connection and
-joins the threads, so nothing outlives the simulator.
+joins the threads, so nothing outlives the simulator. An answer goes out as one write, or as a
+fault shapes it: dripped byte by byte, streamed, chunked without end. Every wait on a connection
+ends as soon as the simulator stops or the client hangs up, and a write to a client that hung up
+ends its thread quietly.
 """
 
 from __future__ import annotations
@@ -14,13 +17,14 @@ import socket
 import struct
 import sys
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
-from paygate.testing._dispatch import Delivery, Dispatcher, Injection, Provider
+from paygate.testing._dispatch import Delivery, Dispatcher, Injection, Provider, Stream
 from paygate.testing._records import Headers, RecordedRequest, Reply, json_reply
 from paygate.testing.faults import Fault
 
@@ -29,6 +33,7 @@ logger: Final = logging.getLogger("paygate.testing")
 HOST: Final = "127.0.0.1"
 CONTROL_PREFIX: Final = "/_sim/"
 _JOIN_TIMEOUT: Final = 5.0
+_WAKE: Final = 0.05  # how often a wait on a connection looks at the stopping event
 _ABORTIVE_CLOSE: Final = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close sends a RST
 
 Control = Callable[[str, str, bytes], Reply]
@@ -77,12 +82,7 @@ class _Connection(BaseHTTPRequestHandler):
             logger.exception("simulator failed on %s %s", self.command, target.path)
             provider = dispatcher.provider
             delivery = Delivery(provider.stamp(provider.server_error(500)))
-        if delivery.hold:
-            self.server.stopping.wait(delivery.hold)
-        if delivery.reply is None:
-            self._abort()
-        else:
-            self._send(delivery.reply)
+        self._deliver(delivery)
 
     def _read_body(self) -> bytes | None:
         """The request body, or None after refusing a body this server cannot read."""
@@ -103,18 +103,95 @@ class _Connection(BaseHTTPRequestHandler):
         self._send(json_reply(status, {"error": {"message": message}}, ("Connection", "close")))
 
     def _send(self, reply: Reply) -> None:
-        self.send_response(reply.status)
-        for name, value in reply.headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(reply.body)))
-        self.end_headers()
-        self.wfile.write(reply.body)
+        self._deliver(Delivery(reply))
+
+    def _deliver(self, delivery: Delivery) -> None:
+        """Hold, then send the reply as the delivery says (its body or a stream, at once or
+        dripped) or abort without one. A wait cut short (the simulator stops, the client
+        hangs up) leaves the connection to close."""
+        if delivery.hold:
+            self._pause(delivery.hold)
+        reply = delivery.reply
+        if reply is None:
+            self._abort()
+            return
+        stream = delivery.stream or Stream(iter((reply.body,)), len(reply.body))
+        if stream.length is None:
+            framing, body = ("Transfer-Encoding", "chunked"), _chunks(stream.pieces)
+        else:
+            framing, body = ("Content-Length", str(stream.length)), stream.pieces
+        if not self._write(self._head(reply, framing), delivery.drip_head):
+            return
+        for piece in body:
+            if not self._write(piece, delivery.drip_body):
+                return
+
+    def _head(self, reply: Reply, framing: tuple[str, str]) -> bytes:
+        """The status line and headers, ``framing`` (how the body's end is told) last."""
+        phrase = self.responses.get(reply.status, ("",))[0]
+        lines = [
+            f"{self.protocol_version} {reply.status} {phrase}",
+            f"Server: {self.version_string()}",
+            f"Date: {self.date_time_string()}",
+            *(f"{name}: {value}" for name, value in (*reply.headers, framing)),
+        ]
+        return "".join(f"{line}\r\n" for line in (*lines, "")).encode("latin-1")
+
+    def _write(self, data: bytes, drip: float) -> bool:
+        """Send ``data`` at once, or one byte every ``drip`` seconds; False, with the
+        connection left to close, when the simulator stops or the client hangs up first."""
+        if self.server.stopping.is_set():
+            self.close_connection = True
+            return False
+        if not drip:
+            self.wfile.write(data)
+            return True
+        for at in range(len(data)):
+            if at and not self._pause(drip):
+                self.close_connection = True
+                return False
+            self.wfile.write(data[at : at + 1])
+        return True
+
+    def _pause(self, seconds: float) -> bool:
+        """Wait ``seconds``; False as soon as the simulator stops or the client hangs up."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if self.server.stopping.is_set() or self._hung_up(min(left, _WAKE)):
+                return False
+        return not self.server.stopping.is_set()
+
+    def _hung_up(self, wait: float) -> bool:
+        """Whether the client has closed the connection, waiting up to ``wait`` seconds to
+        know (a shutdown by ``stop()`` reads the same)."""
+        connection = self.connection
+        timeout = connection.gettimeout()
+        connection.settimeout(wait)
+        try:
+            waiting = connection.recv(1, socket.MSG_PEEK)
+        except TimeoutError:
+            return False
+        except OSError:  # reset by the client
+            return True
+        finally:
+            connection.settimeout(timeout)
+        if waiting:  # the client sent more (a pipelined request): it is still there
+            self.server.stopping.wait(wait)
+            return False
+        return True
 
     def _abort(self) -> None:
         """Close the connection at once, without an answer: the client sees a reset."""
         self.close_connection = True
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _ABORTIVE_CLOSE)
         self.connection.close()
+
+
+def _chunks(pieces: Iterable[bytes]) -> Iterator[bytes]:
+    """``pieces`` in chunked framing, without the last chunk: the body never ends."""
+    for piece in pieces:
+        if piece:
+            yield b"%x\r\n%s\r\n" % (len(piece), piece)
 
 
 class _LoopbackServer(ThreadingHTTPServer):
