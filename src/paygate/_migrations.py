@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     import psycopg
-    from psycopg_pool import ConnectionPool
 
 __all__ = [
     "LATEST",
@@ -26,7 +25,6 @@ __all__ = [
     "Migration",
     "SchemaNotReady",
     "current_version",
-    "open_pool",
     "redacted",
     "require_schema",
     "upgrade",
@@ -172,29 +170,6 @@ def upgrade(conninfo: str) -> list[int]:
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
     return applied
-
-
-def open_pool(conninfo: str, *, pool_size: int, connect_timeout: float) -> ConnectionPool:
-    """A pool of autocommit connections to a database whose paygate schema is current
-    (``SchemaNotReady`` otherwise)."""
-    from psycopg_pool import ConnectionPool  # noqa: PLC0415 - optional extra
-
-    pool: ConnectionPool = ConnectionPool(
-        conninfo,
-        min_size=1,
-        max_size=pool_size,
-        timeout=connect_timeout,
-        kwargs={"autocommit": True, "connect_timeout": max(1, round(connect_timeout))},
-        open=False,
-    )
-    try:
-        pool.open(wait=True, timeout=connect_timeout)
-        with pool.connection() as conn:
-            require_schema(conn)
-    except BaseException:
-        pool.close()
-        raise
-    return pool
 
 
 def redacted(conninfo: str) -> str:

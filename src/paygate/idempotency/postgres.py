@@ -10,6 +10,10 @@ waits for the first to commit and then inserts nothing), then, when the key alre
 write it asks for is an ``UPDATE`` of the locked row before the commit. ``complete`` and
 ``release`` only touch a row whose lease token still matches.
 
+Every command runs on the bounded pool of ``paygate._postgres``: opening waits at most
+``connect_timeout`` and a server that cannot be reached is ``StoreUnavailable``; a command
+takes at most the time its call has left (``command_timeout`` outside a call).
+
 Times (leases, expiry) are the database's clock (``clock_timestamp()``), so hosts whose clocks
 disagree still agree on when a lease lapses. Completed entries are forgotten after ``ttl``; a
 sweep deletes them at most once a minute per store, skipping rows other transactions hold.
@@ -23,9 +27,8 @@ from collections.abc import Callable
 from typing import Any, Final
 
 import psycopg
-from psycopg_pool import ConnectionPool
 
-from paygate._migrations import open_pool, redacted
+from paygate._postgres import Pool
 from paygate.idempotency.memory import DEFAULT_TTL
 from paygate.idempotency.store import BeginResult, Entry, decide
 
@@ -52,24 +55,26 @@ class PostgresStore:
         *,
         ttl: float = DEFAULT_TTL,
         pool_size: int = 10,
-        connect_timeout: float = 10.0,
+        connect_timeout: float = 3.0,
+        command_timeout: float = 10.0,
         clock: Callable[[], float] | None = None,
     ) -> None:
         if ttl <= 0:
             raise ValueError("ttl must be positive")
-        if pool_size < 1:
-            raise ValueError("pool_size must be at least 1")
         self._ttl = ttl
         self._clock = clock
-        self._where = redacted(conninfo)
-        self._pool: ConnectionPool = open_pool(
-            conninfo, pool_size=pool_size, connect_timeout=connect_timeout
+        self._pool = Pool(
+            conninfo,
+            name="PostgreSQL idempotency store",
+            size=pool_size,
+            connect_timeout=connect_timeout,
+            command_timeout=command_timeout,
         )
         self._purge_lock = threading.Lock()
         self._next_purge = 0.0
 
     def __repr__(self) -> str:
-        return f"paygate.PostgresStore({self._where!r}, ttl={self._ttl})"
+        return f"paygate.PostgresStore({self._pool.where!r}, ttl={self._ttl})"
 
     def _now(self) -> dict[str, Any]:
         return {"now": self._clock() if self._clock is not None else None}
@@ -77,23 +82,27 @@ class PostgresStore:
     def begin(self, key: str, fingerprint: str, *, lease_seconds: float) -> BeginResult:
         self._maybe_purge()
         params = {**self._now(), "key": key, "fingerprint": fingerprint}
-        with self._pool.connection() as conn, conn.transaction():
-            now, existing = self._lock_entry(conn, key, params)
-            result, write = decide(existing, fingerprint, now, lease_seconds)
-            if write is not None:
-                conn.execute(
-                    "UPDATE paygate_idempotency SET fingerprint = %s, token = %s, "
-                    "lease_until = %s, outcome = %s, expires_at = %s WHERE key = %s",
-                    (
-                        write.fingerprint,
-                        write.token,
-                        write.lease_until,
-                        write.outcome,
-                        write.expires_at,
-                        key,
-                    ),
-                )
-        return result
+
+        def work(conn: psycopg.Connection[Any]) -> BeginResult:
+            with conn.transaction():
+                now, existing = self._lock_entry(conn, key, params)
+                result, write = decide(existing, fingerprint, now, lease_seconds)
+                if write is not None:
+                    conn.execute(
+                        "UPDATE paygate_idempotency SET fingerprint = %s, token = %s, "
+                        "lease_until = %s, outcome = %s, expires_at = %s WHERE key = %s",
+                        (
+                            write.fingerprint,
+                            write.token,
+                            write.lease_until,
+                            write.outcome,
+                            write.expires_at,
+                            key,
+                        ),
+                    )
+            return result
+
+        return self._pool.run(work)
 
     @staticmethod
     def _lock_entry(
@@ -135,32 +144,40 @@ class PostgresStore:
         return float(row[0]), Entry(*row[1:])
 
     def complete(self, key: str, token: str, outcome: str) -> bool:
-        with self._pool.connection() as conn:
-            cursor = conn.execute(
-                "UPDATE paygate_idempotency SET token = NULL, lease_until = 0, "
-                f"outcome = %(outcome)s, expires_at = {_NOW} + %(ttl)s "
-                "WHERE key = %(key)s AND token = %(token)s",
-                {**self._now(), "outcome": outcome, "ttl": self._ttl, "key": key, "token": token},
+        params = {**self._now(), "outcome": outcome, "ttl": self._ttl, "key": key, "token": token}
+        return self._pool.run(
+            lambda conn: (
+                conn.execute(
+                    "UPDATE paygate_idempotency SET token = NULL, lease_until = 0, "
+                    f"outcome = %(outcome)s, expires_at = {_NOW} + %(ttl)s "
+                    "WHERE key = %(key)s AND token = %(token)s",
+                    params,
+                ).rowcount
+                == 1
             )
-            return cursor.rowcount == 1
+        )
 
     def release(self, key: str, token: str) -> None:
-        with self._pool.connection() as conn:
-            conn.execute(
+        self._pool.run(
+            lambda conn: conn.execute(
                 "DELETE FROM paygate_idempotency WHERE key = %s AND token = %s", (key, token)
             )
+        )
 
     def purge(self) -> int:
         """Delete completed entries past their expiry (one batch); how many were deleted."""
-        with self._pool.connection() as conn:
-            cursor = conn.execute(
-                "DELETE FROM paygate_idempotency WHERE key IN ("
-                "SELECT key FROM paygate_idempotency "
-                f"WHERE outcome IS NOT NULL AND expires_at <= {_NOW} "
-                "LIMIT %(batch)s FOR UPDATE SKIP LOCKED)",
-                {**self._now(), "batch": _PURGE_BATCH},
+        params = {**self._now(), "batch": _PURGE_BATCH}
+        return self._pool.run(
+            lambda conn: (
+                conn.execute(
+                    "DELETE FROM paygate_idempotency WHERE key IN ("
+                    "SELECT key FROM paygate_idempotency "
+                    f"WHERE outcome IS NOT NULL AND expires_at <= {_NOW} "
+                    "LIMIT %(batch)s FOR UPDATE SKIP LOCKED)",
+                    params,
+                ).rowcount
             )
-            return cursor.rowcount
+        )
 
     def _maybe_purge(self) -> None:
         now = time.monotonic()

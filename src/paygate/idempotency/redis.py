@@ -15,14 +15,18 @@ redis-py is an optional dependency (``paygate[redis]``); import this module by n
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final, cast
+from typing import Any, Final, TypeVar, cast
 
 import redis
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
 
+from paygate._bounded import BoundedCalls
+from paygate.errors import StoreUnavailable
 from paygate.idempotency.memory import DEFAULT_TTL
 from paygate.idempotency.store import Begin, BeginResult, new_token
+
+T = TypeVar("T")
 
 __all__ = ["DEFAULT_PREFIX", "RedisStore"]
 
@@ -94,8 +98,10 @@ _OUTCOMES: Final = {
 class RedisStore:
     """Keys, leases and outcomes in Redis. Safe across threads, processes and hosts.
 
-    ``socket_timeout`` bounds every command; an unreachable Redis raises a ``redis`` error,
-    which the gateway turns into a ``RetriableError`` before anything is sent (fail closed).
+    Opening pings Redis within ``socket_timeout``; each command takes at most the time its call
+    has left (``socket_timeout`` outside a call, and at most that on the socket itself). A
+    Redis that cannot be reached, or answers too late, is ``StoreUnavailable``, which the
+    gateway reports before anything is sent (fail closed).
     """
 
     blocking = True
@@ -124,6 +130,8 @@ class RedisStore:
         self._begin = self._redis.register_script(_BEGIN)
         self._complete = self._redis.register_script(_COMPLETE)
         self._release = self._redis.register_script(_RELEASE)
+        self._calls = BoundedCalls("Redis idempotency store", workers=16, ceiling=socket_timeout)
+        self._call(self._redis.ping)
 
     def __repr__(self) -> str:
         return f"paygate.RedisStore(prefix={self._prefix!r}, ttl={self._ttl})"
@@ -131,9 +139,21 @@ class RedisStore:
     def _now(self) -> str:
         return "" if self._clock is None else repr(self._clock())
 
+    def _call(self, command: Callable[[], T]) -> T:
+        """``command()`` within the time left of the call; whatever else goes wrong talking
+        to Redis (unreachable, timed out, an answer redis-py cannot read) as
+        ``StoreUnavailable``."""
+        try:
+            return self._calls.run(command)
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            raise StoreUnavailable(f"Redis is unavailable ({type(exc).__name__})") from exc
+
     def begin(self, key: str, fingerprint: str, *, lease_seconds: float) -> BeginResult:
         args = [self._now(), fingerprint, repr(float(lease_seconds)), repr(self._ttl), new_token()]
-        reply = cast(list[Any], self._begin(keys=[self._prefix + key], args=args))
+        entry = [self._prefix + key]
+        reply = cast(list[Any], self._call(lambda: self._begin(keys=entry, args=args)))
         outcome = _OUTCOMES[reply[0]]
         if outcome is Begin.PROCEED:
             return BeginResult(outcome, token=reply[1].decode(), retaken=reply[0] == b"retaken")
@@ -143,10 +163,11 @@ class RedisStore:
 
     def complete(self, key: str, token: str, outcome: str) -> bool:
         args = [self._now(), token, outcome, repr(self._ttl)]
-        return bool(self._complete(keys=[self._prefix + key], args=args))
+        return bool(self._call(lambda: self._complete(keys=[self._prefix + key], args=args)))
 
     def release(self, key: str, token: str) -> None:
-        self._release(keys=[self._prefix + key], args=[token])
+        self._call(lambda: self._release(keys=[self._prefix + key], args=[token]))
 
     def close(self) -> None:
+        self._calls.close()
         self._redis.close()

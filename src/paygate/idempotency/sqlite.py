@@ -7,13 +7,12 @@ seconds because leases must mean the same thing in every process.
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
+from paygate._sqlite import SharedConnection
 from paygate.idempotency.memory import DEFAULT_TTL
 from paygate.idempotency.store import BeginResult, Entry, decide
 
@@ -49,58 +48,47 @@ class SQLiteStore:
         self.path = Path(path)
         self._ttl = ttl
         self._clock = clock
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(
-            self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        self._db = SharedConnection(
+            self.path, busy_timeout=busy_timeout, schema=_SCHEMA, synchronous="NORMAL"
         )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
         self._next_purge = 0.0
 
     def __repr__(self) -> str:
         return f"paygate.SQLiteStore({str(self.path)!r}, ttl={self._ttl})"
 
     def begin(self, key: str, fingerprint: str, *, lease_seconds: float) -> BeginResult:
-        with self._lock:
+        with self._db.transaction() as db:
             now = self._clock()
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                if now >= self._next_purge:
-                    self._db.execute(
-                        "DELETE FROM paygate_idempotency WHERE outcome IS NOT NULL "
-                        "AND expires_at <= ?",
-                        (now,),
-                    )
-                    self._next_purge = now + _PURGE_EVERY
-                row = self._db.execute(
-                    "SELECT fingerprint, token, lease_until, outcome, expires_at "
-                    "FROM paygate_idempotency WHERE key = ?",
-                    (key,),
-                ).fetchone()
-                existing = Entry(*row) if row is not None else None
-                result, write = decide(existing, fingerprint, now, lease_seconds)
-                if write is not None:
-                    self._db.execute(
-                        "INSERT OR REPLACE INTO paygate_idempotency VALUES (?, ?, ?, ?, ?, ?)",
-                        (
-                            key,
-                            write.fingerprint,
-                            write.token,
-                            write.lease_until,
-                            write.outcome,
-                            write.expires_at,
-                        ),
-                    )
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-            return result
+            if now >= self._next_purge:
+                db.execute(
+                    "DELETE FROM paygate_idempotency WHERE outcome IS NOT NULL AND expires_at <= ?",
+                    (now,),
+                )
+                self._next_purge = now + _PURGE_EVERY
+            row = db.execute(
+                "SELECT fingerprint, token, lease_until, outcome, expires_at "
+                "FROM paygate_idempotency WHERE key = ?",
+                (key,),
+            ).fetchone()
+            existing = Entry(*row) if row is not None else None
+            result, write = decide(existing, fingerprint, now, lease_seconds)
+            if write is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO paygate_idempotency VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        key,
+                        write.fingerprint,
+                        write.token,
+                        write.lease_until,
+                        write.outcome,
+                        write.expires_at,
+                    ),
+                )
+        return result
 
     def complete(self, key: str, token: str, outcome: str) -> bool:
-        with self._lock:
-            cursor = self._db.execute(
+        with self._db.turn() as db:
+            cursor = db.execute(
                 "UPDATE paygate_idempotency SET token = NULL, lease_until = 0, outcome = ?, "
                 "expires_at = ? WHERE key = ? AND token = ?",
                 (outcome, self._clock() + self._ttl, key, token),
@@ -108,11 +96,8 @@ class SQLiteStore:
             return cursor.rowcount == 1
 
     def release(self, key: str, token: str) -> None:
-        with self._lock:
-            self._db.execute(
-                "DELETE FROM paygate_idempotency WHERE key = ? AND token = ?", (key, token)
-            )
+        with self._db.turn() as db:
+            db.execute("DELETE FROM paygate_idempotency WHERE key = ? AND token = ?", (key, token))
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._db.close()

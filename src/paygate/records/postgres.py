@@ -32,9 +32,8 @@ from typing import Any
 
 import psycopg
 from psycopg import errors
-from psycopg_pool import ConnectionPool
 
-from paygate._migrations import open_pool, redacted
+from paygate._postgres import Pool
 from paygate.records.state import Intent, PaymentRecord
 from paygate.records.store import Applied, ChangeFn, IntentKey, Locate, apply_in
 from paygate.records.trail import GENESIS, AuditEntry, ChainProblem, verify_chain
@@ -42,6 +41,8 @@ from paygate.records.trail import GENESIS, AuditEntry, ChainProblem, verify_chai
 __all__ = ["PostgresRecordStore"]
 
 Connection = psycopg.Connection[Any]
+# A whole-store verify may take long; each of its statements is still bounded by the server.
+_VERIFY_SECONDS = 3600.0
 
 
 def _next_check(record: PaymentRecord) -> datetime | None:
@@ -136,22 +137,31 @@ class PostgresRecordStore:
     """Payment records, their audit trails and seen webhook events in PostgreSQL.
 
     Safe across threads, processes and hosts; ``pool_size`` bounds the connections it holds.
+    Opening waits at most ``connect_timeout``; each command at most the time its call has left
+    (``command_timeout`` outside a call); a server that cannot be reached in time is
+    ``StoreUnavailable``.
     """
 
     blocking = True
 
     def __init__(
-        self, conninfo: str, *, pool_size: int = 10, connect_timeout: float = 10.0
+        self,
+        conninfo: str,
+        *,
+        pool_size: int = 10,
+        connect_timeout: float = 3.0,
+        command_timeout: float = 10.0,
     ) -> None:
-        if pool_size < 1:
-            raise ValueError("pool_size must be at least 1")
-        self._where = redacted(conninfo)
-        self._pool: ConnectionPool = open_pool(
-            conninfo, pool_size=pool_size, connect_timeout=connect_timeout
+        self._pool = Pool(
+            conninfo,
+            name="PostgreSQL record store",
+            size=pool_size,
+            connect_timeout=connect_timeout,
+            command_timeout=command_timeout,
         )
 
     def __repr__(self) -> str:
-        return f"paygate.PostgresRecordStore({self._where!r})"
+        return f"paygate.PostgresRecordStore({self._pool.where!r})"
 
     def apply(
         self,
@@ -175,7 +185,7 @@ class PostgresRecordStore:
                     needs_intent=needs_intent,
                 )
 
-        with self._pool.connection() as conn:
+        def work(conn: Connection) -> Applied:
             try:
                 return once(conn)
             except errors.UniqueViolation:
@@ -183,34 +193,36 @@ class PostgresRecordStore:
                 # lock and change.
                 return once(conn)
 
+        return self._pool.run(work)
+
     def write_intent(self, intent: Intent) -> None:
-        with self._pool.connection() as conn:
-            conn.execute(
+        row = (
+            intent.provider,
+            intent.idempotency_key,
+            intent.lease_until,
+            intent.model_dump_json(),
+        )
+        self._pool.run(
+            lambda conn: conn.execute(
                 "INSERT INTO paygate_intents (provider, key, lease_until, body) "
                 "VALUES (%s, %s, %s, %s::jsonb) ON CONFLICT (provider, key) DO UPDATE "
                 "SET lease_until = excluded.lease_until, body = excluded.body",
-                (
-                    intent.provider,
-                    intent.idempotency_key,
-                    intent.lease_until,
-                    intent.model_dump_json(),
-                ),
+                row,
             )
+        )
 
     def intents(self, lapsed_by: datetime | None = None) -> list[Intent]:
-        with self._pool.connection() as conn:
+        def work(conn: Connection) -> list[tuple[str]]:
             if lapsed_by is None:
-                rows = conn.execute("SELECT body::text FROM paygate_intents").fetchall()
-            else:
-                rows = conn.execute(
-                    "SELECT body::text FROM paygate_intents WHERE lease_until <= %s",
-                    (lapsed_by,),
-                ).fetchall()
-        return [Intent.model_validate_json(row[0]) for row in rows]
+                return conn.execute("SELECT body::text FROM paygate_intents").fetchall()
+            return conn.execute(
+                "SELECT body::text FROM paygate_intents WHERE lease_until <= %s", (lapsed_by,)
+            ).fetchall()
+
+        return [Intent.model_validate_json(row[0]) for row in self._pool.run(work)]
 
     def _read(self, locate: Locate) -> PaymentRecord | None:
-        with self._pool.connection() as conn:
-            return _Tx(conn, datetime.now(UTC), lock=False).load(locate)
+        return self._pool.run(lambda conn: _Tx(conn, datetime.now(UTC), lock=False).load(locate))
 
     def lookup(self, locate: Locate) -> PaymentRecord | None:
         return self._read(locate)
@@ -222,35 +234,38 @@ class PostgresRecordStore:
         return self._read(Locate(provider=provider, payment_id=payment_id))
 
     def trail(self, record_id: str) -> list[AuditEntry]:
-        with self._pool.connection() as conn:
-            return _trail(conn, record_id)
+        return self._pool.run(lambda conn: _trail(conn, record_id))
 
     def verify(self) -> ChainProblem | None:
-        with self._pool.connection() as conn, conn.transaction():
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            anchors = conn.execute(
-                "SELECT record_id, trail_length, trail_head FROM paygate_records ORDER BY record_id"
-            ).fetchall()
-            for record_id, length, head in anchors:
-                problem = verify_chain(record_id, _trail(conn, record_id), length=length, head=head)
-                if problem is not None:
-                    return problem
-        return None
+        def work(conn: Connection) -> ChainProblem | None:
+            with conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                anchors = conn.execute(
+                    "SELECT record_id, trail_length, trail_head FROM paygate_records "
+                    "ORDER BY record_id"
+                ).fetchall()
+                for record_id, length, head in anchors:
+                    trail = _trail(conn, record_id)
+                    problem = verify_chain(record_id, trail, length=length, head=head)
+                    if problem is not None:
+                        return problem
+            return None
+
+        return self._pool.run(work, ceiling=_VERIFY_SECONDS)
 
     def with_unknown(self, due_before: datetime | None = None) -> list[PaymentRecord]:
-        with self._pool.connection() as conn:
+        def work(conn: Connection) -> list[tuple[str]]:
             if due_before is None:
-                rows = conn.execute(
+                return conn.execute(
                     "SELECT body::text FROM paygate_records WHERE next_check IS NOT NULL "
                     "ORDER BY next_check"
                 ).fetchall()
-            else:
-                rows = conn.execute(
-                    "SELECT body::text FROM paygate_records WHERE next_check <= %s "
-                    "ORDER BY next_check",
-                    (due_before,),
-                ).fetchall()
-        return [PaymentRecord.model_validate_json(row[0]) for row in rows]
+            return conn.execute(
+                "SELECT body::text FROM paygate_records WHERE next_check <= %s ORDER BY next_check",
+                (due_before,),
+            ).fetchall()
+
+        return [PaymentRecord.model_validate_json(row[0]) for row in self._pool.run(work)]
 
     def close(self) -> None:
         self._pool.close()

@@ -9,11 +9,11 @@ ever inserted into. An intent is one row, committed before its request is sent.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from paygate._sqlite import SharedConnection
 from paygate.records.state import Intent, PaymentRecord
 from paygate.records.store import Applied, ChangeFn, IntentKey, Locate, apply_in
 from paygate.records.trail import GENESIS, AuditEntry, ChainProblem, verify_chain
@@ -139,12 +139,7 @@ class SQLiteRecordStore:
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 5.0) -> None:
         self.path = Path(path)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(
-            self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        self._db = SharedConnection(self.path, busy_timeout=busy_timeout, schema=_SCHEMA)
 
     def __repr__(self) -> str:
         return f"paygate.SQLiteRecordStore({str(self.path)!r})"
@@ -158,69 +153,59 @@ class SQLiteRecordStore:
         intent: IntentKey | None = None,
         needs_intent: bool = False,
     ) -> Applied:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                applied = apply_in(
-                    _Tx(self._db),
-                    locate,
-                    change,
-                    event,
-                    datetime.now(UTC),
-                    intent=intent,
-                    needs_intent=needs_intent,
-                )
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-            return applied
+        with self._db.transaction() as db:
+            return apply_in(
+                _Tx(db),
+                locate,
+                change,
+                event,
+                datetime.now(UTC),
+                intent=intent,
+                needs_intent=needs_intent,
+            )
 
     def write_intent(self, intent: Intent) -> None:
-        with self._lock:
-            self._db.execute(
+        row = (intent.provider, intent.idempotency_key, _utc(intent.lease_until))
+        with self._db.turn() as db:
+            db.execute(
                 "INSERT OR REPLACE INTO paygate_intents VALUES (?, ?, ?, ?)",
-                (
-                    intent.provider,
-                    intent.idempotency_key,
-                    _utc(intent.lease_until),
-                    intent.model_dump_json(),
-                ),
+                (*row, intent.model_dump_json()),
             )
 
     def intents(self, lapsed_by: datetime | None = None) -> list[Intent]:
-        with self._lock:
+        with self._db.turn() as db:
             if lapsed_by is None:
-                rows = self._db.execute("SELECT body FROM paygate_intents").fetchall()
+                rows = db.execute("SELECT body FROM paygate_intents").fetchall()
             else:
-                rows = self._db.execute(
+                rows = db.execute(
                     "SELECT body FROM paygate_intents WHERE lease_until <= ?", (_utc(lapsed_by),)
                 ).fetchall()
         return [Intent.model_validate_json(row[0]) for row in rows]
 
+    def _load(self, locate: Locate) -> PaymentRecord | None:
+        with self._db.turn() as db:
+            return _Tx(db).load(locate)
+
     def lookup(self, locate: Locate) -> PaymentRecord | None:
-        with self._lock:
-            return _Tx(self._db).load(locate)
+        return self._load(locate)
 
     def get(self, record_id: str) -> PaymentRecord | None:
-        with self._lock:
-            return _Tx(self._db).load(Locate(record_id=record_id))
+        return self._load(Locate(record_id=record_id))
 
     def find(self, provider: str, payment_id: str) -> PaymentRecord | None:
-        with self._lock:
-            return _Tx(self._db).load(Locate(provider=provider, payment_id=payment_id))
+        return self._load(Locate(provider=provider, payment_id=payment_id))
 
     def trail(self, record_id: str) -> list[AuditEntry]:
-        with self._lock:
-            rows = self._db.execute(
+        with self._db.turn() as db:
+            rows = db.execute(
                 "SELECT body FROM paygate_audit_trail WHERE record_id = ? ORDER BY rowid",
                 (record_id,),
             ).fetchall()
         return [AuditEntry.model_validate_json(row[0]) for row in rows]
 
     def verify(self) -> ChainProblem | None:
-        with self._lock:
-            anchors = self._db.execute(
+        with self._db.turn() as db:
+            anchors = db.execute(
                 "SELECT record_id, trail_length, trail_head FROM paygate_records ORDER BY record_id"
             ).fetchall()
         for record_id, length, head in anchors:
@@ -230,17 +215,16 @@ class SQLiteRecordStore:
         return None
 
     def with_unknown(self, due_before: datetime | None = None) -> list[PaymentRecord]:
-        with self._lock:
+        with self._db.turn() as db:
             if due_before is None:
-                rows = self._db.execute(
+                rows = db.execute(
                     "SELECT body FROM paygate_records WHERE next_check IS NOT NULL"
                 ).fetchall()
             else:
-                rows = self._db.execute(
+                rows = db.execute(
                     "SELECT body FROM paygate_records WHERE next_check <= ?", (_utc(due_before),)
                 ).fetchall()
         return [PaymentRecord.model_validate_json(row[0]) for row in rows]
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._db.close()
