@@ -84,6 +84,78 @@ def test_an_answer_that_does_not_echo_the_request_is_never_a_success(
     assert named in str(mismatch.value) and mismatch.value.payment_id == "pi_echo"
 
 
+@pytest.mark.parametrize(
+    ("capture", "over", "named"),
+    [
+        (False, {"status": "succeeded", "amount_received": 1000}, "authorize only"),
+        (True, {"status": "requires_capture"}, "authorized only"),
+    ],
+)
+def test_an_answer_that_did_something_else_than_asked_is_never_a_success(
+    capture: bool, over: dict[str, Any], named: str
+) -> None:
+    """An authorize answered as already captured, a purchase answered as merely authorized:
+    the money is not where the caller would think it is."""
+    call = "purchase" if capture else "authorize"
+    with _gateway(lambda form: _intent(form, **over)) as gw, pytest.raises(OutcomeUnknown) as odd:
+        getattr(gw, call)(Money("10.00", "EUR"), source=VISA, reference="order-odd")
+    assert odd.value.code is ErrorCode.INTEGRITY_MISMATCH and named in str(odd.value)
+    [record] = gw.unknown_payments()  # kept for resolve_unknown(), never a success
+    assert record.unknown[0].reason is not None and named in record.unknown[0].reason
+
+
+def _charge(amount: int, currency: str, captured: int = 0) -> dict[str, Any]:
+    return {
+        "id": "ch_1", "object": "charge", "amount": amount, "amount_captured": captured,
+        "amount_refunded": 0, "captured": bool(captured), "currency": currency,
+        "status": "succeeded",
+    }  # fmt: skip
+
+
+def test_a_capture_or_refund_without_an_amount_is_checked_against_the_payment() -> None:
+    """The caller named no amount, but the payment did: an answer in another currency (or for
+    more than the payment) is an unknown outcome, not a success."""
+    answers: dict[str, dict[str, Any]] = {
+        "/v1/payment_intents": _intent(
+            {"amount": "1000", "currency": "eur", "metadata[reference]": "order-cur"},
+            latest_charge=_charge(1000, "eur"),
+        ),
+        "/v1/payment_intents/pi_echo/capture": _intent(
+            {"amount": "1000", "currency": "usd", "metadata[reference]": "order-cur"},
+            status="succeeded", amount_received=1000, latest_charge=_charge(1000, "usd", 1000),
+        ),
+        "/v1/refunds": {
+            "id": "re_1", "object": "refund", "amount": 1000, "currency": "usd",
+            "payment_intent": "pi_echo", "status": "succeeded", "metadata": {},
+        },
+    }  # fmt: skip
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=answers[request.url.path])
+
+    adapter = StripeAdapter("sk_test_integrity", base_url="https://stripe.example")
+    with Gateway(adapter, transport=httpx.MockTransport(handler)) as gw:
+        p = gw.authorize(Money("10.00", "EUR"), source=VISA, reference="order-cur")
+        with pytest.raises(OutcomeUnknown) as capture:
+            gw.capture(p.id)
+        assert capture.value.code is ErrorCode.INTEGRITY_MISMATCH
+        assert "currency" in str(capture.value)
+        # Refunds: the payment is authorized only, so the record refuses a refund before any
+        # I/O; a record that says captured meets an answer in the wrong currency instead.
+        answers["/v1/payment_intents/pi_echo"] = answers["/v1/payment_intents/pi_echo/capture"]
+        answers["/v1/payment_intents/pi_echo"]["currency"] = "eur"
+        answers["/v1/payment_intents/pi_echo"]["latest_charge"] = _charge(1000, "eur", 1000)
+        assert gw.retrieve(p.id).status is PaymentStatus.CAPTURED
+        with pytest.raises(OutcomeUnknown) as refund:
+            gw.refund(p.id)
+        assert refund.value.code is ErrorCode.INTEGRITY_MISMATCH
+        assert "currency" in str(refund.value)
+        assert {u.operation.value for r in gw.unknown_payments() for u in r.unknown} == {
+            "capture",
+            "refund",
+        }
+
+
 def test_a_read_of_another_payment_is_refused() -> None:
     with (
         _gateway(lambda form: _intent(form, id="pi_other")) as gw,

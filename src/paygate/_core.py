@@ -103,6 +103,7 @@ class Prepared:
     fingerprint: str | None
     http: httpx.Request | None = None
     digest: str | None = None  # None: a read, or a body with card data (never kept)
+    record: PaymentRecord | None = None  # what a capture, void or refund was checked against
 
     @property
     def mutating(self) -> bool:
@@ -483,7 +484,7 @@ class GatewayCore:
         outcome = self.adapter.parse_response(response, context)
         if isinstance(outcome, PaymentError):
             return outcome
-        return _integrity.check(prepared.request, outcome, prepared.key) or outcome
+        return _integrity.check(prepared.request, outcome, prepared.key, prepared.record) or outcome
 
     @staticmethod
     def stored_outcome(error: PaymentError) -> str | None:
@@ -526,7 +527,7 @@ class GatewayCore:
         request = _recording.checked(
             prepared.request, prepared.key, record, self.adapter.capabilities
         )
-        return prepared if request is prepared.request else replace(prepared, request=request)
+        return replace(prepared, request=request, record=record)
 
     def record_change(
         self, prepared: Prepared, outcome: Result | PaymentError

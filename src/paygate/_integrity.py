@@ -1,7 +1,10 @@
 """After validation, compare what the provider echoes with what was asked.
 
 A provider that answers 200 for a different amount, currency, reference or payment has done
-something other than what was asked; that is never reported as a success.
+something other than what was asked; that is never reported as a success. What the operation
+implies is checked even when the caller gave no amount: a capture, void or refund is answered
+in the currency of the payment's record and for no more than the payment; an authorize is not
+answered as already captured, nor a purchase as merely authorized.
 """
 
 from __future__ import annotations
@@ -21,17 +24,25 @@ from paygate.models import (
     RetrieveRequest,
     amount_of,
 )
+from paygate.records.state import PaymentRecord
 
 _CONFIRMED_CAPTURE = frozenset({PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_CAPTURED})
+_MONEY_TAKEN = _CONFIRMED_CAPTURE | {PaymentStatus.REFUNDED, PaymentStatus.PARTIALLY_REFUNDED}
 
 
-def mismatches(request: OperationRequest, result: Result) -> list[str]:
-    """Names of the fields where the provider's answer differs from the request."""
+def mismatches(
+    request: OperationRequest, result: Result, record: PaymentRecord | None = None
+) -> list[str]:
+    """Names of the fields where the provider's answer differs from the request (and, for a
+    capture, void or refund, from the payment's ``record``)."""
     found: list[str] = []
 
     def expect(field: str, asked: object, got: object) -> None:
         if asked != got:
             found.append(f"{field} (asked {asked}, provider says {got})")
+
+    if record is not None and not isinstance(request, AuthorizeRequest | FindRequest):
+        found += _against_record(result, record)
 
     if isinstance(request, FindRequest):
         if not isinstance(result, Payment):
@@ -45,6 +56,11 @@ def mismatches(request: OperationRequest, result: Result) -> list[str]:
             return ["result type"]
         expect("amount", request.amount, result.amount)
         expect("reference", request.reference, result.reference)
+        taken = result.status in _MONEY_TAKEN or result.amount_captured.is_positive
+        if not request.capture and taken:
+            found.append(f"status (asked to authorize only, provider says {result.status})")
+        if request.capture and result.status is PaymentStatus.AUTHORIZED:
+            found.append("status (asked to capture, provider says authorized only)")
         return found
     if isinstance(result, ModificationReceipt):
         if isinstance(request, AuthorizeRequest | RetrieveRequest):
@@ -72,11 +88,28 @@ def mismatches(request: OperationRequest, result: Result) -> list[str]:
     return found
 
 
+def _against_record(result: Result, record: PaymentRecord) -> list[str]:
+    """What the payment itself implies for a capture, void or refund's answer."""
+    amount = result.amount
+    found: list[str] = []
+    if amount is not None and amount.currency != record.currency:
+        found.append(f"currency (the payment is in {record.currency}, provider says {amount})")
+        return found
+    if isinstance(result, Refund) and result.amount > record.amount:
+        found.append(f"amount (a refund of {result.amount} for a payment of {record.amount})")
+    if isinstance(result, Payment) and result.amount_captured > result.amount:
+        found.append(f"amount captured ({result.amount_captured} of {result.amount})")
+    return found
+
+
 def check(
-    request: OperationRequest, result: Result, idempotency_key: str | None
+    request: OperationRequest,
+    result: Result,
+    idempotency_key: str | None,
+    record: PaymentRecord | None = None,
 ) -> PaymentError | None:
     """An error naming every mismatch, or None when the answer matches the request."""
-    found = mismatches(request, result)
+    found = mismatches(request, result, record)
     if not found:
         return None
     error_cls = OutcomeUnknown if request.operation.is_mutating else TerminalError
