@@ -19,6 +19,9 @@ _PAN: Final = re.compile(r"(?<![0-9A-Za-z_])(?:\d[ -]?){9,15}(\d{4})(?![0-9A-Za-
 _KEY: Final = re.compile(r"\b((?:sk|rk|pk|whsec)_(?:test|live)?_?)[A-Za-z0-9]{4,}")
 
 REDACTED: Final = "[redacted]"
+# C0 and C1 control characters, DEL, and the Unicode line and paragraph separators: what could
+# end or forge a log line, or hide text on a terminal.
+_CONTROLS: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def redact_text(text: str) -> str:
@@ -38,3 +41,8 @@ def redact(value: object) -> object:
     if isinstance(value, str):
         return redact_text(value)
     return value
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with control characters written as escapes (``\\x07``, ``\\u2028``)."""
+    return _CONTROLS.sub(lambda m: repr(m.group())[1:-1], text)
