@@ -195,6 +195,7 @@ class AsyncGateway(_AsyncIO):
     # -- records, webhooks, unknown outcomes ------------------------------------------------------
     async def payment_record(self, payment_id: str) -> PaymentRecord | None:
         """paygate's record of a payment, by the provider's payment id."""
+        payment_id = self.checked_payment_id(payment_id)
         return await self._records(self.records.find, self.provider, payment_id)
 
     async def audit_trail(self, payment_id: str) -> list[AuditEntry]:

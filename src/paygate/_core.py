@@ -199,6 +199,12 @@ class GatewayCore:
     def retrieve_request(*, payment_id: str) -> RetrieveRequest:
         return validated(RetrieveRequest, payment_id=payment_id)
 
+    def checked_payment_id(self, payment_id: str) -> str:
+        """``payment_id`` if it can name one of this provider's payments (a record lookup's
+        argument, checked as an operation's is); ``InvalidRequestError`` otherwise."""
+        self.adapter.capabilities.check(self.retrieve_request(payment_id=payment_id))
+        return payment_id
+
     @staticmethod
     def find_request(*, reference: str, amount: Money | None) -> FindRequest:
         return validated(FindRequest, reference=reference, amount=amount)
@@ -426,7 +432,13 @@ class GatewayCore:
 
     # -- webhooks --------------------------------------------------------------------------------
     def webhook_events(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
-        """Verified, normalized events (``InvalidWebhookError`` when the delivery is not)."""
+        """Verified, normalized events (``InvalidWebhookError`` when the delivery is not).
+
+        ``InvalidRequestError`` when the arguments are not a delivery at all: ``body`` must be
+        the raw bytes received (a decoded or re-encoded body would not verify anyway), and
+        ``headers`` a mapping of names to values (a dict, or a framework's headers object).
+        """
+        _check_webhook_arguments(headers, body)
         return self.adapter.parse_webhook(headers, body, now=time.time())
 
     def webhook_change(self, event: WebhookEvent) -> tuple[Locate, ChangeFn, tuple[str, str]]:
@@ -570,6 +582,23 @@ ADOPTING_EVENTS: Final = frozenset({EventType.AUTHORIZED, EventType.FAILED, Even
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _check_webhook_arguments(headers: object, body: object) -> None:
+    if not isinstance(body, bytes):
+        raise InvalidRequestError(
+            f"a webhook body must be the raw bytes received, not {type(body).__name__}"
+        )
+    items = getattr(headers, "items", None)
+    if isinstance(headers, str | bytes) or not callable(items):
+        raise InvalidRequestError(
+            f"webhook headers must be a mapping of names to values, not {type(headers).__name__}"
+        )
+    for pair in items():
+        if not (
+            isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(p, str) for p in pair)
+        ):
+            raise InvalidRequestError("webhook header names and values must be strings")
 
 
 def resolution(

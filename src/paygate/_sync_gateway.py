@@ -192,6 +192,7 @@ class Gateway(_BlockingIO):
     # -- records, webhooks, unknown outcomes ------------------------------------------------------
     def payment_record(self, payment_id: str) -> PaymentRecord | None:
         """paygate's record of a payment, by the provider's payment id."""
+        payment_id = self.checked_payment_id(payment_id)
         return self._records(self.records.find, self.provider, payment_id)
 
     def audit_trail(self, payment_id: str) -> list[AuditEntry]:
