@@ -159,6 +159,7 @@ WRONG_TYPES: dict[str, Callable[[Target], Any]] = {
     "refund-amount-negative": lambda t: t.gw.refund(t.payment_id, amount=eur("-1.00")),
     "retrieve-id-list": lambda t: t.gw.retrieve(["pi_1"]),
     "find-reference-int": lambda t: t.gw.find(42),
+    "find-amount-negative": lambda t: t.gw.find("o", amount=eur("-1.00")),  # found by the fuzzer
     "payment-record-list": lambda t: t.gw.payment_record(["pi_1"]),
     "audit-trail-none": lambda t: t.gw.audit_trail(None),
 }
@@ -342,6 +343,9 @@ PAN_CALLS: dict[str, Callable[[Target, str], Any]] = {
     "capture-reference": lambda t, pan: t.gw.capture(t.payment_id, reference=pan),
     "refund-reference": lambda t, pan: t.gw.refund(t.payment_id, reference=pan),
     "find": lambda t, pan: t.gw.find(pan),
+    "idempotency-key": lambda t, pan: t.gw.authorize(  # logged and stored with every call
+        eur("10.00"), source=t.source, reference="o", idempotency_key=pan
+    ),
 }
 
 

@@ -84,6 +84,11 @@ def _token(value: str) -> str:
     return value
 
 
+def _key(value: str) -> str:
+    # A key is logged with every call and kept in the stores: never a card number.
+    return _no_card_number(_token(value))
+
+
 def _printable_or_space(value: str) -> str:
     if _PRINTABLE_OR_SPACE.fullmatch(value) is None:
         raise ValueError("must be printable ASCII (letters, digits, punctuation, spaces)")
@@ -130,7 +135,7 @@ Reference = Annotated[
     AfterValidator(_printable_or_space),
     AfterValidator(_no_card_number),
 ]
-IdempotencyKey = Annotated[StrictStr, Field(min_length=1, max_length=64), AfterValidator(_token)]
+IdempotencyKey = Annotated[StrictStr, Field(min_length=1, max_length=64), AfterValidator(_key)]
 ProviderId = Annotated[StrictStr, Field(min_length=1, max_length=255), AfterValidator(_safe_id)]
 TokenId = Annotated[StrictStr, Field(min_length=1, max_length=255), AfterValidator(_token)]
 Description = Annotated[StrictStr, Field(max_length=500), AfterValidator(_no_card_number)]
@@ -398,6 +403,8 @@ class FindRequest(PaymentRequest):
     reference: Reference
     amount: Money | None = None
     operation: Literal[Operation.FIND] = Operation.FIND
+
+    _check_amount = field_validator("amount")(_positive_or_none)  # no payment has less
 
 
 OperationRequest = (
