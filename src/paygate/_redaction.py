@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Final
+from urllib.parse import urlsplit, urlunsplit
 
 # Keys whose values are never kept, in any provider's casing.
 _SECRET_KEY: Final = re.compile(
@@ -63,6 +64,18 @@ def redact(value: object) -> object:
     if isinstance(value, str):
         return redact_text(value)
     return value
+
+
+def url_without_credentials(url: str) -> str:
+    """``url`` with whatever precedes its host (a user name and password) masked."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<a URL that cannot be read>"
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{REDACTED}@{host}"))
 
 
 def escape_controls(text: str) -> str:

@@ -33,6 +33,7 @@ import httpx
 from pydantic import BaseModel, SecretStr
 
 from paygate import __version__
+from paygate._redaction import url_without_credentials
 from paygate.adapters.adyen._codes import (
     CODE_REASONS,
     DECLINE_FALLBACK,
@@ -144,8 +145,9 @@ class AdyenAdapter:
 
     def __repr__(self) -> str:
         hmac_key = "None" if self._hmac_key is None else "**********"
+        base_url = url_without_credentials(self.base_url)
         return (
-            f"paygate.adapters.adyen.AdyenAdapter(base_url={self.base_url!r}, "
+            f"paygate.adapters.adyen.AdyenAdapter(base_url={base_url!r}, "
             f"merchant_account={self.merchant_account!r}, api_key=**********, "
             f"hmac_key={hmac_key})"
         )
