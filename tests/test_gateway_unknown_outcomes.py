@@ -233,7 +233,7 @@ def test_only_the_providers_final_answer_is_kept_for_the_key(
     provider.answer = answer
     for _ in range(2):
         with pytest.raises(PaymentError) as refused:
-            gw.authorize(eur("0.10"), source=VISA, reference="order-kept")
+            gw.authorize(eur("1.00"), source=VISA, reference="order-kept")
         assert not isinstance(refused.value, OutcomeUnknown)
     assert len(provider.posts) == (2 if kept else 3)  # kept: the repeat is answered locally
     assert gw.unknown_payments() == []

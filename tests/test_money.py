@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -11,6 +12,7 @@ from pydantic import BaseModel
 
 from paygate import Currency, Money
 from paygate._currencies import ISO_4217_EXPONENTS
+from paygate.errors import ErrorCode, InvalidRequestError
 from paygate.money import ProviderCurrency
 
 CODES = sorted(ISO_4217_EXPONENTS)
@@ -154,3 +156,60 @@ def test_arithmetic_never_rounds_even_at_the_edge_of_precision() -> None:
     assert (huge - huge) == Money.zero("EUR")
     with pytest.raises(ValueError, match="too large"):
         Money("9" * 58 + ".99", "EUR") + Money("9" * 58 + ".99", "EUR")
+
+
+# -- every refusal is a paygate error, and still the builtin it was ------------------------------
+_TYPE_ERRORS = [
+    (lambda: Money(12.34, "EUR"), ErrorCode.AMOUNT_INVALID),  # type: ignore[arg-type]
+    (lambda: Money(None, "EUR"), ErrorCode.AMOUNT_INVALID),  # type: ignore[arg-type]
+    (lambda: Money(object(), "EUR"), ErrorCode.AMOUNT_INVALID),  # type: ignore[arg-type]
+    (lambda: Money("1", 978), ErrorCode.INVALID_REQUEST),  # type: ignore[arg-type]
+    (lambda: Money("1", None), ErrorCode.INVALID_REQUEST),  # type: ignore[arg-type]
+    (lambda: Money("1", ["EUR"]), ErrorCode.INVALID_REQUEST),  # type: ignore[arg-type]
+    (lambda: Money.from_minor_units("1", "EUR"), ErrorCode.AMOUNT_INVALID),  # type: ignore[arg-type]
+    (lambda: Money("1", "EUR") + 1, ErrorCode.INVALID_REQUEST),  # type: ignore[operator]
+]
+_VALUE_ERRORS = [
+    (lambda: Money("12.345", "EUR"), ErrorCode.AMOUNT_INVALID),
+    (lambda: Money("abc", "EUR"), ErrorCode.AMOUNT_INVALID),
+    (lambda: Money("NaN", "EUR"), ErrorCode.AMOUNT_INVALID),
+    (lambda: Money("1e70", "EUR"), ErrorCode.AMOUNT_INVALID),
+    (lambda: Money("1", "XXX"), ErrorCode.INVALID_REQUEST),
+    (lambda: Money.from_minor_units(10**70 + 1, "EUR"), ErrorCode.AMOUNT_INVALID),
+    (lambda: Money("1", "EUR") + Money("1", "USD"), ErrorCode.INVALID_REQUEST),
+    (lambda: ProviderCurrency(exponent=0).to_wire(Money("1.50", "EUR")), ErrorCode.AMOUNT_INVALID),
+]
+
+
+@pytest.mark.parametrize(("call", "code"), _TYPE_ERRORS)
+def test_a_wrong_type_is_an_invalid_request_and_still_a_type_error(
+    call: Any, code: ErrorCode
+) -> None:
+    with pytest.raises(TypeError) as refused:
+        call()
+    assert isinstance(refused.value, InvalidRequestError) and refused.value.code is code
+
+
+@pytest.mark.parametrize(("call", "code"), _VALUE_ERRORS)
+def test_a_wrong_value_is_an_invalid_request_and_still_a_value_error(
+    call: Any, code: ErrorCode
+) -> None:
+    with pytest.raises(ValueError) as refused:  # noqa: PT011 (the class is the point)
+        call()
+    assert isinstance(refused.value, InvalidRequestError) and refused.value.code is code
+
+
+def test_a_huge_amount_or_code_is_not_repeated_whole_in_the_error() -> None:
+    for call in (lambda: Money("1" * 5000 + ".123", "EUR"), lambda: Money("x" * 5000, "EUR")):
+        with pytest.raises(InvalidRequestError) as refused:
+            call()
+        assert len(str(refused.value)) < 200
+    with pytest.raises(InvalidRequestError) as unknown:
+        Money("1", "E" * 5000)
+    assert len(str(unknown.value)) < 200
+
+
+def test_zero_of_anything_but_a_currency_code_is_an_invalid_request() -> None:
+    with pytest.raises(InvalidRequestError):
+        Money.zero(["EUR"])  # type: ignore[arg-type]
+    assert Money.zero(Currency("eur")) == Money("0", "EUR")

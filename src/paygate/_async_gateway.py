@@ -197,6 +197,7 @@ class AsyncGateway(_AsyncIO):
     # -- records, webhooks, unknown outcomes ------------------------------------------------------
     async def payment_record(self, payment_id: str) -> PaymentRecord | None:
         """paygate's record of a payment, by the provider's payment id."""
+        payment_id = self.checked_payment_id(payment_id)
         return await self._records(self.records.find, self.provider, payment_id)
 
     async def audit_trail(self, payment_id: str) -> list[AuditEntry]:
@@ -319,9 +320,8 @@ class AsyncGateway(_AsyncIO):
 
     # -- the call ------------------------------------------------------------------------------
     async def _run(self, request: OperationRequest) -> Result:
-        self.breaker.check()  # an open breaker refuses before a key is derived or a request built
         self._own_loop()
-        prepared = self.prepare(request)
+        prepared = self.admitted(request)
         with Deadline(self.timeout.total) as deadline:  # the wall: stores and sockets too
             if not prepared.mutating:
                 return await self._read(prepared, deadline)

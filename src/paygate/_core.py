@@ -25,6 +25,7 @@ from paygate.errors import (
     ErrorCode,
     IdempotencyConflict,
     IdempotencyInFlight,
+    InvalidRequestError,
     InvalidWebhookError,
     OutcomeUnknown,
     PaymentError,
@@ -238,14 +239,28 @@ class GatewayCore:
     def retrieve_request(*, payment_id: str) -> RetrieveRequest:
         return validated(RetrieveRequest, payment_id=payment_id)
 
+    def checked_payment_id(self, payment_id: str) -> str:
+        """``payment_id`` if it can name one of this provider's payments (a record lookup's
+        argument, checked as an operation's is); ``InvalidRequestError`` otherwise."""
+        self.adapter.capabilities.check(self.retrieve_request(payment_id=payment_id))
+        return payment_id
+
     @staticmethod
     def find_request(*, reference: str, amount: Money | None) -> FindRequest:
         return validated(FindRequest, reference=reference, amount=amount)
 
     # -- before I/O ----------------------------------------------------------------------------
-    def prepare(self, request: OperationRequest) -> Prepared:
-        """Check capabilities and settle the idempotency key: all before any I/O."""
+    def admitted(self, request: OperationRequest) -> Prepared:
+        """A caller's request, checked against the provider's capabilities, then the breaker,
+        with its idempotency key settled: all before any I/O but a shared breaker state's
+        read. Bad input is refused as such even while the breaker is open; an open breaker
+        refuses before a key is derived."""
         self.adapter.capabilities.check(request)
+        self.breaker.check()
+        return self.prepare(request)
+
+    def prepare(self, request: OperationRequest) -> Prepared:
+        """``request`` with the key it travels under and its fingerprint."""
         if not request.operation.is_mutating:
             return Prepared(request, None, None)
         amount, payment_id, source = amount_of(request), payment_id_of(request), source_of(request)
@@ -578,7 +593,13 @@ class GatewayCore:
     # -- webhooks --------------------------------------------------------------------------------
     def webhook_events(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         """Verified, normalized events (``InvalidWebhookError`` when the delivery is not, or
-        is larger than ``LimitsPolicy.webhook_body``: refused unread)."""
+        is larger than ``LimitsPolicy.webhook_body``: refused unread).
+
+        ``InvalidRequestError`` when the arguments are not a delivery at all: ``body`` must be
+        the raw bytes received (a decoded or re-encoded body would not verify anyway), and
+        ``headers`` a mapping of names to values (a dict, or a framework's headers object).
+        """
+        _check_webhook_arguments(headers, body)
         if len(body) > self.limits.webhook_body:
             raise InvalidWebhookError(
                 f"a webhook delivery of {len(body)} bytes is over the "
@@ -779,6 +800,23 @@ ADOPTING_EVENTS: Final = frozenset({EventType.AUTHORIZED, EventType.FAILED, Even
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _check_webhook_arguments(headers: object, body: object) -> None:
+    if not isinstance(body, bytes):
+        raise InvalidRequestError(
+            f"a webhook body must be the raw bytes received, not {type(body).__name__}"
+        )
+    items = getattr(headers, "items", None)
+    if isinstance(headers, str | bytes) or not callable(items):
+        raise InvalidRequestError(
+            f"webhook headers must be a mapping of names to values, not {type(headers).__name__}"
+        )
+    for pair in items():
+        if not (
+            isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(p, str) for p in pair)
+        ):
+            raise InvalidRequestError("webhook header names and values must be strings")
 
 
 def resolution(

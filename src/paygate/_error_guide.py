@@ -239,7 +239,11 @@ CODE_MEANINGS: Final[Mapping[ErrorCode, str]] = MappingProxyType(
             "The issuer, the card network or the provider's risk checks refused the payment; "
             "see `reason` and `advice`."
         ),
-        ErrorCode.INVALID_REQUEST: "The provider cannot accept the request as sent.",
+        ErrorCode.INVALID_REQUEST: (
+            "The request cannot be sent as it is: refused by paygate before anything was sent "
+            "(a wrong type; a character, length, format or limit the provider does not take; "
+            "what looks like a card number outside the card fields) or by the provider."
+        ),
         ErrorCode.UNSUPPORTED: (
             "The provider, the account or the payment method does not offer this operation, "
             "currency or feature."
@@ -265,7 +269,8 @@ CODE_MEANINGS: Final[Mapping[ErrorCode, str]] = MappingProxyType(
             "More than the payment has left to refund (or it is fully refunded)."
         ),
         ErrorCode.AMOUNT_INVALID: (
-            "Below the provider's minimum, above its maximum, or not expressible in the currency."
+            "Not an exact amount, below the provider's minimum charge, above its maximum, or "
+            "not expressible in the currency (paygate never rounds)."
         ),
         ErrorCode.RATE_LIMITED: "The provider asked the caller to slow down; nothing was done.",
         ErrorCode.PROVIDER_UNAVAILABLE: (

@@ -9,6 +9,7 @@ PostgreSQL and Redis drivers are optional extras, imported only when their URL i
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Final
 
@@ -23,14 +24,20 @@ _REDIS: Final = frozenset({"redis", "rediss"})
 KNOWN: Final = frozenset({"memory", "sqlite"}) | _POSTGRES | _REDIS
 
 
+_SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,30}")
+
+
 def scheme(url: str) -> str:
-    name = url.split("://", 1)[0].lower() if "://" in url else ""
-    if name not in KNOWN:
-        raise ValueError(
-            f"unknown store URL scheme in {url.split('://', 1)[0]!r}: use memory://, "
-            "sqlite:///path, postgresql://... or redis://..."
-        )
-    return name
+    """The store family a URL names. The message of a refusal names the scheme only when
+    there is one: what precedes ``://`` in ``user:password@host/db`` is its password."""
+    name, separator, _ = url.partition("://")
+    if separator and name.lower() in KNOWN:
+        return name.lower()
+    given = f"{name!r}" if separator and _SCHEME.fullmatch(name) else "none"
+    raise ValueError(
+        f"unknown store URL scheme ({given}): use memory://, sqlite:///path, "
+        "postgresql://... or redis://..."
+    )
 
 
 def _sqlite_path(url: str) -> Path:

@@ -194,6 +194,7 @@ class Gateway(_BlockingIO):
     # -- records, webhooks, unknown outcomes ------------------------------------------------------
     def payment_record(self, payment_id: str) -> PaymentRecord | None:
         """paygate's record of a payment, by the provider's payment id."""
+        payment_id = self.checked_payment_id(payment_id)
         return self._records(self.records.find, self.provider, payment_id)
 
     def audit_trail(self, payment_id: str) -> list[AuditEntry]:
@@ -313,9 +314,8 @@ class Gateway(_BlockingIO):
 
     # -- the call ------------------------------------------------------------------------------
     def _run(self, request: OperationRequest) -> Result:
-        self.breaker.check()  # an open breaker refuses before a key is derived or a request built
         self._own_loop()
-        prepared = self.prepare(request)
+        prepared = self.admitted(request)
         with Deadline(self.timeout.total) as deadline:  # the wall: stores and sockets too
             if not prepared.mutating:
                 return self._read(prepared, deadline)

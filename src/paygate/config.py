@@ -2,6 +2,12 @@
 environment variables and/or a TOML file (environment wins). Nested fields use ``__``:
 ``PAYGATE_PROVIDER=stripe``, ``PAYGATE_STRIPE__API_KEY=sk_test_...``,
 ``PAYGATE_RETRY__MAX_ATTEMPTS=5``. Credentials are ``SecretStr``: masked in every repr.
+
+A setting that does not validate raises pydantic's ``ValidationError``, which names the setting
+and neither shows nor holds the value given (``_quiet.QuietModel``, the base of every model
+here and of the policies): a misspelled ``PAYGATE_STRIPE__API_KYE`` must not print the key it
+holds. Store URLs carry database passwords, so their reprs and messages leave out what
+precedes the host.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -18,6 +24,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from paygate._quiet import QuietModel
+from paygate._redaction import url_without_credentials
 from paygate._stores import open_breaker_state, open_idempotency, open_records, scheme
 from paygate.adapters.adyen import AdyenAdapter
 from paygate.adapters.base import Adapter
@@ -37,8 +45,16 @@ from paygate.resilience.policies import (
 __all__ = ["AdyenSettings", "Settings", "StoreSettings", "StripeSettings", "gateway_options"]
 
 
-class _Section(BaseModel):
+class _Section(QuietModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def __repr__(self) -> str:
+        # A URL may carry a user name and password (a database, a proxy): never shown.
+        shown = (
+            (name, url_without_credentials(value) if name.endswith("url") and value else value)
+            for name, value in self
+        )
+        return f"{type(self).__name__}({', '.join(f'{n}={v!r}' for n, v in shown)})"
 
 
 class StripeSettings(_Section):
@@ -93,7 +109,7 @@ class StoreSettings(_Section):
         return open_breaker_state(self.breaker_url or self.url, provider)
 
 
-class Settings(BaseSettings):
+class Settings(QuietModel, BaseSettings):
     """Everything a gateway needs, named in configuration so service code never changes."""
 
     model_config = SettingsConfigDict(

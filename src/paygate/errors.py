@@ -10,7 +10,7 @@
     │   └── StoreUnavailable
     ├── TerminalError             trying again cannot help
     │   ├── CardDeclinedError
-    │   ├── InvalidRequestError
+    │   ├── InvalidRequestError   also a TypeError and a ValueError: bad input
     │   ├── IdempotencyConflict
     │   └── InvalidWebhookError
     └── OutcomeUnknown            the provider may have acted: reconcile, never treat as failed
@@ -24,6 +24,22 @@ e.g. Stripe-Should-Retry). ``provider_code`` is set only when the answer carried
 own error object (or, for a decline answered with 200, its result code): an error status in
 any other format came from something in between (a proxy, a load balancer, a firewall) and is
 ``unexpected_response``.
+
+``InvalidRequestError`` is also a ``TypeError`` and a ``ValueError``. Bad input of every kind
+(a float amount, a reference that is not a string, a key with control characters, an amount
+above the provider's limit) is refused with this one class, before anything is sent, so a
+caller catches one paygate error for it. ``Money`` and ``Currency`` raised ``TypeError`` and
+``ValueError`` before they raised paygate errors, and code written against that (``except
+(TypeError, ValueError)``) must keep working: inheriting both builtins keeps it working
+without a leaf per builtin (which would split bad input over three classes) and without a
+third level in the tree above (``InvalidRequestError`` stays a leaf; the builtins are not
+paygate classes and are not drawn). The cost: a bare ``except ValueError`` or ``except
+TypeError`` around a gateway call also catches the provider's own refusal of a request. Both
+mean the same thing, that this request is wrong and repeating it as it is cannot help, so
+paygate accepts that.
+
+Messages and ``str(error)`` never carry control characters: they are escaped (``\\x07``),
+so an idempotency key or a provider's text cannot forge log lines.
 """
 
 from __future__ import annotations
@@ -31,7 +47,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, TypedDict
 
-from paygate._redaction import redact, redact_text
+from paygate._redaction import escape_controls, redact, redact_text
 
 __all__ = [
     "BulkheadFull",
@@ -163,7 +179,7 @@ class PaymentError(Exception):
         retry_after: float | None = None,
         provider_retry_hint: bool | None = None,
     ) -> None:
-        self.message = redact_text(message)
+        self.message = escape_controls(redact_text(message))
         super().__init__(self.message)
         self.code = code or self.default_code
         self.provider = provider
@@ -179,7 +195,7 @@ class PaymentError(Exception):
 
     def __str__(self) -> str:
         context = ", ".join(
-            f"{name}={value}"
+            f"{name}={escape_controls(str(value))}"
             for name, value in (
                 ("code", self.code.value),
                 ("provider", self.provider),
@@ -267,8 +283,12 @@ class CardDeclinedError(TerminalError):
         return f"{super().__str__()} [reason={self.reason.value}, advice={self.advice.value}]"
 
 
-class InvalidRequestError(TerminalError):
-    """The request is malformed, unsupported or not allowed in the payment's current state."""
+class InvalidRequestError(TerminalError, TypeError, ValueError):
+    """The request is malformed, unsupported or not allowed in the payment's current state.
+
+    Refused by paygate before anything was sent (``http_status`` is None), or by the provider.
+    Also a ``TypeError`` and a ``ValueError``, for code that catches those (see the module).
+    """
 
 
 class IdempotencyConflict(TerminalError):

@@ -5,20 +5,27 @@ Every provider adapter translates to and from these types; nothing provider-spec
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
+    StrictInt,
+    StrictStr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from paygate._redaction import contains_card_number
 from paygate.errors import InvalidRequestError
 from paygate.money import Money
 
@@ -45,15 +52,104 @@ __all__ = [
     "WebhookOutcome",
 ]
 
-Reference = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[\x21-\x7e ]+$")]
-ProviderId = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_\-.:]+$")]
+# -- field types -------------------------------------------------------------------------------
+# Strings are strict (no bytes, numbers or other objects turned into text), and each kind of
+# string has the characters that may travel: what goes in an HTTP header or a URL path is
+# printable ASCII; free text may be any Unicode, but never a card number.
+_PRINTABLE: Final = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no space
+_PRINTABLE_OR_SPACE: Final = re.compile(r"[\x20-\x7e]+")
+_SAFE_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+_CARD_NUMBER: Final = (
+    "holds what looks like a card number, which is never sent or kept outside "
+    "PaymentSource.card (the value is not repeated here)"
+)
+
+
+def _no_card_number(value: str) -> str:
+    if contains_card_number(value):
+        raise ValueError(_CARD_NUMBER)
+    return value
+
+
+def _token(value: str) -> str:
+    # No space, not even inside: the value travels in an HTTP header (the Idempotency-Key),
+    # where a space at either end is stripped on the way, so two keys that differ only there
+    # would be one key at the provider; and keys, like ids, are searched for in logs, where a
+    # space splits them. Control characters could forge a header or a log line.
+    if _PRINTABLE.fullmatch(value) is None:
+        raise ValueError("must be printable ASCII without spaces (letters, digits, punctuation)")
+    return value
+
+
+def _key(value: str) -> str:
+    # A key is logged with every call and kept in the stores: never a card number.
+    return _no_card_number(_token(value))
+
+
+def _printable_or_space(value: str) -> str:
+    if _PRINTABLE_OR_SPACE.fullmatch(value) is None:
+        raise ValueError("must be printable ASCII (letters, digits, punctuation, spaces)")
+    return value
+
+
+def _safe_id(value: str) -> str:
+    # It becomes a URL path segment: ".", ".." or "search" would name another endpoint. The
+    # provider's own format is checked by its Capabilities; this is the part every one shares.
+    if _SAFE_ID.fullmatch(value) is None:
+        raise ValueError(
+            "must start with a letter or digit and hold only letters, digits and _ . : -"
+        )
+    return value
+
+
+def _no_controls(value: str) -> str:
+    if _CONTROL.search(value) is not None:
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _metadata(value: object) -> object:
+    """The caller's metadata: a mapping of non-empty strings to strings, none of them card
+    data. Checked here, not by ``dict[str, str]`` alone, so that no error names a key (a key is
+    the caller's data); the provider's limits are in its ``Capabilities``."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError("must be a mapping of strings to strings")
+    for key, item in value.items():
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise ValueError("keys and values must be strings")
+        if not key:
+            raise ValueError("a key is empty")
+        if contains_card_number(key) or contains_card_number(item):
+            raise ValueError(f"a key or a value {_CARD_NUMBER}")
+    return dict(value)
+
+
+Reference = Annotated[
+    StrictStr,
+    Field(min_length=1, max_length=80),
+    AfterValidator(_printable_or_space),
+    AfterValidator(_no_card_number),
+]
+IdempotencyKey = Annotated[StrictStr, Field(min_length=1, max_length=64), AfterValidator(_key)]
+ProviderId = Annotated[StrictStr, Field(min_length=1, max_length=255), AfterValidator(_safe_id)]
+TokenId = Annotated[StrictStr, Field(min_length=1, max_length=255), AfterValidator(_token)]
+Description = Annotated[StrictStr, Field(max_length=500), AfterValidator(_no_card_number)]
+Metadata = Annotated[dict[str, str], BeforeValidator(_metadata)]
+Name = Annotated[StrictStr, Field(min_length=1, max_length=255), AfterValidator(_no_controls)]
+HolderName = Annotated[StrictStr, Field(max_length=200), AfterValidator(_no_controls)]
 
 
 M = TypeVar("M", bound=BaseModel)
 
 
 def validated(model: type[M], **fields: Any) -> M:
-    """Build a model; bad input becomes ``InvalidRequestError`` that never echoes the input."""
+    """Build a model; bad input becomes ``InvalidRequestError`` that never echoes the input
+    (and does not chain pydantic's error, which holds it)."""
     try:
         return model(**fields)
     except ValidationError as exc:
@@ -61,7 +157,7 @@ def validated(model: type[M], **fields: Any) -> M:
             f"{'.'.join(str(p) for p in e['loc']) or model.__name__}: {e['msg']}"
             for e in exc.errors(include_input=False, include_url=False)
         )
-        raise InvalidRequestError(f"invalid {model.__name__}: {problems}") from None
+    raise InvalidRequestError(f"invalid {model.__name__}: {problems}")
 
 
 class Operation(StrEnum):
@@ -112,15 +208,18 @@ class CardDetails(_Frozen):
     """Raw card data, for sandbox use only. Every field that identifies the card is a secret."""
 
     number: SecretStr
-    exp_month: int = Field(ge=1, le=12)
-    exp_year: int = Field(ge=2000, le=2100)
+    exp_month: StrictInt = Field(ge=1, le=12)
+    exp_year: StrictInt = Field(ge=2000, le=2100)
     cvc: SecretStr | None = None
-    holder_name: str | None = Field(default=None, max_length=200)
+    holder_name: HolderName | None = None
 
     @field_validator("number")
     @classmethod
     def _luhn(cls, value: SecretStr) -> SecretStr:
-        digits = value.get_secret_value().replace(" ", "").replace("-", "")
+        number: object = value.get_secret_value()
+        if not isinstance(number, str):
+            raise ValueError("card number must be a string of digits")
+        digits = number.replace(" ", "").replace("-", "")
         if not digits.isdigit() or not 12 <= len(digits) <= 19:
             raise ValueError("card number must be 12 to 19 digits")
         total = 0
@@ -135,8 +234,8 @@ class CardDetails(_Frozen):
     @classmethod
     def _cvc(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
-            cvc = value.get_secret_value()
-            if not cvc.isdigit() or not 3 <= len(cvc) <= 4:
+            cvc: object = value.get_secret_value()
+            if not isinstance(cvc, str) or not cvc.isdigit() or not 3 <= len(cvc) <= 4:
                 raise ValueError("CVC must be 3 or 4 digits")
         return value
 
@@ -164,8 +263,8 @@ class PaymentSource(_Frozen):
     """
 
     kind: Literal["token", "card"]
-    token_id: str | None = Field(default=None, min_length=1, max_length=255)
-    customer: str | None = Field(default=None, min_length=1, max_length=255)
+    token_id: TokenId | None = None
+    customer: Name | None = None
     card_details: CardDetails | None = None
 
     @model_validator(mode="after")
@@ -192,10 +291,10 @@ class PaymentSource(_Frozen):
     ) -> PaymentSource:
         details = validated(
             CardDetails,
-            number=SecretStr(number),
+            number=_secret(number),
             exp_month=exp_month,
             exp_year=exp_year,
-            cvc=SecretStr(cvc) if cvc is not None else None,
+            cvc=_secret(cvc) if cvc is not None else None,
             holder_name=holder_name,
         )
         return validated(cls, kind="card", card_details=details)
@@ -219,12 +318,18 @@ class PaymentSource(_Frozen):
     __str__ = __repr__
 
 
+def _secret(value: object) -> object:
+    """A card field as a secret, so that no validation step holds it in the clear; anything
+    but a string is left for the model to refuse."""
+    return SecretStr(value) if isinstance(value, str) else value
+
+
 # -- operation requests ------------------------------------------------------------------------
 class PaymentRequest(_Frozen):
     """Fields common to every operation."""
 
     reference: Reference | None = None
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=64)
+    idempotency_key: IdempotencyKey | None = None
 
 
 class AuthorizeRequest(PaymentRequest):
@@ -234,8 +339,9 @@ class AuthorizeRequest(PaymentRequest):
     source: PaymentSource
     reference: Reference
     capture: bool = False
-    description: str | None = Field(default=None, max_length=500)
-    metadata: dict[str, str] = Field(default_factory=dict, max_length=20)
+    description: Description | None = None
+    # The provider's limits (how many keys, how long) are in its Capabilities.
+    metadata: Metadata = Field(default_factory=dict)
 
     @field_validator("amount")
     @classmethod
@@ -297,6 +403,8 @@ class FindRequest(PaymentRequest):
     reference: Reference
     amount: Money | None = None
     operation: Literal[Operation.FIND] = Operation.FIND
+
+    _check_amount = field_validator("amount")(_positive_or_none)  # no payment has less
 
 
 OperationRequest = (

@@ -1,7 +1,9 @@
 """Money: a Decimal amount in one ISO 4217 currency, and exact minor-unit conversion.
 
-Floats are refused (``TypeError``); an amount finer than the currency's minor unit is refused
-(``ValueError``), never rounded. Arithmetic and ordering only within one currency.
+Floats are refused; an amount finer than the currency's minor unit is refused, never rounded.
+Arithmetic and ordering only within one currency. Every refusal is a
+``paygate.errors.InvalidRequestError``, which is also a ``TypeError`` and a ``ValueError``:
+code that caught those before paygate had its own errors keeps working.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any, Final, Self
 from pydantic_core import core_schema
 
 from paygate._currencies import ISO_4217_EXPONENTS
+from paygate.errors import ErrorCode, InvalidRequestError
 
 __all__ = ["Currency", "Money", "ProviderCurrency"]
 
@@ -32,10 +35,10 @@ class Currency(str):
         if known is not None and cls is Currency:
             return known  # type: ignore[return-value]  # the one instance per code
         if not isinstance(code, str):
-            raise TypeError(f"currency code must be a str, not {type(code).__name__}")
+            raise InvalidRequestError(f"currency code must be a str, not {type(code).__name__}")
         upper = code.strip().upper()
         if upper not in ISO_4217_EXPONENTS:
-            raise ValueError(f"unknown or inactive ISO 4217 currency code: {code!r}")
+            raise InvalidRequestError(f"unknown or inactive ISO 4217 currency code: {code[:20]!r}")
         return super().__new__(cls, upper)
 
     @property
@@ -54,9 +57,19 @@ _ZEROS: Final[dict[str, Money]] = {}
 _KNOWN.update({code: Currency(code) for code in ISO_4217_EXPONENTS})
 
 
+def _invalid_amount(message: str) -> InvalidRequestError:
+    return InvalidRequestError(message, code=ErrorCode.AMOUNT_INVALID)
+
+
+def _short(value: Decimal) -> str:
+    """An amount for a message: whole when short, else its start and its size."""
+    text = str(value)
+    return text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
+
+
 def _to_decimal(amount: object) -> Decimal:
     if isinstance(amount, bool | float):
-        raise TypeError(
+        raise _invalid_amount(
             f"money amounts must be Decimal, int or str, never {type(amount).__name__}: "
             "a binary float cannot hold most decimal amounts exactly"
         )
@@ -68,11 +81,13 @@ def _to_decimal(amount: object) -> Decimal:
         try:
             value = Decimal(amount.strip())
         except decimal.InvalidOperation:
-            raise ValueError(f"not a decimal amount: {amount!r}") from None
+            raise _invalid_amount(f"not a decimal amount: {amount[:40]!r}") from None
     else:
-        raise TypeError(f"money amounts must be Decimal, int or str, not {type(amount).__name__}")
+        raise _invalid_amount(
+            f"money amounts must be Decimal, int or str, not {type(amount).__name__}"
+        )
     if not value.is_finite():
-        raise ValueError(f"money amounts must be finite, got {value}")
+        raise _invalid_amount(f"money amounts must be finite, got {value}")
     return value
 
 
@@ -81,7 +96,7 @@ def _exactly(op: Callable[[Decimal, Decimal], Decimal], a: Decimal, b: Decimal) 
     try:
         return op(a, b)
     except decimal.Inexact:
-        raise ValueError("the result is too large to represent exactly") from None
+        raise _invalid_amount("the result is too large to represent exactly") from None
 
 
 def _scale(exponent: int) -> Decimal:
@@ -105,12 +120,14 @@ class Money:
         try:
             exact = value.quantize(_scale(cur.exponent), context=_CONTEXT)
         except decimal.Inexact:
-            raise ValueError(
-                f"{value} has more decimals than {cur} allows ({cur.exponent}); "
+            raise _invalid_amount(
+                f"{_short(value)} has more decimals than {cur} allows ({cur.exponent}); "
                 "paygate refuses to round money"
             ) from None
         except decimal.InvalidOperation:
-            raise ValueError(f"{value} {cur} is too large to represent exactly") from None
+            raise _invalid_amount(
+                f"{_short(value)} {cur} is too large to represent exactly"
+            ) from None
         object.__setattr__(self, "amount", exact)
         object.__setattr__(self, "currency", cur)
 
@@ -119,13 +136,13 @@ class Money:
         """The amount as an integer count of minor units (``EUR 12.34`` → ``1234``).
 
         ``exponent`` overrides the ISO exponent for providers that use another scale; an amount
-        that does not fit the given scale is refused with ``ValueError``.
+        that does not fit the given scale is refused (``InvalidRequestError``).
         """
         exp = self.currency.exponent if exponent is None else exponent
         try:
             minor = self.amount.scaleb(exp, context=_CONTEXT).to_integral_exact(context=_CONTEXT)
         except decimal.Inexact:
-            raise ValueError(
+            raise _invalid_amount(
                 f"{self} does not fit a scale of {exp} decimals; refusing to round"
             ) from None
         return int(minor)
@@ -134,17 +151,22 @@ class Money:
     def from_minor_units(cls, minor: int, currency: str, exponent: int | None = None) -> Money:
         """Build from an integer count of minor units (``1234, "EUR"`` → ``EUR 12.34``)."""
         if isinstance(minor, bool) or not isinstance(minor, int):
-            raise TypeError(f"minor units must be an int, not {type(minor).__name__}")
+            raise _invalid_amount(f"minor units must be an int, not {type(minor).__name__}")
         cur = Currency(currency)
         exp = cur.exponent if exponent is None else exponent
-        amount = Decimal(minor).scaleb(-exp, context=_CONTEXT)
+        try:
+            amount = Decimal(minor).scaleb(-exp, context=_CONTEXT)
+        except (decimal.Inexact, decimal.InvalidOperation):
+            raise _invalid_amount(
+                f"{minor} minor units is too large to represent exactly"
+            ) from None
         if exp == cur.exponent:
             return cls._exact(amount, cur)  # minor units at the currency's own scale are exact
         return cls(amount, cur)  # another scale: the amount must still fit the currency's
 
     @classmethod
     def zero(cls, currency: str) -> Money:
-        zero = _ZEROS.get(currency)
+        zero = _ZEROS.get(currency) if type(currency) is str else None
         if zero is None or cls is not Money:
             zero = _ZEROS[Currency(currency)] = cls.from_minor_units(0, currency)
         return zero
@@ -152,9 +174,9 @@ class Money:
     # -- arithmetic within one currency ------------------------------------------------------
     def _same(self, other: object) -> Money:
         if not isinstance(other, Money):
-            raise TypeError(f"cannot combine Money with {type(other).__name__}")
+            raise InvalidRequestError(f"cannot combine Money with {type(other).__name__}")
         if other.currency != self.currency:
-            raise ValueError(f"cannot combine {self.currency} with {other.currency}")
+            raise InvalidRequestError(f"cannot combine {self.currency} with {other.currency}")
         return other
 
     @classmethod
@@ -219,7 +241,7 @@ class ProviderCurrency:
     def to_wire(self, money: Money) -> int:
         minor = money.to_minor_units(self.exponent)
         if minor % self.step:
-            raise ValueError(
+            raise _invalid_amount(
                 f"{money} cannot be sent: the provider takes {money.currency} only in steps of "
                 f"{Money.from_minor_units(self.step, money.currency, self.exponent).amount}"
             )
@@ -239,7 +261,7 @@ def _money_core_schema() -> Any:
             return value
         if isinstance(value, dict) and set(value) == {"amount", "currency"}:
             return Money(value["amount"], value["currency"])
-        raise ValueError("expected Money or {'amount': str, 'currency': str}")
+        raise ValueError("expected Money or {'amount': str, 'currency': str}")  # for pydantic
 
     return core_schema.no_info_plain_validator_function(
         from_mapping,

@@ -197,10 +197,22 @@ def test_a_token_needs_the_shopper_it_was_stored_for(customer: str | None) -> No
         adapter.build_request(request, idempotency_key="k")
 
 
-@pytest.mark.parametrize("metadata", [{"k" * 21: "v"}, {"k": "v" * 81}])
-def test_metadata_beyond_adyens_limits_is_refused_locally(metadata: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "metadata",
+    [{"k" * 21: "v"}, {"k": "v" * 81}, {f"k{i}": "v" for i in range(21)}],
+    ids=["long-key", "long-value", "21-keys"],
+)
+def test_metadata_beyond_adyens_limits_is_refused_before_io(metadata: dict[str, str]) -> None:
+    request = AUTH.model_copy(update={"metadata": metadata})
     with pytest.raises(InvalidRequestError, match="metadata"):
-        adapter.build_request(AUTH.model_copy(update={"metadata": metadata}), idempotency_key="k")
+        CAPABILITIES.check(request)
+
+
+def test_metadata_at_adyens_limits_is_sent_as_given() -> None:
+    metadata = {f"{i:02d}" + "k" * 18: "v" * 80 for i in range(20)}
+    request = AUTH.model_copy(update={"metadata": metadata})
+    CAPABILITIES.check(request)
+    assert sent(adapter.build_request(request, idempotency_key="k"))["metadata"] == metadata
 
 
 @pytest.mark.parametrize(

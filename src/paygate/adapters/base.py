@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, Protocol, TypeVar
 
@@ -23,14 +24,16 @@ from paygate.errors import (
     TerminalError,
 )
 from paygate.models import (
+    AuthorizeRequest,
     Operation,
     OperationRequest,
     Result,
     WebhookEvent,
     amount_of,
+    payment_id_of,
     source_of,
 )
-from paygate.money import ProviderCurrency
+from paygate.money import Money, ProviderCurrency
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -38,6 +41,7 @@ __all__ = [
     "REASON_ADVICE",
     "Adapter",
     "Capabilities",
+    "MetadataLimits",
     "ResponseContext",
     "endpoint",
     "http_request",
@@ -87,6 +91,44 @@ def json_body(body: Mapping[str, Any]) -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
+class MetadataLimits:
+    """What a provider takes as the caller's metadata on a payment, declared as data.
+
+    ``max_keys`` is the provider's own limit; ``reserved_keys`` are keys the adapter sends
+    itself (Stripe's ``reference``), which a caller may not use and which count against it.
+    ``forbidden_key_characters`` would break the provider's encoding of a key.
+    """
+
+    max_keys: int
+    max_key_length: int
+    max_value_length: int
+    reserved_keys: frozenset[str] = frozenset()
+    forbidden_key_characters: str = ""
+
+    def check(self, metadata: Mapping[str, str]) -> None:
+        """Refuse metadata the provider would refuse. No message repeats a caller's key or
+        value (they are the caller's data)."""
+        room = self.max_keys - len(self.reserved_keys)
+        if len(metadata) > room:
+            raise InvalidRequestError(f"metadata takes at most {room} keys here")
+        for key, value in metadata.items():
+            if key in self.reserved_keys:
+                raise InvalidRequestError(
+                    f"metadata key {key!r} is reserved: paygate sends its own value under it"
+                )
+            if len(key) > self.max_key_length or len(value) > self.max_value_length:
+                raise InvalidRequestError(
+                    f"metadata keys take at most {self.max_key_length} characters and values "
+                    f"at most {self.max_value_length} here"
+                )
+            if any(char in key for char in self.forbidden_key_characters):
+                raise InvalidRequestError(
+                    "a metadata key may not contain any of "
+                    f"{' '.join(self.forbidden_key_characters)} here"
+                )
+
+
+@dataclass(frozen=True, slots=True)
 class Capabilities:
     """What a provider supports, declared as data and checked before any I/O."""
 
@@ -113,6 +155,18 @@ class Capabilities:
     # would be a new call.
     idempotency_window: float = 24 * 3600.0
     max_reference_length: int = 80
+    _: KW_ONLY
+    # What the provider takes as metadata (authorize, purchase).
+    metadata: MetadataLimits
+    # The provider's payment ids: one that does not fit is refused before it becomes part of
+    # a URL path. ``payment_id_format`` says what fits, for the error message.
+    payment_id_pattern: re.Pattern[str]
+    payment_id_format: str
+    # The largest amount the provider takes, in its minor units on the wire (None: no limit).
+    max_amount: int | None = None
+    # The smallest amount the provider charges, per currency (authorize and purchase only;
+    # captures and refunds of part of a payment may be smaller).
+    minimum_charge: Mapping[str, Money] = field(default_factory=dict)
 
     def check(self, request: OperationRequest) -> None:
         """Refuse, before any I/O, a request this provider cannot carry out."""
@@ -122,13 +176,12 @@ class Capabilities:
             raise _unsupported(f"{op.value} is not supported by this provider")
         amount = amount_of(request)
         if amount is not None:
-            scale = self.currencies.get(amount.currency)
-            if scale is None:
-                raise _unsupported(f"{amount.currency} is not supported by this provider")
-            try:
-                scale.to_wire(amount)
-            except ValueError as exc:
-                raise InvalidRequestError(str(exc), code=ErrorCode.AMOUNT_INVALID) from None
+            self._check_amount(amount, charge=isinstance(request, AuthorizeRequest))
+        payment_id = payment_id_of(request)
+        if payment_id is not None and self.payment_id_pattern.fullmatch(payment_id) is None:
+            raise InvalidRequestError(f"payment id is not {self.payment_id_format}")
+        if isinstance(request, AuthorizeRequest):
+            self.metadata.check(request.metadata)
         if op is Operation.CAPTURE and amount is not None and not self.partial_capture:
             raise _unsupported("partial capture is not supported by this provider")
         if op is Operation.REFUND and amount is not None and not self.partial_refund:
@@ -144,6 +197,26 @@ class Capabilities:
         if key is not None and len(key) > self.max_idempotency_key_length:
             raise InvalidRequestError(
                 f"idempotency key is longer than {self.max_idempotency_key_length} characters"
+            )
+
+    def _check_amount(self, amount: Money, *, charge: bool) -> None:
+        scale = self.currencies.get(amount.currency)
+        if scale is None:
+            raise _unsupported(f"{amount.currency} is not supported by this provider")
+        wire = scale.to_wire(amount)  # InvalidRequestError (amount_invalid) if it cannot be
+        if self.max_amount is not None and wire > self.max_amount:
+            largest = scale.from_wire(
+                self.max_amount - self.max_amount % scale.step, amount.currency
+            )
+            raise InvalidRequestError(
+                f"{amount} is more than this provider takes in one amount ({largest})",
+                code=ErrorCode.AMOUNT_INVALID,
+            )
+        minimum = self.minimum_charge.get(amount.currency) if charge else None
+        if minimum is not None and amount < minimum:
+            raise InvalidRequestError(
+                f"{amount} is less than this provider's minimum charge ({minimum})",
+                code=ErrorCode.AMOUNT_INVALID,
             )
 
 

@@ -6,7 +6,9 @@ settings (environment, TOML) can nest them: ``PAYGATE_RETRY__MAX_ATTEMPTS=5``.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from paygate._quiet import QuietModel
 
 __all__ = [
     "BreakerPolicy",
@@ -18,7 +20,8 @@ __all__ = [
 ]
 
 
-class _Policy(BaseModel):
+class _Policy(QuietModel):
+    # Policies nest in the settings, where an error never repeats or holds a value given.
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 

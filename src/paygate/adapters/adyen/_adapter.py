@@ -19,9 +19,9 @@ Three Adyen facts shape it:
 
 The caller's description is not sent: Adyen's ``PaymentRequest`` has no field for it. The
 nearest, ``shopperStatement``, is the text printed on the shopper's bank statement (about 22
-characters, a restricted alphabet), which an internal description must not silently become;
-and ``metadata`` takes values of at most 80 characters in at most 20 keys, all of which belong
-to the caller's own metadata.
+characters, a restricted alphabet), which an internal description must not silently become.
+``metadata`` is the caller's own, sent as given; Adyen's limits on it (20 keys, keys of 20
+characters, values of 80) are declared in ``CAPABILITIES`` and checked before any I/O.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import httpx
 from pydantic import BaseModel, SecretStr
 
 from paygate import __version__
+from paygate._redaction import url_without_credentials
 from paygate.adapters.adyen._codes import (
     CODE_REASONS,
     DECLINE_FALLBACK,
@@ -106,9 +107,6 @@ __all__ = ["AdyenAdapter"]
 
 JsonObject = dict[str, Any]
 
-# Adyen's limits on /payments metadata (the spec's description of the field).
-_METADATA_KEY_LENGTH: Final = 20
-_METADATA_VALUE_LENGTH: Final = 80
 _SHOPPER_REFERENCE_MIN: Final = 3  # the spec's minLength for shopperReference
 # 5xx answers that say the request was not processed: safe to report as retriable.
 _NOT_PROCESSED_STATUSES: Final = frozenset({503})
@@ -148,8 +146,9 @@ class AdyenAdapter:
 
     def __repr__(self) -> str:
         hmac_key = "None" if self._hmac_key is None else "**********"
+        base_url = url_without_credentials(self.base_url)
         return (
-            f"paygate.adapters.adyen.AdyenAdapter(base_url={self.base_url!r}, "
+            f"paygate.adapters.adyen.AdyenAdapter(base_url={base_url!r}, "
             f"merchant_account={self.merchant_account!r}, api_key=**********, "
             f"hmac_key={hmac_key})"
         )
@@ -196,7 +195,7 @@ class AdyenAdapter:
             "amount": _amount_body(request.amount),
             "reference": request.reference,  # echoed as merchantReference, in webhooks too
             **_source_fields(request),
-            "metadata": _metadata(request.metadata),
+            "metadata": dict(request.metadata) or None,
             "returnUrl": self.return_url,
         }
         if not request.capture:
@@ -375,17 +374,6 @@ def _source_fields(request: AuthorizeRequest) -> JsonObject:
         "shopperInteraction": "ContAuth",
         "recurringProcessingModel": "CardOnFile",
     }
-
-
-def _metadata(metadata: Mapping[str, str]) -> JsonObject | None:
-    for key, value in metadata.items():
-        if len(key) > _METADATA_KEY_LENGTH or len(value) > _METADATA_VALUE_LENGTH:
-            raise InvalidRequestError(
-                f"Adyen takes metadata keys of at most {_METADATA_KEY_LENGTH} characters and "
-                f"values of at most {_METADATA_VALUE_LENGTH}; {key[:40]!r} is longer",
-                provider=PROVIDER,
-            )
-    return dict(metadata) or None
 
 
 # -- response helpers --------------------------------------------------------------------------

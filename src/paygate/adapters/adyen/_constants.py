@@ -3,12 +3,13 @@ API version, currency scales and declared capabilities (the first section of eve
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
 from paygate._currencies import ISO_4217_EXPONENTS
-from paygate.adapters.base import Capabilities
+from paygate.adapters.base import Capabilities, MetadataLimits
 from paygate.models import Operation
 from paygate.money import Money, ProviderCurrency
 
@@ -76,6 +77,12 @@ CAPABILITIES: Final = Capabilities(
     max_reference_length=80,
     # Adyen keeps keys for at least 7 days (31 by its current docs); paygate relies on 7.
     idempotency_window=7 * 24 * 3600.0,
+    # /payments metadata, by the spec's description of the field: 20 keys of at most 20
+    # characters, values of at most 80. paygate sends none of its own there.
+    metadata=MetadataLimits(max_keys=20, max_key_length=20, max_value_length=80),
+    payment_id_pattern=re.compile(r"[A-Za-z0-9]{16}"),
+    payment_id_format="an Adyen pspReference (16 letters and digits)",
+    max_amount=2**63 - 1,  # amount.value is an int64 in the spec
 )
 
 

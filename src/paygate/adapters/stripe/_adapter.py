@@ -15,6 +15,7 @@ import httpx
 from pydantic import SecretStr
 
 from paygate import __version__
+from paygate._redaction import url_without_credentials
 from paygate.adapters.base import (
     ResponseContext,
     endpoint,
@@ -173,7 +174,8 @@ class StripeAdapter:
         secrets = "api_key=**********"
         if self._webhook_secret is not None:
             secrets += ", webhook_secret=**********"
-        return f"paygate.adapters.stripe.StripeAdapter(base_url={self.base_url!r}, {secrets})"
+        base_url = url_without_credentials(self.base_url)
+        return f"paygate.adapters.stripe.StripeAdapter(base_url={base_url!r}, {secrets})"
 
     # -- request builders ----------------------------------------------------------------------
     def build_request(

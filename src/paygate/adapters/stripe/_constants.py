@@ -3,12 +3,13 @@ API version, currency scales and declared capabilities (the first section of eve
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
 from paygate._currencies import ISO_4217_EXPONENTS
-from paygate.adapters.base import Capabilities
+from paygate.adapters.base import Capabilities, MetadataLimits
 from paygate.models import Operation
 from paygate.money import Money, ProviderCurrency
 
@@ -60,6 +61,19 @@ CURRENCIES: Final[Mapping[str, ProviderCurrency]] = MappingProxyType(
     {code: _stripe_currency(code) for code in ISO_4217_EXPONENTS if code not in _NOT_ON_STRIPE}
 )
 
+# Stripe's published minimum charge amounts. Stripe states them per *settlement* currency
+# ("$0.50 or its equivalent"): a charge in another currency than the account settles in is
+# converted first, so its true minimum moves with the exchange rate. paygate applies the table
+# per charge currency, an approximation that refuses what Stripe certainly would in that
+# currency; a currency not listed is left to Stripe (amount_too_small). Stripe's table also
+# lists BGN 1.00, which paygate's ISO table no longer has (withdrawn for the euro).
+_MINIMUM_CHARGE: Final = {
+    "USD": "0.50", "AED": "2.00", "AUD": "0.50", "BRL": "0.50", "CAD": "0.50",
+    "CHF": "0.50", "CZK": "15.00", "DKK": "2.50", "EUR": "0.50", "GBP": "0.30", "HKD": "4.00",
+    "HUF": "175.00", "INR": "0.50", "JPY": "50", "MXN": "10", "MYR": "2", "NOK": "3.00",
+    "NZD": "0.50", "PLN": "2.00", "RON": "2.00", "SEK": "3.00", "SGD": "0.50", "THB": "10",
+}  # fmt: skip
+
 CAPABILITIES: Final = Capabilities(
     operations=frozenset(Operation),
     currencies=CURRENCIES,
@@ -72,6 +86,21 @@ CAPABILITIES: Final = Capabilities(
     idempotent_replay=True,
     max_idempotency_key_length=255,
     max_reference_length=500,
+    # 50 keys, the reference paygate sends among them; keys of 40 characters, values of 500;
+    # a bracket in a key would break the bracket form encoding (metadata[key]=value).
+    metadata=MetadataLimits(
+        max_keys=50,
+        max_key_length=40,
+        max_value_length=500,
+        reserved_keys=frozenset({REFERENCE_KEY}),
+        forbidden_key_characters="[]",
+    ),
+    payment_id_pattern=re.compile(r"pi_[A-Za-z0-9]+"),
+    payment_id_format="a Stripe PaymentIntent id (pi_ and letters and digits)",
+    max_amount=99_999_999,  # eight digits in minor units
+    minimum_charge=MappingProxyType(
+        {code: Money(amount, code) for code, amount in _MINIMUM_CHARGE.items()}
+    ),
 )
 
 
