@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench chaos clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ unit: $(STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck unit
+
+# The large chaos and kill runs (their figures are printed); `make test` runs a small one.
+# PostgreSQL's kill run needs PAYGATE_TEST_POSTGRES_URL (the local server by default here).
+chaos: $(STAMP)
+	PAYGATE_CHAOS=large \
+	PAYGATE_TEST_POSTGRES_URL=$${PAYGATE_TEST_POSTGRES_URL-postgresql://postgres@127.0.0.1:5432/test} \
+	$(BIN)/pytest -q --timeout=3600 tests/test_chaos.py
 
 BENCH_STAMP := $(VENV)/.installed-bench
 

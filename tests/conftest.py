@@ -7,6 +7,8 @@ is driven from the test's thread through one persistent event loop, so a test re
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -152,3 +154,25 @@ def _fast_retry() -> Any:
     from paygate import RetryPolicy
 
     return RetryPolicy(max_attempts=3, initial_backoff=0.01, max_backoff=0.05)
+
+
+@pytest.fixture
+def postgres_conninfo() -> Iterator[str]:
+    """A migrated scratch schema of the test database, dropped afterwards."""
+    url = os.environ.get("PAYGATE_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("PAYGATE_TEST_POSTGRES_URL is not set")
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    from paygate._migrations import upgrade
+
+    schema = f"paygate_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        try:
+            conninfo = make_conninfo(url, options=f"-csearch_path={schema}")
+            upgrade(conninfo)
+            yield conninfo
+        finally:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")

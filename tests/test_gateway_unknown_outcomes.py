@@ -6,6 +6,8 @@ exception) and an answer that could not be recorded both leave an unknown outcom
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,7 +16,15 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
-from paygate import AsyncGateway, Gateway, Money, PaymentSource, PaymentStatus, RetryPolicy
+from paygate import (
+    AsyncGateway,
+    Gateway,
+    Money,
+    PaymentSource,
+    PaymentStatus,
+    RetryPolicy,
+    Timeout,
+)
 from paygate.adapters.stripe import StripeAdapter
 from paygate.errors import (
     CardDeclinedError,
@@ -338,3 +348,40 @@ def test_a_decline_stays_a_decline_and_settles_nothing_else(
             reference="order-declined",
         )  # fmt: skip
     assert gw.unknown_payments() == [] and gw.records.intents() == []
+
+
+def test_a_webhook_that_beats_the_lost_answer_lands_on_the_calls_own_record(
+    adyen_sim: AdyenSimulator,
+) -> None:
+    """Adyen's AUTHORISATION webhook often arrives before a lost answer's read timeout: it goes
+    to the record the waiting call will answer to (its intent names it), not a record of its
+    own, and the unknown outcome it leaves is settled by it (a raw card cannot be repeated)."""
+    card = PaymentSource.card("4111111145551142", 3, 2030, "737", holder_name="APPROVED")
+    options: dict[str, Any] = {
+        "merchant_account": adyen_sim.merchant_account,
+        "hmac_key": adyen_sim.hmac_key,
+    }
+    with Gateway.for_adyen(
+        "key", base_url=f"{adyen_sim.url}/v71", retry=ONE_ATTEMPT,
+        timeout=Timeout(read=1.0, total=1.5), **options,
+    ) as gw:  # fmt: skip
+        adyen_sim.inject(Fault.timeout_after_commit(hold=3.0), method="POST")
+
+        def deliver_when_paid() -> None:
+            while not adyen_sim.payments(reference="order-race"):
+                time.sleep(0.01)
+            for webhook in adyen_sim.drain_webhooks():
+                gw.handle_webhook(webhook.headers, webhook.body)
+
+        racer = threading.Thread(target=deliver_when_paid)
+        racer.start()
+        with pytest.raises(OutcomeUnknown):
+            gw.authorize(eur("44.00"), source=card, reference="order-race")
+        racer.join(5)
+        [payment] = adyen_sim.payments(reference="order-race")
+        [record] = gw.unknown_payments()
+        assert record.payment_id == payment["pspReference"]  # one record, the call's own
+        [resolution] = gw.resolve_unknown(due_by=LATER)
+        assert resolution.settled and resolution.detail == f"found {payment['pspReference']}"
+        assert gw.unknown_payments() == []
+        assert gw.payment_record(payment["pspReference"]).status is S.AUTHORIZED

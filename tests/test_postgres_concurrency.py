@@ -37,28 +37,6 @@ VISA = PaymentSource.token("pm_card_visa")
 
 
 @pytest.fixture
-def conninfo() -> Iterator[str]:
-    """A migrated scratch schema of the test database, dropped afterwards."""
-    url = os.environ.get("PAYGATE_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("PAYGATE_TEST_POSTGRES_URL is not set")
-    import psycopg
-    from psycopg.conninfo import make_conninfo
-
-    from paygate._migrations import upgrade
-
-    schema = f"paygate_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-        try:
-            info = make_conninfo(url, options=f"-csearch_path={schema}")
-            upgrade(info)
-            yield info
-        finally:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
-@pytest.fixture
 def stripe() -> Iterator[StripeSimulator]:
     with StripeSimulator() as sim:
         yield sim
@@ -140,7 +118,7 @@ _FIRE = """
 def shared_keys(request: pytest.FixtureRequest) -> Iterator[tuple[str, ...]]:
     """Where the instances share their idempotency keys: (kind, URL, extra worker args)."""
     if request.param == "postgres":
-        yield ("postgres", request.getfixturevalue("conninfo"))
+        yield ("postgres", request.getfixturevalue("postgres_conninfo"))
         return
     url = os.environ.get("PAYGATE_TEST_REDIS_URL")
     if not url:
@@ -223,7 +201,7 @@ _CRASH = """
 
 @pytest.mark.timeout(60)
 def test_a_killed_owners_lease_is_retaken_after_it_lapses_and_charges_once(
-    conninfo: str, stripe: StripeSimulator
+    postgres_conninfo: str, stripe: StripeSimulator
 ) -> None:
     import psycopg
 
@@ -231,7 +209,7 @@ def test_a_killed_owners_lease_is_retaken_after_it_lapses_and_charges_once(
     from paygate.records.postgres import PostgresRecordStore
 
     stripe.inject(Fault.latency(1.0), times=1, method="POST", path=PI_PATH)
-    worker = _spawn(_CRASH, stripe.url, conninfo)
+    worker = _spawn(_CRASH, stripe.url, postgres_conninfo)
     _wait_ready(worker)
     _go([worker])
     give_up = time.monotonic() + 10
@@ -241,7 +219,7 @@ def test_a_killed_owners_lease_is_retaken_after_it_lapses_and_charges_once(
     os.kill(worker.pid, signal.SIGKILL)  # ...when its sender dies
     worker.communicate(timeout=10)
     assert worker.returncode == -signal.SIGKILL
-    with psycopg.connect(conninfo) as conn:
+    with psycopg.connect(postgres_conninfo) as conn:
         lease = conn.execute(
             "SELECT token IS NOT NULL, outcome IS NULL, "
             "lease_until - extract(epoch FROM clock_timestamp())::float8 "
@@ -249,8 +227,8 @@ def test_a_killed_owners_lease_is_retaken_after_it_lapses_and_charges_once(
         ).fetchone()
     assert lease is not None and lease[0] and lease[1] and 0 < lease[2] <= 2.5  # left behind
 
-    store = PostgresStore(conninfo, pool_size=2)
-    records = PostgresRecordStore(conninfo, pool_size=2)
+    store = PostgresStore(postgres_conninfo, pool_size=2)
+    records = PostgresRecordStore(postgres_conninfo, pool_size=2)
     policy = IdempotencyPolicy(lease=2.5, in_flight_wait=0.1, poll_interval=0.02)
     options = {"timeout": Timeout(total=2.0), "idempotency": policy}
     started = time.monotonic()
@@ -293,10 +271,10 @@ _RACE = """
     from paygate.idempotency.postgres import PostgresStore
     from paygate.records.postgres import PostgresRecordStore
 
-    sim_url, conninfo, operation = sys.argv[1], sys.argv[2], sys.argv[3]
+    sim_url, postgres_conninfo, operation = sys.argv[1], sys.argv[2], sys.argv[3]
     payment_ids = json.loads(sys.argv[4])
-    store = PostgresStore(conninfo, pool_size=2)
-    records = PostgresRecordStore(conninfo, pool_size=2)
+    store = PostgresStore(postgres_conninfo, pool_size=2)
+    records = PostgresRecordStore(postgres_conninfo, pool_size=2)
     gw = Gateway.for_stripe(
         "sk_test_51PaygatePostgresConcurrency0000", base_url=sim_url, store=store,
         records=records, timeout=Timeout(total=10),
@@ -316,20 +294,20 @@ _RACE = """
 
 @pytest.mark.timeout(60)
 def test_a_capture_and_a_void_racing_on_one_payment_apply_exactly_one(
-    conninfo: str, stripe: StripeSimulator
+    postgres_conninfo: str, stripe: StripeSimulator
 ) -> None:
     from paygate.idempotency.postgres import PostgresStore
     from paygate.records.postgres import PostgresRecordStore
 
-    store = PostgresStore(conninfo, pool_size=2)
-    records = PostgresRecordStore(conninfo, pool_size=2)
+    store = PostgresStore(postgres_conninfo, pool_size=2)
+    records = PostgresRecordStore(postgres_conninfo, pool_size=2)
     with Gateway.for_stripe(API_KEY, base_url=stripe.url, store=store, records=records) as gw:
         payment_ids = [
             gw.authorize(Money("30.00", "EUR"), source=VISA, reference=f"order-race-{n}").id
             for n in range(20)
         ]
     workers = [
-        _spawn(_RACE, stripe.url, conninfo, operation, json.dumps(payment_ids))
+        _spawn(_RACE, stripe.url, postgres_conninfo, operation, json.dumps(payment_ids))
         for operation in ("capture", "void")
     ]
     for worker in workers:

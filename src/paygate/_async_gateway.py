@@ -18,6 +18,7 @@ import httpx
 from paygate import _outcomes
 from paygate._core import (
     ADOPTING_EVENTS,
+    NEW_PAYMENTS,
     Prepared,
     _now,
     as_payment,
@@ -44,6 +45,7 @@ from paygate.models import (
 )
 from paygate.money import Money
 from paygate.records import AuditEntry, Locate, PaymentRecord, UnknownOperation
+from paygate.resilience.breaker import saved_failure
 from paygate.resilience.bulkhead import AsyncBulkhead
 from paygate.resilience.deadline import Deadline
 from paygate.resilience.transport_errors import PHASES
@@ -228,6 +230,11 @@ class AsyncGateway(_AsyncIO):
             orphan = self.orphan(unknown, event.reference, event.amount)
             if orphan is not None:
                 locate, change = self.adopting_event(event, orphan)
+            else:  # the call that made it may still be waiting for its answer
+                in_flight = await self._records(self.records.intents)
+                claimed = self.claimed_by(in_flight, event)
+                if claimed is not None:
+                    locate, change = claimed
         applied = await self._records(self.records.apply, locate, change, event=seen)
         return self.webhook_outcome(event, applied)
 
@@ -264,6 +271,14 @@ class AsyncGateway(_AsyncIO):
             await self._records(self.records.apply, locate, change, intent=key, needs_intent=True)
 
     async def _resolve(self, record: PaymentRecord, unknown: UnknownOperation) -> Resolution:
+        if unknown.operation in NEW_PAYMENTS and record.payment_id is not None:
+            # The provider's own report (a webhook) named this key's payment while the call
+            # was waiting for its answer: the record already holds it.
+            detail = f"found {record.payment_id}"
+            await self._records(
+                self.records.apply, Locate(record_id=record.record_id), self.settle(unknown, detail)
+            )
+            return resolution(record, unknown, settled=True, detail=detail)
         replay = self.replay_for(unknown)
         if replay.request is None:
             found = await self._found(record, unknown)
@@ -273,6 +288,10 @@ class AsyncGateway(_AsyncIO):
         try:
             result = await self._run(replay.request)
         except PaymentError as error:
+            if saved_failure(error):  # the key holds a failure: ask for the payment instead
+                looked = await self._looked_up(record, unknown)
+                if looked is not None:
+                    return looked
             if not is_final(error):
                 return await self._still_unknown(record, unknown, *self.unsettled_by(error))
             detail = f"refused: {error.code}"
@@ -301,6 +320,30 @@ class AsyncGateway(_AsyncIO):
             )
             await self._records(self.records.apply, Locate(record_id=record.record_id), change)
         return resolution(record, unknown, settled=False, detail=reason, escalated=escalate)
+
+    async def _looked_up(
+        self, record: PaymentRecord, unknown: UnknownOperation
+    ) -> Resolution | None:
+        """Settle an unknown outcome from the provider's own account of the payment, where it
+        can be asked: a new payment found by its reference, a capture, void or refund told by
+        the payment as the provider reports it now. None when that cannot tell."""
+        if unknown.operation in NEW_PAYMENTS:
+            return await self._found(record, unknown)
+        if record.payment_id is None or not self.can_retrieve:
+            return None
+        try:
+            payment = as_payment(
+                await self._run(self.retrieve_request(payment_id=record.payment_id))
+            )
+            now = await self._records(self.records.get, record.record_id)
+        except PaymentError:
+            return None
+        detail = None if now is None else self.looked_up(now, unknown, payment)
+        if detail is None:
+            return None
+        locate = Locate(record_id=record.record_id)
+        await self._records(self.records.apply, locate, self.settle(unknown, detail))
+        return resolution(record, unknown, settled=True, detail=detail)
 
     async def _found(self, record: PaymentRecord, unknown: UnknownOperation) -> Resolution | None:
         """Settle a lost authorize answer by finding its payment by reference, where the

@@ -50,6 +50,7 @@ from paygate.models import (
     OperationRequest,
     Payment,
     PaymentSource,
+    PaymentStatus,
     Refund,
     RefundRequest,
     Resolution,
@@ -69,6 +70,7 @@ from paygate.records import (
     IntentKey,
     Locate,
     MemoryRecordStore,
+    ModificationStatus,
     PaymentRecord,
     RecordStore,
     UnknownOperation,
@@ -631,11 +633,39 @@ class GatewayCore:
             for record in candidates
             if record.provider == self.provider and record.payment_id is None
             for unknown in record.unknown
-            if unknown.operation in _NEW_PAYMENTS
+            if unknown.operation in NEW_PAYMENTS
             and unknown.reference == reference
             and (amount is None or unknown.amount == amount)
         ]
         return found[0] if len(found) == 1 else None
+
+    def claimed_by(
+        self, intents: list[Intent], event: WebhookEvent
+    ) -> tuple[Locate, ChangeFn] | None:
+        """Where an event about a payment paygate has no record of goes when a new payment's
+        call is still waiting for its answer, for the same reference and amount (exactly one):
+        the record that call will answer to, named by its key. Without this, the payment would
+        start a record of its own, and the call's answer (or its unknown outcome) another."""
+        claims = [
+            intent
+            for intent in intents
+            if intent.provider == self.provider
+            and intent.operation in NEW_PAYMENTS
+            and intent.reference == event.reference
+            and intent.amount == event.amount
+        ]
+        if len(claims) != 1 or claims[0].record_id is None:
+            return None
+        record_id = claims[0].record_id
+        cause = WebhookCause(
+            provider=event.provider, event_id=event.event_id, event_type=event.provider_type
+        )
+        now = _now()
+
+        def change(record: PaymentRecord | None) -> Change | None:
+            return changes_apply_event(record, event, cause, now, record_id)
+
+        return Locate(record_id=record_id), change
 
     def adopting(
         self,
@@ -686,7 +716,7 @@ class GatewayCore:
         can_search = Operation.FIND in self.adapter.capabilities.operations
         if not can_search or record.payment_id is not None or unknown.reference is None:
             return None
-        if unknown.operation not in _NEW_PAYMENTS:
+        if unknown.operation not in NEW_PAYMENTS:
             return None
         return self.find_request(reference=unknown.reference, amount=unknown.amount)
 
@@ -719,6 +749,34 @@ class GatewayCore:
             )
             return Replay(None, reason, True)
         return Replay(request)
+
+    @staticmethod
+    def looked_up(record: PaymentRecord, unknown: UnknownOperation, payment: Payment) -> str | None:
+        """How the provider's own account of the payment (a retrieve, strongly consistent)
+        settles an unknown capture, void or refund whose key holds a saved failure (a repeat
+        only gets that failure again, and nothing under the key is still running); None when
+        it cannot tell. A refund is told by the refunded total against the refunds the record
+        knows, only when it is the payment's one unknown refund."""
+        status = payment.status
+        if unknown.operation is Operation.CAPTURE:
+            if payment.amount_captured.is_positive:
+                return f"captured {payment.amount_captured} (the provider's payment)"
+            return f"not captured: the payment is {status} (the provider's payment)"
+        if unknown.operation is Operation.VOID:
+            done = "voided" if status is PaymentStatus.VOIDED else f"not voided: it is {status}"
+            return f"{done} (the provider's payment)"
+        refunds = [u for u in record.unknown if u.operation is Operation.REFUND]
+        if len(refunds) != 1 or unknown.amount is None:
+            return None
+        known = Money.zero(record.currency)
+        for m in record.modifications:
+            if m.operation is Operation.REFUND and m.amount and m.status is not _FAILED:
+                known = known + m.amount
+        if payment.amount_refunded == known:
+            return "not refunded: the payment's refunded total has no room for it"
+        if payment.amount_refunded == known + unknown.amount:
+            return f"refunded {unknown.amount} (the payment's refunded total)"
+        return None
 
     @staticmethod
     def settle(unknown: UnknownOperation, detail: str) -> ChangeFn:
@@ -786,7 +844,8 @@ class GatewayCore:
         return change
 
 
-_NEW_PAYMENTS: Final = frozenset({Operation.AUTHORIZE, Operation.PURCHASE})
+NEW_PAYMENTS: Final = frozenset({Operation.AUTHORIZE, Operation.PURCHASE})
+_FAILED: Final = ModificationStatus.FAILED
 _NOWHERE: Final = Locate()  # names no record: with ``_no_change``, nothing is written
 
 

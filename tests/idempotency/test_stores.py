@@ -28,28 +28,6 @@ StoreFactory = Callable[..., IdempotencyStore]
 
 
 @pytest.fixture
-def postgres_conninfo() -> Iterator[str]:
-    """A migrated scratch schema of the test database, dropped afterwards."""
-    url = os.environ.get("PAYGATE_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("PAYGATE_TEST_POSTGRES_URL is not set")
-    import psycopg
-    from psycopg.conninfo import make_conninfo
-
-    from paygate._migrations import upgrade
-
-    schema = f"paygate_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-        try:
-            conninfo = make_conninfo(url, options=f"-csearch_path={schema}")
-            upgrade(conninfo)
-            yield conninfo
-        finally:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
-@pytest.fixture
 def redis_prefix() -> Iterator[tuple[str, str]]:
     """The test Redis's URL and a key prefix of this test's own, its keys deleted afterwards."""
     url = os.environ.get("PAYGATE_TEST_REDIS_URL")

@@ -4,10 +4,8 @@ tampering with the SQLite file caught by verify()."""
 from __future__ import annotations
 
 import itertools
-import os
 import sqlite3
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,28 +45,6 @@ def refund_event(n: int, amount: str = "1.00") -> WebhookEvent:
         provider="p", event_id=f"evt_{n}", type=EventType.REFUNDED, provider_type="refund",
         payment_id="pay_1", amount=eur(amount), modification_id=f"re_{n}",
     )  # fmt: skip
-
-
-@pytest.fixture
-def postgres_conninfo() -> Iterator[str]:
-    """A migrated scratch schema of the test database, dropped afterwards."""
-    url = os.environ.get("PAYGATE_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("PAYGATE_TEST_POSTGRES_URL is not set")
-    import psycopg
-    from psycopg.conninfo import make_conninfo
-
-    from paygate._migrations import upgrade
-
-    schema = f"paygate_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-        try:
-            conninfo = make_conninfo(url, options=f"-csearch_path={schema}")
-            upgrade(conninfo)
-            yield conninfo
-        finally:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])

@@ -439,18 +439,24 @@ def _older_dispute_event(record: PaymentRecord, event: WebhookEvent) -> str | No
 
 
 def apply_event(
-    record: PaymentRecord | None, event: WebhookEvent, cause: Cause, now: datetime
+    record: PaymentRecord | None,
+    event: WebhookEvent,
+    cause: Cause,
+    now: datetime,
+    record_id: str | None = None,
 ) -> Change | None:
     """A verified webhook event applied to its payment's record. None when there is nothing to
-    apply it to (no record, and the event does not carry enough to start one)."""
+    apply it to (no record, and the event does not carry enough to start one). A record it
+    starts is named ``record_id`` when given (the record a call in flight will answer to)."""
     if event.type is EventType.OTHER:
         return None
     if record is None:
         if event.amount is None or event.type not in {EventType.AUTHORIZED, EventType.FAILED}:
             return None
         record = blank(
-            event.provider, event.amount, event.reference, now, payment_id=event.payment_id
-        )
+            event.provider, event.amount, event.reference, now, record_id,
+            payment_id=event.payment_id,
+        )  # fmt: skip
         candidate, note = _event_candidate(record, event)
         return _finish(None, candidate, cause, note, now)
     candidate, note = _event_candidate(record, event)

@@ -51,7 +51,18 @@ class _HealthFailure(Exception):
 
 
 def counts_as_failure(error: PaymentError | None) -> bool:
-    return error is not None and error.code in HEALTH_FAILURES
+    """A provider-health failure: a 5xx, a timeout, a network failure. Not a 5xx the provider
+    says not to repeat (Stripe replays the 500 it saved under a key, marked so): that is its
+    answer to one request, given again, not news of its health."""
+    if error is None or error.code not in HEALTH_FAILURES:
+        return False
+    return not saved_failure(error)
+
+
+def saved_failure(error: PaymentError) -> bool:
+    """Whether ``error`` is a 5xx the provider keeps under the key and will give again to any
+    repeat (it says not to repeat it): repeating the call cannot settle what it did."""
+    return error.provider_retry_hint is False and (error.http_status or 0) >= 500
 
 
 class StateBackend(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Any
+from typing import Any, Final
 
 from paygate.testing._adyen_api import AdyenApi
 from paygate.testing._adyen_ledger import Ledger
@@ -13,6 +13,8 @@ from paygate.testing._adyen_webhooks import AdyenWebhook, notification_request
 from paygate.testing._deliveries import WebhookSender
 from paygate.testing._records import Reply, json_reply
 from paygate.testing._server import CONTROL_PREFIX, Simulator
+
+DEFAULT_MERCHANT: Final = "PaygateTestMerchant"
 
 
 class AdyenSimulator(Simulator):
@@ -62,7 +64,7 @@ class AdyenSimulator(Simulator):
         self,
         port: int = 0,
         *,
-        merchant_account: str = "PaygateTestMerchant",
+        merchant_account: str = DEFAULT_MERCHANT,
         api_key: str | None = None,
         hmac_key: str | None = None,
         webhook_url: str | None = None,

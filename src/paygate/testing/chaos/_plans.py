@@ -1,0 +1,115 @@
+"""What one chaos flow does: a logical order as a service would run it, and the faults thrown
+at it. Plans are drawn from a seeded generator, so a run (and a restarted worker) repeats the
+same orders with the same idempotency keys."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from paygate.models import PaymentSource
+from paygate.money import Money
+from paygate.testing.faults import Fault
+
+__all__ = ["PROVIDERS", "Plan", "Step", "fault_menu", "plans", "source_for"]
+
+Provider = Literal["stripe", "adyen"]
+PROVIDERS: Final[tuple[Provider, ...]] = ("stripe", "adyen")
+Verb = Literal["authorize", "purchase", "capture", "void", "refund"]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One call of a flow, under its own idempotency key (the same on every retry)."""
+
+    verb: Verb
+    key: str
+    amount: Money | None = None
+    reference: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """One order: pay (authorize, or purchase), then capture, refunds or a void."""
+
+    provider: Provider
+    reference: str
+    amount: Money
+    raw_card: bool  # a raw card is never kept: its lost answers wait for a lookup or webhook
+    steps: tuple[Step, ...]
+
+
+def plans(provider: Provider, count: int, seed: int, prefix: str) -> list[Plan]:
+    """``count`` orders for ``provider``, the same for the same arguments."""
+    rng = random.Random(f"{seed}:{provider}:{prefix}")
+    return [_plan(provider, rng, f"{prefix}-{provider}-{n}") for n in range(count)]
+
+
+def _plan(provider: Provider, rng: random.Random, reference: str) -> Plan:
+    cents = rng.randrange(100, 100_000)
+    amount = Money.from_minor_units(cents, "EUR")
+    steps: list[Step] = []
+    purchase = rng.random() < 0.3
+    steps.append(Step("purchase" if purchase else "authorize", f"{reference}-pay"))
+    captured = cents if purchase else 0
+    if not purchase:
+        roll = rng.random()
+        if roll < 0.2:
+            steps.append(Step("void", f"{reference}-void"))
+        elif roll < 0.9:
+            captured = cents if rng.random() < 0.6 else rng.randrange(1, cents + 1)
+            part = None if captured == cents else Money.from_minor_units(captured, "EUR")
+            steps.append(Step("capture", f"{reference}-cap", part))
+    left = captured
+    for n in range(rng.choice([0, 0, 1, 1, 2])):
+        if left <= 0:
+            break
+        refund = left if rng.random() < 0.3 else rng.randrange(1, left + 1)
+        left -= refund
+        steps.append(
+            Step(
+                "refund",
+                f"{reference}-ref{n}",
+                Money.from_minor_units(refund, "EUR"),
+                f"{reference}-r{n}",
+            )
+        )
+    raw_card = provider == "adyen" and rng.random() < 0.2
+    return Plan(provider, reference, amount, raw_card, tuple(steps))
+
+
+def source_for(plan: Plan) -> PaymentSource:
+    """A source the simulators approve: Stripe's test token; Adyen's stored card (which can be
+    sent again) or a raw test card (which cannot)."""
+    if plan.provider == "stripe":
+        return PaymentSource.token("pm_card_visa")
+    if plan.raw_card:
+        return PaymentSource.card("4111111145551142", 3, 2030, "737", holder_name="CHAOS")
+    return PaymentSource.token("sim_stored_visa", customer="chaos-shopper")
+
+
+def fault_menu(deadline: float) -> Sequence[Callable[[random.Random], Fault]]:
+    """Every fault kind of the simulators, with arguments that keep a run short: whatever a
+    fault holds is held past the call's deadline, so the deadline is what ends it."""
+    held = deadline + 0.5
+    return (
+        lambda r: Fault.latency(r.uniform(0.01, 0.3)),
+        lambda r: Fault.server_error(r.choice([500, 502, 503]), after_commit=r.random() < 0.5),
+        lambda r: Fault.rate_limited(0.02),
+        lambda r: Fault.reset_before_commit(),
+        lambda r: Fault.reset_after_commit(),
+        lambda r: Fault.timeout_after_commit(hold=held),
+        lambda r: Fault.malformed_json(),
+        lambda r: Fault.schema_break(),
+        lambda r: Fault.slow_body(interval=0.05),
+        lambda r: Fault.slow_headers(interval=0.05),
+        lambda r: Fault.oversized_body(size=5 << 20),
+        lambda r: Fault.endless_body(),
+        lambda r: Fault.gzip_bomb(size=64 << 20),
+        lambda r: Fault.foreign(r.choice([302, 403, 404, 502]), after_commit=r.random() < 0.3),
+        lambda r: Fault.foreign_json(
+            r.choice([400, 409]), truncated=r.random() < 0.5, after_commit=r.random() < 0.3
+        ),
+    )
