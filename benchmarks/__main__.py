@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks import concurrency as conc
-from benchmarks import failfast, loopback, steady
+from benchmarks import failfast, hostile, loopback, steady
 from benchmarks.breakdown import Breakdown, breakdown
 from benchmarks.overhead import OverheadResult, async_overhead, sync_overhead
 from benchmarks.stores import Plan, StoreResult, store_throughput
@@ -65,7 +65,8 @@ def _breakdown_table(result: Breakdown, measured: OverheadResult) -> Table:
 def _stores_table(results: list[StoreResult], plan: Plan) -> Table:
     table = Table(
         title="Store throughput: idempotency begin+complete on fresh keys; record transitions on "
-        "a distinct record per worker (throughput, not lock contention)",
+        "a distinct record per worker (throughput, not lock contention); the intent every "
+        "mutating call writes before its request leaves",
         caption=(
             f"threads share one store object; {plan.seconds:g} s per row"
             if plan.ops is None
@@ -258,6 +259,29 @@ def _failfast_table(result: failfast.FailFastResult) -> Table:
     return table
 
 
+def _hostile_table(results: list[hostile.HostileResult]) -> Table:
+    table = Table(
+        title="Hostile answers: one authorize (sync Gateway, Stripe simulator) whose answer is "
+        f"huge, endless, a gzip bomb or dripped, against a {hostile.DEADLINE:g} s deadline",
+        caption="a fresh interpreter per case; memory: its peak RSS over the RSS before the "
+        "call; the answer limit is LimitsPolicy.response_body (4 MiB); target: within the "
+        "deadline, and memory bounded by the limit, not by the answer",
+    )
+    for column in ("answer", "paygate raised", "seconds", "peak memory growth MiB", "target"):
+        numeric = column in {"seconds", "peak memory growth MiB"}
+        table.add_column(column, justify="right" if numeric else "left")
+    for row in results:
+        met = row.seconds <= hostile.DEADLINE + 0.5 and row.growth_mib < 64
+        table.add_row(
+            row.case,
+            row.outcome,
+            f"{row.seconds:.2f}",
+            f"{row.growth_mib:.1f}",
+            f"≤ {hostile.DEADLINE:g} s, < 64 MiB {'met' if met else 'MISSED'}",
+        )
+    return table
+
+
 def _markdown(table: Table) -> str:
     """The table as plain Markdown: its title as a heading, its caption below."""
 
@@ -327,6 +351,9 @@ def main(argv: list[str] | None = None) -> int:
             else steady.steady_state([10_000, 100_000, 110_000], [10_000, 30_000])
         ),
         lambda: _failfast_table(failfast.fail_fast(rounds=rounds, per_round=per_round)),
+        lambda: _hostile_table(
+            hostile.hostile(("1 GB gzip bomb",)) if quick else hostile.hostile()
+        ),
     ]
     started = time.perf_counter()
     tables: list[Table] = []

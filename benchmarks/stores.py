@@ -1,14 +1,16 @@
 """Store throughput: how many operations a second each store takes, from 1 and from 8 threads
 sharing one store object (as a service's worker threads would).
 
-Two operations:
+Three operations:
 
 * idempotency: ``begin`` on a fresh key, then ``complete`` under the lease it returned (one
   operation is both calls);
 * records: one ``apply`` that changes an existing payment record (a provider snapshot reporting
   a refunded figure one cent higher than the last, so every apply is a real transition with its
   trail entry). Each worker changes its own record: this measures throughput, not contention
-  for one record's lock.
+  for one record's lock;
+* intents: ``write_intent`` of a fresh call, what every mutating call adds before its request
+  leaves (the outcome's ``apply`` then clears it with one more statement in its transaction).
 
 Stores: memory, SQLite (a file in a temporary directory), PostgreSQL (a migrated scratch schema,
 dropped afterwards) and Redis (idempotency only; a unique key prefix, its keys deleted
@@ -31,7 +33,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,11 +42,20 @@ from paygate import Money, Payment, PaymentStatus
 from paygate.idempotency.memory import MemoryStore
 from paygate.idempotency.sqlite import SQLiteStore
 from paygate.idempotency.store import Begin, IdempotencyStore
-from paygate.records import Locate, MemoryRecordStore, RecordStore, SQLiteRecordStore, changes
+from paygate.models import Operation
+from paygate.records import (
+    Intent,
+    Locate,
+    MemoryRecordStore,
+    RecordStore,
+    SQLiteRecordStore,
+    changes,
+)
 from paygate.records.trail import CallCause
 
 IDEMPOTENCY = "idempotency begin+complete"
 RECORDS = "record transition (apply)"
+INTENTS = "intent write (before each request)"
 WORKER_COUNTS = (1, 8)
 
 _FINGERPRINT = "9f2c" * 16  # the length of the sha256 hex digest the gateway uses
@@ -130,6 +141,27 @@ def _record_op(store: RecordStore, tag: str, worker: int) -> Callable[[], None]:
         )
         if not applied.applied:
             raise AssertionError(f"the record did not change: {applied.entry}")
+
+    return op
+
+
+def _intent_op(store: RecordStore, tag: str, worker: int) -> Callable[[], None]:
+    counter = itertools.count()
+    amount = Money("12.34", "EUR")
+
+    def op() -> None:
+        key = f"{tag}-{worker}-{next(counter)}"
+        now = datetime.now(UTC)
+        store.write_intent(
+            Intent(
+                provider="bench", operation=Operation.AUTHORIZE, idempotency_key=key,
+                amount=amount, reference=f"order-{key}", replayable=True,
+                request={"amount": {"amount": "12.34", "currency": "EUR"},
+                         "reference": f"order-{key}", "capture": False, "metadata": {}},
+                body_digest=_FINGERPRINT, record_id=f"pr_{key}", payment_id=None,
+                since=now, lease_until=now + timedelta(minutes=2),
+            )
+        )  # fmt: skip
 
     return op
 
@@ -291,9 +323,17 @@ def _postgres(plan: Plan) -> list[StoreResult]:
                     _record_op,
                     plan,
                 ),
+                *_bench(
+                    "postgres",
+                    INTENTS,
+                    lambda: PostgresRecordStore(conninfo, pool_size=pool),
+                    _intent_op,
+                    plan,
+                ),
             ]
     except Skip as why:
-        return [StoreResult("postgres", op, skipped=str(why)) for op in (IDEMPOTENCY, RECORDS)]
+        operations = (IDEMPOTENCY, RECORDS, INTENTS)
+        return [StoreResult("postgres", op, skipped=str(why)) for op in operations]
 
 
 def _redis(plan: Plan) -> list[StoreResult]:
@@ -313,6 +353,7 @@ def store_throughput(plan: Plan) -> list[StoreResult]:
     results = [
         *_bench("memory", IDEMPOTENCY, MemoryStore, _idempotency_op, plan),
         *_bench("memory", RECORDS, MemoryRecordStore, _record_op, plan),
+        *_bench("memory", INTENTS, MemoryRecordStore, _intent_op, plan),
     ]
     with tempfile.TemporaryDirectory(prefix="paygate-bench-") as tmp:
         results += [
@@ -321,6 +362,9 @@ def store_throughput(plan: Plan) -> list[StoreResult]:
             ),
             *_bench(
                 "sqlite", RECORDS, lambda: SQLiteRecordStore(Path(tmp, "r.db")), _record_op, plan
+            ),
+            *_bench(
+                "sqlite", INTENTS, lambda: SQLiteRecordStore(Path(tmp, "n.db")), _intent_op, plan
             ),
         ]
     return [*results, *_postgres(plan), *_redis(plan)]

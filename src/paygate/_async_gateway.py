@@ -226,12 +226,14 @@ class AsyncGateway(_AsyncIO):
             event.type in ADOPTING_EVENTS
             and await self._records(self.records.lookup, locate) is None
         ):
+            # Intents first: a call's intent turns into its unknown outcome in one transaction,
+            # never back, so what is in neither read was in neither store.
+            in_flight = await self._records(self.records.intents)
             unknown = await self._records(self.records.with_unknown)
             orphan = self.orphan(unknown, event.reference, event.amount)
             if orphan is not None:
                 locate, change = self.adopting_event(event, orphan)
             else:  # the call that made it may still be waiting for its answer
-                in_flight = await self._records(self.records.intents)
                 claimed = self.claimed_by(in_flight, event)
                 if claimed is not None:
                     locate, change = claimed
@@ -275,9 +277,8 @@ class AsyncGateway(_AsyncIO):
             # The provider's own report (a webhook) named this key's payment while the call
             # was waiting for its answer: the record already holds it.
             detail = f"found {record.payment_id}"
-            await self._records(
-                self.records.apply, Locate(record_id=record.record_id), self.settle(unknown, detail)
-            )
+            settle = self.settle(unknown, detail, by_report=True)
+            await self._records(self.records.apply, Locate(record_id=record.record_id), settle)
             return resolution(record, unknown, settled=True, detail=detail)
         replay = self.replay_for(unknown)
         if replay.request is None:
@@ -286,7 +287,7 @@ class AsyncGateway(_AsyncIO):
                 return found
             return await self._still_unknown(record, unknown, replay.reason, replay.escalate)
         try:
-            result = await self._run(replay.request)
+            result = await self._run(replay.request, fingerprint=unknown.fingerprint)
         except PaymentError as error:
             if saved_failure(error):  # the key holds a failure: ask for the payment instead
                 looked = await self._looked_up(record, unknown)
@@ -362,9 +363,9 @@ class AsyncGateway(_AsyncIO):
         return resolution(record, unknown, settled=True, detail=f"found {found.id}")
 
     # -- the call ------------------------------------------------------------------------------
-    async def _run(self, request: OperationRequest) -> Result:
+    async def _run(self, request: OperationRequest, *, fingerprint: str | None = None) -> Result:
         self._own_loop()
-        prepared = self.admitted(request)
+        prepared = self.admitted(request, fingerprint)
         with Deadline(self.timeout.total) as deadline:  # the wall: stores and sockets too
             if not prepared.mutating:
                 return await self._read(prepared, deadline)

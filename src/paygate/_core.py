@@ -75,7 +75,15 @@ from paygate.records import (
     RecordStore,
     UnknownOperation,
 )
-from paygate.records.changes import Change, adopt, observe, outcome_unknown, settled, unsettled
+from paygate.records.changes import (
+    Change,
+    adopt,
+    captured_at_authorization,
+    observe,
+    outcome_unknown,
+    settled,
+    unsettled,
+)
 from paygate.records.changes import apply_event as changes_apply_event
 from paygate.records.store import Applied, ChangeFn
 from paygate.records.trail import CallCause, Cause, ResolverCause, WebhookCause
@@ -252,14 +260,18 @@ class GatewayCore:
         return validated(FindRequest, reference=reference, amount=amount)
 
     # -- before I/O ----------------------------------------------------------------------------
-    def admitted(self, request: OperationRequest) -> Prepared:
+    def admitted(self, request: OperationRequest, fingerprint: str | None = None) -> Prepared:
         """A caller's request, checked against the provider's capabilities, then the breaker,
         with its idempotency key settled: all before any I/O but a shared breaker state's
         read. Bad input is refused as such even while the breaker is open; an open breaker
-        refuses before a key is derived."""
+        refuses before a key is derived. ``fingerprint``: a repeat's, as the call first had it
+        (the request repeated may carry an amount paygate filled in)."""
         self.adapter.capabilities.check(request)
         self.breaker.check()
-        return self.prepare(request)
+        prepared = self.prepare(request)
+        if fingerprint is None or not prepared.mutating:
+            return prepared
+        return replace(prepared, fingerprint=fingerprint)
 
     def prepare(self, request: OperationRequest) -> Prepared:
         """``request`` with the key it travels under and its fingerprint."""
@@ -377,8 +389,9 @@ class GatewayCore:
         assert prepared.key is not None
         lease = timedelta(seconds=self.idempotency_policy.lease)
         return _recording.intent(
-            self.provider, prepared.request, prepared.key, prepared.digest, now=_now(), lease=lease
-        )
+            self.provider, prepared.request, prepared.key, prepared.digest,
+            fingerprint=prepared.fingerprint, now=_now(), lease=lease,
+        )  # fmt: skip
 
     def intent_key(self, prepared: Prepared) -> IntentKey | None:
         """The intent a call's record change clears (None for a read, which writes none)."""
@@ -553,7 +566,7 @@ class GatewayCore:
         leaves the record alone still clears the call's intent)."""
         change = _recording.change_for(
             self.provider, prepared.request, key=prepared.key, outcome=outcome, now=_now(),
-            body_digest=prepared.digest,
+            body_digest=prepared.digest, fingerprint=prepared.fingerprint,
         )  # fmt: skip
         if change is None:
             return _NOWHERE, _no_change
@@ -695,9 +708,20 @@ class GatewayCore:
             provider=event.provider, event_id=event.event_id, event_type=event.provider_type
         )
         now = _now()
-        return self.adopting(
-            orphan, event.payment_id, lambda r: changes_apply_event(r, event, cause, now), cause
-        )
+
+        def report(r: PaymentRecord) -> Change | None:
+            change = changes_apply_event(r, event, cause, now)
+            if change is None or not self.captured_with(orphan[1]):
+                return change
+            return captured_at_authorization(change, cause, now)
+
+        return self.adopting(orphan, event.payment_id, report, cause)
+
+    def captured_with(self, unknown: UnknownOperation) -> bool:
+        """Whether settling ``unknown`` by the provider's report of its authorization means it
+        was captured too (a purchase, on a provider that captures it then and says no more)."""
+        purchase = unknown.operation is Operation.PURCHASE
+        return purchase and self.adapter.capabilities.purchase_captured_at_authorization
 
     def adopting_found(
         self, found: Payment, orphan: tuple[PaymentRecord, UnknownOperation]
@@ -778,20 +802,25 @@ class GatewayCore:
             return f"refunded {unknown.amount} (the payment's refunded total)"
         return None
 
-    @staticmethod
-    def settle(unknown: UnknownOperation, detail: str) -> ChangeFn:
-        """Settle ``unknown`` on its record, if a check's answer has not done so already."""
+    def settle(
+        self, unknown: UnknownOperation, detail: str, *, by_report: bool = False
+    ) -> ChangeFn:
+        """Settle ``unknown`` on its record, if a check's answer has not done so already; when
+        the provider's report of an authorization settles it (``by_report``), a purchase it
+        captured then is recorded captured."""
         cause = ResolverCause(
             operation=unknown.operation.value,
             idempotency_key=unknown.idempotency_key,
             attempt=unknown.attempts + 1,
         )
         now, key = _now(), unknown.idempotency_key
+        capture = by_report and self.captured_with(unknown)
 
         def change(r: PaymentRecord | None) -> Change | None:
             if r is None or all(u.idempotency_key != key for u in r.unknown):
                 return None
-            return settled(r, key, cause, now)
+            done = settled(r, key, cause, now)
+            return captured_at_authorization(done, cause, now) if capture else done
 
         return change
 

@@ -119,12 +119,16 @@ def checked(
     return request
 
 
-def _call(request: OperationRequest, key: str, body_digest: str | None) -> dict[str, object]:
+def _call(
+    request: OperationRequest, key: str, body_digest: str | None, fingerprint: str | None
+) -> dict[str, object]:
     """What intents and unknown outcomes keep of a mutating call: every parameter paygate sends
-    but card data, and the digest of the request as it went out (None when the body held card
-    data: such a call is never sent again, only looked for)."""
+    but card data, the digest of the request as it went out (None when the body held card
+    data: such a call is never sent again, only looked for), and its idempotency
+    fingerprint."""
     source = source_of(request)
     return {
+        "fingerprint": fingerprint,
         "operation": request.operation,
         "idempotency_key": key,
         "amount": amount_of(request),
@@ -142,13 +146,14 @@ def intent(
     key: str,
     body_digest: str | None,
     *,
+    fingerprint: str | None,
     now: datetime,
     lease: timedelta,
 ) -> Intent:
     """The intent of a mutating call, written before its request leaves."""
     new_payment = isinstance(request, AuthorizeRequest)
     return Intent(
-        **_call(request, key, body_digest),
+        **_call(request, key, body_digest, fingerprint),
         provider=provider,
         record_id=_record_id(provider, key) if new_payment else None,
         payment_id=payment_id_of(request),
@@ -158,10 +163,16 @@ def intent(
 
 
 def _unknown(
-    request: OperationRequest, key: str, body_digest: str | None, now: datetime, reason: str
+    request: OperationRequest,
+    key: str,
+    *,
+    body_digest: str | None,
+    fingerprint: str | None,
+    now: datetime,
+    reason: str,
 ) -> UnknownOperation:
     return UnknownOperation(
-        **_call(request, key, body_digest),
+        **_call(request, key, body_digest, fingerprint),
         since=now,
         next_check_at=changes.first_check(now),
         reason=reason,
@@ -176,6 +187,7 @@ def change_for(
     outcome: Result | PaymentError,
     now: datetime,
     body_digest: str | None = None,
+    fingerprint: str | None = None,
     cause: Cause | None = None,
 ) -> ChangeFn | None:
     """How a call's outcome changes its record; None when it leaves the record alone.
@@ -235,7 +247,10 @@ def change_for(
 
         return refused
     if isinstance(outcome, OutcomeUnknown) and key is not None:
-        unknown = _unknown(request, key, body_digest, now, outcome.message)
+        unknown = _unknown(
+            request, key, body_digest=body_digest, fingerprint=fingerprint, now=now,
+            reason=outcome.message,
+        )  # fmt: skip
         if isinstance(request, AuthorizeRequest):
             return lambda r: changes.outcome_unknown(
                 r, unknown, amount=request.amount, provider=provider, cause=why, now=now,

@@ -220,12 +220,14 @@ class Gateway(_BlockingIO):
             return self.webhook_outcome(event, None)
         locate, change, seen = self.webhook_change(event)
         if event.type in ADOPTING_EVENTS and self._records(self.records.lookup, locate) is None:
+            # Intents first: a call's intent turns into its unknown outcome in one transaction,
+            # never back, so what is in neither read was in neither store.
+            in_flight = self._records(self.records.intents)
             unknown = self._records(self.records.with_unknown)
             orphan = self.orphan(unknown, event.reference, event.amount)
             if orphan is not None:
                 locate, change = self.adopting_event(event, orphan)
             else:  # the call that made it may still be waiting for its answer
-                in_flight = self._records(self.records.intents)
                 claimed = self.claimed_by(in_flight, event)
                 if claimed is not None:
                     locate, change = claimed
@@ -269,9 +271,8 @@ class Gateway(_BlockingIO):
             # The provider's own report (a webhook) named this key's payment while the call
             # was waiting for its answer: the record already holds it.
             detail = f"found {record.payment_id}"
-            self._records(
-                self.records.apply, Locate(record_id=record.record_id), self.settle(unknown, detail)
-            )
+            settle = self.settle(unknown, detail, by_report=True)
+            self._records(self.records.apply, Locate(record_id=record.record_id), settle)
             return resolution(record, unknown, settled=True, detail=detail)
         replay = self.replay_for(unknown)
         if replay.request is None:
@@ -280,7 +281,7 @@ class Gateway(_BlockingIO):
                 return found
             return self._still_unknown(record, unknown, replay.reason, replay.escalate)
         try:
-            result = self._run(replay.request)
+            result = self._run(replay.request, fingerprint=unknown.fingerprint)
         except PaymentError as error:
             if saved_failure(error):  # the key holds a failure: ask for the payment instead
                 looked = self._looked_up(record, unknown)
@@ -352,9 +353,9 @@ class Gateway(_BlockingIO):
         return resolution(record, unknown, settled=True, detail=f"found {found.id}")
 
     # -- the call ------------------------------------------------------------------------------
-    def _run(self, request: OperationRequest) -> Result:
+    def _run(self, request: OperationRequest, *, fingerprint: str | None = None) -> Result:
         self._own_loop()
-        prepared = self.admitted(request)
+        prepared = self.admitted(request, fingerprint)
         with Deadline(self.timeout.total) as deadline:  # the wall: stores and sockets too
             if not prepared.mutating:
                 return self._read(prepared, deadline)

@@ -367,3 +367,15 @@ REFUND = Refund(
 
 def _raise(record: PaymentRecord | None) -> changes.Change | None:
     raise RuntimeError("a bug in a change")
+
+
+def test_a_payment_is_on_one_record_whichever_record_an_answer_names(store: RecordStore) -> None:
+    """A webhook recorded the payment first; the call's answer, named by its key's record, goes
+    to that same record, never to a second one (the unique payment index would refuse it)."""
+    first = _purchase(store)
+    applied = store.apply(
+        Locate(record_id="pr_named_by_the_key", provider="p", payment_id="pay_1"),
+        lambda r: changes.observe(r, CAPTURED, CALL, NOW, "pr_named_by_the_key"),
+    )
+    assert applied.record is not None and applied.record.record_id == first
+    assert store.get("pr_named_by_the_key") is None

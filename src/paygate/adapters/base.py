@@ -146,6 +146,10 @@ class Capabilities:
     max_idempotency_key_length: int
     # Captures, refunds and voids are only *received* synchronously; a webhook confirms them.
     asynchronous_modifications: bool = False
+    # A purchase is captured when it is authorized, and the provider's report of the
+    # authorization (a webhook) does not say so again (Adyen without manualCapture): a purchase
+    # whose answer was lost and is settled by that report was captured too.
+    purchase_captured_at_authorization: bool = False
     # The provider offers no endpoint to read a payment, and its captures and refunds must name
     # their amount: capture, void, refund and retrieve work from paygate's payment record (the
     # gateway fills a full capture or refund's amount in from it, and retrieve answers from it).

@@ -293,6 +293,21 @@ def outcome_unknown(
     return _finish(record, candidate, cause, note, now)
 
 
+def captured_at_authorization(before: Change, cause: Cause, now: datetime) -> Change:
+    """``before`` (the change that settled a purchase from the provider's report of its
+    authorization), with what the provider authorized captured too: it captured the purchase
+    when it authorized it, and does not report that capture again. A failed or voided payment
+    is left as it is."""
+    record = before.record
+    if record.failed or record.voided:
+        return before
+    captured = max(record.reported_captured, record.reported_authorized)
+    candidate = record.model_copy(update={"reported_captured": captured})
+    note = f"{before.entry.note}; purchase: captured when authorized"
+    done = _finish(record, candidate, cause, note, now)
+    return Change(done.record, done.entry, done.applied or before.applied)
+
+
 def settled(record: PaymentRecord, idempotency_key: str, cause: Cause, now: datetime) -> Change:
     """An unknown outcome has been settled (the result itself is applied separately)."""
     remaining = tuple(u for u in record.unknown if u.idempotency_key != idempotency_key)

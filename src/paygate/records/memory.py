@@ -42,12 +42,11 @@ class MemoryRecordStore:
 
     # -- the transaction apply_in runs against ---------------------------------------------------
     def load(self, locate: Locate) -> PaymentRecord | None:
-        if locate.record_id is not None and locate.record_id in self._records:
-            return self._records[locate.record_id]
         if locate.provider and locate.payment_id:
             record_id = self._by_payment.get((locate.provider, locate.payment_id))
-            return self._records.get(record_id) if record_id else None
-        return None
+            if record_id is not None:
+                return self._records.get(record_id)
+        return self._records.get(locate.record_id) if locate.record_id is not None else None
 
     def seen(self, event: tuple[str, str]) -> bool:
         return event in self._events

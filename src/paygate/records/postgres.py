@@ -62,16 +62,16 @@ class _Tx:
 
     def load(self, locate: Locate) -> PaymentRecord | None:
         row = None
-        if locate.record_id is not None:
-            row = self._conn.execute(
-                f"SELECT body::text FROM paygate_records WHERE record_id = %s{self._lock}",
-                (locate.record_id,),
-            ).fetchone()
-        if row is None and locate.provider and locate.payment_id:
+        if locate.provider and locate.payment_id:
             row = self._conn.execute(
                 "SELECT body::text FROM paygate_records "
                 f"WHERE provider = %s AND payment_id = %s{self._lock}",
                 (locate.provider, locate.payment_id),
+            ).fetchone()
+        if row is None and locate.record_id is not None:
+            row = self._conn.execute(
+                f"SELECT body::text FROM paygate_records WHERE record_id = %s{self._lock}",
+                (locate.record_id,),
             ).fetchone()
         return PaymentRecord.model_validate_json(row[0]) if row else None
 

@@ -74,14 +74,14 @@ class _Tx:
 
     def load(self, locate: Locate) -> PaymentRecord | None:
         row = None
-        if locate.record_id is not None:
-            row = self._db.execute(
-                "SELECT body FROM paygate_records WHERE record_id = ?", (locate.record_id,)
-            ).fetchone()
-        if row is None and locate.provider and locate.payment_id:
+        if locate.provider and locate.payment_id:
             row = self._db.execute(
                 "SELECT body FROM paygate_records WHERE provider = ? AND payment_id = ?",
                 (locate.provider, locate.payment_id),
+            ).fetchone()
+        if row is None and locate.record_id is not None:
+            row = self._db.execute(
+                "SELECT body FROM paygate_records WHERE record_id = ?", (locate.record_id,)
             ).fetchone()
         return PaymentRecord.model_validate_json(row[0]) if row else None
 

@@ -127,6 +127,9 @@ class _Call(_Frozen):
     # SHA-256 of the request as it went out (method, path, body; not the host or headers): a
     # repeat is sent only if it rebuilds to the same digest. None when the body held card data.
     body_digest: str | None = None
+    # The call's idempotency fingerprint, as the caller asked (before paygate filled an amount
+    # in from the record): a repeat is the same call to the idempotency store too.
+    fingerprint: str | None = None
 
 
 class UnknownOperation(_Call):

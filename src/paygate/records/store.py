@@ -28,8 +28,10 @@ __all__ = ["Applied", "IntentKey", "Locate", "RecordStore", "Transaction", "appl
 
 @dataclass(frozen=True, slots=True)
 class Locate:
-    """Which record a change is about: by paygate's id, else by the provider's id; neither given
-    means a new record."""
+    """Which record a change is about: the provider's payment's, when a record holds that
+    payment, else paygate's record by its id; neither given means a new record. (A payment is
+    on one record: an answer naming a payment a webhook already recorded goes to that record,
+    never to a second one.)"""
 
     record_id: str | None = None
     provider: str | None = None

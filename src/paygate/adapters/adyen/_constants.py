@@ -73,6 +73,7 @@ CAPABILITIES: Final = Capabilities(
     idempotent_replay=True,
     max_idempotency_key_length=64,
     asynchronous_modifications=True,
+    purchase_captured_at_authorization=True,
     needs_payment_record=True,
     max_reference_length=80,
     # Adyen keeps keys for at least 7 days (31 by its current docs); paygate relies on 7.
