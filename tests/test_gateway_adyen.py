@@ -275,3 +275,20 @@ def test_on_adyen_an_unreachable_record_store_refuses_a_new_payment(
         gw.authorize(eur("5.00"), source=card(), reference="order-a10")
     assert refused.value.code is ErrorCode.STORE_UNAVAILABLE
     assert adyen_sim.requests == []
+
+
+def test_a_lost_purchase_answer_settled_by_its_webhook_is_captured(
+    make_adyen_gateway: Callable[..., Any], adyen_sim: AdyenSimulator
+) -> None:
+    """Adyen captures a purchase when it authorizes it and reports only the authorization: a
+    purchase whose answer was lost, settled by that report, is recorded captured."""
+    gw = make_adyen_gateway(retry=RetryPolicy(max_attempts=1), timeout=Timeout(read=0.3))
+    adyen_sim.inject(Fault.timeout_after_commit(hold=1.0), times=1, method="POST")
+    with pytest.raises(OutcomeUnknown):
+        gw.purchase(eur("31.00"), source=card(), reference="order-a8")
+    [authorisation] = deliver(gw, adyen_sim)
+    assert authorisation.result == "applied"
+    [payment] = adyen_sim.payments(reference="order-a8")
+    record = gw.payment_record(payment["pspReference"])
+    assert record.status is S.CAPTURED and record.amount_captured == eur("31.00")
+    assert payment["captured"] == 3100 and gw.unknown_payments() == []

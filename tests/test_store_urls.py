@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 
 from paygate import BreakerPolicy, Gateway, Money, PaymentSource, RetryPolicy
-from paygate.errors import CircuitOpen, RetriableError
+from paygate.errors import CircuitOpen, OutcomeUnknown
 from paygate.testing import Fault, StripeSimulator
 
 VISA = PaymentSource.token("pm_card_visa")
@@ -92,7 +92,7 @@ def test_a_breaker_opened_by_one_instance_is_open_for_another(
     with Gateway.from_settings() as failing, Gateway.from_settings() as other:
         assert failing.breaker.backend.shared and other.breaker.backend.shared
         for n in range(2):
-            with pytest.raises(RetriableError):
+            with pytest.raises(OutcomeUnknown):
                 failing.authorize(Money("1.00", "EUR"), source=VISA, reference=f"order-r{n}")
         reached = len(sim.requests)
         with pytest.raises(CircuitOpen):

@@ -299,7 +299,8 @@ class AsyncGateway(_AsyncIO):
         else:
             detail = describe(result)
         # The call's own record change settled it, unless the answer came from the idempotency
-        # store (an earlier call under the key completed): settle it here then.
+        # store (an earlier call under the key completed) or went to the record a webhook had
+        # started for the payment: settle it here then.
         await self._records(
             self.records.apply, Locate(record_id=record.record_id), self.settle(unknown, detail)
         )

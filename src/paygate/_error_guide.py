@@ -274,8 +274,8 @@ CODE_MEANINGS: Final[Mapping[ErrorCode, str]] = MappingProxyType(
         ),
         ErrorCode.RATE_LIMITED: "The provider asked the caller to slow down; nothing was done.",
         ErrorCode.PROVIDER_UNAVAILABLE: (
-            "The provider failed (5xx). Retriable for a read or a status the provider documents "
-            "as not processed; otherwise a mutating call's outcome is unknown."
+            "The provider failed (5xx, a 503 included). Retriable for a read; a mutating "
+            "call's outcome is unknown (the failure may come after the provider acted)."
         ),
         ErrorCode.NETWORK: (
             "The connection failed: retriable if nothing was sent, outcome unknown for a "

@@ -293,7 +293,8 @@ class Gateway(_BlockingIO):
         else:
             detail = describe(result)
         # The call's own record change settled it, unless the answer came from the idempotency
-        # store (an earlier call under the key completed): settle it here then.
+        # store (an earlier call under the key completed) or went to the record a webhook had
+        # started for the payment: settle it here then.
         self._records(
             self.records.apply, Locate(record_id=record.record_id), self.settle(unknown, detail)
         )

@@ -564,13 +564,15 @@ TRANSIENT = {"Transient-Error": "true"}
         (AUTH, 429, service_error(429, None), {"Retry-After": "2"},
          RetriableError, ErrorCode.RATE_LIMITED),
         (AUTH, 500, service_error(500, "905"), {}, OutcomeUnknown, ErrorCode.PROVIDER_UNAVAILABLE),
+        # A 5xx to a mutating call may come after the commit, transient mark or not: unknown
+        # (the gateway repeats it under the same key, and the replay settles it).
         (AUTH, 500, service_error(500, None), {"TRANSIENT-ERROR": "True"},
-         RetriableError, ErrorCode.PROVIDER_UNAVAILABLE),
-        (AUTH, 503, service_error(503, None), {}, RetriableError, ErrorCode.PROVIDER_UNAVAILABLE),
+         OutcomeUnknown, ErrorCode.PROVIDER_UNAVAILABLE),
+        (AUTH, 503, service_error(503, None), {}, OutcomeUnknown, ErrorCode.PROVIDER_UNAVAILABLE),
         (AUTH, 502, b"<html>bad gateway</html>", {},
          OutcomeUnknown, ErrorCode.PROVIDER_UNAVAILABLE),
         (AUTH, 502, b"<html>bad gateway</html>", TRANSIENT,
-         RetriableError, ErrorCode.PROVIDER_UNAVAILABLE),
+         OutcomeUnknown, ErrorCode.PROVIDER_UNAVAILABLE),
         # Not Adyen's format: a firewall, a load balancer, a redirect. Nothing of what Adyen did.
         (AUTH, 403, b"forbidden", {}, OutcomeUnknown, ErrorCode.UNEXPECTED_RESPONSE),
         (AUTH, 429, b"slow down", {}, RetriableError, ErrorCode.RATE_LIMITED),

@@ -323,7 +323,7 @@ def test_decline_with_advice_code() -> None:
             ErrorCode.RATE_LIMITED,
         ),
         (AUTH, 500, error("api_error"), {}, OutcomeUnknown, ErrorCode.PROVIDER_UNAVAILABLE),
-        (AUTH, 503, error("api_error"), {}, RetriableError, ErrorCode.PROVIDER_UNAVAILABLE),
+        (AUTH, 503, error("api_error"), {}, OutcomeUnknown, ErrorCode.PROVIDER_UNAVAILABLE),
         (
             RetrieveRequest(payment_id="pi_1"),
             500,
@@ -455,7 +455,13 @@ def test_every_intent_status_has_a_canonical_status() -> None:
     assert set(STATUS_MAP) == set(IntentStatus)
 
 
-def test_a_replayed_503_on_a_mutating_call_is_outcome_unknown() -> None:
+def test_a_503_to_a_mutating_call_is_an_unknown_outcome_and_a_replayed_one_a_saved_one() -> None:
+    """A 503 may come after the commit (a load balancer's, after the provider acted): only the
+    provider's replay under the key can tell. Replayed, it is the 5xx Stripe saved: repeating
+    cannot settle it (the gateway asks for the payment instead)."""
+    fresh = respond(AUTH, 503, error("api_error"))
     replayed = respond(AUTH, 503, error("api_error"), {"Idempotent-Replayed": "true"})
-    assert isinstance(replayed, OutcomeUnknown)
-    assert isinstance(respond(AUTH, 503, error("api_error")), RetriableError)
+    assert isinstance(fresh, OutcomeUnknown) and fresh.provider_retry_hint is None
+    assert isinstance(replayed, OutcomeUnknown) and replayed.provider_retry_hint is False
+    read = respond(RetrieveRequest(payment_id="pi_1"), 503, error("api_error"))
+    assert isinstance(read, RetriableError)  # a read moved nothing

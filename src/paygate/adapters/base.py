@@ -20,6 +20,7 @@ from paygate.errors import (
     InvalidRequestError,
     OutcomeUnknown,
     PaymentError,
+    RetriableError,
     RetryAdvice,
     TerminalError,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "http_request",
     "json_body",
     "parse_retry_after",
+    "server_error",
     "unexpected_answer",
     "unknown_if_mutating",
     "validate_body",
@@ -291,6 +293,15 @@ def unknown_if_mutating(operation: Operation) -> type[PaymentError]:
     """The class of an error that leaves open what the provider did: ``OutcomeUnknown`` for a
     call that may have moved money, ``TerminalError`` for a read (nothing to have moved)."""
     return OutcomeUnknown if operation.is_mutating else TerminalError
+
+
+def server_error(operation: Operation, message: str, base: ErrorContext) -> PaymentError:
+    """A 5xx: on a mutating call, the provider may have acted before it failed (a 503 too: a
+    load balancer's or the provider's own, it may come after the commit), so the outcome is
+    unknown; the gateway repeats it under the same key, and the provider's replay settles it.
+    On a read, nothing moved: retriable."""
+    error_cls = OutcomeUnknown if operation.is_mutating else RetriableError
+    return error_cls(message, code=ErrorCode.PROVIDER_UNAVAILABLE, **base)
 
 
 def unexpected_answer(

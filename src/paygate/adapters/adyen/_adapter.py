@@ -67,6 +67,7 @@ from paygate.adapters.base import (
     http_request,
     json_body,
     parse_retry_after,
+    server_error,
     unexpected_answer,
     unknown_if_mutating,
     validate_body,
@@ -79,7 +80,6 @@ from paygate.errors import (
     IdempotencyInFlight,
     InvalidRequestError,
     InvalidWebhookError,
-    OutcomeUnknown,
     PaymentError,
     RetriableError,
     TerminalError,
@@ -108,8 +108,6 @@ __all__ = ["AdyenAdapter"]
 JsonObject = dict[str, Any]
 
 _SHOPPER_REFERENCE_MIN: Final = 3  # the spec's minLength for shopperReference
-# 5xx answers that say the request was not processed: safe to report as retriable.
-_NOT_PROCESSED_STATUSES: Final = frozenset({503})
 
 
 class AdyenAdapter:
@@ -278,7 +276,7 @@ class AdyenAdapter:
         if status == 429:
             return RetriableError(message, code=ErrorCode.RATE_LIMITED, **base)
         if status >= 500:
-            return _server_error(status, op, message, base, transient=transient)
+            return server_error(op, message, base)
         code = error_code_for(envelope.errorCode, status)
         if code is ErrorCode.IDEMPOTENCY_IN_FLIGHT:
             # The same key is still being processed (or its first answer is being stored): the
@@ -542,17 +540,6 @@ def _is_true(value: str | None) -> bool:
     return value is not None and value.strip().lower() == "true"
 
 
-def _server_error(
-    status: int, op: Operation, message: str, base: ErrorContext, *, transient: bool
-) -> PaymentError:
-    """A 5xx: Adyen may have acted on a mutating call, so its outcome is unknown (a repeat with
-    the same key settles it), unless Adyen says the request was not processed (503) or marks
-    the error transient (repeating it with the same key is safe)."""
-    if op.is_mutating and status not in _NOT_PROCESSED_STATUSES and not transient:
-        return OutcomeUnknown(message, code=ErrorCode.PROVIDER_UNAVAILABLE, **base)
-    return RetriableError(message, code=ErrorCode.PROVIDER_UNAVAILABLE, **base)
-
-
 def _by_status(
     response: httpx.Response, context: ResponseContext, base: ErrorContext, *, transient: bool
 ) -> PaymentError:
@@ -565,8 +552,7 @@ def _by_status(
     if status == 429:
         return RetriableError(message, code=ErrorCode.RATE_LIMITED, **with_body)
     if status >= 500:
-        op = context.request.operation
-        return _server_error(status, op, message, with_body, transient=transient)
+        return server_error(context.request.operation, message, with_body)
     if transient:
         return RetriableError(message, code=ErrorCode.PROVIDER_UNAVAILABLE, **with_body)
     return unexpected_answer(PROVIDER, response, context, base)

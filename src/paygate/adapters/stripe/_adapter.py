@@ -21,6 +21,7 @@ from paygate.adapters.base import (
     endpoint,
     http_request,
     parse_retry_after,
+    server_error,
     unexpected_answer,
     unknown_if_mutating,
     validate_body,
@@ -132,8 +133,6 @@ AMOUNT_TOO_LARGE: Final[Mapping[Operation, ErrorCode]] = MappingProxyType(
 STATUS_CODES: Final[Mapping[int, ErrorCode]] = MappingProxyType(
     {401: ErrorCode.AUTHENTICATION, 403: ErrorCode.PERMISSION, 404: ErrorCode.NOT_FOUND}
 )
-# 5xx answers Stripe documents as "not processed": safe to report as retriable.
-_NOT_PROCESSED_STATUSES: Final = frozenset({503})
 # 424: a dependency of Stripe's (the card network, an issuer) failed mid-request; for a
 # mutating call Stripe may have acted, like a 500.
 _DEPENDENCY_FAILED: Final = 424
@@ -305,7 +304,7 @@ class StripeAdapter:
         if status == 429:
             return RetriableError(message, code=ErrorCode.RATE_LIMITED, **base)
         if status >= 500 or status == _DEPENDENCY_FAILED or error.type == "api_error":
-            return _server_error(status, op, message, base)
+            return server_error(op, message, base)
         code = error_code_for(error.type, error.code)
         if error.code is None:  # e.g. a bad key: 401, type invalid_request_error, no code
             code = STATUS_CODES.get(status, code)
@@ -357,17 +356,6 @@ def _is_true(value: str | None) -> bool:
     return value is not None and value.strip().lower() == "true"
 
 
-def _server_error(status: int, op: Operation, message: str, base: ErrorContext) -> PaymentError:
-    """A 5xx: Stripe documents its 500s as indeterminate, so a mutating call's outcome is
-    unknown (a repeat with the same key settles it); a 503 was not processed — unless it is a
-    replay (saved under the key, so the first request had started executing) or Stripe says
-    not to repeat it."""
-    replayed = base.get("provider_retry_hint") is False
-    if op.is_mutating and (status not in _NOT_PROCESSED_STATUSES or replayed):
-        return OutcomeUnknown(message, code=ErrorCode.PROVIDER_UNAVAILABLE, **base)
-    return RetriableError(message, code=ErrorCode.PROVIDER_UNAVAILABLE, **base)
-
-
 def _by_status(
     response: httpx.Response, context: ResponseContext, base: ErrorContext
 ) -> PaymentError:
@@ -379,7 +367,7 @@ def _by_status(
     if status == 429:
         return RetriableError(message, code=ErrorCode.RATE_LIMITED, **with_body)
     if status >= 500 or status == _DEPENDENCY_FAILED:
-        return _server_error(status, context.request.operation, message, with_body)
+        return server_error(context.request.operation, message, with_body)
     return unexpected_answer(PROVIDER, response, context, base)
 
 

@@ -27,6 +27,7 @@ __all__ = ["Injector", "Tally", "run_flow", "run_flow_async"]
 
 _TRIES: Final = 6  # how often the application repeats a call before it gives up for now
 _PAUSE: Final = 0.02  # seconds between an application's repeats
+_WAIT_FOR_WEBHOOK: Final = frozenset({ErrorCode.INVALID_STATE, ErrorCode.AMOUNT_EXCEEDS_REFUNDABLE})
 
 
 class Tally:
@@ -103,16 +104,16 @@ def _call(gw: Any, plan: Plan, step: Step, payment_id: str | None) -> Callable[[
     )
 
 
-def _verdict(error: PaymentError) -> str | None:
-    """What the application does after ``error``: "again" (the same call, same key), "wait"
-    (a capture or refund the record says must wait for a webhook), or None (give up)."""
+def _pause_after(error: PaymentError, tally: Tally) -> float | None:
+    """How long the application waits before it repeats the call after ``error`` (the same
+    call, same key), or None when it gives up on the order. It repeats an unknown outcome or a
+    retriable error at once, and waits a little when the record says a capture or refund must
+    wait for a webhook."""
+    tally.add(f"{type(error).__name__} {error.code.value}")
     if isinstance(error, OutcomeUnknown | RetriableError):
-        return "again"
-    if isinstance(error, InvalidRequestError) and error.code in {
-        ErrorCode.INVALID_STATE,
-        ErrorCode.AMOUNT_EXCEEDS_REFUNDABLE,
-    }:
-        return "wait"
+        return _PAUSE
+    if isinstance(error, InvalidRequestError) and error.code in _WAIT_FOR_WEBHOOK:
+        return 0.1
     return None
 
 
@@ -126,11 +127,10 @@ def run_flow(gw: Any, plan: Plan, injector: Injector, tally: Tally, prefix: str 
             try:
                 result = call()
             except PaymentError as error:
-                tally.add(f"{type(error).__name__} {error.code.value}")
-                verdict = _verdict(error)
-                if verdict is None:
+                pause = _pause_after(error, tally)
+                if pause is None:
                     return
-                time.sleep(_PAUSE if verdict == "again" else 0.1)
+                time.sleep(pause)
                 continue
             payment_id = _remember(result, payment_id, tally, step)
             break
@@ -168,11 +168,10 @@ async def run_flow_async(
                 await asyncio.sleep(_PAUSE)
                 continue
             except PaymentError as error:
-                tally.add(f"{type(error).__name__} {error.code.value}")
-                verdict = _verdict(error)
-                if verdict is None:
+                pause = _pause_after(error, tally)
+                if pause is None:
                     return
-                await asyncio.sleep(_PAUSE if verdict == "again" else 0.1)
+                await asyncio.sleep(pause)
                 continue
             payment_id = _remember(result, payment_id, tally, step)
             break

@@ -138,12 +138,8 @@ def _run_provider(config: KillConfig, provider: Provider) -> ChaosReport:
         after = audit(gw, sim, settled=True)
     store.close()
     records.close()
-    return ChaosReport(
-        provider=provider,
-        orders=config.flows,
-        seconds=time.monotonic() - started,
-        settle_rounds=rounds,
-        before=before,
-        after=after,
-        counts=dict(sorted(tally.counts.items())) | {"kills": kills},
-    )
+    tally.add("kills", kills)
+    return ChaosReport.of(
+        provider, config.flows, started=started, rounds=rounds, audits=(before, after),
+        tally=tally,
+    )  # fmt: skip

@@ -71,6 +71,30 @@ class ChaosReport:
     after: Findings
     counts: dict[str, int] = field(default_factory=dict)
 
+    @classmethod
+    def of(
+        cls,
+        provider: str,
+        orders: int,
+        *,
+        started: float,
+        rounds: int,
+        audits: tuple[Findings, Findings],
+        tally: Tally,
+    ) -> ChaosReport:
+        """The report of a run that began at ``started`` (monotonic), audited before and after
+        settling."""
+        before, after = audits
+        return cls(
+            provider=provider,
+            orders=orders,
+            seconds=time.monotonic() - started,
+            settle_rounds=rounds,
+            before=before,
+            after=after,
+            counts=dict(sorted(tally.counts.items())),
+        )
+
     @property
     def sound(self) -> bool:
         """No double charge or refund, nothing the provider did missing from the records
@@ -212,14 +236,9 @@ def _run_provider(config: ChaosConfig, provider: Provider) -> ChaosReport:
         after = audit(gw, sim, settled=True)
     store.close()
     records.close()
-    return ChaosReport(
-        provider=provider,
-        orders=len(sync_plans) + len(async_plans),
-        seconds=time.monotonic() - started,
-        settle_rounds=rounds,
-        before=before,
-        after=after,
-        counts=dict(sorted(tally.counts.items())),
+    orders = len(sync_plans) + len(async_plans)
+    return ChaosReport.of(
+        provider, orders, started=started, rounds=rounds, audits=(before, after), tally=tally
     )
 
 
