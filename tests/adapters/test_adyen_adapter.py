@@ -581,6 +581,10 @@ TRANSIENT = {"Transient-Error": "true"}
          OutcomeUnknown, ErrorCode.UNEXPECTED_RESPONSE),
         (AUTH, 409, b'{"status": 409, "errorCo', {},
          OutcomeUnknown, ErrorCode.UNEXPECTED_RESPONSE),
+        (AUTH, 409, b'{"message": "upstream request failed"}', {},  # JSON, but not Adyen's
+         OutcomeUnknown, ErrorCode.UNEXPECTED_RESPONSE),
+        (CAPTURE, 400, b'{"status": 400, "message": "bad"}', {},
+         OutcomeUnknown, ErrorCode.UNEXPECTED_RESPONSE),
         (RetrieveRequest(payment_id="PSP1"), 404, b"<html>not found</html>", {},
          TerminalError, ErrorCode.UNEXPECTED_RESPONSE),
         (CAPTURE, 422, service_error(422, "167"), {},

@@ -266,7 +266,7 @@ class AdyenAdapter:
         envelope = validate_body(
             ServiceErrorWire, response, context, provider=PROVIDER, request_id=request_id
         )
-        if isinstance(envelope, PaymentError):
+        if isinstance(envelope, PaymentError) or not _adyens(envelope):
             # An error status without Adyen's ServiceError: judge by the status alone.
             return _by_status(response, context, base, transient=transient)
         base["provider_code"] = envelope.errorCode
@@ -536,6 +536,13 @@ def _refund(
 
 
 # -- error helpers -----------------------------------------------------------------------------
+def _adyens(envelope: ServiceErrorWire) -> bool:
+    """Whether a JSON error body is Adyen's ServiceError: the spec requires no field, but Adyen
+    always names its error (an ``errorCode`` or an ``errorType``). Any other JSON (a proxy's
+    ``{"message": ...}``) says nothing of what Adyen did."""
+    return envelope.errorCode is not None or envelope.errorType is not None
+
+
 def _is_true(value: str | None) -> bool:
     return value is not None and value.strip().lower() == "true"
 
