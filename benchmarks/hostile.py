@@ -1,7 +1,8 @@
 """Hostile answers: how long one authorize takes, and how much memory it costs, when the
 provider's answer is huge, endless, a gzip bomb or dripped a byte at a time (the Stripe
 simulator's faults), against a 5 s deadline. Each case runs in a fresh interpreter, so its peak
-RSS (``ru_maxrss``) is its own; growth is that peak over the RSS before the call.
+RSS (``VmHWM``: ``ru_maxrss`` would carry the forking parent's peak through ``exec``) is its
+own; growth is that peak over the RSS before the call.
 
 ``python -m benchmarks.hostile CASE`` prints one JSON object.
 """
@@ -9,7 +10,6 @@ RSS (``ru_maxrss``) is its own; growth is that peak over the RSS before the call
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -41,6 +41,14 @@ class HostileResult:
     growth_mib: float
 
 
+def _peak_rss() -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def _measure(case: str) -> dict[str, object]:
     with (
         StripeSimulator() as sim,
@@ -62,7 +70,7 @@ def _measure(case: str) -> dict[str, object]:
         except PaymentError as error:
             outcome = f"{type(error).__name__} {error.code.value}"
         seconds = time.monotonic() - started
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        peak = _peak_rss()
     return {"case": case, "outcome": outcome, "seconds": seconds, "growth": peak - before}
 
 
