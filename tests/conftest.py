@@ -157,22 +157,27 @@ def _fast_retry() -> Any:
 
 
 @pytest.fixture
-def postgres_conninfo() -> Iterator[str]:
-    """A migrated scratch schema of the test database, dropped afterwards."""
+def empty_conninfo() -> Iterator[str]:
+    """An empty scratch schema of the test database (not migrated), dropped afterwards."""
     url = os.environ.get("PAYGATE_TEST_POSTGRES_URL")
     if not url:
         pytest.skip("PAYGATE_TEST_POSTGRES_URL is not set")
     import psycopg
     from psycopg.conninfo import make_conninfo
 
-    from paygate._migrations import upgrade
-
     schema = f"paygate_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(url, autocommit=True) as admin:
         admin.execute(f"CREATE SCHEMA {schema}")
         try:
-            conninfo = make_conninfo(url, options=f"-csearch_path={schema}")
-            upgrade(conninfo)
-            yield conninfo
+            yield make_conninfo(url, options=f"-csearch_path={schema}")
         finally:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def postgres_conninfo(empty_conninfo: str) -> str:
+    """A migrated scratch schema of the test database, dropped afterwards."""
+    from paygate._migrations import upgrade
+
+    upgrade(empty_conninfo)
+    return empty_conninfo

@@ -3,12 +3,9 @@ opens on a database that has not been migrated."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
-import uuid
-from collections.abc import Iterator
 
 import pytest
 from typer.testing import CliRunner
@@ -16,24 +13,6 @@ from typer.testing import CliRunner
 from paygate.cli import app
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def empty_conninfo() -> Iterator[str]:
-    """An empty scratch schema of the test database (not migrated), dropped afterwards."""
-    url = os.environ.get("PAYGATE_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("PAYGATE_TEST_POSTGRES_URL is not set")
-    import psycopg
-    from psycopg.conninfo import make_conninfo
-
-    schema = f"paygate_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-        try:
-            yield make_conninfo(url, options=f"-csearch_path={schema}")
-        finally:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def _tables(conninfo: str) -> set[str]:

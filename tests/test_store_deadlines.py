@@ -6,12 +6,10 @@ never a driver's own exception."""
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -191,33 +189,16 @@ class _Proxy:
 
 
 @pytest.fixture
-def frozen_postgres() -> Iterator[tuple[str, _Proxy]]:
+def frozen_postgres(postgres_conninfo: str) -> Iterator[tuple[str, _Proxy]]:
     """A migrated scratch schema, reached through a proxy the test can freeze."""
-    url = os.environ.get("PAYGATE_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("PAYGATE_TEST_POSTGRES_URL is not set")
-    import psycopg
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-    from paygate._migrations import upgrade
-
-    schema = f"paygate_test_{uuid.uuid4().hex[:12]}"
-    params = conninfo_to_dict(url)
-    host, port = str(params.get("host") or "127.0.0.1"), int(params.get("port") or 5432)
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-        proxy = _Proxy((host, port))
-        try:
-            upgrade(make_conninfo(url, options=f"-csearch_path={schema}"))
-            yield (
-                make_conninfo(
-                    url, host="127.0.0.1", port=proxy.port, options=f"-csearch_path={schema}"
-                ),
-                proxy,
-            )
-        finally:
-            proxy.close()
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+    params = conninfo_to_dict(postgres_conninfo)
+    proxy = _Proxy((str(params.get("host") or "127.0.0.1"), int(params.get("port") or 5432)))
+    try:
+        yield make_conninfo(postgres_conninfo, host="127.0.0.1", port=proxy.port), proxy
+    finally:
+        proxy.close()
 
 
 def test_a_postgresql_that_hangs_mid_call_is_refused_by_the_deadline(
