@@ -18,7 +18,6 @@ import httpx
 from paygate import _outcomes
 from paygate._core import (
     ADOPTING_EVENTS,
-    NEW_PAYMENTS,
     Prepared,
     _now,
     as_payment,
@@ -29,6 +28,7 @@ from paygate._core import (
 )
 from paygate._gateway_base import _AsyncIO
 from paygate._outcomes import is_final
+from paygate._recording import NEW_PAYMENTS
 from paygate.adapters.base import Adapter
 from paygate.errors import PaymentError
 from paygate.idempotency import BeginResult

@@ -646,7 +646,7 @@ class GatewayCore:
             for record in candidates
             if record.provider == self.provider and record.payment_id is None
             for unknown in record.unknown
-            if unknown.operation in NEW_PAYMENTS
+            if unknown.operation in _recording.NEW_PAYMENTS
             and unknown.reference == reference
             and (amount is None or unknown.amount == amount)
         ]
@@ -663,7 +663,7 @@ class GatewayCore:
             intent
             for intent in intents
             if intent.provider == self.provider
-            and intent.operation in NEW_PAYMENTS
+            and intent.operation in _recording.NEW_PAYMENTS
             and intent.reference == event.reference
             and intent.amount == event.amount
         ]
@@ -740,7 +740,7 @@ class GatewayCore:
         can_search = Operation.FIND in self.adapter.capabilities.operations
         if not can_search or record.payment_id is not None or unknown.reference is None:
             return None
-        if unknown.operation not in NEW_PAYMENTS:
+        if unknown.operation not in _recording.NEW_PAYMENTS:
             return None
         return self.find_request(reference=unknown.reference, amount=unknown.amount)
 
@@ -873,7 +873,6 @@ class GatewayCore:
         return change
 
 
-NEW_PAYMENTS: Final = frozenset({Operation.AUTHORIZE, Operation.PURCHASE})
 _FAILED: Final = ModificationStatus.FAILED
 _NOWHERE: Final = Locate()  # names no record: with ``_no_change``, nothing is written
 

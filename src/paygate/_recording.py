@@ -318,7 +318,7 @@ def replay_request(unknown: UnknownOperation) -> OperationRequest | None:
     if not unknown.replayable or unknown.request is None or unknown.body_digest is None:
         return None
     fields = {**unknown.request, "idempotency_key": unknown.idempotency_key}
-    if unknown.operation in _NEW_PAYMENTS:
+    if unknown.operation in NEW_PAYMENTS:
         source = unknown.source or {}
         token, customer = source.get("token"), source.get("customer")
         if not isinstance(token, str):
@@ -332,7 +332,7 @@ def replay_request(unknown: UnknownOperation) -> OperationRequest | None:
         return None
 
 
-_NEW_PAYMENTS: Final = frozenset({Operation.AUTHORIZE, Operation.PURCHASE})
+NEW_PAYMENTS: Final = frozenset({Operation.AUTHORIZE, Operation.PURCHASE})
 
 
 def webhook_outcome(event: WebhookEvent, applied: Applied) -> WebhookOutcome:
