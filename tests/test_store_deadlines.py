@@ -25,21 +25,21 @@ VISA = PaymentSource.token("pm_card_visa")
 SLACK = 0.5
 
 
-class _Server:
-    """A TCP server on loopback; ``reply(bytes_read)`` says what to answer to each read (None:
-    nothing), until ``quiet`` is set: from then on it reads and answers nothing. Used as a
-    silent PostgreSQL, and as a Redis that answers while the store opens, then goes quiet."""
+class _Listener:
+    """A TCP listener on loopback that hands each connection to ``_accepted`` on its own
+    thread, and on ``close`` stops accepting and closes every socket ``_accepted`` returned."""
 
-    def __init__(self, reply: Callable[[bytes], bytes | None]) -> None:
-        self._reply = reply
+    def __init__(self) -> None:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.05)
         self._stop = threading.Event()
-        self.quiet = threading.Event()
-        self._conns: list[socket.socket] = []
+        self._sockets: list[socket.socket] = []
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
         self.port = self._listener.getsockname()[1]
+
+    def _accepted(self, conn: socket.socket) -> list[socket.socket]:
+        raise NotImplementedError
 
     def _serve(self) -> None:
         while not self._stop.is_set():
@@ -47,8 +47,30 @@ class _Server:
                 conn, _ = self._listener.accept()
             except TimeoutError:
                 continue
-            self._conns.append(conn)
-            threading.Thread(target=self._talk, args=(conn,), daemon=True).start()
+            self._sockets += self._accepted(conn)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        for each in self._sockets:
+            with contextlib.suppress(OSError):
+                each.close()
+        self._listener.close()
+
+
+class _Server(_Listener):
+    """A TCP server on loopback; ``reply(bytes_read)`` says what to answer to each read (None:
+    nothing), until ``quiet`` is set: from then on it reads and answers nothing. Used as a
+    silent PostgreSQL, and as a Redis that answers while the store opens, then goes quiet."""
+
+    def __init__(self, reply: Callable[[bytes], bytes | None]) -> None:
+        self._reply = reply
+        self.quiet = threading.Event()
+        super().__init__()
+
+    def _accepted(self, conn: socket.socket) -> list[socket.socket]:
+        threading.Thread(target=self._talk, args=(conn,), daemon=True).start()
+        return [conn]
 
     def _talk(self, conn: socket.socket) -> None:
         with contextlib.suppress(OSError):
@@ -58,13 +80,6 @@ class _Server:
                     break
                 conn.sendall(answer)
             self._stop.wait()  # then say nothing more
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        for conn in self._conns:
-            conn.close()
-        self._listener.close()
 
 
 @pytest.fixture
@@ -146,31 +161,20 @@ def test_an_unreachable_or_silent_postgresql_is_refused_when_the_store_opens(
             assert "PostgreSQL at postgresql://paygate@127.0.0.1/test" in str(error)
 
 
-class _Proxy:
+class _Proxy(_Listener):
     """A TCP proxy to PostgreSQL that can freeze: from then on nothing passes either way,
     as with a server that hangs mid-call."""
 
     def __init__(self, upstream: tuple[str, int]) -> None:
         self.frozen = threading.Event()
         self._upstream = upstream
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.05)
-        self._stop = threading.Event()
-        self._sockets: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-        self.port = self._listener.getsockname()[1]
+        super().__init__()
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            upstream = socket.create_connection(self._upstream)
-            self._sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+    def _accepted(self, conn: socket.socket) -> list[socket.socket]:
+        upstream = socket.create_connection(self._upstream)
+        for a, b in ((conn, upstream), (upstream, conn)):
+            threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+        return [conn, upstream]
 
     def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         with contextlib.suppress(OSError):
@@ -178,14 +182,6 @@ class _Proxy:
                 while self.frozen.is_set() and not self._stop.is_set():
                     time.sleep(0.01)
                 sink.sendall(data)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        for each in self._sockets:
-            with contextlib.suppress(OSError):
-                each.close()
-        self._listener.close()
 
 
 @pytest.fixture
