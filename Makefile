@@ -16,8 +16,9 @@ demo: $(STAMP)
 	$(BIN)/paygate demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests contract_tests benchmarks
-	$(BIN)/ruff format --check src tests contract_tests benchmarks
+	$(BIN)/python scripts/unasync.py --check
+	$(BIN)/ruff check src tests contract_tests benchmarks scripts
+	$(BIN)/ruff format --check src tests contract_tests benchmarks scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src

@@ -25,15 +25,15 @@ from paygate.adapters.stripe import StripeAdapter
 # (stage, the file it lives in, the function whose cumulative time is the stage's), in call
 # order. None of these functions calls another of them, so the stages do not overlap.
 PAYGATE_STAGES = (
-    ("capability check, key and fingerprint", "paygate/_core.py", "prepare"),
-    ("idempotency store: begin", "paygate/_sync_gateway.py", "_begin"),
-    ("build the request", "paygate/_core.py", "http_request"),
+    ("capability check, key and fingerprint", "paygate/gateway/_steps.py", "prepare"),
+    ("idempotency store: begin", "paygate/gateway/_sync.py", "_begin"),
+    ("build the request", "paygate/gateway/_steps.py", "sendable"),
     ("httpx send, without the transport", "httpx/_client.py", "send"),
     ("the mock transport's answer (both pay it)", "benchmarks/overhead.py", "_answer"),
-    ("read and validate the answer", "paygate/_core.py", "read_response"),
-    ("payment record write", "paygate/_sync_gateway.py", "_record"),
+    ("read and validate the answer", "paygate/gateway/_steps.py", "read_response"),
+    ("payment record write", "paygate/gateway/_sync.py", "_record"),
     ("encode the result for the store", "paygate/_outcomes.py", "encode_result"),
-    ("idempotency store: complete", "paygate/_sync_gateway.py", "_settle"),
+    ("idempotency store: complete", "paygate/gateway/_sync.py", "_settle"),
 )
 BARE_STAGES = (
     ("build the request", "httpx/_client.py", "build_request"),

@@ -32,7 +32,7 @@ def test_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     with Gateway.from_settings() as gw:
         assert isinstance(gw.adapter, StripeAdapter)
         assert gw.adapter.base_url == "http://127.0.0.1:9"
-        assert gw.retry_policy == RetryPolicy(max_attempts=5)
+        assert gw._pipeline.retry == RetryPolicy(max_attempts=5)
         assert gw.breaker.policy.failure_threshold == 9
         assert isinstance(gw.store, MemoryStore)
         assert "sk_test_env" not in repr(Settings.load())

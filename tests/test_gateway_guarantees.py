@@ -32,7 +32,9 @@ from paygate.errors import (
     RetriableError,
     TerminalError,
 )
+from paygate.gateway import _steps as steps
 from paygate.idempotency import MemoryStore
+from paygate.models import AuthorizeRequest, validated
 from paygate.testing import Fault, StripeSimulator
 
 VISA = PaymentSource.token("pm_card_visa")
@@ -191,11 +193,10 @@ def test_a_crashed_owners_key_is_retaken_and_settled_without_a_second_charge(
 
     # The "crashed" process: it took the key and sent the request, then died before settling.
     with Gateway.for_stripe(api_key, base_url=sim.url, **options) as crashed:
-        request = crashed.authorize_request(
-            amount=amount, source=VISA, reference=reference, idempotency_key=None,
-            description=None, metadata=None, capture=False,
-        )  # fmt: skip
-        prepared = crashed.prepare(request)
+        request = validated(
+            AuthorizeRequest, amount=amount, source=VISA, reference=reference, capture=False
+        )
+        prepared = steps.prepare(crashed.provider, request)
         assert prepared.key is not None and prepared.fingerprint is not None
         lost_store = SQLiteStore(store_path)
         assert lost_store.begin(prepared.key, prepared.fingerprint, lease_seconds=1.2).token

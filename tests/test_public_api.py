@@ -39,6 +39,27 @@ def test_sync_and_async_gateways_have_the_same_operations() -> None:
     assert public(Gateway) - {"close"} == public(AsyncGateway) - {"aclose"}
 
 
+# What a gateway offers: the operations, the records, the constructors, closing, and the
+# documented accessors. Anything else public is a leak of the machinery behind them.
+DOCUMENTED_SURFACE = {
+    # operations
+    "authorize", "purchase", "capture", "void", "refund", "retrieve", "find",
+    # records, webhooks, unknown outcomes
+    "payment_record", "audit_trail", "handle_webhook", "unknown_payments", "resolve_unknown",
+    # constructors
+    "for_stripe", "for_adyen", "from_settings",
+    # accessors
+    "provider", "adapter", "store", "records", "breaker",
+}  # fmt: skip
+
+
+def test_the_gateways_public_names_are_the_documented_surface_only() -> None:
+    assert {n for n in dir(Gateway) if not n.startswith("_")} == DOCUMENTED_SURFACE | {"close"}
+    assert {n for n in dir(AsyncGateway) if not n.startswith("_")} == DOCUMENTED_SURFACE | {
+        "aclose"
+    }
+
+
 def test_reprs_name_paygate() -> None:
     assert repr(paygate.Money("1", "EUR")).startswith("paygate.Money")
     assert repr(paygate.PaymentSource.token("pm_x")).startswith("paygate.PaymentSource")

@@ -215,10 +215,14 @@ async def test_an_async_gateway_fails_fast_on_a_breaker_opened_elsewhere(
     elsewhere = make()
     fail(elsewhere)
     fail(elsewhere)
+    shared = make().backend  # this instance's connection to the shared state
     async with AsyncGateway.for_stripe(
-        api_key, base_url=sim.url, retry=RetryPolicy(max_attempts=1)
+        api_key,
+        base_url=sim.url,
+        retry=RetryPolicy(max_attempts=1),
+        breaker=POLICY,
+        breaker_state=shared,
     ) as gw:
-        gw.breaker = make()
         with pytest.raises(CircuitOpen):
             await gw.authorize(
                 Money("1.00", "EUR"), source=PaymentSource.token("pm_card_visa"), reference="o-1"

@@ -108,6 +108,6 @@ def test_redis_cannot_hold_the_records(settings: None, monkeypatch: pytest.Monke
 
 def test_policies_stay_configurable(settings: None) -> None:
     with Gateway.from_settings() as gw:
-        assert gw.retry_policy == RetryPolicy(max_attempts=1)
+        assert gw._pipeline.retry == RetryPolicy(max_attempts=1)
         assert gw.breaker.policy == BreakerPolicy()
         assert not gw.breaker.backend.shared

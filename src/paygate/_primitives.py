@@ -1,0 +1,179 @@
+"""The only hand-written sync/async twins: the few verbs in which a blocking caller and an
+asyncio one differ. Everything built on them (the gateway, the bulkhead) is written once, for
+asyncio, and its blocking twin is generated (``scripts/unasync.py``): ``AsyncX`` becomes ``X``,
+``await`` goes, and the names stay the same.
+
+* ``Primitives`` / ``AsyncPrimitives``: sleeping, calling a store (a store that does blocking
+  I/O runs in a worker thread under asyncio), finishing a step whatever cancels the caller,
+  one HTTP exchange read within a size limit and the call's deadline, and the event-loop check.
+* ``Semaphore`` / ``AsyncSemaphore``: a counted slot, taken within a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, TypeVar
+
+import httpx
+
+from paygate.errors import ErrorCode, InvalidRequestError
+from paygate.resilience.breaker import StateBackend
+from paygate.resilience.deadline import Deadline
+from paygate.transports import aread_body, read_body
+
+__all__ = ["AsyncPrimitives", "AsyncSemaphore", "Primitives", "Semaphore"]
+
+T = TypeVar("T")
+
+# How long after its deadline an asyncio exchange is cancelled: a per-phase timeout that fires
+# at the deadline itself says how far the request got; the cancellation cannot.
+_WALL_SLACK: Final = 0.05
+
+
+class Primitives:
+    """The blocking verbs."""
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        time.sleep(seconds)
+
+    @staticmethod
+    def call(blocking: bool, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A store call (``blocking``: whether the store does blocking I/O; here it does not
+        matter: the caller's thread waits either way)."""
+        return fn(*args, **kwargs)
+
+    @staticmethod
+    def shielded(done: T) -> T:
+        """A step already done: a blocking call runs to its end unless the process dies."""
+        return done
+
+    @staticmethod
+    def exchange(
+        client: httpx.Client, request: httpx.Request, deadline: Deadline, limit: int
+    ) -> httpx.Response:
+        """Send one attempt and read its answer, up to ``limit`` bytes. The deadline is a wall
+        for the gateway's own transport (``DeadlineTransport`` cuts every socket operation to
+        it); any transport's answer is read no further once it has passed."""
+        response = client.send(request, stream=True)
+        try:
+            return read_body(response, limit)
+        finally:
+            response.close()
+
+    @staticmethod
+    def close_breaker_state(state: StateBackend) -> None:
+        state.close()
+
+    def check_loop(self) -> None:
+        """A blocking gateway serves any thread."""
+
+
+class AsyncPrimitives:
+    """The asyncio verbs, bound to the event loop that first uses them."""
+
+    def __init__(self) -> None:
+        self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
+
+    @staticmethod
+    async def sleep(seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    @staticmethod
+    async def call(blocking: bool, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A store call: in a worker thread when the store does blocking I/O."""
+        if blocking:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        return fn(*args, **kwargs)
+
+    @staticmethod
+    async def shielded(step: Awaitable[T]) -> T:
+        """Run ``step`` to its end even if the calling task is cancelled meanwhile; a
+        cancellation that arrived is raised once the step is done."""
+        task = asyncio.ensure_future(step)
+        cancelled = False
+        while not task.done():
+            try:
+                await asyncio.wait({task})
+            except asyncio.CancelledError:
+                cancelled = True
+        if cancelled:
+            raise asyncio.CancelledError
+        return task.result()
+
+    @staticmethod
+    async def exchange(
+        client: httpx.AsyncClient, request: httpx.Request, deadline: Deadline, limit: int
+    ) -> httpx.Response:
+        """Send one attempt and read its answer, up to ``limit`` bytes and within the deadline:
+        the whole exchange is cancelled when the deadline passes, however the answer trickles
+        in (a moment later than the per-phase timeouts, so that those, which know how far the
+        request got, fire first when they can)."""
+        try:
+            async with asyncio.timeout(deadline.remaining() + _WALL_SLACK):
+                response = await client.send(request, stream=True)
+                try:
+                    return await aread_body(response, limit)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            raise httpx.ReadTimeout("the call's deadline passed during the exchange") from None
+
+    @staticmethod
+    async def close_breaker_state(state: StateBackend) -> None:
+        """Close a shared breaker state's connections, the asyncio ones and the blocking."""
+        await state.aclose()
+        state.close()
+
+    def check_loop(self) -> None:
+        """Refuse, before anything is sent, a call from another event loop than the one first
+        used: a gateway's connections and its bulkhead belong to that loop, and neither
+        survives the loop's end (``asyncio.run`` twice, a loop per thread)."""
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = weakref.ref(loop)
+        elif self._loop() is not loop:
+            raise InvalidRequestError(
+                "an AsyncGateway serves the event loop it first ran on, and this call runs on "
+                "another: make one gateway per event loop; nothing was sent",
+                code=ErrorCode.UNSUPPORTED,
+            )
+
+
+class Semaphore:
+    """``size`` slots for threads."""
+
+    def __init__(self, size: int) -> None:
+        self._slots = threading.BoundedSemaphore(size)
+
+    def acquire(self, wait: float) -> bool:
+        """Take a slot within ``wait`` seconds; False when none freed."""
+        return self._slots.acquire(timeout=wait)
+
+    def release(self) -> None:
+        self._slots.release()
+
+
+class AsyncSemaphore:
+    """``size`` slots for tasks of one event loop."""
+
+    def __init__(self, size: int) -> None:
+        self._slots = asyncio.Semaphore(size)
+
+    async def acquire(self, wait: float) -> bool:
+        """Take a slot within ``wait`` seconds; False when none freed."""
+        if not self._slots.locked():
+            await self._slots.acquire()  # no timer for a slot that is free now
+            return True
+        try:
+            await asyncio.wait_for(self._slots.acquire(), timeout=wait)
+        except TimeoutError:
+            return False
+        return True
+
+    def release(self) -> None:
+        self._slots.release()

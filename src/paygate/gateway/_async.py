@@ -1,0 +1,587 @@
+"""``AsyncGateway``: the call loop, top to bottom, and the loops of webhooks and the resolver.
+
+Every decision is a function of ``_steps`` (a call) or ``records.reconcile`` (the records);
+the I/O verbs are ``AsyncPrimitives``'. The asyncio twin (``_async.py``) is the hand-written
+one; the blocking twin (``_sync.py``) is generated from it by ``scripts/unasync.py``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Literal, Self, TypeVar
+
+import httpx
+
+from paygate import _outcomes
+from paygate._outcomes import is_final
+from paygate._primitives import AsyncPrimitives
+from paygate.adapters.base import Adapter
+from paygate.errors import PaymentError
+from paygate.gateway import _steps as steps
+from paygate.gateway._constructors import Constructors
+from paygate.gateway._pipeline import Pipeline
+from paygate.gateway._steps import Prepared, as_payment, as_refund, logger
+from paygate.idempotency import BeginResult, IdempotencyStore
+from paygate.models import (
+    AuthorizeRequest,
+    CaptureRequest,
+    FindRequest,
+    OperationRequest,
+    Payment,
+    PaymentSource,
+    Refund,
+    RefundRequest,
+    Resolution,
+    Result,
+    RetrieveRequest,
+    VoidRequest,
+    WebhookEvent,
+    WebhookOutcome,
+    payment_id_of,
+    validated,
+)
+from paygate.money import Money
+from paygate.records import AuditEntry, Locate, PaymentRecord, RecordStore, UnknownOperation
+from paygate.records import reconcile as rec
+from paygate.records.store import ChangeFn
+from paygate.resilience.breaker import CircuitBreaker, saved_failure
+from paygate.resilience.bulkhead import AsyncBulkhead
+from paygate.resilience.deadline import Deadline
+from paygate.resilience.transport_errors import PHASES
+from paygate.transports import AsyncProviderClient, BodyError
+
+__all__ = ["AsyncGateway"]
+
+T = TypeVar("T")
+RefundReason = Literal["duplicate", "fraudulent", "requested_by_customer"]
+_TRANSPORT_ERRORS = tuple(PHASES)
+
+
+class AsyncGateway(Constructors):
+    """The asyncio gateway: the same operations as ``Gateway``, awaited."""
+
+    def __init__(
+        self,
+        adapter: Adapter,
+        *,
+        client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        **policies: Any,
+    ) -> None:
+        self._pipeline = p = Pipeline(adapter, **policies)
+        self._owns_client = client is None
+        self._client = client or AsyncProviderClient(
+            transport=transport, limits=p.http_limits(), follow_redirects=False
+        )
+        self._bulkhead = AsyncBulkhead(p.provider, p.bulkhead)
+        self._io = AsyncPrimitives()
+
+    # -- accessors -----------------------------------------------------------------------------
+    @property
+    def provider(self) -> str:
+        """The provider's name (``"stripe"``)."""
+        return self._pipeline.provider
+
+    @property
+    def adapter(self) -> Adapter:
+        """The provider's adapter."""
+        return self._pipeline.adapter
+
+    @property
+    def store(self) -> IdempotencyStore:
+        """The idempotency store."""
+        return self._pipeline.store
+
+    @property
+    def records(self) -> RecordStore:
+        """The payment record store."""
+        return self._pipeline.records
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        """The provider's circuit breaker (``breaker.state``)."""
+        return self._pipeline.breaker
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        p = self._pipeline
+        if self._owns_client:
+            await self._client.aclose()
+        if p.owns_store:
+            await self._io.call(p.store.blocking, p.store.close)
+        if p.owns_records:
+            await self._io.call(p.records.blocking, p.records.close)
+        if p.owns_breaker_state:
+            await self._io.close_breaker_state(p.breaker.backend)
+
+    # -- operations ----------------------------------------------------------------------------
+    async def authorize(
+        self,
+        amount: Money,
+        *,
+        source: PaymentSource,
+        reference: str,
+        idempotency_key: str | None = None,
+        description: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> Payment:
+        """Hold ``amount`` on the source, to capture later."""
+        request = validated(
+            AuthorizeRequest,
+            amount=amount,
+            source=source,
+            reference=reference,
+            idempotency_key=idempotency_key,
+            description=description,
+            metadata=metadata or {},
+            capture=False,
+        )
+        return as_payment(await self._run(request))
+
+    async def purchase(
+        self,
+        amount: Money,
+        *,
+        source: PaymentSource,
+        reference: str,
+        idempotency_key: str | None = None,
+        description: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> Payment:
+        """Authorize and capture ``amount`` in one step."""
+        request = validated(
+            AuthorizeRequest,
+            amount=amount,
+            source=source,
+            reference=reference,
+            idempotency_key=idempotency_key,
+            description=description,
+            metadata=metadata or {},
+            capture=True,
+        )
+        return as_payment(await self._run(request))
+
+    async def capture(
+        self,
+        payment_id: str,
+        *,
+        amount: Money | None = None,
+        reference: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Payment:
+        """Capture an authorized payment: all of it, or ``amount`` of it."""
+        request = validated(
+            CaptureRequest,
+            payment_id=payment_id,
+            amount=amount,
+            reference=reference,
+            idempotency_key=idempotency_key,
+        )
+        return as_payment(await self._run(request))
+
+    async def void(
+        self, payment_id: str, *, reference: str | None = None, idempotency_key: str | None = None
+    ) -> Payment:
+        """Release an authorization that was not captured."""
+        request = validated(
+            VoidRequest, payment_id=payment_id, reference=reference, idempotency_key=idempotency_key
+        )
+        return as_payment(await self._run(request))
+
+    async def refund(
+        self,
+        payment_id: str,
+        *,
+        amount: Money | None = None,
+        reason: RefundReason | None = None,
+        reference: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Refund:
+        """Refund a captured payment: what remains, or ``amount`` of it."""
+        request = validated(
+            RefundRequest,
+            payment_id=payment_id,
+            amount=amount,
+            reason=reason,
+            reference=reference,
+            idempotency_key=idempotency_key,
+        )
+        return as_refund(await self._run(request))
+
+    async def retrieve(self, payment_id: str) -> Payment:
+        """The payment's current state at the provider."""
+        return as_payment(await self._run(validated(RetrieveRequest, payment_id=payment_id)))
+
+    async def find(self, reference: str, *, amount: Money | None = None) -> Payment:
+        """The newest payment made with your ``reference`` (and ``amount``), where the
+        provider can search; ``TerminalError`` with code ``not_found`` when there is none."""
+        request = validated(FindRequest, reference=reference, amount=amount)
+        return as_payment(await self._run(request))
+
+    # -- records, webhooks, unknown outcomes ------------------------------------------------------
+    async def payment_record(self, payment_id: str) -> PaymentRecord | None:
+        """paygate's record of a payment, by the provider's payment id."""
+        payment_id = steps.checked_payment_id(self._pipeline, payment_id)
+        return await self._records(self.records.find, self.provider, payment_id)
+
+    async def audit_trail(self, payment_id: str) -> list[AuditEntry]:
+        """Every change of the payment's record, oldest first (hash-chained)."""
+        record = await self.payment_record(payment_id)
+        if record is None:
+            return []
+        return await self._records(self.records.trail, record.record_id)
+
+    async def handle_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookOutcome]:
+        """Verify a provider's webhook delivery and apply its events to the payment records.
+
+        Raises ``InvalidWebhookError`` (answer 400) for a forged, stale or malformed delivery;
+        nothing is applied then. Each event is applied at most once, whatever the provider
+        resends; an older event never moves a payment backwards (it is kept in the trail).
+        """
+        events = steps.webhook_events(self._pipeline, headers, body)
+        return [await self._apply_event(event) for event in events]
+
+    async def unknown_payments(self) -> list[PaymentRecord]:
+        """Records holding a call whose outcome is still unknown, those of calls that ended
+        without recording anything (a crash, once their lease ended) included."""
+        await self._adopt_lapsed()
+        return await self._records(self.records.with_unknown)
+
+    async def resolve_unknown(self, *, due_by: datetime | None = None) -> list[Resolution]:
+        """Settle every unknown outcome that is due for a check (safe from a periodic job), on
+        the provider's own account of each call only: repeat the call under its own key,
+        exactly as it was sent, while the provider still replays it, and apply the answer. A
+        refusal that is not the provider's answer about the call (credentials, a conflicting
+        key, a foreign answer) settles nothing: the outcome stays unknown, escalated. What
+        stays unknown is checked again later, backing off. ``due_by`` checks those due by then
+        instead of now (to settle everything at once)."""
+        await self._adopt_lapsed()
+        due = due_by or steps.now()
+        resolutions = []
+        for record in await self._records(self.records.with_unknown, due):
+            for unknown in record.unknown:
+                if unknown.next_check_at <= due:
+                    resolutions.append(await self._resolve(record, unknown))
+        return resolutions
+
+    # -- the call ------------------------------------------------------------------------------
+    async def _run(self, request: OperationRequest, *, fingerprint: str | None = None) -> Result:
+        self._io.check_loop()
+        prepared = steps.admitted(self._pipeline, request, fingerprint)
+        with Deadline(self._pipeline.timeout.total) as deadline:  # the wall: stores, sockets
+            if not prepared.mutating:
+                return await self._read(prepared, deadline)
+            return await self._mutate(prepared, deadline)
+
+    async def _mutate(self, prepared: Prepared, deadline: Deadline) -> Result:
+        token = await self._begin(prepared, deadline)
+        if not isinstance(token, str):
+            return token  # the stored outcome of an earlier call under the key
+        stored: str | None = None
+        try:
+            if steps.guarded(prepared):
+                record = await self._guard_record(prepared, deadline)
+                prepared = steps.checked(self._pipeline, prepared, record)
+            async with self._bulkhead.slot(deadline.remaining()):
+                prepared = steps.sendable(self._pipeline, prepared)
+                await self._write_intent(prepared)
+                try:  # from here on, the request may leave: every way out is recorded
+                    outcome = await self._send(prepared, deadline)
+                except PaymentError as error:
+                    await self._record(prepared, error)
+                    raise
+                except BaseException as exc:
+                    unknown = steps.interrupted(self.provider, prepared, exc)
+                    await self._io.shielded(self._record(prepared, unknown))
+                    raise
+            result = steps.answer(outcome, await self._record(prepared, outcome, strict=True))
+            stored = _outcomes.encode_result(result)
+            return result
+        except PaymentError as error:
+            stored = steps.stored_outcome(error)
+            raise
+        finally:
+            await self._settle(prepared, token, stored)
+
+    async def _read(self, prepared: Prepared, deadline: Deadline) -> Result:
+        if steps.reads_from_record(self._pipeline):
+            locate = steps.record_locate(self.provider, prepared)
+            record = await self._records(self.records.lookup, locate)
+            return steps.from_record(self.provider, prepared, record)
+        async with self._bulkhead.slot(deadline.remaining()):
+            result = await self._send(steps.sendable(self._pipeline, prepared), deadline)
+        await self._record(prepared, result)
+        return result
+
+    async def _begin(self, prepared: Prepared, deadline: Deadline) -> str | Result:
+        """The idempotency store's lease on the call's key (its token), or the outcome stored
+        under it; waits, within the policy and the deadline, while another call holds it."""
+        assert prepared.key is not None and prepared.fingerprint is not None
+        policy, store = self._pipeline.idempotency, self.store
+        give_up = time.monotonic() + min(policy.in_flight_wait, deadline.remaining())
+        while True:
+            try:
+                begun: BeginResult = await self._io.call(
+                    store.blocking,
+                    store.begin,
+                    prepared.key,
+                    prepared.fingerprint,
+                    lease_seconds=policy.lease,
+                )
+            except Exception as exc:  # fail closed: never a provider call without a key
+                raise steps.store_unavailable(self.provider, prepared, "idempotency", exc) from exc
+            decided = steps.begun(self.provider, prepared, begun)
+            if decided is not None:
+                return decided
+            if time.monotonic() >= give_up:
+                raise steps.in_flight(self.provider, prepared)
+            await self._io.sleep(policy.poll_interval)
+
+    async def _guard_record(self, prepared: Prepared, deadline: Deadline) -> PaymentRecord | None:
+        """The record a call is checked against. A capture, void or refund of a payment paygate
+        has no record of is first read from the provider, where it can be asked, so that its
+        outcome, known or unknown, always has a record to go on."""
+        locate = steps.record_locate(self.provider, prepared)
+        try:
+            record = await self._records(self.records.lookup, locate)
+        except Exception as exc:  # fail closed: the record's guards cannot be checked
+            raise steps.store_unavailable(self.provider, prepared, "payment record", exc) from exc
+        payment_id = payment_id_of(prepared.request)
+        if record is not None or payment_id is None or not steps.can_retrieve(self._pipeline):
+            return record
+        retrieve = steps.prepare(self.provider, validated(RetrieveRequest, payment_id=payment_id))
+        await self._read(retrieve, deadline)
+        try:
+            return await self._records(self.records.lookup, locate)
+        except Exception as exc:
+            raise steps.store_unavailable(self.provider, prepared, "payment record", exc) from exc
+
+    async def _write_intent(self, prepared: Prepared) -> None:
+        try:
+            await self._records(self.records.write_intent, steps.intent(self._pipeline, prepared))
+        except Exception as exc:  # fail closed: never a request that leaves no trace
+            raise steps.store_unavailable(self.provider, prepared, "payment record", exc) from exc
+
+    async def _send(self, prepared: Prepared, deadline: Deadline) -> Result:
+        """The attempts of one call: the first, then tenacity's retries of what may be
+        repeated, within the deadline."""
+        retry = steps.new_retry(self._pipeline, prepared, deadline)
+        started = time.monotonic()
+        try:
+            try:
+                result: Result = await self._attempt(prepared, deadline)
+            except PaymentError as first:
+                wait = retry.first_failure(first)
+                if wait is None:
+                    raise
+                await self._io.sleep(wait)
+                result = await retry.async_retrying()(self._attempt, prepared, deadline)
+        except PaymentError as error:
+            final = retry.finish(error)
+            steps.log_call(prepared, started, retry.attempts, final.code.value)
+            if final is error:
+                raise
+            raise final from error
+        steps.log_call(prepared, started, retry.attempts, "ok")
+        return result
+
+    async def _attempt(self, prepared: Prepared, deadline: Deadline) -> Result:
+        p = self._pipeline
+        admission = await p.breaker.admit_async()  # refused before anything is built
+        try:
+            try:
+                request = steps.attempt_request(p, prepared, deadline)
+                response = await self._io.exchange(
+                    self._client, request, deadline, p.limits.response_body
+                )
+            except _TRANSPORT_ERRORS as exc:
+                outcome: Result | PaymentError = steps.transport_error(p.provider, prepared, exc)
+            except BodyError as exc:
+                outcome = steps.body_error(p.provider, prepared, exc)
+            else:
+                outcome = steps.read_response(p, prepared, response)
+        except BaseException:  # a bug or a cancellation: no outcome to count
+            if admission is not None:
+                await admission.abandon_async()
+            raise
+        if admission is not None:
+            await admission.record_async(outcome if isinstance(outcome, PaymentError) else None)
+        if isinstance(outcome, PaymentError):
+            raise outcome
+        return outcome
+
+    async def _record(
+        self, prepared: Prepared, outcome: Result | PaymentError, *, strict: bool = False
+    ) -> PaymentRecord | None:
+        """Apply a call's outcome to its record and clear its intent, in one transaction. When
+        that fails the intent stays, and becomes an unknown outcome when its lease ends; the
+        failure is logged, or with ``strict`` raised as ``OutcomeUnknown``: an answer the
+        provider gave is never reported as a success paygate did not record."""
+        locate, change = steps.record_change(self.provider, prepared, outcome)
+        try:
+            applied = await self._records(
+                self.records.apply, locate, change, intent=steps.intent_key(self.provider, prepared)
+            )
+        except Exception as exc:
+            if strict:
+                raise steps.unrecorded(self.provider, prepared, exc) from exc
+            steps.record_failed(prepared)
+            return None
+        return applied.record
+
+    async def _settle(self, prepared: Prepared, token: str, stored: str | None) -> None:
+        """Complete the key with the outcome to replay, or free it for a repeat."""
+        assert prepared.key is not None
+        store = self.store
+        try:
+            if stored is None:
+                await self._io.call(store.blocking, store.release, prepared.key, token)
+            elif not await self._io.call(
+                store.blocking, store.complete, prepared.key, token, stored
+            ):
+                logger.warning("idempotency key %s: lease lost before completion", prepared.key)
+        except Exception:  # the provider's answer stands; the lease lapses and a repeat settles
+            steps.settle_failed(prepared)
+
+    async def _records(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A record store call."""
+        return await self._io.call(self.records.blocking, fn, *args, **kwargs)
+
+    # -- webhooks and the resolver -----------------------------------------------------------------
+    async def _apply_event(self, event: WebhookEvent) -> WebhookOutcome:
+        if event.payment_id is None:
+            return rec.webhook_outcome(event, None)
+        locate, change, seen = rec.webhook_change(self.provider, event)
+        if (
+            event.type in rec.ADOPTING_EVENTS
+            and await self._records(self.records.lookup, locate) is None
+        ):
+            # Intents first: a call's intent turns into its unknown outcome in one transaction,
+            # never back, so what is in neither read was in neither store.
+            in_flight = await self._records(self.records.intents)
+            unknown = await self._records(self.records.with_unknown)
+            orphan = rec.orphan(self.provider, unknown, event.reference, event.amount)
+            if orphan is not None:
+                locate, change = rec.adopting_event(self.adapter.capabilities, event, orphan)
+            else:  # the call that made it may still be waiting for its answer
+                claimed = rec.claimed_by(self.provider, in_flight, event)
+                if claimed is not None:
+                    locate, change = claimed
+        applied = await self._records(self.records.apply, locate, change, event=seen)
+        return rec.webhook_outcome(event, applied)
+
+    async def _adopt_lapsed(self) -> None:
+        """Turn every intent whose lease ended into an unknown outcome on its record."""
+        for intent in await self._records(self.records.intents, steps.now()):
+            if intent.provider != self.provider:
+                continue
+            locate, change = rec.lapsed(self.provider, intent)
+            key = (intent.provider, intent.idempotency_key)
+            await self._records(self.records.apply, locate, change, intent=key, needs_intent=True)
+
+    async def _resolve(self, record: PaymentRecord, unknown: UnknownOperation) -> Resolution:
+        capabilities = self.adapter.capabilities
+        if unknown.operation in rec.NEW_PAYMENTS and record.payment_id is not None:
+            # The provider's own report (a webhook) named this key's payment while the call
+            # was waiting for its answer: the record already holds it.
+            detail = f"found {record.payment_id}"
+            await self._settle_unknown(record, rec.settle(capabilities, unknown, by_report=True))
+            return rec.resolution(record, unknown, settled=True, detail=detail)
+        replay = rec.replay_for(capabilities, unknown, self._rebuilt_digest)
+        if replay.request is None:
+            found = await self._found(record, unknown)
+            if found is not None:
+                return found
+            return await self._still_unknown(record, unknown, replay.reason, replay.escalate)
+        try:
+            result = await self._run(replay.request, fingerprint=unknown.fingerprint)
+        except PaymentError as error:
+            if saved_failure(error):  # the key holds a failure: ask for the payment instead
+                looked = await self._looked_up(record, unknown)
+                if looked is not None:
+                    return looked
+            if not is_final(error):
+                return await self._still_unknown(record, unknown, *rec.unsettled_by(error))
+            detail = f"refused: {error.code}"
+        else:
+            detail = rec.describe(result)
+        # The call's own record change settled it, unless the answer came from the idempotency
+        # store (an earlier call under the key completed) or went to the record a webhook had
+        # started for the payment: settle it here then.
+        await self._settle_unknown(record, rec.settle(capabilities, unknown))
+        return rec.resolution(record, unknown, settled=True, detail=detail)
+
+    def _rebuilt_digest(self, request: OperationRequest) -> str | None:
+        prepared = steps.prepare(self.provider, request)
+        return steps.sendable(self._pipeline, prepared).digest
+
+    async def _settle_unknown(self, record: PaymentRecord, change: ChangeFn) -> None:
+        await self._records(self.records.apply, Locate(record_id=record.record_id), change)
+
+    async def _still_unknown(
+        self,
+        record: PaymentRecord,
+        unknown: UnknownOperation,
+        reason: str,
+        escalate: bool,
+        counted: bool = False,
+    ) -> Resolution:
+        """Keep ``unknown`` with the reason, backing off (unless the check's own call already
+        counted it), escalated when a person should look."""
+        if escalate or not counted:
+            change = rec.still_unknown(
+                record, unknown, reason, escalate=escalate, count=not counted
+            )
+            await self._settle_unknown(record, change)
+        return rec.resolution(record, unknown, settled=False, detail=reason, escalated=escalate)
+
+    async def _looked_up(
+        self, record: PaymentRecord, unknown: UnknownOperation
+    ) -> Resolution | None:
+        """Settle an unknown outcome from the provider's own account of the payment, where it
+        can be asked: a new payment found by its reference, a capture, void or refund told by
+        the payment as the provider reports it now. None when that cannot tell."""
+        if unknown.operation in rec.NEW_PAYMENTS:
+            return await self._found(record, unknown)
+        if record.payment_id is None or not steps.can_retrieve(self._pipeline):
+            return None
+        try:
+            retrieve = validated(RetrieveRequest, payment_id=record.payment_id)
+            payment = as_payment(await self._run(retrieve))
+            now = await self._records(self.records.get, record.record_id)
+        except PaymentError:
+            return None
+        detail = None if now is None else rec.looked_up(now, unknown, payment)
+        if detail is None:
+            return None
+        await self._settle_unknown(record, rec.settle(self.adapter.capabilities, unknown))
+        return rec.resolution(record, unknown, settled=True, detail=detail)
+
+    async def _found(self, record: PaymentRecord, unknown: UnknownOperation) -> Resolution | None:
+        """Settle a lost authorize answer by finding its payment by reference, where the
+        provider can search; None when it cannot, or nothing (new) is found yet."""
+        search = rec.finds(self.adapter.capabilities, record, unknown)
+        if search is None:
+            return None
+        try:
+            found = as_payment(await self._run(search))
+        except PaymentError:
+            return None
+        if await self._records(self.records.find, self.provider, found.id) is not None:
+            return None  # an earlier attempt's payment, already on its own record
+        locate, change = rec.adopting_found(found, (record, unknown))
+        await self._records(self.records.apply, locate, change)
+        return rec.resolution(record, unknown, settled=True, detail=f"found {found.id}")

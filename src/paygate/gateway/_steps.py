@@ -1,0 +1,463 @@
+"""Every decision of one call, as functions of what the gateway is made of (``Pipeline``) and
+what the call has so far: none of them does I/O, so both gateway twins run the same ones.
+
+A call, top to bottom (the loop itself is ``AsyncGateway._run`` and its generated twin):
+validate and admit → derive the key → idempotency store → record guards → bulkhead → intent →
+attempts (breaker → transport → adapter → schema → integrity) → payment record → settle the
+idempotency store → return or raise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+import httpx
+
+from paygate import _integrity, _outcomes, _recording
+from paygate._outcomes import is_final
+from paygate.adapters.base import ResponseContext, unknown_if_mutating
+from paygate.errors import (
+    ErrorCode,
+    IdempotencyConflict,
+    IdempotencyInFlight,
+    InvalidRequestError,
+    InvalidWebhookError,
+    OutcomeUnknown,
+    PaymentError,
+    RetriableError,
+    StoreUnavailable,
+    TerminalError,
+)
+from paygate.gateway._pipeline import Pipeline
+from paygate.idempotency import Begin, BeginResult, derive_key, fingerprint
+from paygate.models import (
+    CaptureRequest,
+    Operation,
+    OperationRequest,
+    Payment,
+    Refund,
+    RefundRequest,
+    Result,
+    RetrieveRequest,
+    VoidRequest,
+    WebhookEvent,
+    amount_of,
+    payment_id_of,
+    source_of,
+    validated,
+)
+from paygate.records import Intent, IntentKey, Locate, PaymentRecord
+from paygate.records.changes import Change
+from paygate.records.store import ChangeFn
+from paygate.resilience.deadline import Deadline
+from paygate.resilience.retry import CallRetry
+from paygate.resilience.transport_errors import from_transport_error
+from paygate.transports import BodyError, BodyTooLarge
+
+logger: Final = logging.getLogger("paygate")
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A validated request with the key it travels under and its fingerprint; once it is about
+    to be sent, the HTTP request every attempt sends and that request's digest."""
+
+    request: OperationRequest
+    key: str | None
+    fingerprint: str | None
+    http: httpx.Request | None = None
+    digest: str | None = None  # None: a read, or a body with card data (never kept)
+    record: PaymentRecord | None = None  # what a capture, void or refund was checked against
+
+    @property
+    def mutating(self) -> bool:
+        return self.request.operation.is_mutating
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def body_digest(request: httpx.Request) -> str:
+    """SHA-256 of what the provider compares a repeat with: method, path and body (not the
+    host, which a deployment may move, nor the headers, which carry the credentials)."""
+    digest = hashlib.sha256(request.method.encode())
+    digest.update(b" " + request.url.raw_path + b"\n")
+    digest.update(request.content)
+    return digest.hexdigest()
+
+
+# -- before I/O --------------------------------------------------------------------------------
+def checked_payment_id(p: Pipeline, payment_id: str) -> str:
+    """``payment_id`` if it can name one of this provider's payments (a record lookup's
+    argument, checked as an operation's is); ``InvalidRequestError`` otherwise."""
+    p.adapter.capabilities.check(validated(RetrieveRequest, payment_id=payment_id))
+    return payment_id
+
+
+def admitted(p: Pipeline, request: OperationRequest, fingerprint: str | None = None) -> Prepared:
+    """A caller's request, checked against the provider's capabilities, then the breaker, with
+    its idempotency key settled: all before any I/O but a shared breaker state's read. Bad
+    input is refused as such even while the breaker is open; an open breaker refuses before a
+    key is derived. ``fingerprint``: a repeat's, as the call first had it (the request repeated
+    may carry an amount paygate filled in)."""
+    p.adapter.capabilities.check(request)
+    p.breaker.check()
+    prepared = prepare(p.provider, request)
+    if fingerprint is None or not prepared.mutating:
+        return prepared
+    return replace(prepared, fingerprint=fingerprint)
+
+
+def prepare(provider: str, request: OperationRequest) -> Prepared:
+    """``request`` with the key it travels under and its fingerprint."""
+    if not request.operation.is_mutating:
+        return Prepared(request, None, None)
+    amount, payment_id, source = amount_of(request), payment_id_of(request), source_of(request)
+    source_parts = source.fingerprint_parts() if source is not None else None
+    key = request.idempotency_key or derive_key(
+        request.operation.value,
+        reference=request.reference,
+        amount=str(amount.amount) if amount else None,
+        currency=amount.currency if amount else None,
+        payment_id=payment_id,
+        source=source_parts,
+    )
+    fields = request.model_dump(mode="json", exclude={"idempotency_key", "source"})
+    if source_parts is not None:
+        fields["source"] = source_parts
+    fields["provider"] = provider
+    return Prepared(request, key, fingerprint(request.operation.value, fields))
+
+
+def begun(provider: str, prepared: Prepared, begin: BeginResult) -> str | Result | None:
+    """What the idempotency store's answer means: the lease token to proceed with, a stored
+    result to return, or None to wait. A stored terminal error is raised; a conflicting key
+    is refused."""
+    if begin.outcome is Begin.PROCEED:
+        assert begin.token is not None
+        if begin.retaken:
+            logger.warning(
+                "idempotency key %s: took over a lapsed lease; the provider's own "
+                "idempotency settles whatever the previous owner sent",
+                prepared.key,
+            )
+        return begin.token
+    if begin.outcome is Begin.REPLAY:
+        assert begin.stored is not None
+        logger.info("idempotency key %s: replaying the stored outcome", prepared.key)
+        stored = _outcomes.decode(begin.stored)
+        if isinstance(stored, PaymentError):
+            raise stored
+        return stored
+    if begin.outcome is Begin.CONFLICT:
+        raise IdempotencyConflict(
+            f"idempotency key {prepared.key} was already used for a different "
+            f"{prepared.request.operation.value} request; nothing was sent",
+            provider=provider,
+            idempotency_key=prepared.key,
+        )
+    return None
+
+
+def store_unavailable(
+    provider: str, prepared: Prepared, store: str, exc: Exception
+) -> StoreUnavailable:
+    logger.error(
+        "%s store unavailable (%s); %s refused, nothing was sent",
+        store,
+        type(exc).__name__,
+        prepared.request.operation.value,
+    )
+    return StoreUnavailable(
+        f"the {store} store is unavailable ({type(exc).__name__}); nothing was sent",
+        provider=provider,
+        idempotency_key=prepared.key,
+    )
+
+
+def settle_failed(prepared: Prepared) -> None:
+    logger.exception(
+        "idempotency key %s: the outcome could not be stored; the key stays leased until "
+        "its lease lapses, and a repeat is then settled by the provider's replay",
+        prepared.key,
+    )
+
+
+def in_flight(provider: str, prepared: Prepared) -> IdempotencyInFlight:
+    return IdempotencyInFlight(
+        f"another call with idempotency key {prepared.key} is still in flight; "
+        "retry later with the same key",
+        provider=provider,
+        idempotency_key=prepared.key,
+    )
+
+
+def guarded(prepared: Prepared) -> bool:
+    """Whether the payment record is read before the call: a capture, void or refund is
+    checked against it. (A new payment has nothing to check; that no request leaves without a
+    reachable record store is the intent's job.)"""
+    return isinstance(prepared.request, CaptureRequest | VoidRequest | RefundRequest)
+
+
+def checked(p: Pipeline, prepared: Prepared, record: PaymentRecord | None) -> Prepared:
+    """Refuse, before any I/O, what the record says cannot succeed; fill amounts in."""
+    request = _recording.checked(prepared.request, prepared.key, record, p.adapter.capabilities)
+    return replace(prepared, request=request, record=record)
+
+
+def sendable(p: Pipeline, prepared: Prepared) -> Prepared:
+    """``prepared`` with the HTTP request every attempt sends (built once, so every attempt
+    sends the same bytes) and, for a mutating call, its digest (None when the body holds card
+    data)."""
+    request = p.adapter.build_request(prepared.request, idempotency_key=prepared.key)
+    source = source_of(prepared.request)
+    keep = prepared.mutating and (source is None or source.card_details is None)
+    return replace(prepared, http=request, digest=body_digest(request) if keep else None)
+
+
+def intent(p: Pipeline, prepared: Prepared) -> Intent:
+    """The intent written before a mutating call's request leaves."""
+    assert prepared.key is not None
+    lease = timedelta(seconds=p.idempotency.lease)
+    return _recording.intent(
+        p.provider, prepared.request, prepared.key, prepared.digest,
+        fingerprint=prepared.fingerprint, now=now(), lease=lease,
+    )  # fmt: skip
+
+
+def intent_key(provider: str, prepared: Prepared) -> IntentKey | None:
+    """The intent a call's record change clears (None for a read, which writes none)."""
+    return (provider, prepared.key) if prepared.key is not None else None
+
+
+# -- attempts ----------------------------------------------------------------------------------
+def new_retry(p: Pipeline, prepared: Prepared, deadline: Deadline) -> CallRetry:
+    return CallRetry(
+        p.retry,
+        deadline,
+        mutating=prepared.mutating,
+        idempotent_replay=p.adapter.capabilities.idempotent_replay,
+    )
+
+
+def attempt_request(p: Pipeline, prepared: Prepared, deadline: Deadline) -> httpx.Request:
+    """The request one attempt sends, with the time the deadline leaves it."""
+    if deadline.expired:
+        # Nothing goes out; if an earlier attempt may have, CallRetry.finish says so.
+        raise RetriableError(
+            f"the call's deadline of {p.timeout.total}s passed before the next attempt",
+            code=ErrorCode.TIMEOUT,
+            provider=p.provider,
+            idempotency_key=prepared.key,
+        )
+    request = prepared.http
+    assert request is not None, "sendable() builds the request before any attempt"
+    request.extensions["timeout"] = deadline.attempt_timeout(p.timeout)
+    return request
+
+
+def read_response(
+    p: Pipeline, prepared: Prepared, response: httpx.Response
+) -> Result | PaymentError:
+    """The adapter's reading of the answer, then the integrity check."""
+    context = ResponseContext(request=prepared.request, idempotency_key=prepared.key)
+    outcome = p.adapter.parse_response(response, context)
+    if isinstance(outcome, PaymentError):
+        return outcome
+    return _integrity.check(prepared.request, outcome, prepared.key, prepared.record) or outcome
+
+
+def body_error(provider: str, prepared: Prepared, exc: BodyError) -> PaymentError:
+    """An answer whose body paygate would not read (too large, or undecodable): on a mutating
+    call the provider may have acted, so the outcome is unknown."""
+    too_large = isinstance(exc, BodyTooLarge)
+    error_cls = unknown_if_mutating(prepared.request.operation)
+    return error_cls(
+        f"{provider}'s answer {exc}; it was not read",
+        code=ErrorCode.RESPONSE_TOO_LARGE if too_large else ErrorCode.SCHEMA_VIOLATION,
+        provider=provider,
+        idempotency_key=prepared.key,
+    )
+
+
+def transport_error(provider: str, prepared: Prepared, exc: Exception) -> PaymentError:
+    return from_transport_error(
+        exc, provider=provider, mutating=prepared.mutating, idempotency_key=prepared.key
+    )
+
+
+def log_call(prepared: Prepared, started: float, attempts: int, outcome: str) -> None:
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    logger.info(
+        "%s %s key=%s attempts=%d outcome=%s elapsed_ms=%.1f",
+        prepared.request.operation.value,
+        payment_id_of(prepared.request) or prepared.request.reference,
+        prepared.key,
+        attempts,
+        outcome,
+        (time.monotonic() - started) * 1000,
+    )
+
+
+# -- after the answer --------------------------------------------------------------------------
+def stored_outcome(error: PaymentError) -> str | None:
+    """What the idempotency store keeps for a call that ended in ``error``: the provider's
+    final answer (``is_final``); anything else leaves the key free for a repeat, which the
+    provider's own idempotency then settles."""
+    if isinstance(error, TerminalError) and is_final(error):
+        return _outcomes.encode_error(error)
+    return None
+
+
+def record_locate(
+    provider: str, prepared: Prepared, outcome: Result | PaymentError | None = None
+) -> Locate:
+    return _recording.locate(provider, prepared.request, prepared.key, outcome)
+
+
+def record_change(
+    provider: str, prepared: Prepared, outcome: Result | PaymentError
+) -> tuple[Locate, ChangeFn]:
+    """Where a call's outcome goes on the records, and how it changes them (a change that
+    leaves the record alone still clears the call's intent)."""
+    change = _recording.change_for(
+        provider, prepared.request, key=prepared.key, outcome=outcome, now=now(),
+        body_digest=prepared.digest, fingerprint=prepared.fingerprint,
+    )  # fmt: skip
+    if change is None:
+        return _NOWHERE, _no_change
+    return record_locate(provider, prepared, outcome), change
+
+
+_NOWHERE: Final = Locate()  # names no record: with ``_no_change``, nothing is written
+
+
+def _no_change(record: PaymentRecord | None) -> Change | None:
+    return None
+
+
+def record_failed(prepared: Prepared) -> None:
+    logger.exception(
+        "%s key=%s: the payment record could not be updated; the call's intent stays in the "
+        "store and becomes an unknown outcome when its lease ends",
+        prepared.request.operation.value,
+        prepared.key,
+    )
+
+
+def interrupted(provider: str, prepared: Prepared, exc: BaseException) -> OutcomeUnknown:
+    """What a call interrupted after its request may have left (a cancellation, a
+    KeyboardInterrupt, a closed event loop, a bug) is recorded as: an unknown outcome."""
+    logger.error(
+        "%s key=%s: interrupted by %s after its request may have been sent; kept as an "
+        "unknown outcome",
+        prepared.request.operation.value,
+        prepared.key,
+        type(exc).__name__,
+    )
+    return OutcomeUnknown(
+        f"the call was interrupted ({type(exc).__name__}) after its request may have been sent",
+        provider=provider,
+        idempotency_key=prepared.key,
+    )
+
+
+def unrecorded(provider: str, prepared: Prepared, exc: Exception) -> OutcomeUnknown:
+    """The provider answered, but its answer could not be recorded: the caller learns the
+    outcome by repeating the call under its key (the provider replays it), and the intent,
+    still in the store, makes it an unknown outcome there once its lease ends."""
+    logger.error(
+        "%s key=%s: the provider answered but the payment record could not be updated (%s); "
+        "repeat the call under its key",
+        prepared.request.operation.value,
+        prepared.key,
+        type(exc).__name__,
+    )
+    return OutcomeUnknown(
+        f"the provider answered, but the payment record could not be updated "
+        f"({type(exc).__name__}); repeat the call with the same idempotency key",
+        code=ErrorCode.STORE_UNAVAILABLE,
+        provider=provider,
+        idempotency_key=prepared.key,
+    )
+
+
+def answer(result: Result, record: PaymentRecord | None) -> Result:
+    return _recording.public_result(result, record)
+
+
+def reads_from_record(p: Pipeline) -> bool:
+    """Whether reads are answered from the record (a provider that cannot be asked)."""
+    return p.adapter.capabilities.needs_payment_record
+
+
+def can_retrieve(p: Pipeline) -> bool:
+    """Whether the provider can be asked for a payment (Adyen cannot)."""
+    return Operation.RETRIEVE in p.adapter.capabilities.operations
+
+
+def from_record(provider: str, prepared: Prepared, record: PaymentRecord | None) -> Payment:
+    """A read answered from the record, for a provider that cannot be asked."""
+    if record is None:
+        raise TerminalError(
+            f"paygate has no record of payment {payment_id_of(prepared.request)}"
+            f", and {provider} cannot be asked for it",
+            code=ErrorCode.NOT_FOUND,
+            provider=provider,
+        )
+    return _recording.to_payment(record, None, from_record=True)
+
+
+def as_payment(result: Result) -> Payment:
+    assert isinstance(result, Payment), "integrity check guarantees a Payment here"
+    return result
+
+
+def as_refund(result: Result) -> Refund:
+    assert isinstance(result, Refund), "integrity check guarantees a Refund here"
+    return result
+
+
+# -- webhooks ----------------------------------------------------------------------------------
+def webhook_events(p: Pipeline, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
+    """Verified, normalized events (``InvalidWebhookError`` when the delivery is not, or is
+    larger than ``LimitsPolicy.webhook_body``: refused unread).
+
+    ``InvalidRequestError`` when the arguments are not a delivery at all: ``body`` must be the
+    raw bytes received (a decoded or re-encoded body would not verify anyway), and ``headers``
+    a mapping of names to values (a dict, or a framework's headers object).
+    """
+    _check_webhook_arguments(headers, body)
+    if len(body) > p.limits.webhook_body:
+        raise InvalidWebhookError(
+            f"a webhook delivery of {len(body)} bytes is over the {p.limits.webhook_body}-byte "
+            "limit; refused unread",
+            code=ErrorCode.WEBHOOK_MALFORMED,
+            provider=p.provider,
+        )
+    return p.adapter.parse_webhook(headers, body, now=time.time())
+
+
+def _check_webhook_arguments(headers: object, body: object) -> None:
+    if not isinstance(body, bytes):
+        raise InvalidRequestError(
+            f"a webhook body must be the raw bytes received, not {type(body).__name__}"
+        )
+    items = getattr(headers, "items", None)
+    if isinstance(headers, str | bytes) or not callable(items):
+        raise InvalidRequestError(
+            f"webhook headers must be a mapping of names to values, not {type(headers).__name__}"
+        )
+    for pair in items():
+        if not (
+            isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(p, str) for p in pair)
+        ):
+            raise InvalidRequestError("webhook header names and values must be strings")
