@@ -28,10 +28,10 @@ import httpx
 from paygate import Gateway, Money, Payment, PaymentSource, RetryPolicy, Timeout
 from paygate.errors import CardDeclinedError, PaymentError
 from paygate.models import WebhookOutcome
-from paygate.testing._adyen import AdyenSimulator
 from paygate.testing._contract_record import Exchange, RecordingTransport
 from paygate.testing._server import Simulator
-from paygate.testing._stripe import StripeSimulator
+from paygate.testing.adyen import AdyenSimulator
+from paygate.testing.stripe import StripeSimulator
 
 __all__ = [
     "ADAPTERS",

@@ -35,11 +35,11 @@ import pytest
 
 from paygate import Gateway, RetryPolicy, Timeout
 from paygate.models import WebhookOutcome
-from paygate.testing._adyen import AdyenSimulator
 from paygate.testing._server import Simulator
-from paygate.testing._stripe import StripeSimulator
+from paygate.testing.adyen import AdyenSimulator
 from paygate.testing.contract import Sources, adapter_named, deliver_webhooks
 from paygate.testing.faults import Fault
+from paygate.testing.stripe import StripeSimulator
 
 PROVIDERS: Final = ("stripe", "adyen")
 RETRY: Final = RetryPolicy(max_attempts=3, initial_backoff=0.01, max_backoff=0.05)
