@@ -18,7 +18,8 @@ from typing import Any, Final, Self, TypeVar
 import httpx
 
 from paygate._core import GatewayCore
-from paygate.adapters import adyen, stripe
+from paygate.adapters import stripe
+from paygate.adapters.registry import provider_spec
 from paygate.config import Settings, gateway_options
 from paygate.errors import ErrorCode, InvalidRequestError
 from paygate.resilience.deadline import Deadline
@@ -33,6 +34,19 @@ _WALL_SLACK: Final = 0.05
 
 class _Constructors(GatewayCore):
     @classmethod
+    def for_provider(cls, name: str, **options: Any) -> Self:
+        """A gateway to the registered provider ``name`` (or its simulator at ``base_url``).
+
+        The options the provider's adapter takes (its settings section's fields: ``api_key``,
+        ``base_url``...) build the adapter; the others are the gateway's (``retry``,
+        ``timeout``, ``store``...). ``KeyError`` for a provider that is not registered.
+        """
+        spec = provider_spec(name)
+        takes = spec.adapter_parameters()
+        adapter = spec.adapter(**{k: v for k, v in options.items() if k in takes})
+        return cls(adapter, **{k: v for k, v in options.items() if k not in takes})
+
+    @classmethod
     def for_stripe(
         cls,
         api_key: str,
@@ -43,11 +57,15 @@ class _Constructors(GatewayCore):
         **options: Any,
     ) -> Self:
         """A gateway to Stripe (or a Stripe simulator at ``base_url``)."""
-        adapter_options: dict[str, Any] = {"api_version": api_version}
         if base_url is not None:
-            adapter_options["base_url"] = base_url
-        adapter = stripe.StripeAdapter(api_key, webhook_secret=webhook_secret, **adapter_options)
-        return cls(adapter, **options)
+            options["base_url"] = base_url
+        return cls.for_provider(
+            "stripe",
+            api_key=api_key,
+            api_version=api_version,
+            webhook_secret=webhook_secret,
+            **options,
+        )
 
     @classmethod
     def for_adyen(
@@ -60,10 +78,15 @@ class _Constructors(GatewayCore):
         **options: Any,
     ) -> Self:
         """A gateway to Adyen's Checkout API (or an Adyen simulator at ``base_url``)."""
-        adapter_options: dict[str, Any] = {"merchant_account": merchant_account}
         if base_url is not None:
-            adapter_options["base_url"] = base_url
-        return cls(adyen.AdyenAdapter(api_key, hmac_key=hmac_key, **adapter_options), **options)
+            options["base_url"] = base_url
+        return cls.for_provider(
+            "adyen",
+            api_key=api_key,
+            merchant_account=merchant_account,
+            hmac_key=hmac_key,
+            **options,
+        )
 
     @classmethod
     def from_settings(
