@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from paygate.testing._server import Simulator
 from paygate.testing.contract import (
-    ADAPTERS,
     Contract,
     ContractAdapter,
     ScenarioSkipped,
     Target,
+    adapters,
     missing_sandbox_env,
     open_contract,
 )
@@ -44,7 +45,8 @@ def _sandbox_selected(config: pytest.Config) -> bool:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "contract_adapter" in metafunc.fixturenames:
-        metafunc.parametrize("contract_adapter", ADAPTERS, ids=[a.name for a in ADAPTERS])
+        entries = adapters()
+        metafunc.parametrize("contract_adapter", entries, ids=[a.name for a in entries])
     if "contract_target" in metafunc.fixturenames:
         metafunc.parametrize("contract_target", list(Target), ids=[t.value for t in Target])
 
@@ -61,7 +63,7 @@ def simulators() -> Iterator[dict[str, Simulator]]:
 @pytest.fixture
 def contract(
     request: pytest.FixtureRequest,
-    contract_adapter: ContractAdapter,
+    contract_adapter: ContractAdapter[Any],
     contract_target: Target,
     simulators: dict[str, Simulator],
 ) -> Iterator[Contract]:

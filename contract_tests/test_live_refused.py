@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
-from paygate.testing.contract import (
-    ADYEN,
+from paygate.testing.adyen import CONTRACT as ADYEN
+from paygate.testing.adyen._contract import (
     ADYEN_HMAC_ENV,
     ADYEN_KEY_ENV,
     ADYEN_MERCHANT_ENV,
     ADYEN_URL_ENV,
-    STRIPE,
-    STRIPE_KEY_ENV,
-    ContractAdapter,
-    LiveCredentialsError,
-    Target,
-    open_contract,
 )
+from paygate.testing.contract import ContractAdapter, LiveCredentialsError, Target, open_contract
+from paygate.testing.stripe import CONTRACT as STRIPE
+from paygate.testing.stripe._contract import STRIPE_KEY_ENV
 
 ADYEN_TEST = {ADYEN_KEY_ENV: "AQE_test", ADYEN_MERCHANT_ENV: "Merchant", ADYEN_HMAC_ENV: "AB12"}
 
@@ -58,7 +57,7 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> list[httpx.Request]:
     ],
 )
 def test_live_credentials_are_refused_before_any_call(
-    adapter: ContractAdapter, env: dict[str, str], no_network: list[httpx.Request]
+    adapter: ContractAdapter[Any], env: dict[str, str], no_network: list[httpx.Request]
 ) -> None:
     with (
         pytest.raises(LiveCredentialsError, match=r"never touches real money|test key"),

@@ -86,7 +86,7 @@ def test_branches_agree_with_the_classes_default_codes() -> None:
             assert branch in guide.branches_of(cls.default_code), cls.__name__
 
 
-@pytest.mark.parametrize("provider", guide.PROVIDERS, ids=lambda p: p.name)
+@pytest.mark.parametrize("provider", guide.providers(), ids=lambda p: p.name)
 def test_every_provider_table_is_rendered(provider: guide.ProviderErrorTables) -> None:
     page = guide.render_markdown()
     assert f"## {provider.name}" in page

@@ -11,7 +11,7 @@ from typing import Any
 
 from paygate import Money, PaymentSource
 from paygate.testing import StripeSimulator
-from paygate.testing._stripe_webhooks import stripe_signature
+from paygate.testing.stripe._webhooks import stripe_signature
 
 DAY = 86_400
 

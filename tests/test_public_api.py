@@ -47,7 +47,7 @@ DOCUMENTED_SURFACE = {
     # records, webhooks, unknown outcomes
     "payment_record", "audit_trail", "handle_webhook", "unknown_payments", "resolve_unknown",
     # constructors
-    "for_stripe", "for_adyen", "from_settings",
+    "for_provider", "for_stripe", "for_adyen", "from_settings",
     # accessors
     "provider", "adapter", "store", "records", "breaker",
 }  # fmt: skip

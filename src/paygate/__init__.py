@@ -5,6 +5,13 @@ Errors live in ``paygate.errors``; simulators and test helpers in ``paygate.test
 
 __version__ = "0.1.0"
 
+from paygate.adapters.registry import (
+    ProviderErrorTables,
+    ProviderSettings,
+    ProviderSpec,
+    register_provider,
+    unregister_provider,
+)
 from paygate.config import Settings
 from paygate.gateway import AsyncGateway, Gateway
 from paygate.idempotency import IdempotencyStore, MemoryStore, SQLiteStore
@@ -43,6 +50,9 @@ __all__ = [
     "Payment",
     "PaymentSource",
     "PaymentStatus",
+    "ProviderErrorTables",
+    "ProviderSettings",
+    "ProviderSpec",
     "Refund",
     "RefundStatus",
     "RetryPolicy",
@@ -50,4 +60,6 @@ __all__ = [
     "Settings",
     "Timeout",
     "__version__",
+    "register_provider",
+    "unregister_provider",
 ]

@@ -7,7 +7,7 @@ import inspect
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 import typer
 from rich.console import Console
@@ -15,18 +15,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from paygate import _error_guide as guide
+from paygate.adapters.registry import provider_names, provider_specs
 from paygate.errors import ErrorCode
 from paygate.testing import _contract_record as record
 from paygate.testing._contract_scenarios import SCENARIOS, Scenario
 from paygate.testing._server import Simulator
 from paygate.testing.contract import (
-    ADAPTERS,
     ContractAdapter,
     LiveCredentialsError,
     ScenarioResult,
     ScenarioSkipped,
     Target,
     adapter_named,
+    adapters,
     missing_sandbox_env,
     open_contract,
     run_scenario,
@@ -34,7 +35,7 @@ from paygate.testing.contract import (
 
 __all__ = ["contract", "errors"]
 
-_NAMES: Final = ", ".join(a.name for a in ADAPTERS)
+_NAMES: Final = ", ".join(provider_names())  # for --help: the built-ins and entry points
 _STYLE: Final = {"passed": "green", "failed": "red", "skipped": "yellow"}
 
 
@@ -100,9 +101,9 @@ def contract(
         raise typer.Exit(1)
 
 
-def _adapters(names: list[str] | None) -> list[ContractAdapter]:
+def _adapters(names: list[str] | None) -> list[ContractAdapter[Any]]:
     try:
-        return [adapter_named(n) for n in names] if names else list(ADAPTERS)
+        return [adapter_named(n) for n in names] if names else list(adapters())
     except KeyError as unknown:
         raise typer.BadParameter(str(unknown.args[0]), param_hint="--provider") from None
 
@@ -119,7 +120,7 @@ def _scenarios(names: list[str] | None) -> list[Scenario]:
     return [known[n] for n in names]
 
 
-def _preflight(adapter: ContractAdapter, target: Target, console: Console) -> None:
+def _preflight(adapter: ContractAdapter[Any], target: Target, console: Console) -> None:
     if target is not Target.SANDBOX:
         return
     missing = missing_sandbox_env(adapter, os.environ)
@@ -135,7 +136,7 @@ def _preflight(adapter: ContractAdapter, target: Target, console: Console) -> No
 
 
 def _run(
-    adapter: ContractAdapter, target: Target, scenarios: list[Scenario], console: Console
+    adapter: ContractAdapter[Any], target: Target, scenarios: list[Scenario], console: Console
 ) -> list[ScenarioResult]:
     simulator: Simulator | None = adapter.simulator().start() if target is Target.SIM else None
     results: list[ScenarioResult] = []
@@ -159,7 +160,7 @@ def _run(
 
 
 def _results_table(
-    adapter: ContractAdapter, target: Target, results: list[ScenarioResult]
+    adapter: ContractAdapter[Any], target: Target, results: list[ScenarioResult]
 ) -> Table:
     passed = sum(r.result == "passed" for r in results)
     table = Table(title=f"contract: {adapter.name} on {target.value} ({passed}/{len(results)})")
@@ -177,7 +178,7 @@ def _results_table(
 
 
 def _record(
-    adapter: ContractAdapter,
+    adapter: ContractAdapter[Any],
     target: Target,
     results: list[ScenarioResult],
     directory: Path,
@@ -236,11 +237,16 @@ def errors(
             )
         typer.echo(guide.render_markdown(), nl=False)
         return
-    tables = [t for t in guide.PROVIDERS if provider is None or t.name.lower() == provider.lower()]
-    if not tables:
+    known = provider_names()
+    if provider is not None and provider.lower() not in known:
         raise typer.BadParameter(
-            f"no provider {provider!r}; known: {_NAMES}", param_hint="--provider"
+            f"no provider {provider!r}; known: {', '.join(known)}", param_hint="--provider"
         )
+    tables = [
+        spec.error_tables
+        for spec in provider_specs()
+        if provider is None or spec.name == provider.lower()
+    ]
     console = Console(width=max(140, Console().width))
     for tables_of in tables:
         console.print(_error_table(tables_of))

@@ -10,9 +10,9 @@ and checks the tree drawn in ``paygate.errors``' docstring against the real clas
 What comes from where: the tree is the one drawn in ``paygate.errors``' docstring; the leaves'
 descriptions are their class docstrings; an ``ErrorCode``'s branches are derived from the
 classes' default codes and from the transport seam's phase table, plus ``_STATED_BRANCHES`` for
-codes whose class an adapter or the gateway chooses; each provider section is rendered from the
-tables registered in ``PROVIDERS``. The prose tables below (meanings, what to do) are checked
-for totality by the tests.
+codes whose class an adapter or the gateway chooses; a section per provider in the registry is
+rendered from its ``ProviderSpec.error_tables``. The prose tables below (meanings, what to do)
+are checked for totality by the tests.
 """
 
 from __future__ import annotations
@@ -29,10 +29,7 @@ from types import MappingProxyType
 from typing import Final
 
 from paygate import errors
-from paygate.adapters.adyen import _codes as adyen_codes
-from paygate.adapters.base import REASON_ADVICE
-from paygate.adapters.stripe import _adapter as stripe_adapter
-from paygate.adapters.stripe import _codes as stripe_codes
+from paygate.adapters.registry import ProviderErrorTables, provider_specs
 from paygate.errors import (
     CardDeclinedError,
     DeclineReason,
@@ -44,11 +41,9 @@ from paygate.errors import (
     RetryAdvice,
     TerminalError,
 )
-from paygate.models import Operation
 from paygate.resilience.transport_errors import PHASES, Phase
 
 __all__ = [
-    "PROVIDERS",
     "Branch",
     "DrawnNode",
     "ProviderErrorTables",
@@ -56,6 +51,7 @@ __all__ = [
     "drawn_tree",
     "error_classes",
     "main",
+    "providers",
     "render_markdown",
 ]
 
@@ -63,69 +59,10 @@ DEFAULT_PATH: Final = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
 COMMAND: Final = "python -m paygate._error_guide"
 
 
-# -- the provider registry ---------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class ProviderErrorTables:
-    """One provider's error mapping tables, as the guide renders them.
-
-    ``*_field`` name the provider's own fields, for the headings. ``operation_overrides`` are
-    codes whose normalized code depends on the operation; ``status_codes`` normalize HTTP
-    statuses whose error object names no code of its own.
-    """
-
-    name: str
-    type_field: str
-    code_field: str
-    decline_field: str
-    advice_field: str
-    error_types: Mapping[str, ErrorCode]
-    error_codes: Mapping[str, ErrorCode]
-    code_reasons: Mapping[str, DeclineReason]
-    decline_codes: Mapping[str, DeclineReason]
-    advice_codes: Mapping[str, RetryAdvice]
-    reason_advice: Mapping[DeclineReason, RetryAdvice]
-    operation_overrides: Mapping[str, Mapping[Operation, ErrorCode]]
-    status_codes: Mapping[int, ErrorCode]
-
-
-STRIPE: Final = ProviderErrorTables(
-    name="Stripe",
-    type_field="error.type",
-    code_field="error.code",
-    decline_field="error.decline_code",
-    advice_field="error.advice_code",
-    error_types=stripe_codes.ERROR_TYPES,
-    error_codes=stripe_codes.ERROR_CODES,
-    code_reasons=stripe_codes.CODE_REASONS,
-    decline_codes=stripe_codes.DECLINE_CODES,
-    advice_codes=stripe_codes.ADVICE_CODES,
-    reason_advice=stripe_codes.REASON_ADVICE,
-    operation_overrides=MappingProxyType({"amount_too_large": stripe_adapter.AMOUNT_TOO_LARGE}),
-    status_codes=stripe_adapter.STATUS_CODES,
-)
-
-# One entry per provider, in the order the guide shows them.
-ADYEN: Final = ProviderErrorTables(
-    name="Adyen",
-    type_field="resultCode",
-    code_field="errorCode",
-    decline_field="refusalReasonCode",
-    advice_field="merchantAdviceCode",
-    # A refused, errored or cancelled payment is a decline (HTTP 200); other results are not
-    # errors at all (see the adapter's RESULT_STATUS).
-    error_types=MappingProxyType(
-        dict.fromkeys(adyen_codes.DECLINE_FALLBACK, ErrorCode.CARD_DECLINED)
-    ),
-    error_codes=adyen_codes.ERROR_CODES,
-    code_reasons=adyen_codes.CODE_REASONS,
-    decline_codes=adyen_codes.REFUSAL_CODES,
-    advice_codes=adyen_codes.ADVICE_CODES,
-    reason_advice=REASON_ADVICE,
-    operation_overrides=MappingProxyType({}),
-    status_codes=adyen_codes.STATUS_CODES,
-)
-
-PROVIDERS: Final[tuple[ProviderErrorTables, ...]] = (STRIPE, ADYEN)
+# -- the providers ----------------------------------------------------------------------------
+def providers() -> tuple[ProviderErrorTables, ...]:
+    """Every registered provider's tables, in the order the guide shows them."""
+    return tuple(spec.error_tables for spec in provider_specs())
 
 
 # -- branches ----------------------------------------------------------------------------------
@@ -508,11 +445,12 @@ def _general_sections() -> Iterator[str]:
         "advice of its own."
     )
     yield ""
-    header = ("reason", *(f"default advice ({p.name})" for p in PROVIDERS), "meaning")
+    tables = providers()
+    header = ("reason", *(f"default advice ({p.name})" for p in tables), "meaning")
     reason_rows = [
         (
             _code(reason.value),
-            *(_code(p.reason_advice[reason].value) for p in PROVIDERS),
+            *(_code(p.reason_advice[reason].value) for p in tables),
             REASON_MEANINGS[reason],
         )
         for reason in DeclineReason
@@ -616,7 +554,7 @@ def render_markdown() -> str:
         "",
         *_general_sections(),
     ]
-    for provider in PROVIDERS:
+    for provider in providers():
         lines.extend(_provider_section(provider))
     return "\n".join(lines).rstrip("\n") + "\n"
 

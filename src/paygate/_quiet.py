@@ -13,18 +13,22 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import InitErrorDetails
 
-__all__ = ["QuietModel", "without_inputs"]
+__all__ = ["QuietModel", "quiet_details", "without_inputs"]
+
+
+def quiet_details(error: ValidationError, prefix: tuple[str, ...] = ()) -> list[InitErrorDetails]:
+    """``error``'s details without their inputs, each location under ``prefix``."""
+    return [
+        InitErrorDetails(type=e["type"], loc=(*prefix, *e["loc"]), input=None, ctx=e["ctx"])
+        if "ctx" in e
+        else InitErrorDetails(type=e["type"], loc=(*prefix, *e["loc"]), input=None)
+        for e in error.errors(include_url=False)
+    ]
 
 
 def without_inputs(error: ValidationError) -> ValidationError:
     """``error`` with every input value removed."""
-    details = [
-        InitErrorDetails(type=e["type"], loc=e["loc"], input=None, ctx=e["ctx"])
-        if "ctx" in e
-        else InitErrorDetails(type=e["type"], loc=e["loc"], input=None)
-        for e in error.errors(include_url=False)
-    ]
-    return ValidationError.from_exception_data(error.title, details, hide_input=True)
+    return ValidationError.from_exception_data(error.title, quiet_details(error), hide_input=True)
 
 
 class QuietModel(BaseModel):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -13,7 +12,9 @@ from paygate import Gateway, Timeout
 from paygate._cli_contract import contract, errors
 from paygate._cli_db import db
 from paygate._demo import DemoRun, adyen_flows, stripe_flows, trail_table
+from paygate.adapters.registry import provider_names
 from paygate.testing import AdyenSimulator, StripeSimulator
+from paygate.testing.contract import adapter_named
 
 app = typer.Typer(
     help="paygate: one payments interface for Stripe and more, with integrity built in.",
@@ -29,9 +30,11 @@ DEMO_KEY = "sk_test_paygate_demo_0000000000"
 DEMO_ADYEN_KEY = "AQE_paygate_demo_key"
 
 
-class Provider(StrEnum):
-    stripe = "stripe"
-    adyen = "adyen"
+def _registered(name: str) -> str:
+    """``--provider``: any registered provider (built in, by entry point, or by code)."""
+    if name not in provider_names():
+        raise typer.BadParameter(f"no provider {name!r}; known: {', '.join(provider_names())}")
+    return name
 
 
 @app.command()
@@ -80,8 +83,12 @@ def demo() -> None:
 @sandbox.command("serve")
 def serve(
     provider: Annotated[
-        Provider, typer.Option(help="which provider to simulate")
-    ] = Provider.stripe,
+        str,
+        typer.Option(
+            help=f"which provider to simulate: {', '.join(provider_names())}",
+            callback=_registered,
+        ),
+    ] = "stripe",
     port: Annotated[int, typer.Option(help="port on 127.0.0.1; 0 picks a free one")] = 0,
     webhook_url: Annotated[
         str | None, typer.Option(help="POST every signed webhook to this URL as it happens")
@@ -95,16 +102,11 @@ def serve(
     received modifications with POST /_sim/process.
     """
     console = Console()
-    sim: StripeSimulator | AdyenSimulator
-    if provider is Provider.stripe:
-        sim = StripeSimulator(port=port, webhook_url=webhook_url)
-    else:
-        sim = AdyenSimulator(port=port, webhook_url=webhook_url)
-    with sim:
-        console.print(f"{provider.value} simulator listening on {sim.url} (Ctrl-C to stop)")
-        console.print(f"  PAYGATE_PROVIDER={provider.value}")
-        for name, value in _settings_for(sim).items():
-            console.print(f"  PAYGATE_{name}={value}")
+    entry = adapter_named(provider)
+    with entry.simulator(port=port, webhook_url=webhook_url) as sim:
+        console.print(f"{provider} simulator listening on {sim.url} (Ctrl-C to stop)")
+        for name, value in entry.settings_env(sim).items():
+            console.print(f"  {name}={value}")
         console.print(
             f"  faults: curl -X POST {sim.url}/_sim/faults -d "
             """'{"fault": {"kind": "server_error", "status": 503}, "times": 1}'"""
@@ -114,22 +116,6 @@ def serve(
                 time.sleep(3600)
         except KeyboardInterrupt:
             console.print("stopped")
-
-
-def _settings_for(sim: StripeSimulator | AdyenSimulator) -> dict[str, str]:
-    """The environment that points a gateway at this simulator."""
-    if isinstance(sim, StripeSimulator):
-        return {
-            "STRIPE__API_KEY": "sk_test_<anything>",
-            "STRIPE__BASE_URL": sim.url,
-            "STRIPE__WEBHOOK_SECRET": sim.webhook_secret,
-        }
-    return {
-        "ADYEN__API_KEY": "<anything>",
-        "ADYEN__BASE_URL": f"{sim.url}/v71",
-        "ADYEN__MERCHANT_ACCOUNT": sim.merchant_account,
-        "ADYEN__HMAC_KEY": sim.hmac_key,
-    }
 
 
 def main() -> None:

@@ -12,11 +12,14 @@ precedes the host.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any
 
-from pydantic import ConfigDict, Field, SecretStr, model_validator
+from pydantic import Field, ModelWrapValidatorHandler, ValidationError, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_core import InitErrorDetails
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -24,12 +27,12 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from paygate._quiet import QuietModel
-from paygate._redaction import url_without_credentials
+from paygate._quiet import QuietModel, quiet_details
+from paygate._sections import SettingsSection
 from paygate._stores import open_breaker_state, open_idempotency, open_records, scheme
-from paygate.adapters.adyen import AdyenAdapter
-from paygate.adapters.base import Adapter
-from paygate.adapters.stripe import StripeAdapter
+from paygate.adapters.adyen import AdyenSettings
+from paygate.adapters.registry import ProviderSettings, provider_names, provider_spec
+from paygate.adapters.stripe import StripeSettings
 from paygate.idempotency import IdempotencyStore
 from paygate.records import RecordStore
 from paygate.resilience.breaker import StateBackend
@@ -42,41 +45,11 @@ from paygate.resilience.policies import (
     Timeout,
 )
 
+# StripeSettings and AdyenSettings live with their adapters; they are named here as before.
 __all__ = ["AdyenSettings", "Settings", "StoreSettings", "StripeSettings", "gateway_options"]
 
 
-class _Section(QuietModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    def __repr__(self) -> str:
-        # A URL may carry a user name and password (a database, a proxy): never shown.
-        shown = (
-            (name, url_without_credentials(value) if name.endswith("url") and value else value)
-            for name, value in self
-        )
-        return f"{type(self).__name__}({', '.join(f'{n}={v!r}' for n, v in shown)})"
-
-
-class StripeSettings(_Section):
-    api_key: SecretStr = Field(description="secret key, sk_test_... or sk_live_...")
-    base_url: str = Field(default="https://api.stripe.com", description="API base address")
-    api_version: str = Field(default="2023-08-16", description="Stripe-Version sent and pinned")
-    webhook_secret: SecretStr | None = Field(default=None, description="whsec_... signing secret")
-
-
-class AdyenSettings(_Section):
-    api_key: SecretStr = Field(description="API key of the web-service user (X-API-Key)")
-    merchant_account: str = Field(description="merchant account every request is made for")
-    base_url: str = Field(
-        default="https://checkout-test.adyen.com/v71",
-        description="Checkout API base address, version included",
-    )
-    hmac_key: SecretStr | None = Field(
-        default=None, description="hex HMAC key that signs the standard webhooks"
-    )
-
-
-class StoreSettings(_Section):
+class StoreSettings(SettingsSection):
     url: str = Field(
         default="memory://",
         description="every store family's default: memory://, sqlite:///FILE, "
@@ -110,15 +83,18 @@ class StoreSettings(_Section):
 
 
 class Settings(QuietModel, BaseSettings):
-    """Everything a gateway needs, named in configuration so service code never changes."""
+    """Everything a gateway needs, named in configuration so service code never changes.
+
+    ``provider`` is a registered provider's name; its section (``PAYGATE_<NAME>__...``,
+    ``[name]`` in TOML) is ``settings.section(name)`` (and ``settings.<name>``). Every
+    registered provider's section is validated when given, by that provider's settings model.
+    """
 
     model_config = SettingsConfigDict(
-        env_prefix="PAYGATE_", env_nested_delimiter="__", extra="forbid", frozen=True
+        env_prefix="PAYGATE_", env_nested_delimiter="__", extra="allow", frozen=True
     )
 
-    provider: Literal["stripe", "adyen"] = Field(description="which provider the gateway talks to")
-    stripe: StripeSettings | None = None
-    adyen: AdyenSettings | None = None
+    provider: str = Field(description="which provider the gateway talks to")
     store: StoreSettings = StoreSettings()
     timeout: Timeout = Timeout()
     retry: RetryPolicy = RetryPolicy()
@@ -127,18 +103,50 @@ class Settings(QuietModel, BaseSettings):
     idempotency: IdempotencyPolicy = IdempotencyPolicy()
     limits: LimitsPolicy = LimitsPolicy()
 
-    @model_validator(mode="after")
-    def _provider_configured(self) -> Settings:
-        if getattr(self, self.provider) is None:
-            upper = self.provider.upper()
-            needed = f"PAYGATE_{upper}__API_KEY"
-            if self.provider == "adyen":
-                needed += f" and PAYGATE_{upper}__MERCHANT_ACCOUNT"
-            raise ValueError(
-                f"provider is {self.provider!r} but its section is missing: set "
-                f"{needed} (or [{self.provider}] in the TOML file)"
-            )
-        return self
+    @model_validator(mode="wrap")
+    @classmethod
+    def _provider_sections(
+        cls, data: Any, handler: ModelWrapValidatorHandler[Settings]
+    ) -> Settings:
+        """Validate each registered provider's section by its own model, and the rest as
+        fields; a key that is neither is refused. Every error is reported, none with its
+        input."""
+        if not isinstance(data, Mapping):
+            return handler(data)
+        names = provider_names()
+        errors: list[InitErrorDetails] = []
+        sections: dict[str, ProviderSettings] = {}
+        for name in names:
+            value = data.get(name)
+            if value is None:
+                continue
+            try:
+                sections[name] = provider_spec(name).settings.model_validate(value)
+            except ValidationError as exc:
+                errors += quiet_details(exc, (name,))
+        fields = {key: value for key, value in data.items() if key not in names}
+        errors += [
+            InitErrorDetails(type="extra_forbidden", loc=(key,), input=None)
+            for key in fields
+            if key not in cls.model_fields
+        ]
+        settings: Settings | None = None
+        try:
+            settings = handler({k: v for k, v in fields.items() if k in cls.model_fields})
+        except ValidationError as exc:
+            errors = quiet_details(exc) + errors
+        if settings is not None:
+            errors += _provider_error(settings.provider, sections)
+        if errors or settings is None:
+            raise ValidationError.from_exception_data(cls.__name__, errors, hide_input=True)
+        assert settings.__pydantic_extra__ is not None  # extra="allow"
+        settings.__pydantic_extra__.update(sections)
+        return settings
+
+    def section(self, name: str) -> ProviderSettings | None:
+        """The settings section of provider ``name``; None when it was not given."""
+        section = (self.__pydantic_extra__ or {}).get(name)
+        return section if isinstance(section, ProviderSettings) else None
 
     @classmethod
     def settings_customise_sources(
@@ -149,7 +157,12 @@ class Settings(QuietModel, BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+        return (
+            init_settings,
+            env_settings,
+            _ProviderSectionsSource(settings_cls),
+            TomlConfigSettingsSource(settings_cls),
+        )
 
     @classmethod
     def load(cls, toml_file: str | Path | None = None) -> Settings:
@@ -166,38 +179,64 @@ class Settings(QuietModel, BaseSettings):
         return loaded
 
 
-def _stripe(settings: Settings) -> Adapter:
-    assert settings.stripe is not None
-    section = settings.stripe
-    return StripeAdapter(
-        section.api_key,
-        base_url=section.base_url,
-        api_version=section.api_version,
-        webhook_secret=section.webhook_secret,
+def _provider_error(
+    provider: str, sections: Mapping[str, ProviderSettings]
+) -> list[InitErrorDetails]:
+    """The error of a provider that is not registered, or whose section is missing (the
+    message names the registered providers, or the variables to set; never the value)."""
+    names = provider_names()
+    if provider not in names:
+        message = f"not a registered provider; registered: {', '.join(names)}"
+        return [_value_error(("provider",), message)]
+    if provider in sections:
+        return []
+    spec = provider_spec(provider)
+    upper = provider.upper()
+    needed = " and ".join(
+        f"PAYGATE_{upper}__{field.upper()}"
+        for field, info in spec.settings.model_fields.items()
+        if info.is_required()
     )
-
-
-def _adyen(settings: Settings) -> Adapter:
-    assert settings.adyen is not None
-    section = settings.adyen
-    return AdyenAdapter(
-        section.api_key,
-        merchant_account=section.merchant_account,
-        base_url=section.base_url,
-        hmac_key=section.hmac_key,
+    message = (
+        f"provider is {provider!r} but its section is missing: set {needed} "
+        f"(or [{provider}] in the TOML file)"
     )
+    return [_value_error((), message)]
 
 
-ADAPTER_FACTORIES: Final[Mapping[str, Callable[[Settings], Adapter]]] = {
-    "stripe": _stripe,
-    "adyen": _adyen,
-}
+def _value_error(loc: tuple[str, ...], message: str) -> InitErrorDetails:
+    return InitErrorDetails(type="value_error", loc=loc, input=None, ctx={"error": message})
+
+
+class _ProviderSectionsSource(PydanticBaseSettingsSource):
+    """Every registered provider's section from the environment: ``PAYGATE_<NAME>__<FIELD>``
+    (names in any case, as pydantic-settings reads the others)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # sections are not fields: read whole, in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        prefix = str(self.config.get("env_prefix", "")).upper()
+        environ = {name.upper(): value for name, value in os.environ.items()}
+        found: dict[str, Any] = {}
+        for provider in provider_names():
+            start = f"{prefix}{provider.upper()}__"
+            section = {
+                name.removeprefix(start).lower(): value
+                for name, value in environ.items()
+                if name.startswith(start)
+            }
+            if section:
+                found[provider] = section
+        return found
 
 
 def gateway_options(settings: Settings) -> dict[str, Any]:
     """The constructor arguments of a gateway described by ``settings``."""
+    section = settings.section(settings.provider)
+    assert section is not None  # a provider without its section does not validate
     return {
-        "adapter": ADAPTER_FACTORIES[settings.provider](settings),
+        "adapter": provider_spec(settings.provider).adapter_from(section),
         "store": settings.store.open(),
         "records": settings.store.open_records(),
         "breaker_state": settings.store.open_breaker_state(settings.provider),

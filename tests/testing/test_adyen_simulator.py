@@ -26,7 +26,7 @@ from paygate.testing import (
     WebhookDelivery,
     adyen_hmac_signature,
 )
-from paygate.testing._adyen_webhooks import signing_string
+from paygate.testing.adyen._webhooks import signing_string
 
 MERCHANT = "PaygateTestMerchant"
 PAYMENTS = "/v71/payments"

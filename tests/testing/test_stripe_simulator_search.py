@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from paygate.testing import Fault, StripeSimulator, _stripe_ledger
+from paygate.testing import Fault, StripeSimulator
+from paygate.testing.stripe import _ledger as _stripe_ledger
 
 API_KEY = "sk_test_51SimulatorSearchKey000000000"
 PI = "/v1/payment_intents"

@@ -20,7 +20,7 @@ from paygate.adapters.stripe import StripeAdapter
 from paygate.errors import ErrorCode, InvalidWebhookError
 from paygate.models import EventType, WebhookEvent
 from paygate.testing import Fault, StripeSimulator, WebhookDelivery
-from paygate.testing._stripe_ledger import EMITTED
+from paygate.testing.stripe._ledger import EMITTED
 
 API_KEY = "sk_test_51SimulatorWebhookSuite0000000"
 PI = "/v1/payment_intents"

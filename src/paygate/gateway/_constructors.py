@@ -5,20 +5,34 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Self
 
-from paygate.adapters import adyen, stripe
+from paygate.adapters import stripe
 from paygate.adapters.base import Adapter
+from paygate.adapters.registry import provider_spec
 from paygate.config import Settings, gateway_options
 from paygate.gateway._pipeline import Pipeline
 
 
 class Constructors:
-    """``for_stripe``, ``for_adyen`` and ``from_settings``, for a class built from an adapter
-    and its options, that keeps its parts in a ``Pipeline``."""
+    """``for_provider`` (and its aliases ``for_stripe``, ``for_adyen``) and ``from_settings``,
+    for a class built from an adapter and its options, that keeps its parts in a ``Pipeline``."""
 
     _pipeline: Pipeline
 
     def __init__(self, adapter: Adapter, **options: Any) -> None:
         raise NotImplementedError  # each gateway twin defines its own
+
+    @classmethod
+    def for_provider(cls, name: str, **options: Any) -> Self:
+        """A gateway to the registered provider ``name`` (or its simulator at ``base_url``).
+
+        The options the provider's adapter takes (its settings section's fields: ``api_key``,
+        ``base_url``...) build the adapter; the others are the gateway's (``retry``,
+        ``timeout``, ``store``...). ``KeyError`` for a provider that is not registered.
+        """
+        spec = provider_spec(name)
+        takes = spec.adapter_parameters()
+        adapter = spec.adapter(**{k: v for k, v in options.items() if k in takes})
+        return cls(adapter, **{k: v for k, v in options.items() if k not in takes})
 
     @classmethod
     def for_stripe(
@@ -31,11 +45,15 @@ class Constructors:
         **options: Any,
     ) -> Self:
         """A gateway to Stripe (or a Stripe simulator at ``base_url``)."""
-        adapter_options: dict[str, Any] = {"api_version": api_version}
         if base_url is not None:
-            adapter_options["base_url"] = base_url
-        adapter = stripe.StripeAdapter(api_key, webhook_secret=webhook_secret, **adapter_options)
-        return cls(adapter, **options)
+            options["base_url"] = base_url
+        return cls.for_provider(
+            "stripe",
+            api_key=api_key,
+            api_version=api_version,
+            webhook_secret=webhook_secret,
+            **options,
+        )
 
     @classmethod
     def for_adyen(
@@ -48,10 +66,15 @@ class Constructors:
         **options: Any,
     ) -> Self:
         """A gateway to Adyen's Checkout API (or an Adyen simulator at ``base_url``)."""
-        adapter_options: dict[str, Any] = {"merchant_account": merchant_account}
         if base_url is not None:
-            adapter_options["base_url"] = base_url
-        return cls(adyen.AdyenAdapter(api_key, hmac_key=hmac_key, **adapter_options), **options)
+            options["base_url"] = base_url
+        return cls.for_provider(
+            "adyen",
+            api_key=api_key,
+            merchant_account=merchant_account,
+            hmac_key=hmac_key,
+            **options,
+        )
 
     @classmethod
     def from_settings(

@@ -18,12 +18,12 @@ A running simulator is also controlled over HTTP: ``POST /_sim/faults``, ``DELET
 /_sim/webhooks`` and ``POST /_sim/webhooks/drain``.
 """
 
-from paygate.testing._adyen import AdyenSimulator
-from paygate.testing._adyen_webhooks import AdyenWebhook, adyen_hmac_signature
 from paygate.testing._deliveries import WebhookDelivery
 from paygate.testing._records import RecordedRequest
-from paygate.testing._stripe import StripeSimulator
+from paygate.testing.adyen import AdyenSimulator
+from paygate.testing.adyen._webhooks import AdyenWebhook, adyen_hmac_signature
 from paygate.testing.faults import Fault
+from paygate.testing.stripe import StripeSimulator
 
 __all__ = [
     "AdyenSimulator",

@@ -16,6 +16,7 @@ from paygate.errors import (
     OutcomeUnknown,
     TerminalError,
 )
+from paygate.models import Operation
 from paygate.testing.contract import Contract, ScenarioSkipped
 from paygate.testing.faults import Fault
 
@@ -54,6 +55,7 @@ def authorize_full_capture(c: Contract) -> None:
 
 
 def authorize_partial_capture(c: Contract) -> None:
+    c.require(c.capabilities.partial_capture, "partial capture")
     placed = _authorize(c, "partial-capture", _eur("25.00"))
     captured = c.gateway.capture(placed.id, amount=_eur("10.00"))
     after = _check(c, captured, S.PARTIALLY_CAPTURED)
@@ -61,17 +63,21 @@ def authorize_partial_capture(c: Contract) -> None:
 
 
 def purchase(c: Contract) -> None:
+    c.require(Operation.PURCHASE in c.capabilities.operations, "purchase")
     paid = c.gateway.purchase(_eur("12.34"), source=c.sources.approved, reference=c.ref("buy"))
     after = _check(c, paid, S.CAPTURED)
     assert after.amount_captured == _eur("12.34")
 
 
 def authorize_void(c: Contract) -> None:
+    c.require(Operation.VOID in c.capabilities.operations, "void")
     placed = _authorize(c, "void", _eur("15.00"))
     _check(c, c.gateway.void(placed.id), S.VOIDED)
 
 
 def refunds(c: Contract) -> None:
+    offered = c.capabilities.partial_refund and c.capabilities.multiple_refunds
+    c.require(offered, "partial and multiple refunds")
     placed = _authorize(c, "refunds", _eur("50.00"))
     _check(c, c.gateway.capture(placed.id), S.CAPTURED)
     first = c.gateway.refund(placed.id, amount=_eur("20.00"), reference=c.ref("refund-1"))
@@ -110,7 +116,10 @@ def _decline(source: Callable[[Contract], PaymentSource], reason: DeclineReason)
 
 
 def three_ds_required(c: Contract) -> None:
-    payment = c.gateway.authorize(_eur("30.00"), source=c.sources.three_ds, reference=c.ref("3ds"))
+    source = c.sources.three_ds
+    if source is None or not c.capabilities.three_ds:
+        raise ScenarioSkipped(f"{c.adapter.name} does not offer 3-D Secure")
+    payment = c.gateway.authorize(_eur("30.00"), source=source, reference=c.ref("3ds"))
     assert payment.status is S.REQUIRES_ACTION, payment
     assert payment.next_action is not None
     assert c.gateway.retrieve(payment.id).status is S.REQUIRES_ACTION
@@ -118,6 +127,7 @@ def three_ds_required(c: Contract) -> None:
 
 # -- currencies -----------------------------------------------------------------------------------
 def zero_decimal(c: Contract) -> None:
+    c.require("JPY" in c.capabilities.currencies, "JPY")
     placed = _authorize(c, "jpy", Money("500", "JPY"))
     captured = _check(c, c.gateway.capture(placed.id), S.CAPTURED)
     assert captured.amount_captured == Money("500", "JPY")
@@ -184,6 +194,7 @@ def webhook_confirmation(c: Contract) -> None:
 def _fault(fault: Fault) -> Run:
     def run(c: Contract) -> None:
         sim = c.sim_only()
+        c.require(Operation.PURCHASE in c.capabilities.operations, "purchase")
         reference = c.ref(f"fault-{fault.kind.value}")
         sim.inject(fault, times=1, method="POST")
 

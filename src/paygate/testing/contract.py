@@ -1,15 +1,18 @@
 """The contract suite: one set of scenarios, written once against ``Gateway``, run for every
-adapter registered in ``ADAPTERS`` on every target (``sim``: its simulator on loopback;
-``sandbox``: the provider's real test environment).
+provider in the registry (``paygate.adapters.registry``) on every target (``sim``: its
+simulator on loopback; ``sandbox``: the provider's real test environment).
 
 The scenarios live in ``paygate.testing._contract_scenarios``; ``contract_tests/`` runs them
 under pytest and ``paygate contract`` runs them from the command line, so both run the same
-code. A new adapter is registered with one ``ContractAdapter`` entry in ``ADAPTERS``: its
-name, how to build a gateway for each target, its simulator, its test payment sources, and how
-its asynchronous steps are confirmed.
+code. A provider takes part through its spec's ``testing`` entry, a ``ContractAdapter`` kept
+in its simulator package (``paygate.testing.stripe``): its simulator, the settings that reach
+it and the sandbox, its test payment sources, and how its webhooks are delivered. A scenario
+that needs what the provider does not offer (its ``Capabilities``, a test source, webhooks)
+is skipped with the reason.
 
-Sandbox credentials come from the environment only (``SANDBOX_ENV``); a missing one skips
-the sandbox with a reason naming it, and a live credential is refused before any call.
+Sandbox credentials come from the environment only (``ContractAdapter.sandbox_env``); a
+missing one skips the sandbox with a reason naming it, and a live credential is refused before
+any call.
 """
 
 from __future__ import annotations
@@ -21,21 +24,20 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 import httpx
 
 from paygate import Gateway, Money, Payment, PaymentSource, RetryPolicy, Timeout
+from paygate.adapters.base import Capabilities
+from paygate.adapters.registry import provider_names, provider_spec, provider_specs
 from paygate.errors import CardDeclinedError, PaymentError
 from paygate.models import WebhookOutcome
-from paygate.testing._adyen import AdyenSimulator
 from paygate.testing._contract_record import Exchange, RecordingTransport
+from paygate.testing._deliveries import WebhookDelivery
 from paygate.testing._server import Simulator
-from paygate.testing._stripe import StripeSimulator
 
 __all__ = [
-    "ADAPTERS",
-    "SANDBOX_ENV",
     "WEBHOOK_URL_ENV",
     "Contract",
     "ContractAdapter",
@@ -44,10 +46,13 @@ __all__ = [
     "Sources",
     "Target",
     "adapter_named",
+    "adapters",
+    "deliver_webhooks",
     "open_contract",
 ]
 
 E = TypeVar("E", bound=PaymentError)
+S = TypeVar("S", bound=Simulator)
 
 # A sandbox receives its webhooks only at a public URL; without one, the scenarios that wait
 # for a webhook are skipped on the sandbox.
@@ -69,179 +74,89 @@ class LiveCredentialsError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Sources:
-    """The test payment sources every adapter provides, one per behaviour."""
+    """The test payment sources of a provider, one per behaviour (``three_ds`` None: the
+    provider has no 3-D Secure test source, and the scenario is skipped)."""
 
     approved: PaymentSource
     generic_decline: PaymentSource
     insufficient_funds: PaymentSource
     expired_card: PaymentSource
     incorrect_cvc: PaymentSource
-    three_ds: PaymentSource
+    three_ds: PaymentSource | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class ContractAdapter:
-    """One adapter's entry in the contract registry.
+class ContractAdapter(Generic[S]):
+    """One provider's entry in the contract suite (its spec's ``testing``).
 
-    ``sandbox_env`` names the environment variables the sandbox needs, all required;
-    ``sandbox_gateway`` builds the gateway from their values (and raises
-    ``LiveCredentialsError`` for a live credential, before any call). ``confirm`` hands the
-    simulator's pending asynchronous steps and webhooks to the gateway; ``charges`` counts the
-    payments the simulator holds for a reference. ``asynchronous_modifications``: capture, void
-    and refund answer ``pending`` and are confirmed by webhook only.
+    ``simulator`` is the simulator class; ``sim_options`` the settings that point a gateway at
+    a running one (``Gateway.for_provider(name, **sim_options(sim))``, and the
+    ``PAYGATE_<NAME>__...`` variables of ``settings_env``). ``sandbox_env`` names the
+    environment variables the sandbox needs, all required; ``sandbox_options`` turns their
+    values into settings (and raises ``LiveCredentialsError`` for a live credential, before
+    any call). ``confirm`` hands the simulator's pending asynchronous steps and webhooks to the
+    gateway; ``charges`` counts the payments the simulator holds for a reference; ``webhooks``
+    False: the provider sends none, and the webhook scenario is skipped.
     """
 
     name: str
     sources: Sources
-    simulator: Callable[[], Simulator]
-    sim_gateway: Callable[..., Gateway]  # (simulator, **gateway options) -> Gateway
+    simulator: Callable[..., S]  # the class: (port=0, *, webhook_url=None, ...)
+    sim_options: Callable[[S], Mapping[str, Any]]
     sandbox_env: tuple[str, ...]
-    sandbox_gateway: Callable[..., Gateway]  # (env values, **gateway options) -> Gateway
-    confirm: Callable[[Gateway, Simulator], list[WebhookOutcome]]
-    charges: Callable[[Simulator, str], int]
+    sandbox_options: Callable[[Mapping[str, str]], Mapping[str, Any]]
+    confirm: Callable[[Gateway, S], list[WebhookOutcome]]
+    charges: Callable[[S, str], int]
     wire_module: str  # the module holding the adapter's wire models (for schema drift)
     three_decimal: Money | None = None  # a three-decimal amount the provider takes, if any
-    asynchronous_modifications: bool = False
+    webhooks: bool = True
+
+    def sim_gateway(self, simulator: S, **options: Any) -> Gateway:
+        """A gateway to ``simulator``; ``options`` are the gateway's (retry, timeout...)."""
+        return Gateway.for_provider(self.name, **self.sim_options(simulator), **options)
+
+    def sandbox_gateway(self, env: Mapping[str, str], **options: Any) -> Gateway:
+        """A gateway to the provider's test environment, credentials from ``env``."""
+        return Gateway.for_provider(self.name, **self.sandbox_options(env), **options)
+
+    def settings_env(self, simulator: S) -> dict[str, str]:
+        """The ``PAYGATE_*`` variables that point ``Gateway.from_settings()`` at
+        ``simulator``."""
+        prefix = f"PAYGATE_{self.name.upper()}__"
+        options = self.sim_options(simulator).items()
+        return {"PAYGATE_PROVIDER": self.name} | {
+            f"{prefix}{key.upper()}": str(value) for key, value in options
+        }
 
 
-# -- Stripe ---------------------------------------------------------------------------------------
-STRIPE_KEY_ENV: Final = "PAYGATE_CONTRACT_STRIPE_API_KEY"
-STRIPE_WEBHOOK_ENV: Final = "PAYGATE_CONTRACT_STRIPE_WEBHOOK_SECRET"  # optional
+class _QueuesWebhooks(Protocol):
+    def drain_webhooks(self) -> Sequence[WebhookDelivery]: ...
 
 
-def _stripe_sim_gateway(sim: Simulator, **options: Any) -> Gateway:
-    assert isinstance(sim, StripeSimulator)
-    return Gateway.for_stripe(
-        "sk_test_paygate_contract", base_url=sim.url, webhook_secret=sim.webhook_secret, **options
-    )
-
-
-def _stripe_sandbox_gateway(env: Mapping[str, str], **options: Any) -> Gateway:
-    key = env[STRIPE_KEY_ENV]
-    if key.startswith(("sk_live_", "rk_live_")):
-        raise LiveCredentialsError(
-            f"{STRIPE_KEY_ENV} is a live Stripe key: the contract suite never touches real money"
-        )
-    if not key.startswith(("sk_test_", "rk_test_")):
-        raise LiveCredentialsError(f"{STRIPE_KEY_ENV} must be a Stripe test key (sk_test_...)")
-    return Gateway.for_stripe(key, webhook_secret=env.get(STRIPE_WEBHOOK_ENV), **options)
-
-
-def _stripe_charges(sim: Simulator, reference: str) -> int:
-    assert isinstance(sim, StripeSimulator)
-    return len(sim.payment_intents(reference=reference))
-
-
-def deliver_webhooks(gw: Gateway, sim: Simulator) -> list[WebhookOutcome]:
-    """Decide the simulator's pending asynchronous steps (Adyen's modifications) and hand
-    every queued webhook to the gateway; what each event did."""
-    assert isinstance(sim, StripeSimulator | AdyenSimulator)
-    if isinstance(sim, AdyenSimulator):
-        sim.process_modifications()
+def deliver_webhooks(gw: Gateway, sim: _QueuesWebhooks) -> list[WebhookOutcome]:
+    """Hand every webhook the simulator queued to the gateway; what each event did."""
     outcomes: list[WebhookOutcome] = []
     for delivery in sim.drain_webhooks():
         outcomes.extend(gw.handle_webhook(delivery.headers, delivery.body))
     return outcomes
 
 
-STRIPE: Final = ContractAdapter(
-    name="stripe",
-    sources=Sources(
-        approved=PaymentSource.token("pm_card_visa"),
-        generic_decline=PaymentSource.token("pm_card_visa_chargeDeclined"),
-        insufficient_funds=PaymentSource.token("pm_card_visa_chargeDeclinedInsufficientFunds"),
-        expired_card=PaymentSource.token("pm_card_chargeDeclinedExpiredCard"),
-        incorrect_cvc=PaymentSource.token("pm_card_chargeDeclinedIncorrectCvc"),
-        three_ds=PaymentSource.token("pm_card_threeDSecure2Required"),
-    ),
-    simulator=StripeSimulator,
-    sim_gateway=_stripe_sim_gateway,
-    sandbox_env=(STRIPE_KEY_ENV,),
-    sandbox_gateway=_stripe_sandbox_gateway,
-    confirm=deliver_webhooks,
-    charges=_stripe_charges,
-    wire_module="paygate.adapters.stripe._wire",
-    three_decimal=Money("5.120", "KWD"),  # Stripe takes KWD only with a trailing 0
-)
+def adapter_named(name: str) -> ContractAdapter[Any]:
+    """The contract entry of the registered provider ``name``; ``KeyError`` if none."""
+    try:
+        spec = provider_spec(name)
+    except KeyError:
+        known = ", ".join(provider_names())
+        raise KeyError(f"no adapter {name!r} in the contract registry (known: {known})") from None
+    entry = spec.testing()
+    if entry.name != spec.name:
+        raise ValueError(f"provider {spec.name!r}: its contract entry is named {entry.name!r}")
+    return entry
 
 
-# -- Adyen ----------------------------------------------------------------------------------------
-ADYEN_KEY_ENV: Final = "PAYGATE_CONTRACT_ADYEN_API_KEY"
-ADYEN_MERCHANT_ENV: Final = "PAYGATE_CONTRACT_ADYEN_MERCHANT_ACCOUNT"
-ADYEN_HMAC_ENV: Final = "PAYGATE_CONTRACT_ADYEN_HMAC_KEY"
-ADYEN_URL_ENV: Final = "PAYGATE_CONTRACT_ADYEN_BASE_URL"  # optional: the test endpoint
-ADYEN_TEST_URL: Final = "https://checkout-test.adyen.com/v71"
-
-
-def _adyen_card(holder: str, number: str = "4111111145551142") -> PaymentSource:
-    return PaymentSource.card(number, 3, 2030, "737", holder_name=holder)
-
-
-def _adyen_sim_gateway(sim: Simulator, **options: Any) -> Gateway:
-    assert isinstance(sim, AdyenSimulator)
-    return Gateway.for_adyen(
-        "AQE_paygate_contract",
-        merchant_account=sim.merchant_account,
-        base_url=f"{sim.url}/v71",
-        hmac_key=sim.hmac_key,
-        **options,
-    )
-
-
-def _adyen_sandbox_gateway(env: Mapping[str, str], **options: Any) -> Gateway:
-    base_url = env.get(ADYEN_URL_ENV) or ADYEN_TEST_URL
-    host = httpx.URL(base_url).host
-    if "live" in host or host != "checkout-test.adyen.com":
-        raise LiveCredentialsError(
-            f"{ADYEN_URL_ENV}={base_url} is not Adyen's test endpoint (checkout-test.adyen.com): "
-            "the contract suite never touches real money"
-        )
-    return Gateway.for_adyen(
-        env[ADYEN_KEY_ENV],
-        merchant_account=env[ADYEN_MERCHANT_ENV],
-        base_url=base_url,
-        hmac_key=env[ADYEN_HMAC_ENV],
-        **options,
-    )
-
-
-def _adyen_charges(sim: Simulator, reference: str) -> int:
-    assert isinstance(sim, AdyenSimulator)
-    return len(sim.payments(reference=reference))
-
-
-ADYEN: Final = ContractAdapter(
-    name="adyen",
-    sources=Sources(
-        approved=_adyen_card("APPROVED"),
-        generic_decline=_adyen_card("DECLINED"),
-        insufficient_funds=_adyen_card("NOT_ENOUGH_BALANCE"),
-        expired_card=_adyen_card("CARD_EXPIRED"),
-        incorrect_cvc=_adyen_card("CVC_DECLINED"),
-        three_ds=_adyen_card("3DS", number="4917610000000000"),
-    ),
-    simulator=AdyenSimulator,
-    sim_gateway=_adyen_sim_gateway,
-    sandbox_env=(ADYEN_KEY_ENV, ADYEN_MERCHANT_ENV, ADYEN_HMAC_ENV),
-    sandbox_gateway=_adyen_sandbox_gateway,
-    confirm=deliver_webhooks,
-    charges=_adyen_charges,
-    wire_module="paygate.adapters.adyen._wire",
-    three_decimal=Money("5.125", "KWD"),
-    asynchronous_modifications=True,
-)
-
-# The registry: every adapter here runs every scenario on every target.
-ADAPTERS: Final[tuple[ContractAdapter, ...]] = (STRIPE, ADYEN)
-SANDBOX_ENV: Final[Mapping[str, tuple[str, ...]]] = {a.name: a.sandbox_env for a in ADAPTERS}
-
-
-def adapter_named(name: str) -> ContractAdapter:
-    for adapter in ADAPTERS:
-        if adapter.name == name:
-            return adapter
-    known = ", ".join(a.name for a in ADAPTERS)
-    raise KeyError(f"no adapter {name!r} in the contract registry (known: {known})")
+def adapters() -> tuple[ContractAdapter[Any], ...]:
+    """The contract entry of every registered provider, in registry order."""
+    return tuple(adapter_named(spec.name) for spec in provider_specs())
 
 
 # -- one scenario's world -------------------------------------------------------------------------
@@ -263,7 +178,7 @@ class Contract:
     response (``exchanges``, for ``--record``).
     """
 
-    adapter: ContractAdapter
+    adapter: ContractAdapter[Any]
     target: Target
     gateway: Gateway
     simulator: Simulator | None
@@ -274,6 +189,15 @@ class Contract:
     @property
     def sources(self) -> Sources:
         return self.adapter.sources
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.gateway.adapter.capabilities
+
+    def require(self, offered: bool, what: str) -> None:
+        """Skip the scenario unless the provider offers ``what``."""
+        if not offered:
+            raise ScenarioSkipped(f"{self.adapter.name} does not offer {what}")
 
     def ref(self, name: str) -> str:
         """A reference unique to this run (sandboxes keep idempotency keys for a day)."""
@@ -292,12 +216,14 @@ class Contract:
         """Deliver the provider's confirmations of asynchronous steps (webhooks)."""
         if self.simulator is not None:
             return self.adapter.confirm(self.gateway, self.simulator)
-        if not self.adapter.asynchronous_modifications:
+        if not self.capabilities.asynchronous_modifications:
             return []
         raise ScenarioSkipped(_webhook_skip_reason())
 
     def webhooks(self) -> list[WebhookOutcome]:
-        """Like ``confirm``, for a scenario about webhooks themselves (on every provider)."""
+        """Like ``confirm``, for a scenario about webhooks themselves (on every provider that
+        sends them)."""
+        self.require(self.adapter.webhooks, "webhooks")
         if self.simulator is None:
             raise ScenarioSkipped(_webhook_skip_reason())
         return self.confirm()
@@ -340,13 +266,13 @@ def _webhook_skip_reason() -> str:
     )
 
 
-def missing_sandbox_env(adapter: ContractAdapter, env: Mapping[str, str]) -> list[str]:
+def missing_sandbox_env(adapter: ContractAdapter[Any], env: Mapping[str, str]) -> list[str]:
     return [name for name in adapter.sandbox_env if not env.get(name)]
 
 
 @contextmanager
 def open_contract(
-    adapter: ContractAdapter,
+    adapter: ContractAdapter[Any],
     target: Target,
     simulator: Simulator | None = None,
     env: Mapping[str, str] | None = None,
@@ -394,7 +320,7 @@ class ScenarioResult:
 
 
 def run_scenario(
-    adapter: ContractAdapter,
+    adapter: ContractAdapter[Any],
     target: Target,
     name: str,
     scenario: Callable[[Contract], None],
@@ -426,7 +352,3 @@ def _result(
         detail,
         tuple(contract.exchanges) if contract else (),
     )
-
-
-def names(adapters: Sequence[ContractAdapter] = ADAPTERS) -> list[str]:
-    return [a.name for a in adapters]

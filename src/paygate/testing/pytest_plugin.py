@@ -3,18 +3,19 @@
 Installed with paygate (the ``pytest11`` entry point ``paygate``), so a test only names the
 fixtures it wants; there is nothing to set up. Every fixture name starts with ``paygate_``.
 
-Per provider (``stripe``, ``adyen``):
+Per registered provider ``<name>`` (``stripe``, ``adyen``, and any provider registered by a
+``paygate.providers`` entry point or by a root ``conftest.py`` before the session starts):
 
-- ``paygate_stripe_sim`` / ``paygate_adyen_sim``: the provider's simulator on 127.0.0.1; one
-  server per test session, reset (payments, faults, webhooks, requests) before and after each
-  test.
-- ``paygate_stripe_gateway`` / ``paygate_adyen_gateway``: a ``Gateway`` wired to it, with
-  in-memory stores, fast retries and short timeouts, closed after the test.
+- ``paygate_<name>_sim``: the provider's simulator on 127.0.0.1; one server per test session
+  (``paygate_<name>_server``), reset (payments, faults, webhooks, requests) before and after
+  each test.
+- ``paygate_<name>_gateway``: a ``Gateway`` wired to it, with in-memory stores, fast retries
+  and short timeouts, closed after the test.
 
-Provider-agnostic, parametrized over both providers (a test using them runs once per
-provider; ``@pytest.mark.parametrize("paygate_provider", ["adyen"])`` picks one):
+Provider-agnostic, parametrized over every registered provider (a test using them runs once
+per provider; ``@pytest.mark.parametrize("paygate_provider", ["adyen"])`` picks one):
 
-- ``paygate_provider``: ``"stripe"`` or ``"adyen"``.
+- ``paygate_provider``: the provider's name, ``"stripe"``, ``"adyen"``...
 - ``paygate_sim``, ``paygate_gateway``: that provider's simulator and gateway.
 - ``paygate_sources``: its test payment sources (``approved``, ``generic_decline``,
   ``insufficient_funds``, ``expired_card``, ``incorrect_cvc``, ``three_ds``).
@@ -28,94 +29,84 @@ provider; ``@pytest.mark.parametrize("paygate_provider", ["adyen"])`` picks one)
 from __future__ import annotations
 
 import os
+import types
 from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 import pytest
 
 from paygate import Gateway, RetryPolicy, Timeout
+from paygate.adapters.registry import provider_names
 from paygate.models import WebhookOutcome
-from paygate.testing._adyen import AdyenSimulator
 from paygate.testing._server import Simulator
-from paygate.testing._stripe import StripeSimulator
-from paygate.testing.contract import Sources, adapter_named, deliver_webhooks
+from paygate.testing.contract import ContractAdapter, Sources, adapter_named
 from paygate.testing.faults import Fault
 
-PROVIDERS: Final = ("stripe", "adyen")
 RETRY: Final = RetryPolicy(max_attempts=3, initial_backoff=0.01, max_backoff=0.05)
 TIMEOUT: Final = Timeout(read=0.5, total=10.0)
-STRIPE_KEY: Final = "sk_test_paygate_pytest_plugin"
-ADYEN_KEY: Final = "AQE_paygate_pytest_plugin"
 
 Inject = Callable[..., None]
 
 
-# -- servers, one per session ---------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def paygate_stripe_server() -> Iterator[StripeSimulator]:
-    """The session's Stripe simulator (not reset: use ``paygate_stripe_sim`` in tests)."""
-    with StripeSimulator() as sim:
-        yield sim
+def provider_gateway(entry: ContractAdapter[Any], sim: Simulator, **options: Any) -> Gateway:
+    """A gateway to ``sim`` with the plugin's fast retries and short timeouts."""
+    return entry.sim_gateway(sim, **{"retry": RETRY, "timeout": TIMEOUT, **options})
 
 
-@pytest.fixture(scope="session")
-def paygate_adyen_server() -> Iterator[AdyenSimulator]:
-    """The session's Adyen simulator (not reset: use ``paygate_adyen_sim`` in tests)."""
-    with AdyenSimulator() as sim:
-        yield sim
+# -- per provider: generated for each registered provider when the session starts -----------------
+def _provider_fixtures(name: str) -> types.ModuleType:
+    """The ``paygate_<name>_server``, ``_sim`` and ``_gateway`` fixtures, as a plugin."""
+    fixtures = types.ModuleType(f"paygate.testing.pytest_plugin.{name}")
+
+    @pytest.fixture(scope="session", name=f"paygate_{name}_server")
+    def server() -> Iterator[Simulator]:
+        """The session's simulator (not reset: use ``paygate_<name>_sim`` in tests)."""
+        with adapter_named(name).simulator() as sim:
+            yield sim
+
+    @pytest.fixture(name=f"paygate_{name}_sim")
+    def sim(request: pytest.FixtureRequest) -> Iterator[Simulator]:
+        """The provider's simulator on loopback, reset before and after the test."""
+        running: Simulator = request.getfixturevalue(f"paygate_{name}_server")
+        running.reset()
+        yield running
+        running.reset()
+
+    @pytest.fixture(name=f"paygate_{name}_gateway")
+    def gateway(request: pytest.FixtureRequest) -> Iterator[Gateway]:
+        """A Gateway to ``paygate_<name>_sim``: in-memory stores, fast retries, short
+        timeouts."""
+        with provider_gateway(
+            adapter_named(name), request.getfixturevalue(f"paygate_{name}_sim")
+        ) as gw:
+            yield gw
+
+    vars(fixtures).update(server=server, sim=sim, gateway=gateway)
+    return fixtures
 
 
-# -- per provider ---------------------------------------------------------------------------------
-@pytest.fixture
-def paygate_stripe_sim(paygate_stripe_server: StripeSimulator) -> Iterator[StripeSimulator]:
-    """A Stripe simulator on loopback, reset before and after the test."""
-    paygate_stripe_server.reset()
-    yield paygate_stripe_server
-    paygate_stripe_server.reset()
-
-
-@pytest.fixture
-def paygate_adyen_sim(paygate_adyen_server: AdyenSimulator) -> Iterator[AdyenSimulator]:
-    """An Adyen simulator on loopback, reset before and after the test."""
-    paygate_adyen_server.reset()
-    yield paygate_adyen_server
-    paygate_adyen_server.reset()
-
-
-def stripe_gateway(sim: StripeSimulator, **options: Any) -> Gateway:
-    options = {"retry": RETRY, "timeout": TIMEOUT, **options}
-    return Gateway.for_stripe(
-        STRIPE_KEY, base_url=sim.url, webhook_secret=sim.webhook_secret, **options
-    )
-
-
-def adyen_gateway(sim: AdyenSimulator, **options: Any) -> Gateway:
-    options = {"retry": RETRY, "timeout": TIMEOUT, **options}
-    return Gateway.for_adyen(
-        ADYEN_KEY,
-        merchant_account=sim.merchant_account,
-        base_url=f"{sim.url}/v71",
-        hmac_key=sim.hmac_key,
-        **options,
-    )
-
-
-@pytest.fixture
-def paygate_stripe_gateway(paygate_stripe_sim: StripeSimulator) -> Iterator[Gateway]:
-    """A Gateway to ``paygate_stripe_sim``: in-memory stores, fast retries, short timeouts."""
-    with stripe_gateway(paygate_stripe_sim) as gw:
-        yield gw
-
-
-@pytest.fixture
-def paygate_adyen_gateway(paygate_adyen_sim: AdyenSimulator) -> Iterator[Gateway]:
-    """A Gateway to ``paygate_adyen_sim``: in-memory stores, fast retries, short timeouts."""
-    with adyen_gateway(paygate_adyen_sim) as gw:
-        yield gw
+def pytest_configure(config: pytest.Config) -> None:
+    for name in provider_names():
+        plugin = f"paygate-provider-{name}"
+        if not config.pluginmanager.has_plugin(plugin):
+            config.pluginmanager.register(_provider_fixtures(name), plugin)
 
 
 # -- provider-agnostic ----------------------------------------------------------------------------
-@pytest.fixture(params=PROVIDERS)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run a test using ``paygate_provider`` once per registered provider, unless the test
+    parametrizes it itself."""
+    if "paygate_provider" not in metafunc.fixturenames:
+        return
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0]
+        chosen = names.split(",") if isinstance(names, str) else list(names)
+        if "paygate_provider" in (n.strip() for n in chosen):
+            return
+    metafunc.parametrize("paygate_provider", provider_names(), indirect=True)
+
+
+@pytest.fixture
 def paygate_provider(request: pytest.FixtureRequest) -> str:
     """The provider this test runs against; a test using it runs once per provider."""
     provider: str = request.param
@@ -158,11 +149,11 @@ def paygate_inject(paygate_sim: Simulator) -> Iterator[Inject]:
 
 @pytest.fixture
 def paygate_deliver_webhooks(
-    paygate_sim: Simulator, paygate_gateway: Gateway
+    paygate_provider: str, paygate_sim: Simulator, paygate_gateway: Gateway
 ) -> Callable[[], list[WebhookOutcome]]:
     """Decide pending asynchronous steps and deliver every queued webhook to the gateway."""
-
-    return lambda: deliver_webhooks(paygate_gateway, paygate_sim)
+    entry = adapter_named(paygate_provider)
+    return lambda: entry.confirm(paygate_gateway, paygate_sim)
 
 
 @pytest.fixture
@@ -173,20 +164,7 @@ def paygate_env(
     ``PAYGATE_*`` variables are removed for the test); returns what was set."""
     for name in [n for n in os.environ if n.startswith("PAYGATE_")]:
         monkeypatch.delenv(name)
-    env = {"PAYGATE_PROVIDER": paygate_provider}
-    if isinstance(paygate_sim, StripeSimulator):
-        env |= {
-            "PAYGATE_STRIPE__API_KEY": STRIPE_KEY,
-            "PAYGATE_STRIPE__BASE_URL": paygate_sim.url,
-            "PAYGATE_STRIPE__WEBHOOK_SECRET": paygate_sim.webhook_secret,
-        }
-    elif isinstance(paygate_sim, AdyenSimulator):
-        env |= {
-            "PAYGATE_ADYEN__API_KEY": ADYEN_KEY,
-            "PAYGATE_ADYEN__BASE_URL": f"{paygate_sim.url}/v71",
-            "PAYGATE_ADYEN__MERCHANT_ACCOUNT": paygate_sim.merchant_account,
-            "PAYGATE_ADYEN__HMAC_KEY": paygate_sim.hmac_key,
-        }
+    env = adapter_named(paygate_provider).settings_env(paygate_sim)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env

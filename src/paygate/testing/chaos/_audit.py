@@ -12,8 +12,8 @@ from typing import Any
 from paygate.models import Operation
 from paygate.money import Money
 from paygate.records import Intent, PaymentRecord
-from paygate.testing._adyen import AdyenSimulator
-from paygate.testing._stripe import StripeSimulator
+from paygate.testing.adyen import AdyenSimulator
+from paygate.testing.stripe import StripeSimulator
 
 __all__ = ["Findings", "audit"]
 

@@ -23,12 +23,12 @@ from paygate.gateway import AsyncGateway, Gateway
 from paygate.idempotency import IdempotencyStore, MemoryStore, SQLiteStore
 from paygate.records import MemoryRecordStore, RecordStore, SQLiteRecordStore
 from paygate.resilience.policies import BreakerPolicy, IdempotencyPolicy, RetryPolicy, Timeout
-from paygate.testing._adyen import DEFAULT_MERCHANT, AdyenSimulator
 from paygate.testing._server import Simulator
-from paygate.testing._stripe import StripeSimulator
+from paygate.testing.adyen import DEFAULT_MERCHANT, AdyenSimulator
 from paygate.testing.chaos._audit import Findings, audit
 from paygate.testing.chaos._flows import Injector, Tally, run_flow, run_flow_async
 from paygate.testing.chaos._plans import PROVIDERS, Provider, plans
+from paygate.testing.stripe import StripeSimulator
 
 __all__ = [
     "ChaosConfig",

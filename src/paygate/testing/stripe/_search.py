@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from paygate.testing._stripe_errors import StripeError, invalid
+from paygate.testing.stripe._errors import StripeError, invalid
 
 __all__ = ["MAX_QUERY_LENGTH", "Clause", "page_offset", "page_token", "parse"]
 

@@ -12,21 +12,21 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from paygate.testing import _stripe_params as read
-from paygate.testing import _stripe_search as search
 from paygate.testing._dispatch import Admitted
 from paygate.testing._idempotency import Verdict
 from paygate.testing._records import Headers, RecordedRequest, Reply, json_reply
-from paygate.testing._stripe_errors import (
+from paygate.testing.stripe import _params as read
+from paygate.testing.stripe import _search as search
+from paygate.testing.stripe._errors import (
     API_ERROR,
     IDEMPOTENCY_ERROR,
     INVALID_REQUEST,
     StripeError,
     invalid,
 )
-from paygate.testing._stripe_form import decode_form
-from paygate.testing._stripe_ledger import Ledger, NewIntent, NewRefund, new_id
-from paygate.testing._stripe_webhooks import StripeOutbox
+from paygate.testing.stripe._form import decode_form
+from paygate.testing.stripe._ledger import Ledger, NewIntent, NewRefund, new_id
+from paygate.testing.stripe._webhooks import StripeOutbox
 
 _TEST_KEYS: Final = ("sk_test_", "rk_test_")
 _LIVE_KEYS: Final = ("sk_live_", "rk_live_")

@@ -7,12 +7,12 @@ import json
 import secrets
 from typing import Any, Final
 
-from paygate.testing._adyen_api import AdyenApi
-from paygate.testing._adyen_ledger import Ledger
-from paygate.testing._adyen_webhooks import AdyenWebhook, notification_request
 from paygate.testing._deliveries import WebhookSender
 from paygate.testing._records import Reply, json_reply
 from paygate.testing._server import CONTROL_PREFIX, Simulator
+from paygate.testing.adyen._api import AdyenApi
+from paygate.testing.adyen._ledger import Ledger
+from paygate.testing.adyen._webhooks import AdyenWebhook, notification_request
 
 DEFAULT_MERCHANT: Final = "PaygateTestMerchant"
 

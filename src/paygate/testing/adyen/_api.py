@@ -10,8 +10,11 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from paygate.testing import _adyen_params as read
-from paygate.testing._adyen_errors import (
+from paygate.testing._dispatch import Admitted
+from paygate.testing._idempotency import Verdict
+from paygate.testing._records import Headers, RecordedRequest, Reply, json_reply
+from paygate.testing.adyen import _params as read
+from paygate.testing.adyen._errors import (
     INTERNAL,
     VALIDATION,
     AdyenError,
@@ -21,10 +24,7 @@ from paygate.testing._adyen_errors import (
     unauthorized,
     unexpected,
 )
-from paygate.testing._adyen_ledger import Kind, Ledger
-from paygate.testing._dispatch import Admitted
-from paygate.testing._idempotency import Verdict
-from paygate.testing._records import Headers, RecordedRequest, Reply, json_reply
+from paygate.testing.adyen._ledger import Kind, Ledger
 
 _PAYMENTS: Final = re.compile(r"/v7[12]/payments")
 _MODIFICATION: Final = re.compile(r"/v7[12]/payments/([^/]+)/([a-z]+)")

@@ -9,9 +9,9 @@ import time
 from collections.abc import Collection, Mapping
 from typing import Any, Final
 
-from paygate.testing._stripe_cards import BY_NUMBER, CARDS, LIVE_CARD_IN_TEST_MODE, Card
-from paygate.testing._stripe_errors import CARD_ERROR, StripeError, invalid
-from paygate.testing._stripe_ledger import PaymentMethod, new_id
+from paygate.testing.stripe._cards import BY_NUMBER, CARDS, LIVE_CARD_IN_TEST_MODE, Card
+from paygate.testing.stripe._errors import CARD_ERROR, StripeError, invalid
+from paygate.testing.stripe._ledger import PaymentMethod, new_id
 
 _INTEGER: Final = re.compile(r"-?[0-9]+")
 

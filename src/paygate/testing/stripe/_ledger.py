@@ -17,9 +17,9 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Final, NoReturn
 
-from paygate.testing._stripe_cards import AUTHENTICATION_REQUIRED, Card, Decline
-from paygate.testing._stripe_errors import CARD_ERROR, StripeError, invalid, missing
-from paygate.testing._stripe_webhooks import StripeOutbox
+from paygate.testing.stripe._cards import AUTHENTICATION_REQUIRED, Card, Decline
+from paygate.testing.stripe._errors import CARD_ERROR, StripeError, invalid, missing
+from paygate.testing.stripe._webhooks import StripeOutbox
 
 CANCELABLE: Final = frozenset(
     {"requires_payment_method", "requires_capture", "requires_confirmation", "requires_action"}

@@ -20,7 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
-from paygate.testing._adyen_cards import (
+from paygate.testing.adyen._cards import (
     AUTHORISED,
     ERROR,
     RECEIVED,
@@ -29,8 +29,8 @@ from paygate.testing._adyen_cards import (
     Card,
     Outcome,
 )
-from paygate.testing._adyen_errors import AdyenError, new_psp_reference
-from paygate.testing._adyen_webhooks import AdyenWebhook
+from paygate.testing.adyen._errors import AdyenError, new_psp_reference
+from paygate.testing.adyen._webhooks import AdyenWebhook
 
 _AUTHORISED: Final = "authorised"
 _STATUS: Final = {  # resultCode → the payment's status

@@ -6,9 +6,9 @@ from typing import Any
 
 from paygate.testing._deliveries import WebhookDelivery
 from paygate.testing._server import Simulator
-from paygate.testing._stripe_api import StripeApi
-from paygate.testing._stripe_errors import StripeError
-from paygate.testing._stripe_webhooks import StripeOutbox, new_webhook_secret
+from paygate.testing.stripe._api import StripeApi
+from paygate.testing.stripe._errors import StripeError
+from paygate.testing.stripe._webhooks import StripeOutbox, new_webhook_secret
 
 
 class StripeSimulator(Simulator):

@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from paygate.testing._adyen_cards import (
+from paygate.testing.adyen._cards import (
     APPROVED,
     BY_CODE,
     EXPIRED_CARD,
@@ -25,14 +25,14 @@ from paygate.testing._adyen_cards import (
     brand_of,
     luhn_valid,
 )
-from paygate.testing._adyen_errors import (
+from paygate.testing.adyen._errors import (
     CONFIGURATION,
     AdyenError,
     not_allowed,
     required,
     unexpected,
 )
-from paygate.testing._adyen_ledger import Kind, NewModification, NewPayment
+from paygate.testing.adyen._ledger import Kind, NewModification, NewPayment
 
 _CURRENCY: Final = re.compile(r"[A-Z]{3}")
 _MONTH: Final = re.compile(r"0?[1-9]|1[0-2]")

@@ -1,0 +1,312 @@
+"""Toypay's adapter (sans-IO): a small JSON API with a Bearer key.
+
+``POST /payments`` (``capture`` true for a purchase), ``POST /payments/{id}/capture`` (the
+whole amount only), ``/void``, ``/refunds`` (part of it, several times), ``GET
+/payments/{id}``. An error is ``{"error": {"code": ..., "reason": ...}}``. No webhooks, no 3-D
+Secure, EUR and JPY only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final, Literal
+
+import httpx
+from pydantic import BaseModel, SecretStr
+
+from paygate import Money, Payment, PaymentStatus, ProviderErrorTables, ProviderSettings, Refund
+from paygate.adapters.base import (
+    REASON_ADVICE,
+    Capabilities,
+    MetadataLimits,
+    ResponseContext,
+    endpoint,
+    http_request,
+    json_body,
+    parse_retry_after,
+    server_error,
+    unexpected_answer,
+    validate_body,
+)
+from paygate.errors import (
+    CardDeclinedError,
+    DeclineReason,
+    ErrorCode,
+    ErrorContext,
+    IdempotencyConflict,
+    InvalidRequestError,
+    InvalidWebhookError,
+    PaymentError,
+    RetriableError,
+    TerminalError,
+)
+from paygate.models import (
+    AuthorizeRequest,
+    CaptureRequest,
+    Operation,
+    OperationRequest,
+    RefundRequest,
+    RefundStatus,
+    Result,
+    RetrieveRequest,
+    VoidRequest,
+    WebhookEvent,
+)
+from paygate.money import ProviderCurrency
+
+NAME: Final = "toypay"
+DEFAULT_BASE_URL: Final = "https://api.toypay.invalid"
+CURRENCIES: Final = MappingProxyType(
+    {"EUR": ProviderCurrency(exponent=2), "JPY": ProviderCurrency(exponent=0)}
+)
+CAPABILITIES: Final = Capabilities(
+    operations=frozenset(Operation) - {Operation.FIND},
+    currencies=CURRENCIES,
+    partial_capture=False,
+    multiple_captures=False,
+    partial_refund=True,
+    multiple_refunds=True,
+    three_ds=False,
+    raw_card_data=False,
+    idempotent_replay=True,
+    max_idempotency_key_length=255,
+    max_reference_length=100,
+    metadata=MetadataLimits(max_keys=10, max_key_length=40, max_value_length=200),
+    payment_id_pattern=re.compile(r"tp_[0-9a-f]{16}"),
+    payment_id_format="a Toypay payment id (tp_ and 16 hex digits)",
+)
+
+ERROR_CODES: Final[Mapping[str, ErrorCode]] = MappingProxyType(
+    {
+        "card_declined": ErrorCode.CARD_DECLINED,
+        "invalid_request": ErrorCode.INVALID_REQUEST,
+        "unauthorized": ErrorCode.AUTHENTICATION,
+        "not_found": ErrorCode.NOT_FOUND,
+        "invalid_state": ErrorCode.INVALID_STATE,
+        "amount_exceeds_refundable": ErrorCode.AMOUNT_EXCEEDS_REFUNDABLE,
+        "idempotency_conflict": ErrorCode.IDEMPOTENCY_CONFLICT,
+        "rate_limited": ErrorCode.RATE_LIMITED,
+        "server_error": ErrorCode.PROVIDER_UNAVAILABLE,
+    }
+)
+DECLINE_REASONS: Final[Mapping[str, DeclineReason]] = MappingProxyType(
+    {
+        reason.value: reason
+        for reason in (
+            DeclineReason.GENERIC,
+            DeclineReason.INSUFFICIENT_FUNDS,
+            DeclineReason.EXPIRED_CARD,
+            DeclineReason.INCORRECT_CVC,
+        )
+    }
+)
+STATUS_CODES: Final[Mapping[int, ErrorCode]] = MappingProxyType(
+    {401: ErrorCode.AUTHENTICATION, 404: ErrorCode.NOT_FOUND, 429: ErrorCode.RATE_LIMITED}
+)
+ERROR_TABLES: Final = ProviderErrorTables(
+    name="Toypay",
+    type_field="error.type",
+    code_field="error.code",
+    decline_field="error.reason",
+    advice_field="error.advice",
+    error_types=MappingProxyType({}),
+    error_codes=ERROR_CODES,
+    code_reasons=MappingProxyType({}),
+    decline_codes=DECLINE_REASONS,
+    advice_codes=MappingProxyType({}),
+    reason_advice=REASON_ADVICE,
+    operation_overrides=MappingProxyType({}),
+    status_codes=STATUS_CODES,
+)
+_STATUS: Final[Mapping[str, PaymentStatus]] = MappingProxyType(
+    {"authorized": PaymentStatus.AUTHORIZED, "voided": PaymentStatus.VOIDED}
+)
+
+
+class ToySettings(ProviderSettings):
+    api_key: SecretStr
+    base_url: str = DEFAULT_BASE_URL
+
+
+class PaymentWire(BaseModel):
+    id: str
+    status: Literal["authorized", "captured", "voided"]
+    amount: int
+    amount_captured: int
+    amount_refunded: int
+    currency: str
+    reference: str | None = None
+
+
+class RefundWire(BaseModel):
+    id: str
+    payment: str
+    amount: int
+    currency: str
+    reference: str | None = None
+
+
+class ErrorWire(BaseModel):
+    class Detail(BaseModel):
+        code: str
+        reason: str | None = None
+        message: str = ""
+
+    error: Detail
+
+
+class ToyAdapter:
+    def __init__(self, api_key: SecretStr | str, *, base_url: str = DEFAULT_BASE_URL) -> None:
+        self._api_key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
+        self.base_url = base_url.rstrip("/")
+
+    def __repr__(self) -> str:
+        return f"ToyAdapter(base_url={self.base_url!r}, api_key=**********)"
+
+    @property
+    def name(self) -> str:
+        return NAME
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return CAPABILITIES
+
+    # -- requests ------------------------------------------------------------------------------
+    def build_request(
+        self, request: OperationRequest, *, idempotency_key: str | None
+    ) -> httpx.Request:
+        headers = {"Authorization": f"Bearer {self._api_key.get_secret_value()}"}
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        if isinstance(request, RetrieveRequest):
+            return http_request("GET", self._url(f"/payments/{request.payment_id}"), headers)
+        path, body = self._mutation(request)
+        headers["Content-Type"] = "application/json"
+        return http_request("POST", self._url(path), headers, json_body(body))
+
+    def _mutation(self, request: OperationRequest) -> tuple[str, dict[str, object]]:
+        if isinstance(request, AuthorizeRequest):
+            source = request.source.token_id
+            return "/payments", {
+                **self._amount(request.amount),
+                "source": source,
+                "capture": request.capture,
+                "reference": request.reference,
+            }
+        if isinstance(request, CaptureRequest):
+            return f"/payments/{request.payment_id}/capture", {}
+        if isinstance(request, VoidRequest):
+            return f"/payments/{request.payment_id}/void", {}
+        if isinstance(request, RefundRequest):
+            body: dict[str, object] = {"reference": request.reference}
+            if request.amount is not None:
+                body |= self._amount(request.amount)
+            return f"/payments/{request.payment_id}/refunds", body
+        raise InvalidRequestError(f"{request.operation.value} is not supported by Toypay")
+
+    @staticmethod
+    def _amount(amount: Money) -> dict[str, object]:
+        return {"amount": CURRENCIES[amount.currency].to_wire(amount), "currency": amount.currency}
+
+    def _url(self, path: str) -> httpx.URL:
+        return endpoint(f"{self.base_url}{path}")
+
+    # -- responses -----------------------------------------------------------------------------
+    def parse_response(
+        self, response: httpx.Response, context: ResponseContext
+    ) -> Result | PaymentError:
+        request_id = response.headers.get("request-id")
+        if response.is_success:
+            return self._result(response, context, request_id)
+        base: ErrorContext = {
+            "provider": NAME,
+            "http_status": response.status_code,
+            "request_id": request_id,
+            "idempotency_key": context.idempotency_key,
+        }
+        operation = context.request.operation
+        if response.status_code >= 500:
+            return server_error(operation, f"Toypay failed with HTTP {response.status_code}", base)
+        if response.status_code == 429:
+            return RetriableError(
+                "Toypay asked to slow down",
+                code=ErrorCode.RATE_LIMITED,
+                retry_after=parse_retry_after(response.headers),
+                **base,
+            )
+        try:
+            detail = ErrorWire.model_validate_json(response.content).error
+        except ValueError:
+            return unexpected_answer(NAME, response, context, base)
+        code = ERROR_CODES.get(detail.code, ErrorCode.UNKNOWN)
+        context_of: ErrorContext = {**base, "provider_code": detail.code}
+        message = f"Toypay refused the {operation.value}: {detail.code}"
+        if code is ErrorCode.CARD_DECLINED:
+            reason = DECLINE_REASONS.get(detail.reason or "", DeclineReason.UNKNOWN)
+            return CardDeclinedError(
+                message,
+                code=code,
+                reason=reason,
+                advice=REASON_ADVICE[reason],
+                decline_code=detail.reason,
+                **context_of,
+            )
+        if code is ErrorCode.IDEMPOTENCY_CONFLICT:
+            return IdempotencyConflict(message, code=code, **context_of)
+        return TerminalError(message, code=code, **context_of)
+
+    def _result(
+        self, response: httpx.Response, context: ResponseContext, request_id: str | None
+    ) -> Result | PaymentError:
+        if isinstance(context.request, RefundRequest):
+            refund = validate_body(
+                RefundWire, response, context, provider=NAME, request_id=request_id
+            )
+            if isinstance(refund, PaymentError):
+                return refund
+            return Refund(
+                id=refund.id,
+                provider=NAME,
+                payment_id=refund.payment,
+                status=RefundStatus.SUCCEEDED,
+                amount=_money(refund.amount, refund.currency),
+                reference=refund.reference,
+                idempotency_key=context.idempotency_key,
+                provider_status="succeeded",
+            )
+        wire = validate_body(PaymentWire, response, context, provider=NAME, request_id=request_id)
+        if isinstance(wire, PaymentError):
+            return wire
+        return Payment(
+            id=wire.id,
+            provider=NAME,
+            status=_status(wire),
+            amount=_money(wire.amount, wire.currency),
+            amount_authorized=_money(wire.amount, wire.currency),
+            amount_captured=_money(wire.amount_captured, wire.currency),
+            amount_refunded=_money(wire.amount_refunded, wire.currency),
+            reference=wire.reference,
+            idempotency_key=context.idempotency_key,
+            provider_status=wire.status,
+        )
+
+    def parse_webhook(
+        self, headers: Mapping[str, str], body: bytes, *, now: float
+    ) -> list[WebhookEvent]:
+        raise InvalidWebhookError("Toypay sends no webhooks", provider=NAME)
+
+
+def _money(minor: int, currency: str) -> Money:
+    return CURRENCIES[currency].from_wire(minor, currency)
+
+
+def _status(wire: PaymentWire) -> PaymentStatus:
+    if wire.status != "captured":
+        return _STATUS[wire.status]
+    if wire.amount_refunded == 0:
+        return PaymentStatus.CAPTURED
+    if wire.amount_refunded < wire.amount_captured:
+        return PaymentStatus.PARTIALLY_REFUNDED
+    return PaymentStatus.REFUNDED
