@@ -17,11 +17,12 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/python scripts/unasync.py --check
+	$(BIN)/python scripts/render_transitions.py --check
 	$(BIN)/ruff check src tests contract_tests benchmarks scripts
 	$(BIN)/ruff format --check src tests contract_tests benchmarks scripts
 
 typecheck: $(STAMP)
-	$(BIN)/mypy src
+	$(BIN)/mypy src scripts
 
 unit: $(STAMP)
 	$(BIN)/pytest

@@ -157,6 +157,28 @@ def _fast_retry() -> Any:
 
 
 @pytest.fixture
+def redis_url() -> str:
+    """The test Redis (PAYGATE_TEST_REDIS_URL); the test is skipped without it."""
+    url = os.environ.get("PAYGATE_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("PAYGATE_TEST_REDIS_URL is not set")
+    return url
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own in the test Redis, its keys deleted afterwards."""
+    import redis
+
+    prefix = f"paygate-test:{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    with redis.Redis.from_url(redis_url) as client:
+        keys = list(client.scan_iter(match=prefix + "*"))
+        if keys:
+            client.delete(*keys)
+
+
+@pytest.fixture
 def empty_conninfo() -> Iterator[str]:
     """An empty scratch schema of the test database (not migrated), dropped afterwards."""
     url = os.environ.get("PAYGATE_TEST_POSTGRES_URL")

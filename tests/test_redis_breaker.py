@@ -10,14 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import socket
 import subprocess
 import sys
 import textwrap
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 
 import pybreaker
@@ -38,21 +36,8 @@ Make = Callable[..., CircuitBreaker]
 
 
 @pytest.fixture
-def redis_url() -> str:
-    url = os.environ.get("PAYGATE_TEST_REDIS_URL")
-    if not url:
-        pytest.skip("PAYGATE_TEST_REDIS_URL is not set")
-    return url
-
-
-@pytest.fixture
-def prefix(redis_url: str) -> Iterator[str]:
-    prefix = f"paygate-test:{uuid.uuid4().hex[:12]}:breaker:"
-    yield prefix
-    with redis.Redis.from_url(redis_url) as client:
-        keys = list(client.scan_iter(match=prefix + "*"))
-        if keys:
-            client.delete(*keys)
+def prefix(redis_prefix: str) -> str:
+    return redis_prefix
 
 
 @pytest.fixture

@@ -6,15 +6,12 @@ prefix of its own, deleted afterwards.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 
@@ -27,21 +24,8 @@ PROCESSES, THREADS, KEYS = 4, 16, 100
 
 
 @pytest.fixture
-def redis_url() -> str:
-    url = os.environ.get("PAYGATE_TEST_REDIS_URL")
-    if not url:
-        pytest.skip("PAYGATE_TEST_REDIS_URL is not set")
-    return url
-
-
-@pytest.fixture
-def prefix(redis_url: str) -> Iterator[str]:
-    prefix = f"paygate-test:{uuid.uuid4().hex[:12]}:idem:"
-    yield prefix
-    with redis.Redis.from_url(redis_url) as client:
-        keys = list(client.scan_iter(match=prefix + "*"))
-        if keys:
-            client.delete(*keys)
+def prefix(redis_prefix: str) -> str:
+    return redis_prefix
 
 
 _WORKER = textwrap.dedent(

@@ -6,10 +6,7 @@ real Redis at PAYGATE_TEST_REDIS_URL (skipped without it), under a key prefix of
 
 from __future__ import annotations
 
-import os
 import socket
-import uuid
-from collections.abc import Iterator
 
 import pytest
 
@@ -20,21 +17,8 @@ RedisStore = pytest.importorskip("paygate.idempotency.redis").RedisStore
 
 
 @pytest.fixture
-def redis_url() -> str:
-    url = os.environ.get("PAYGATE_TEST_REDIS_URL")
-    if not url:
-        pytest.skip("PAYGATE_TEST_REDIS_URL is not set")
-    return url
-
-
-@pytest.fixture
-def prefix(redis_url: str) -> Iterator[str]:
-    prefix = f"paygate-test:{uuid.uuid4().hex[:12]}:idem:"
-    yield prefix
-    with redis.Redis.from_url(redis_url) as client:
-        keys = list(client.scan_iter(match=prefix + "*"))
-        if keys:
-            client.delete(*keys)
+def prefix(redis_prefix: str) -> str:
+    return redis_prefix
 
 
 def test_leases_and_expiry_run_on_the_redis_clock(redis_url: str, prefix: str) -> None:

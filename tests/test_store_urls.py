@@ -39,17 +39,14 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def redis_url() -> Iterator[str]:
-    url = os.environ.get("PAYGATE_TEST_REDIS_URL")
-    if not url:
-        pytest.skip("PAYGATE_TEST_REDIS_URL is not set")
+def redis_url(redis_url: str) -> Iterator[str]:
+    """The test Redis (conftest), with the default breaker keys these tests write deleted."""
     import redis
 
-    yield url
-    client = redis.Redis.from_url(url)
-    for key in client.scan_iter(match="paygate:breaker:stripe*"):
-        client.delete(key)
-    client.close()
+    yield redis_url
+    with redis.Redis.from_url(redis_url) as client:
+        for key in client.scan_iter(match="paygate:breaker:stripe*"):
+            client.delete(key)
 
 
 @pytest.fixture

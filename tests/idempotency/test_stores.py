@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -28,19 +26,9 @@ StoreFactory = Callable[..., IdempotencyStore]
 
 
 @pytest.fixture
-def redis_prefix() -> Iterator[tuple[str, str]]:
-    """The test Redis's URL and a key prefix of this test's own, its keys deleted afterwards."""
-    url = os.environ.get("PAYGATE_TEST_REDIS_URL")
-    if not url:
-        pytest.skip("PAYGATE_TEST_REDIS_URL is not set")
-    import redis
-
-    prefix = f"paygate-test:{uuid.uuid4().hex[:12]}:"
-    yield url, prefix
-    with redis.Redis.from_url(url) as client:
-        keys = list(client.scan_iter(match=prefix + "*"))
-        if keys:
-            client.delete(*keys)
+def redis_target(redis_url: str, redis_prefix: str) -> tuple[str, str]:
+    """The test Redis's URL and a key prefix of this test's own (conftest)."""
+    return redis_url, redis_prefix
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres", "redis"])
@@ -48,7 +36,7 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store
     opened: list[IdempotencyStore] = []
     conninfo = request.getfixturevalue("postgres_conninfo") if request.param == "postgres" else ""
     redis_url, prefix = (
-        request.getfixturevalue("redis_prefix") if request.param == "redis" else ("", "")
+        request.getfixturevalue("redis_target") if request.param == "redis" else ("", "")
     )
 
     def make(**options: object) -> IdempotencyStore:

@@ -4,10 +4,12 @@ idempotency rules, every fault kind, the HTTP control API and the server's lifec
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -789,3 +791,25 @@ def test_stop_closes_idle_connections_and_leaves_no_thread() -> None:
         simulator.stop()
         assert time.monotonic() - started < 2.0  # the 30 s hold ended with the server
     assert set(threading.enumerate()) <= before
+
+
+def test_a_body_cut_short_by_a_departing_client_is_no_request(
+    client: httpx.Client, sim: StripeSimulator
+) -> None:
+    """A client whose deadline cut its write between the headers and the body: the provider's
+    server acts on nothing (a real one never sees a complete request), so a later request under
+    the same key is the first one it knows."""
+    target = urlsplit(sim.url)
+    head = (
+        f"POST {PI}/pi_missing/capture HTTP/1.1\r\nHost: {target.netloc}\r\n"
+        f"Authorization: Bearer {API_KEY}\r\nIdempotency-Key: cut-1\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 40\r\n\r\nexpand"
+    )
+    with socket.create_connection((target.hostname, target.port), timeout=5) as raw:
+        raw.sendall(head.encode())
+        raw.shutdown(socket.SHUT_WR)  # gone mid-body
+        answer = raw.recv(65536)  # EOF once the server has finished with the connection
+    assert answer == b""
+    assert sim.requests == []
+    reply = authorize(client, key="cut-1")
+    assert reply.status_code == 200, reply.text  # the key was never taken

@@ -96,7 +96,13 @@ class _Connection(BaseHTTPRequestHandler):
         except ValueError:
             self._refuse(400, "invalid Content-Length")
             return None
-        return self.rfile.read(length)
+        body = self.rfile.read(length)
+        if len(body) < length:
+            # The client went away mid-body (its deadline cut the write): as a provider's own
+            # server does, act on nothing; a part of the body is not a request.
+            self.close_connection = True
+            return None
+        return body
 
     def _refuse(self, status: int, message: str) -> None:
         self.close_connection = True
