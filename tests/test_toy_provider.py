@@ -102,7 +102,7 @@ async def test_for_provider_builds_both_gateways(toy: ModuleType, toy_sim: objec
     options = adapter_named("toypay").sim_options(toy_sim)
     with Gateway.for_provider("toypay", **options, retry=RetryPolicy(max_attempts=2)) as gw:
         assert isinstance(gw.adapter, toy.adapter.ToyAdapter)
-        assert gw.retry_policy == RetryPolicy(max_attempts=2)
+        assert gw._pipeline.retry == RetryPolicy(max_attempts=2)
         with pytest.raises(CardDeclinedError) as declined:
             gw.authorize(
                 Money("5.00", "EUR"), source=PaymentSource.token("tok_no_funds"), reference="o-2"
