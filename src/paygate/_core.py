@@ -19,8 +19,10 @@ from typing import Final
 import httpx
 
 from paygate import _integrity, _outcomes, _recording
+from paygate._decision import Reach, decide
 from paygate._outcomes import is_final
-from paygate.adapters.base import Adapter, ResponseContext, unknown_if_mutating
+from paygate.adapters.base import Adapter, ResponseContext
+from paygate.adapters.failures import Context, Unread
 from paygate.errors import (
     ErrorCode,
     IdempotencyConflict,
@@ -267,6 +269,7 @@ class GatewayCore:
         refuses before a key is derived. ``fingerprint``: a repeat's, as the call first had it
         (the request repeated may carry an amount paygate filled in)."""
         self.adapter.capabilities.check(request)
+        self.adapter.validate(request)  # the adapter's own rules, before the breaker and stores
         self.breaker.check()
         prepared = self.prepare(request)
         if fingerprint is None or not prepared.mutating:
@@ -494,27 +497,31 @@ class GatewayCore:
     def body_error(self, prepared: Prepared, exc: BodyError) -> PaymentError:
         """An answer whose body paygate would not read (too large, or undecodable): on a
         mutating call the provider may have acted, so the outcome is unknown."""
-        too_large = isinstance(exc, BodyTooLarge)
-        error_cls = unknown_if_mutating(prepared.request.operation)
-        return error_cls(
-            f"{self.provider}'s answer {exc}; it was not read",
-            code=ErrorCode.RESPONSE_TOO_LARGE if too_large else ErrorCode.SCHEMA_VIOLATION,
+        context = Context(
             provider=self.provider,
+            message=f"{self.provider}'s answer {exc}; it was not read",
             idempotency_key=prepared.key,
         )
+        unread = Unread(context, too_large=isinstance(exc, BodyTooLarge))
+        return decide(unread, mutating=prepared.mutating, reach=Reach.ANSWERED)
 
     def transport_error(self, prepared: Prepared, exc: Exception) -> PaymentError:
-        return from_transport_error(
-            exc, provider=self.provider, mutating=prepared.mutating, idempotency_key=prepared.key
+        failure, reach = from_transport_error(
+            exc, provider=self.provider, idempotency_key=prepared.key
         )
+        return decide(failure, mutating=prepared.mutating, reach=reach)
 
     def read_response(self, prepared: Prepared, response: httpx.Response) -> Result | PaymentError:
-        """The adapter's reading of the answer, then the integrity check."""
+        """The adapter's reading of the answer, then the integrity check; a failure either
+        finds is decided here."""
         context = ResponseContext(request=prepared.request, idempotency_key=prepared.key)
         outcome = self.adapter.parse_response(response, context)
-        if isinstance(outcome, PaymentError):
-            return outcome
-        return _integrity.check(prepared.request, outcome, prepared.key, prepared.record) or outcome
+        if isinstance(outcome, Result):
+            mismatch = _integrity.check(prepared.request, outcome, prepared.key, prepared.record)
+            if mismatch is None:
+                return outcome
+            outcome = mismatch
+        return decide(outcome, mutating=prepared.mutating, reach=Reach.ANSWERED)
 
     @staticmethod
     def stored_outcome(error: PaymentError) -> str | None:
