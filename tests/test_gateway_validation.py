@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+import pybreaker
 import pytest
 from pydantic import SecretStr
 
 from paygate import AsyncGateway, Gateway, Money, PaymentSource, PaymentStatus
-from paygate.errors import ErrorCode, InvalidRequestError
+from paygate.adapters import stripe
+from paygate.errors import ErrorCode, InvalidRequestError, TerminalError
+from paygate.idempotency import MemoryStore
+from paygate.records import MemoryRecordStore
+from paygate.resilience.breaker import LocalState
 from paygate.testing import AdyenSimulator, StripeSimulator
 from paygate.testing._server import Simulator
 
@@ -277,6 +282,82 @@ def test_adyen_metadata_limits_are_checked_before_sending(
     assert adyen_sim.requests == []
     gw.authorize(eur("10.00"), source=stored, reference="o-md", metadata=ours)
     assert adyen_sim.requests[0].params["metadata"] == ours
+
+
+# -- an adapter's own rules -----------------------------------------------------------------------
+class Recorder:
+    """A store or a breaker state that notes the name of every method the gateway calls."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._inner, name)
+        if not callable(value):
+            return value
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            return value(*args, **kwargs)
+
+        return call
+
+
+def spied(make: Callable[..., Any]) -> tuple[Any, Recorder, Recorder, Recorder]:
+    """A gateway whose idempotency store, record store and breaker state note every call."""
+    store, records = Recorder(MemoryStore()), Recorder(MemoryRecordStore())
+    breaker = Recorder(LocalState(pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)))
+    gw = make(store=store, records=records, breaker_state=breaker)
+    return gw, store, records, breaker
+
+
+def test_an_adyen_rule_refuses_before_the_breaker_the_stores_and_the_network(
+    make_adyen_gateway: Callable[..., Any], adyen_sim: AdyenSimulator
+) -> None:
+    gw, store, records, breaker = spied(make_adyen_gateway)
+    unnamed = PaymentSource.token("sim_stored_visa", customer="ab")  # no such shopperReference
+    with pytest.raises(InvalidRequestError, match="shopperReference") as refusal:
+        gw.authorize(eur("10.00"), source=unnamed, reference="o-v", idempotency_key="key-v")
+    assert refusal.value.http_status is None
+    assert (store.calls, records.calls, breaker.calls, adyen_sim.requests) == ([], [], [], [])
+    assert gw.unknown_payments() == [] and records.intents() == []
+    # The same call with its shopper goes through all three, and under the same key.
+    named = PaymentSource.token("sim_stored_visa", customer="shopper-1")
+    paid = gw.authorize(eur("10.00"), source=named, reference="o-v", idempotency_key="key-v")
+    assert paid.status is PaymentStatus.AUTHORIZED
+    assert "begin" in store.calls and "write_intent" in records.calls and breaker.calls
+    assert len(adyen_sim.requests) == 1
+
+
+def test_a_stripe_rule_refuses_before_the_breaker_the_stores_and_the_network(
+    make_gateway: Callable[..., Any], sim: StripeSimulator
+) -> None:
+    gw, store, records, breaker = spied(make_gateway)
+    with pytest.raises(InvalidRequestError) as refusal:
+        gw.find("back\\slash")
+    assert refusal.value.code is ErrorCode.UNSUPPORTED and refusal.value.http_status is None
+    assert (store.calls, records.calls, breaker.calls, sim.requests) == ([], [], [], [])
+    with pytest.raises(TerminalError) as nothing:  # a reference Stripe can search for
+        gw.find("back-slash")
+    assert nothing.value.code is ErrorCode.NOT_FOUND
+    assert breaker.calls and len(sim.requests) == 1
+
+
+def test_a_provider_that_takes_one_refund_refuses_a_second_before_any_io(
+    sim: StripeSimulator,
+) -> None:
+    one_refund = replace(stripe.CAPABILITIES, multiple_refunds=False)
+    adapter = stripe.StripeAdapter(STRIPE_KEY, base_url=sim.url)
+    adapter.capabilities = one_refund  # type: ignore[misc]
+    with Gateway(adapter) as gw:
+        paid = gw.purchase(eur("10.00"), source=PaymentSource.token("pm_card_visa"), reference="o")
+        gw.refund(paid.id, amount=eur("4.00"))
+        sent = len(sim.requests)
+        with pytest.raises(InvalidRequestError) as refusal:
+            gw.refund(paid.id, amount=eur("1.00"))
+        assert refusal.value.code is ErrorCode.UNSUPPORTED and "one refund" in str(refusal.value)
+        assert len(sim.requests) == sent
 
 
 # -- webhooks ------------------------------------------------------------------------------------

@@ -125,7 +125,7 @@ def test_the_contract_suite_runs_what_its_capabilities_allow(
     skipped = {name for name, r in results.items() if r.result == "skipped"}
     assert skipped == {
         "authorize_partial_capture",  # partial_capture=False
-        "three_ds_required",  # three_ds=False, no 3-D Secure source
+        "three_ds_required",  # no 3-D Secure source
         "three_decimal",  # no three-decimal currency
         "webhook_confirmation",  # no webhooks
     }

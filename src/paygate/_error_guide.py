@@ -10,9 +10,10 @@ and checks the tree drawn in ``paygate.errors``' docstring against the real clas
 What comes from where: the tree is the one drawn in ``paygate.errors``' docstring; the leaves'
 descriptions are their class docstrings; an ``ErrorCode``'s branches are derived from the
 classes' default codes and from the transport seam's phase table, plus ``_STATED_BRANCHES`` for
-codes whose class an adapter or the gateway chooses; a section per provider in the registry is
-rendered from its ``ProviderSpec.error_tables``. The prose tables below (meanings, what to do)
-are checked for totality by the tests.
+codes whose class depends on the call; the decision table is rendered from
+``paygate._decision.DECISIONS``; a section per provider in the registry is rendered from its
+``ProviderSpec.error_tables``. The prose tables below (meanings, what to do) are checked for
+totality by the tests.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from types import MappingProxyType
 from typing import Final
 
 from paygate import errors
+from paygate._decision import DECISIONS, Reach
+from paygate.adapters.failures import Kind
 from paygate.adapters.registry import ProviderErrorTables, provider_specs
 from paygate.errors import (
     CardDeclinedError,
@@ -90,8 +93,8 @@ _PHASE_BRANCHES: Final[Mapping[Phase, frozenset[Branch]]] = MappingProxyType(
     }
 )
 
-# Branches that neither a class's default code nor the transport table reveal: the adapter or
-# the gateway picks the class when it builds the error.
+# Branches that neither a class's default code nor the transport table reveal: the class
+# depends on the failure's kind and the call (``paygate._decision``).
 _R, _T, _O = Branch.RETRIABLE, Branch.TERMINAL, Branch.OUTCOME_UNKNOWN
 _STATED_BRANCHES: Final[Mapping[ErrorCode, frozenset[Branch]]] = MappingProxyType(
     {
@@ -423,6 +426,34 @@ def _context_fields() -> str:
     )
 
 
+def _decision_section() -> Iterator[str]:
+    yield "## Where the class is decided"
+    yield ""
+    yield (
+        "An adapter never picks an error class. It says what a failed exchange is (a "
+        "classification from `paygate.adapters.failures`: declined, the provider's refusal, "
+        "rate limited, a provider failure, a schema violation, an answer that is not the "
+        "provider's, ...), and the gateway's core decides the class from one table "
+        "(`paygate._decision.DECISIONS`), by what only it knows: whether the call mutates, and "
+        "how far the request got. Transport failures, unread bodies and integrity mismatches go "
+        "through the same table. Each cell reads *a read / a mutating call*."
+    )
+    yield ""
+    rows = [
+        (
+            _code(kind.value),
+            *(
+                " / ".join(
+                    _code(DECISIONS[kind, mutating, reach].__name__) for mutating in (False, True)
+                )
+                for reach in Reach
+            ),
+        )
+        for kind in Kind
+    ]
+    yield from _table(("failure", *(reach.value.replace("_", " ") for reach in Reach)), rows)
+
+
 def _general_sections() -> Iterator[str]:
     yield "## Normalized codes (`ErrorCode`)"
     yield ""
@@ -552,6 +583,7 @@ def render_markdown() -> str:
         "",
         _context_fields(),
         "",
+        *_decision_section(),
         *_general_sections(),
     ]
     for provider in providers():

@@ -9,7 +9,7 @@ answered as already captured, nor a purchase as merely authorized.
 
 from __future__ import annotations
 
-from paygate.errors import ErrorCode, OutcomeUnknown, PaymentError, TerminalError
+from paygate.adapters.failures import Context, Mismatch
 from paygate.models import (
     AuthorizeRequest,
     CaptureRequest,
@@ -107,17 +107,17 @@ def check(
     result: Result,
     idempotency_key: str | None,
     record: PaymentRecord | None = None,
-) -> PaymentError | None:
-    """An error naming every mismatch, or None when the answer matches the request."""
+) -> Mismatch | None:
+    """A mismatch naming every field that differs, or None when the answer matches the
+    request (the core decides its class: an unknown outcome for a mutating call)."""
     found = mismatches(request, result, record)
     if not found:
         return None
-    error_cls = OutcomeUnknown if request.operation.is_mutating else TerminalError
-    return error_cls(
-        f"{result.provider} answered {request.operation.value} with a different "
-        + "; ".join(found),
-        code=ErrorCode.INTEGRITY_MISMATCH,
+    context = Context(
         provider=result.provider,
+        message=f"{result.provider} answered {request.operation.value} with a different "
+        + "; ".join(found),
         idempotency_key=idempotency_key,
         payment_id=result.id if isinstance(result, Payment) else result.payment_id,
     )
+    return Mismatch(context)

@@ -113,7 +113,11 @@ def checked(
                 payment_id=request.payment_id,
             )
         return request
-    amount = guards.check(record, request.operation, amount_of(request), key)
+    amount = guards.check(
+        record, request.operation, amount_of(request), key,
+        multiple_captures=capabilities.multiple_captures,
+        multiple_refunds=capabilities.multiple_refunds,
+    )  # fmt: skip
     if capabilities.needs_payment_record and isinstance(request, CaptureRequest | RefundRequest):
         return request.model_copy(update={"amount": amount})
     return request

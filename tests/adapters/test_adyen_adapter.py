@@ -12,6 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from paygate import Money, PaymentSource, PaymentStatus, RefundStatus
+from paygate._decision import decided
 from paygate.adapters.adyen import API_VERSION, CAPABILITIES, AdyenAdapter
 from paygate.adapters.adyen._codes import RESULT_STATUS, ResultCode
 from paygate.adapters.adyen._webhooks import sign
@@ -70,17 +71,20 @@ def respond(
 ) -> Any:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
     response = httpx.Response(status, content=content, headers=headers or {})
-    return adapter.parse_response(response, ResponseContext(request=request, idempotency_key="k1"))
+    outcome = adapter.parse_response(
+        response, ResponseContext(request=request, idempotency_key="k1")
+    )
+    return decided(outcome, mutating=request.operation.is_mutating)  # as the core decides it
 
 
 # -- constants and capabilities ----------------------------------------------------------------
-def test_capabilities_declare_adyen_as_asynchronous_and_record_backed() -> None:
+def test_capabilities_declare_adyen_as_record_backed() -> None:
     assert Operation.RETRIEVE not in CAPABILITIES.operations
     assert CAPABILITIES.operations == {
         Operation.AUTHORIZE, Operation.PURCHASE, Operation.CAPTURE, Operation.VOID,
         Operation.REFUND,
     }  # fmt: skip
-    assert CAPABILITIES.asynchronous_modifications and CAPABILITIES.needs_payment_record
+    assert CAPABILITIES.needs_payment_record  # modifications are only received: see _receipt
     assert CAPABILITIES.partial_capture and not CAPABILITIES.multiple_captures
     assert CAPABILITIES.partial_refund and CAPABILITIES.multiple_refunds
     assert CAPABILITIES.idempotent_replay and CAPABILITIES.max_idempotency_key_length == 64
@@ -193,8 +197,17 @@ def test_an_amount_finer_than_adyens_scale_is_refused_not_rounded() -> None:
 @pytest.mark.parametrize("customer", [None, "ab"])
 def test_a_token_needs_the_shopper_it_was_stored_for(customer: str | None) -> None:
     request = AUTH.model_copy(update={"source": PaymentSource.token("8415", customer=customer)})
-    with pytest.raises(InvalidRequestError, match="shopperReference"):
-        adapter.build_request(request, idempotency_key="k")
+    with pytest.raises(InvalidRequestError, match="shopperReference") as refused:
+        adapter.validate(request)  # before any I/O: the gateway calls it before the stores
+    assert refused.value.http_status is None
+
+
+@pytest.mark.parametrize("customer", ["abc", "s" * 255])
+def test_a_token_with_its_shopper_is_valid_and_sent_with_it(customer: str) -> None:
+    request = AUTH.model_copy(update={"source": PaymentSource.token("8415", customer=customer)})
+    adapter.validate(request)
+    assert sent(adapter.build_request(request, idempotency_key="k"))["shopperReference"] == customer
+    adapter.validate(PURCHASE)  # card details need no shopper
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from paygate import Money, PaymentSource, PaymentStatus, RefundStatus
+from paygate._decision import decided
 from paygate.adapters.base import ResponseContext
 from paygate.adapters.stripe import API_VERSION, CAPABILITIES, StripeAdapter
 from paygate.errors import (
@@ -81,7 +82,10 @@ def respond(
     response = httpx.Response(
         status, content=content, headers={"Request-Id": "req_9", **(headers or {})}
     )
-    return adapter.parse_response(response, ResponseContext(request=request, idempotency_key="k1"))
+    outcome = adapter.parse_response(
+        response, ResponseContext(request=request, idempotency_key="k1")
+    )
+    return decided(outcome, mutating=request.operation.is_mutating)  # as the core decides it
 
 
 AUTH = AuthorizeRequest(

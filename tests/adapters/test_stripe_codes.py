@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from paygate import Money, PaymentSource
+from paygate._decision import decided
 from paygate.adapters import base
 from paygate.adapters.base import _REASON_ADVICE_GROUPS, ResponseContext
 from paygate.adapters.stripe import StripeAdapter
@@ -241,7 +242,8 @@ def stripe_error(status: int, type_: str, code: str | None = None, **extra: Any)
     response = httpx.Response(
         status, content=json.dumps(body).encode(), headers={"Request-Id": "req_1"}
     )
-    return ADAPTER.parse_response(response, ResponseContext(request=AUTH, idempotency_key="k1"))
+    outcome = ADAPTER.parse_response(response, ResponseContext(request=AUTH, idempotency_key="k1"))
+    return decided(outcome, mutating=AUTH.operation.is_mutating)  # as the core decides it
 
 
 def test_unknown_decline_code_is_a_decline_with_unknown_reason() -> None:

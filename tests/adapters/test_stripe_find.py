@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from paygate import Money, PaymentStatus
+from paygate._decision import decided
 from paygate.adapters.base import ResponseContext
 from paygate.adapters.stripe import API_VERSION, StripeAdapter
 from paygate.adapters.stripe._wire import SearchResultWire
@@ -75,7 +76,10 @@ def page(*intents: dict[str, Any], has_more: bool = False) -> dict[str, Any]:
 def respond(request: FindRequest, status: int, body: Any) -> Any:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
     response = httpx.Response(status, content=content, headers={"Request-Id": "req_7"})
-    return adapter.parse_response(response, ResponseContext(request=request, idempotency_key=None))
+    outcome = adapter.parse_response(
+        response, ResponseContext(request=request, idempotency_key=None)
+    )
+    return decided(outcome, mutating=request.operation.is_mutating)  # as the core decides it
 
 
 # -- the request -------------------------------------------------------------------------------
@@ -116,8 +120,9 @@ def test_a_quote_in_the_reference_is_escaped_with_a_backslash() -> None:
 
 def test_a_backslash_in_the_reference_is_refused_before_any_io() -> None:
     with pytest.raises(InvalidRequestError) as raised:
-        adapter.build_request(FindRequest(reference="a\\b"), idempotency_key=None)
+        adapter.validate(FindRequest(reference="a\\b"))  # the gateway calls it before any I/O
     assert raised.value.code is ErrorCode.UNSUPPORTED and "nothing was sent" in str(raised.value)
+    adapter.validate(FindRequest(reference="O'Brien 7"))  # a quote is escaped, not refused
 
 
 def test_find_is_a_read() -> None:

@@ -62,3 +62,23 @@ def test_allowed_calls_get_their_full_amount_filled_in() -> None:
         record(S.PARTIALLY_REFUNDED, "10.00", "7.00"), Operation.REFUND, None
     ) == eur("3.00")
     assert guards.check(record(S.AUTHORIZED), Operation.VOID, None) is None
+
+
+def test_a_capture_after_a_partial_one_needs_the_capability() -> None:
+    partly = record(S.PARTIALLY_CAPTURED, "4.00")
+    with pytest.raises(InvalidRequestError) as refused:
+        guards.check(partly, Operation.CAPTURE, None)  # no provider here takes a second one
+    assert refused.value.code is ErrorCode.INVALID_STATE
+    assert guards.check(partly, Operation.CAPTURE, None, multiple_captures=True) == eur("6.00")
+    with pytest.raises(InvalidRequestError) as over:
+        guards.check(partly, Operation.CAPTURE, eur("6.01"), multiple_captures=True)
+    assert over.value.code is EXCEEDS_CAPTURABLE
+
+
+def test_a_refund_after_another_needs_the_capability() -> None:
+    assert guards.check(PARTLY_REFUNDED, Operation.REFUND, None) == eur("3.00")
+    with pytest.raises(InvalidRequestError) as refused:
+        guards.check(PARTLY_REFUNDED, Operation.REFUND, None, multiple_refunds=False)
+    assert refused.value.code is ErrorCode.UNSUPPORTED and "nothing was sent" in str(refused.value)
+    first = record(S.CAPTURED, "10.00")
+    assert guards.check(first, Operation.REFUND, eur("2.00"), multiple_refunds=False) == eur("2.00")

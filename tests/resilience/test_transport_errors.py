@@ -7,6 +7,7 @@ import inspect
 import httpx
 import pytest
 
+from paygate._decision import decide
 from paygate.errors import InvalidRequestError, OutcomeUnknown, RetriableError
 from paygate.resilience.transport_errors import PHASES, Phase, from_transport_error, phase_of
 
@@ -37,7 +38,8 @@ def test_every_httpx_exception_is_mapped(cls: type[Exception]) -> None:
     ],
 )
 def test_phase_decides_the_class(exc: Exception, mutating: bool, expected: type) -> None:
-    error = from_transport_error(exc, provider="p", mutating=mutating, idempotency_key="k")
+    failure, reach = from_transport_error(exc, provider="p", idempotency_key="k")
+    error = decide(failure, mutating=mutating, reach=reach)  # as the core decides it
     assert type(error) is expected and error.idempotency_key == "k"
 
 

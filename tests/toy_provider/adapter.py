@@ -68,7 +68,6 @@ CAPABILITIES: Final = Capabilities(
     multiple_captures=False,
     partial_refund=True,
     multiple_refunds=True,
-    three_ds=False,
     raw_card_data=False,
     idempotent_replay=True,
     max_idempotency_key_length=255,

@@ -8,22 +8,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from types import MappingProxyType
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final, Protocol
 
 import httpx
-from pydantic import BaseModel, ValidationError
 
-from paygate.errors import (
-    DeclineReason,
-    ErrorCode,
-    ErrorContext,
-    InvalidRequestError,
-    OutcomeUnknown,
-    PaymentError,
-    RetriableError,
-    RetryAdvice,
-    TerminalError,
-)
+from paygate.adapters.failures import Failure
+from paygate.errors import DeclineReason, ErrorCode, InvalidRequestError, RetryAdvice
 from paygate.models import (
     AuthorizeRequest,
     Operation,
@@ -36,8 +26,6 @@ from paygate.models import (
 )
 from paygate.money import Money, ProviderCurrency
 
-M = TypeVar("M", bound=BaseModel)
-
 __all__ = [
     "REASON_ADVICE",
     "Adapter",
@@ -48,10 +36,6 @@ __all__ = [
     "http_request",
     "json_body",
     "parse_retry_after",
-    "server_error",
-    "unexpected_answer",
-    "unknown_if_mutating",
-    "validate_body",
 ]
 
 
@@ -137,17 +121,16 @@ class Capabilities:
     operations: frozenset[Operation]
     currencies: Mapping[str, ProviderCurrency]
     partial_capture: bool
+    # A payment may be captured again after a partial capture (else the first capture ends
+    # it); a refund may follow another. The record guards enforce both, before any I/O.
     multiple_captures: bool
     partial_refund: bool
     multiple_refunds: bool
-    three_ds: bool
     raw_card_data: bool
     # The provider replays the first response for a repeated Idempotency-Key, so an ambiguous
     # mutating call may be repeated with the same key without acting twice.
     idempotent_replay: bool
     max_idempotency_key_length: int
-    # Captures, refunds and voids are only *received* synchronously; a webhook confirms them.
-    asynchronous_modifications: bool = False
     # A purchase is captured when it is authorized, and the provider's report of the
     # authorization (a webhook) does not say so again (Adyen without manualCapture): a purchase
     # whose answer was lost and is settled by that report was captured too.
@@ -252,16 +235,24 @@ class Adapter(Protocol):
         """What the provider supports, checked before any I/O."""
         ...
 
+    def validate(self, request: OperationRequest) -> None:
+        """Refuse, before any I/O, a request the provider's own rules refuse and
+        ``Capabilities`` cannot express (a character its syntax cannot carry, a field it
+        requires): raise ``InvalidRequestError``. The gateway calls it right after
+        ``capabilities.check``, before the breaker, the stores and ``build_request``."""
+        ...
+
     def build_request(
         self, request: OperationRequest, *, idempotency_key: str | None
     ) -> httpx.Request:
-        """The provider HTTP request for one canonical operation."""
+        """The provider HTTP request for one canonical operation that passed ``validate``."""
         ...
 
     def parse_response(
         self, response: httpx.Response, context: ResponseContext
-    ) -> Result | PaymentError:
-        """A canonical result, or a classified (not raised) error."""
+    ) -> Result | Failure:
+        """A canonical result, or what the failure is (``paygate.adapters.failures``): the
+        gateway decides the error class."""
         ...
 
     def parse_webhook(
@@ -287,81 +278,6 @@ def parse_retry_after(headers: httpx.Headers) -> float | None:
     except ValueError:
         return None
     return seconds if seconds >= 0 else None
-
-
-def unknown_if_mutating(operation: Operation) -> type[PaymentError]:
-    """The class of an error that leaves open what the provider did: ``OutcomeUnknown`` for a
-    call that may have moved money, ``TerminalError`` for a read (nothing to have moved)."""
-    return OutcomeUnknown if operation.is_mutating else TerminalError
-
-
-def server_error(operation: Operation, message: str, base: ErrorContext) -> PaymentError:
-    """A 5xx: on a mutating call, the provider may have acted before it failed (a 503 too: a
-    load balancer's or the provider's own, it may come after the commit), so the outcome is
-    unknown; the gateway repeats it under the same key, and the provider's replay settles it.
-    On a read, nothing moved: retriable."""
-    error_cls = OutcomeUnknown if operation.is_mutating else RetriableError
-    return error_cls(message, code=ErrorCode.PROVIDER_UNAVAILABLE, **base)
-
-
-def unexpected_answer(
-    provider: str, response: httpx.Response, context: ResponseContext, base: ErrorContext
-) -> PaymentError:
-    """An answer that is not in the provider's API format: a redirect, or an error status with
-    an HTML page or someone else's body (a proxy, a load balancer, a firewall, a captive
-    portal). It is no account of what the provider did with the request, so a mutating call's
-    outcome is unknown; it never counts as the provider's refusal (``provider_code`` unset)."""
-    status = response.status_code
-    kind = "a redirect" if 300 <= status < 400 else f"HTTP {status}"
-    error_cls = unknown_if_mutating(context.request.operation)
-    with_body: ErrorContext = {**base, "provider_body": response.text[:2000]}
-    return error_cls(
-        f"{provider} answered with {kind} not in its API's format (a proxy, load balancer or "
-        "firewall in between?); what the provider did is unknown",
-        code=ErrorCode.UNEXPECTED_RESPONSE,
-        **with_body,
-    )
-
-
-def validate_body(
-    model: type[M],
-    response: httpx.Response,
-    context: ResponseContext,
-    *,
-    provider: str,
-    request_id: str | None,
-) -> M | PaymentError:
-    """Decode and validate a provider body against the adapter's wire model, in one pass
-    (pydantic parses the JSON itself; the body is decoded a second time only to report it).
-
-    A body that is not JSON or breaks the model is a schema violation; on a mutating call the
-    provider may have acted, so it is an ``OutcomeUnknown`` that keeps the redacted body.
-    """
-    try:
-        return model.model_validate_json(response.content)
-    except ValidationError as exc:
-        errors = exc.errors()
-    error_cls = unknown_if_mutating(context.request.operation)
-    body: object
-    if errors and errors[0]["type"] == "json_invalid":
-        message = f"{provider} answered HTTP {response.status_code} with a body that is not JSON"
-        body = response.text[:2000]
-    else:
-        fields = ", ".join(".".join(str(p) for p in e["loc"]) or "<root>" for e in errors)
-        message = f"{provider} response broke the expected schema at: {fields}"
-        try:
-            body = json.loads(response.content)
-        except ValueError:  # JSON to pydantic's parser, not to Python's (a lone surrogate, say)
-            body = response.text[:2000]
-    return error_cls(
-        message,
-        code=ErrorCode.SCHEMA_VIOLATION,
-        provider=provider,
-        http_status=response.status_code,
-        request_id=request_id,
-        idempotency_key=context.idempotency_key,
-        provider_body=body,
-    )
 
 
 # -- decline advice ----------------------------------------------------------------------------

@@ -20,8 +20,10 @@ from typing import Final
 import httpx
 
 from paygate import _integrity, _outcomes, _recording
+from paygate._decision import Reach, decide
 from paygate._outcomes import is_final
-from paygate.adapters.base import ResponseContext, unknown_if_mutating
+from paygate.adapters.base import ResponseContext
+from paygate.adapters.failures import Context, Unread
 from paygate.errors import (
     ErrorCode,
     IdempotencyConflict,
@@ -102,12 +104,14 @@ def checked_payment_id(p: Pipeline, payment_id: str) -> str:
 
 
 def admitted(p: Pipeline, request: OperationRequest, fingerprint: str | None = None) -> Prepared:
-    """A caller's request, checked against the provider's capabilities, then the breaker, with
+    """A caller's request, checked against the provider's capabilities and the adapter's own
+    rules, then the breaker, with
     its idempotency key settled: all before any I/O but a shared breaker state's read. Bad
     input is refused as such even while the breaker is open; an open breaker refuses before a
     key is derived. ``fingerprint``: a repeat's, as the call first had it (the request repeated
     may carry an amount paygate filled in)."""
     p.adapter.capabilities.check(request)
+    p.adapter.validate(request)  # the adapter's own rules, before the breaker and the stores
     p.breaker.check()
     prepared = prepare(p.provider, request)
     if fingerprint is None or not prepared.mutating:
@@ -266,31 +270,33 @@ def attempt_request(p: Pipeline, prepared: Prepared, deadline: Deadline) -> http
 def read_response(
     p: Pipeline, prepared: Prepared, response: httpx.Response
 ) -> Result | PaymentError:
-    """The adapter's reading of the answer, then the integrity check."""
+    """The adapter's reading of the answer, then the integrity check; a failure either finds
+    is decided here."""
     context = ResponseContext(request=prepared.request, idempotency_key=prepared.key)
     outcome = p.adapter.parse_response(response, context)
-    if isinstance(outcome, PaymentError):
-        return outcome
-    return _integrity.check(prepared.request, outcome, prepared.key, prepared.record) or outcome
+    if isinstance(outcome, Result):
+        mismatch = _integrity.check(prepared.request, outcome, prepared.key, prepared.record)
+        if mismatch is None:
+            return outcome
+        outcome = mismatch
+    return decide(outcome, mutating=prepared.mutating, reach=Reach.ANSWERED)
 
 
 def body_error(provider: str, prepared: Prepared, exc: BodyError) -> PaymentError:
     """An answer whose body paygate would not read (too large, or undecodable): on a mutating
     call the provider may have acted, so the outcome is unknown."""
-    too_large = isinstance(exc, BodyTooLarge)
-    error_cls = unknown_if_mutating(prepared.request.operation)
-    return error_cls(
-        f"{provider}'s answer {exc}; it was not read",
-        code=ErrorCode.RESPONSE_TOO_LARGE if too_large else ErrorCode.SCHEMA_VIOLATION,
+    context = Context(
         provider=provider,
+        message=f"{provider}'s answer {exc}; it was not read",
         idempotency_key=prepared.key,
     )
+    unread = Unread(context, too_large=isinstance(exc, BodyTooLarge))
+    return decide(unread, mutating=prepared.mutating, reach=Reach.ANSWERED)
 
 
 def transport_error(provider: str, prepared: Prepared, exc: Exception) -> PaymentError:
-    return from_transport_error(
-        exc, provider=provider, mutating=prepared.mutating, idempotency_key=prepared.key
-    )
+    failure, reach = from_transport_error(exc, provider=provider, idempotency_key=prepared.key)
+    return decide(failure, mutating=prepared.mutating, reach=reach)
 
 
 def log_call(prepared: Prepared, started: float, attempts: int, outcome: str) -> None:

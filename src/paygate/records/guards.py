@@ -1,5 +1,9 @@
 """What the record says cannot succeed, refused before any provider call; and the amounts of a
-full capture or refund, filled in from the record for providers that need them."""
+full capture or refund, filled in from the record for providers that need them.
+
+Two of a provider's capabilities need the record to be enforced, and are enforced here: a
+capture after a partial one (``multiple_captures``) and a refund after another
+(``multiple_refunds``)."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from paygate.records.state import PaymentRecord
 
 S = PaymentStatus
 _CAPTURABLE = frozenset({S.AUTHORIZED})
+_CAPTURABLE_AGAIN = _CAPTURABLE | {S.PARTIALLY_CAPTURED}  # where captures may follow one
 _VOIDABLE = frozenset({S.AUTHORIZED, S.PENDING, S.REQUIRES_ACTION})
 _REFUNDABLE = frozenset({S.CAPTURED, S.PARTIALLY_CAPTURED, S.PARTIALLY_REFUNDED})
 
@@ -69,14 +74,33 @@ def _repeat(record: PaymentRecord, operation: Operation, key: str | None) -> Mon
     return None
 
 
+def _refunded_before(record: PaymentRecord, key: str | None) -> bool:
+    """Whether the payment has a refund, done, received or of unknown outcome, other than the
+    call under ``key``."""
+    unknown = any(
+        u.operation is Operation.REFUND and u.idempotency_key != key for u in record.unknown
+    )
+    return unknown or record.amount_refunded.is_positive or record.pending_refunds.is_positive
+
+
 def check(
-    record: PaymentRecord, operation: Operation, amount: Money | None, key: str | None = None
+    record: PaymentRecord,
+    operation: Operation,
+    amount: Money | None,
+    key: str | None = None,
+    *,
+    multiple_captures: bool = False,
+    multiple_refunds: bool = True,
 ) -> Money | None:
     """Refuse what cannot succeed; return the amount to send (a full one filled in).
 
     A repeat under a key the record already knows for this operation is a replay: whatever the
     record says now (the operation may well be why it says it), it goes to the provider, which
-    answers with what it did the first time. It carries its first amount."""
+    answers with what it did the first time. It carries its first amount.
+
+    ``multiple_captures`` and ``multiple_refunds`` are the provider's capabilities: without
+    the first, a partial capture ends the payment's captures; without the second, a payment
+    takes one refund."""
     _same_currency(record, amount)
     repeated = _repeat(record, operation, key)
     if repeated is not None:
@@ -84,7 +108,8 @@ def check(
     if operation is Operation.CAPTURE:
         _unsettled(record, key)
         pending = record.pending()
-        if record.status not in _CAPTURABLE or pending is not None:
+        capturable_states = _CAPTURABLE_AGAIN if multiple_captures else _CAPTURABLE
+        if record.status not in capturable_states or pending is not None:
             waiting = f" with a {pending.value} pending" if pending is not None else ""
             raise _refuse(
                 record,
@@ -112,6 +137,11 @@ def check(
             raise _refuse(
                 record, f"cannot refund a payment that is {record.status.value}{hint}",
                 ErrorCode.INVALID_STATE,
+            )  # fmt: skip
+        if not multiple_refunds and _refunded_before(record, key):
+            raise _refuse(
+                record, f"{record.provider} takes one refund per payment, and {record.payment_id} "
+                "has one already", ErrorCode.UNSUPPORTED,
             )  # fmt: skip
         left = refundable(record)
         if (amount is not None and amount > left) or not left:

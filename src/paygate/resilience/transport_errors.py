@@ -1,9 +1,12 @@
-"""The one seam where httpx exceptions become paygate errors, by how far the request got.
+"""The one seam where httpx exceptions are classified, by how far the request got.
 
 * ``NOT_SENT``: nothing reached the provider; safe to retry (``RetriableError``).
 * ``SENT``: the request may have reached the provider and no answer came back. For a mutating
   call the provider may have acted: ``OutcomeUnknown``. For a read it is retriable.
 * ``LOCAL``: the request could not be made at all (a bug or a bad configuration): terminal.
+
+The classes are decided by ``paygate._decision`` (a transport failure, or an unsendable
+request, at the reach the phase names), like every other failure's.
 
 A test walks every exception class httpx exports and fails on one missing from ``PHASES``.
 """
@@ -15,13 +18,9 @@ from typing import Final
 
 import httpx
 
-from paygate.errors import (
-    ErrorCode,
-    InvalidRequestError,
-    OutcomeUnknown,
-    PaymentError,
-    RetriableError,
-)
+from paygate._decision import Reach
+from paygate.adapters.failures import Context, TransportFailure, Unsendable
+from paygate.errors import ErrorCode
 
 
 class Phase(Enum):
@@ -68,17 +67,25 @@ def phase_of(exc: Exception) -> tuple[Phase, ErrorCode]:
 
 
 def from_transport_error(
-    exc: Exception, *, provider: str, mutating: bool, idempotency_key: str | None
-) -> PaymentError:
-    """The paygate error for an httpx exception raised while sending one attempt."""
+    exc: Exception, *, provider: str, idempotency_key: str | None
+) -> tuple[TransportFailure | Unsendable, Reach]:
+    """The classification of an httpx exception raised while sending one attempt, and how far
+    the request got; ``paygate._decision`` decides the error class."""
     phase, code = phase_of(exc)
     detail = f"{type(exc).__name__} talking to {provider}"
-    cls: type[PaymentError]
     if phase is Phase.LOCAL:
-        cls, detail = InvalidRequestError, f"{detail}: the request could not be sent"
-    elif phase is Phase.SENT and mutating:
-        cls = OutcomeUnknown
-        detail = f"{detail} after the request was sent; the provider may have acted"
+        context = Context(
+            provider=provider,
+            message=f"{detail}: the request could not be sent",
+            idempotency_key=idempotency_key,
+        )
+        return Unsendable(context), Reach.NOT_SENT
+    if phase is Phase.SENT:
+        message = f"{detail} after the request was sent; the provider may have acted"
     else:
-        cls, detail = RetriableError, f"{detail}; nothing was processed"
-    return cls(detail, code=code, provider=provider, idempotency_key=idempotency_key)
+        message = f"{detail}; nothing was processed"
+    context = Context(provider=provider, message=message, idempotency_key=idempotency_key)
+    return TransportFailure(context, code), _REACH[phase]
+
+
+_REACH: Final[dict[Phase, Reach]] = {Phase.NOT_SENT: Reach.NOT_SENT, Phase.SENT: Reach.SENT}

@@ -96,7 +96,9 @@ class ContractAdapter(Generic[S]):
     values into settings (and raises ``LiveCredentialsError`` for a live credential, before
     any call). ``confirm`` hands the simulator's pending asynchronous steps and webhooks to the
     gateway; ``charges`` counts the payments the simulator holds for a reference; ``webhooks``
-    False: the provider sends none, and the webhook scenario is skipped.
+    False: the provider sends none, and the webhook scenario is skipped;
+    ``asynchronous_modifications``: captures, voids and refunds are only received at once, and
+    confirmed later by webhook (on the sandbox, scenarios that need that confirmation skip).
     """
 
     name: str
@@ -110,6 +112,7 @@ class ContractAdapter(Generic[S]):
     wire_module: str  # the module holding the adapter's wire models (for schema drift)
     three_decimal: Money | None = None  # a three-decimal amount the provider takes, if any
     webhooks: bool = True
+    asynchronous_modifications: bool = False
 
     def sim_gateway(self, simulator: S, **options: Any) -> Gateway:
         """A gateway to ``simulator``; ``options`` are the gateway's (retry, timeout...)."""
@@ -216,7 +219,7 @@ class Contract:
         """Deliver the provider's confirmations of asynchronous steps (webhooks)."""
         if self.simulator is not None:
             return self.adapter.confirm(self.gateway, self.simulator)
-        if not self.capabilities.asynchronous_modifications:
+        if not self.adapter.asynchronous_modifications:
             return []
         raise ScenarioSkipped(_webhook_skip_reason())
 

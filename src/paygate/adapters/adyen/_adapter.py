@@ -27,6 +27,7 @@ characters, values of 80) are declared in ``CAPABILITIES`` and checked before an
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Final
 
 import httpx
@@ -67,23 +68,18 @@ from paygate.adapters.base import (
     http_request,
     json_body,
     parse_retry_after,
-    server_error,
-    unexpected_answer,
-    unknown_if_mutating,
+)
+from paygate.adapters.failures import (
+    Context,
+    Declined,
+    Failure,
+    InFlight,
+    ProviderError,
+    SchemaViolation,
+    error_status,
     validate_body,
 )
-from paygate.errors import (
-    CardDeclinedError,
-    DeclineReason,
-    ErrorCode,
-    ErrorContext,
-    IdempotencyInFlight,
-    InvalidRequestError,
-    InvalidWebhookError,
-    PaymentError,
-    RetriableError,
-    TerminalError,
-)
+from paygate.errors import DeclineReason, ErrorCode, InvalidRequestError, InvalidWebhookError
 from paygate.models import (
     AuthorizeRequest,
     CaptureRequest,
@@ -152,6 +148,20 @@ class AdyenAdapter:
         )
 
     # -- request builders ----------------------------------------------------------------------
+    def validate(self, request: OperationRequest) -> None:
+        """Adyen's rules that ``CAPABILITIES`` cannot express: a stored payment method is
+        charged only with the shopper it was stored for (``shopperReference``, of 3 characters
+        or more; ``PaymentSource`` already holds a customer to 255)."""
+        if not isinstance(request, AuthorizeRequest) or request.source.card_details is not None:
+            return
+        customer = request.source.customer
+        if customer is None or len(customer) < _SHOPPER_REFERENCE_MIN:
+            raise InvalidRequestError(
+                "Adyen charges a stored payment method only for the shopper it was stored for: "
+                "pass PaymentSource.token(..., customer=<shopperReference>, 3 characters or more)",
+                provider=PROVIDER,
+            )
+
     def build_request(
         self, request: OperationRequest, *, idempotency_key: str | None
     ) -> httpx.Request:
@@ -204,92 +214,83 @@ class AdyenAdapter:
     # -- response parsers ----------------------------------------------------------------------
     def parse_response(
         self, response: httpx.Response, context: ResponseContext
-    ) -> Result | PaymentError:
-        request_id = response.headers.get("pspreference")
+    ) -> Result | Failure:
+        base = Context(
+            provider=PROVIDER,
+            message="",
+            http_status=response.status_code,
+            request_id=response.headers.get("pspreference"),
+            idempotency_key=context.idempotency_key,
+        )
         if response.status_code >= 300:
-            return self._classify(response, context, request_id)
+            return self._classify(response, context, base)
         request = context.request
         if isinstance(request, AuthorizeRequest):
-            payment = validate_body(
-                PaymentResponseWire, response, context, provider=PROVIDER, request_id=request_id
-            )
-            if isinstance(payment, PaymentError):
+            payment = validate_body(PaymentResponseWire, response, base)
+            if isinstance(payment, SchemaViolation):
                 return payment
-            return _payment(payment, request, response, context, request_id)
+            return _payment(payment, request, response, base)
         if isinstance(request, CaptureRequest):
-            capture = validate_body(
-                CaptureResponseWire, response, context, provider=PROVIDER, request_id=request_id
-            )
-            if isinstance(capture, PaymentError):
+            capture = validate_body(CaptureResponseWire, response, base)
+            if isinstance(capture, SchemaViolation):
                 return capture
-            return _receipt(capture, Operation.CAPTURE, capture.amount, context, request_id)
+            return _receipt(capture, Operation.CAPTURE, capture.amount, context, base)
         if isinstance(request, VoidRequest):
-            cancel = validate_body(
-                CancelResponseWire, response, context, provider=PROVIDER, request_id=request_id
-            )
-            if isinstance(cancel, PaymentError):
+            cancel = validate_body(CancelResponseWire, response, base)
+            if isinstance(cancel, SchemaViolation):
                 return cancel
-            return _receipt(cancel, Operation.VOID, None, context, request_id)
+            return _receipt(cancel, Operation.VOID, None, context, base)
         if isinstance(request, RefundRequest):
-            refund = validate_body(
-                RefundResponseWire, response, context, provider=PROVIDER, request_id=request_id
-            )
-            if isinstance(refund, PaymentError):
+            refund = validate_body(RefundResponseWire, response, base)
+            if isinstance(refund, SchemaViolation):
                 return refund
-            return _refund(refund, context, request_id)
-        return TerminalError(
-            f"Adyen has no answer to {request.operation.value}",
-            code=ErrorCode.UNSUPPORTED,
-            provider=PROVIDER,
-            http_status=response.status_code,
-        )
+            return _refund(refund, context, base)
+        message = f"Adyen has no answer to {request.operation.value}"
+        return ProviderError(replace(base, message=message), ErrorCode.UNSUPPORTED)
 
     # -- error classifier ----------------------------------------------------------------------
     def _classify(
-        self, response: httpx.Response, context: ResponseContext, request_id: str | None
-    ) -> PaymentError:
+        self, response: httpx.Response, context: ResponseContext, base: Context
+    ) -> Failure:
         status = response.status_code
-        op = context.request.operation
         # Adyen's own word that repeating the request with the same key is safe.
         transient = _is_true(response.headers.get("transient-error"))  # any casing
-        base: ErrorContext = {
-            "provider": PROVIDER,
-            "http_status": status,
-            "request_id": request_id,
-            "idempotency_key": context.idempotency_key,
-            "payment_id": payment_id_of(context.request),
-            "provider_retry_hint": True if transient else None,
-            "retry_after": parse_retry_after(response.headers),
-        }
-        if status < 400:  # Adyen's API never redirects
-            return unexpected_answer(PROVIDER, response, context, base)
-        envelope = validate_body(
-            ServiceErrorWire, response, context, provider=PROVIDER, request_id=request_id
+        base = replace(
+            base,
+            payment_id=payment_id_of(context.request),
+            provider_retry_hint=True if transient else None,
+            retry_after=parse_retry_after(response.headers),
         )
-        if isinstance(envelope, PaymentError) or not _adyens(envelope):
+        failed = status >= 500
+        envelope = validate_body(ServiceErrorWire, response, base)
+        if isinstance(envelope, SchemaViolation) or not _adyens(envelope):
             # An error status without Adyen's ServiceError: judge by the status alone.
-            return _by_status(response, context, base, transient=transient)
-        base["provider_code"] = envelope.errorCode
-        base["provider_body"] = response.json()
-        base["request_id"] = request_id or envelope.pspReference
-        message = envelope.message or f"Adyen answered HTTP {status} ({envelope.errorType})"
-        if status == 429:
-            return RetriableError(message, code=ErrorCode.RATE_LIMITED, **base)
-        if status >= 500:
-            return server_error(op, message, base)
-        code = error_code_for(envelope.errorCode, status)
-        if code is ErrorCode.IDEMPOTENCY_IN_FLIGHT:
-            # The same key is still being processed (or its first answer is being stored): the
-            # core repeats it with the same key after a backoff, and gets the one answer.
-            return IdempotencyInFlight(message, **base)
-        if transient:
-            return RetriableError(message, code=ErrorCode.PROVIDER_UNAVAILABLE, **base)
-        if code is ErrorCode.CARD_DECLINED:
-            reason = CODE_REASONS.get(envelope.errorCode or "", DeclineReason.UNKNOWN)
-            return CardDeclinedError(
-                message, reason=reason, advice=advice_for(reason, None), **base
-            )
-        return InvalidRequestError(message, code=code, **base)
+            return error_status(
+                response, base, None, failed=failed, not_processed=transient,
+                own_format="a ServiceError",
+            )  # fmt: skip
+        own = replace(
+            base,
+            message=envelope.message or f"Adyen answered HTTP {status} ({envelope.errorType})",
+            provider_code=envelope.errorCode,
+            provider_body=response.json(),
+            request_id=base.request_id or envelope.pspReference,
+        )
+
+        def adyens() -> Failure:
+            code = error_code_for(envelope.errorCode, status)
+            if code is ErrorCode.IDEMPOTENCY_IN_FLIGHT:
+                # The same key is still being processed (or its first answer is being stored):
+                # the core repeats it with the same key after a backoff, and gets the one answer.
+                return InFlight(own)
+            if transient:
+                return ProviderError(own, ErrorCode.PROVIDER_UNAVAILABLE, not_processed=True)
+            if code is ErrorCode.CARD_DECLINED:
+                reason = CODE_REASONS.get(envelope.errorCode or "", DeclineReason.UNKNOWN)
+                return Declined(own, reason, advice_for(reason, None))
+            return ProviderError(own, code)
+
+        return error_status(response, own, adyens, failed=failed)
 
     # -- webhook verification and parsing ------------------------------------------------------
     def parse_webhook(
@@ -357,16 +358,9 @@ def _source_fields(request: AuthorizeRequest) -> JsonObject:
             "holderName": card.holder_name,
         }
         return {"paymentMethod": _compact(method)}
-    customer = source.customer
-    if customer is None or len(customer) < _SHOPPER_REFERENCE_MIN:
-        raise InvalidRequestError(
-            "Adyen charges a stored payment method only for the shopper it was stored for: "
-            "pass PaymentSource.token(..., customer=<shopperReference>, 3 characters or more)",
-            provider=PROVIDER,
-        )
     return {
         "paymentMethod": {"type": "scheme", "storedPaymentMethodId": source.token_id},
-        "shopperReference": customer,
+        "shopperReference": source.customer,  # required and checked by validate
         # A returning shopper's card on file, charged without its details being entered
         # again: Adyen's ContAuth interaction with the CardOnFile model.
         "shopperInteraction": "ContAuth",
@@ -375,18 +369,10 @@ def _source_fields(request: AuthorizeRequest) -> JsonObject:
 
 
 # -- response helpers --------------------------------------------------------------------------
-def _schema_violation(
-    message: str, context: ResponseContext, request_id: str | None, wire: BaseModel
-) -> PaymentError:
+def _schema_violation(message: str, base: Context, wire: BaseModel) -> SchemaViolation:
     """An answer that validated but says what paygate cannot use; it keeps what was read."""
-    error_cls = unknown_if_mutating(context.request.operation)
-    return error_cls(
-        message,
-        code=ErrorCode.SCHEMA_VIOLATION,
-        provider=PROVIDER,
-        request_id=request_id,
-        idempotency_key=context.idempotency_key,
-        provider_body=wire.model_dump(mode="json"),
+    return SchemaViolation(
+        replace(base, message=message, provider_body=wire.model_dump(mode="json"))
     )
 
 
@@ -401,40 +387,30 @@ def _payment(
     wire: PaymentResponseWire,
     request: AuthorizeRequest,
     response: httpx.Response,
-    context: ResponseContext,
-    request_id: str | None,
-) -> Payment | PaymentError:
-    request_id = request_id or wire.pspReference
+    base: Context,
+) -> Payment | Failure:
+    base = replace(base, request_id=base.request_id or wire.pspReference)
     try:
         result = ResultCode(wire.resultCode)
     except ValueError:
         return _schema_violation(
             f"Adyen answered with a resultCode paygate does not know ({wire.resultCode!r})",
-            context,
-            request_id,
+            base,
             wire,
         )
     status = RESULT_STATUS[result]
     if status is PaymentStatus.FAILED:
-        return _declined(wire, result, response, context, request_id)
+        return _declined(wire, result, response, base)
     if wire.pspReference is None:
         return _schema_violation(
-            f"Adyen answered {wire.resultCode} without a pspReference",
-            context,
-            request_id,
-            wire,
+            f"Adyen answered {wire.resultCode} without a pspReference", base, wire
         )
     # Adyen leaves the amount out of some answers (actions to take, pending results): the
     # requested amount is then the best paygate has, and the integrity check has nothing to
     # compare it with.
     amount = request.amount if wire.amount is None else _money(wire.amount)
     if amount is None:
-        return _schema_violation(
-            "Adyen answered with an amount paygate cannot read",
-            context,
-            request_id,
-            wire,
-        )
+        return _schema_violation("Adyen answered with an amount paygate cannot read", base, wire)
     zero = Money.zero(amount.currency)
     authorized = amount if status is PaymentStatus.AUTHORIZED else zero
     captured = zero
@@ -451,7 +427,7 @@ def _payment(
         amount_captured=captured,
         amount_refunded=zero,
         reference=wire.merchantReference,
-        idempotency_key=context.idempotency_key,
+        idempotency_key=base.idempotency_key,
         provider_status=wire.resultCode,
         next_action=NextAction(type=action.type, redirect_url=action.url) if action else None,
     )
@@ -461,28 +437,23 @@ def _declined(
     wire: PaymentResponseWire,
     result: ResultCode,
     response: httpx.Response,
-    context: ResponseContext,
-    request_id: str | None,
-) -> CardDeclinedError:
+    base: Context,
+) -> Declined:
     reason = decline_reason_for(
         wire.refusalReasonCode, wire.refusalReason, DECLINE_FALLBACK[result]
     )
     merchant_advice = (wire.additionalData or {}).get("merchantAdviceCode")
     advice = advice_for(reason, merchant_advice if isinstance(merchant_advice, str) else None)
     detail = f": {wire.refusalReason}" if wire.refusalReason else ""
-    return CardDeclinedError(
-        f"Adyen answered {wire.resultCode}{detail}",
-        reason=reason,
-        advice=advice,
-        provider=PROVIDER,
+    context = replace(
+        base,
+        message=f"Adyen answered {wire.resultCode}{detail}",
         provider_code=wire.resultCode,
         decline_code=wire.refusalReasonCode,
-        http_status=response.status_code,
-        request_id=request_id,
-        idempotency_key=context.idempotency_key,
         payment_id=wire.pspReference,
         provider_body=response.json(),
     )
+    return Declined(context, reason, advice)
 
 
 def _receipt(
@@ -490,14 +461,13 @@ def _receipt(
     operation: Operation,
     amount_wire: AmountWire | None,
     context: ResponseContext,
-    request_id: str | None,
-) -> ModificationReceipt | PaymentError:
+    base: Context,
+) -> ModificationReceipt | Failure:
     amount = None if amount_wire is None else _money(amount_wire)
     if amount_wire is not None and amount is None:
         return _schema_violation(
             f"Adyen received the {operation.value} with an amount paygate cannot read",
-            context,
-            request_id or wire.pspReference,
+            replace(base, request_id=base.request_id or wire.pspReference),
             wire,
         )
     return ModificationReceipt(
@@ -512,15 +482,12 @@ def _receipt(
     )
 
 
-def _refund(
-    wire: RefundResponseWire, context: ResponseContext, request_id: str | None
-) -> Refund | PaymentError:
+def _refund(wire: RefundResponseWire, context: ResponseContext, base: Context) -> Refund | Failure:
     amount = _money(wire.amount)
     if amount is None:
         return _schema_violation(
             "Adyen received the refund with an amount paygate cannot read",
-            context,
-            request_id or wire.pspReference,
+            replace(base, request_id=base.request_id or wire.pspReference),
             wire,
         )
     return Refund(
@@ -545,21 +512,3 @@ def _adyens(envelope: ServiceErrorWire) -> bool:
 
 def _is_true(value: str | None) -> bool:
     return value is not None and value.strip().lower() == "true"
-
-
-def _by_status(
-    response: httpx.Response, context: ResponseContext, base: ErrorContext, *, transient: bool
-) -> PaymentError:
-    """An error status without Adyen's ServiceError. A 429, a 5xx or Adyen's transient mark say
-    the same whoever sent them; any other status came from something in between and says
-    nothing of Adyen."""
-    status = response.status_code
-    message = f"Adyen answered HTTP {status} without a ServiceError"
-    with_body: ErrorContext = {**base, "provider_body": response.text[:2000]}
-    if status == 429:
-        return RetriableError(message, code=ErrorCode.RATE_LIMITED, **with_body)
-    if status >= 500:
-        return server_error(context.request.operation, message, with_body)
-    if transient:
-        return RetriableError(message, code=ErrorCode.PROVIDER_UNAVAILABLE, **with_body)
-    return unexpected_answer(PROVIDER, response, context, base)

@@ -7,6 +7,7 @@ webhook verification and parsing (``_webhooks``)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
@@ -16,14 +17,17 @@ from pydantic import SecretStr
 
 from paygate import __version__
 from paygate._redaction import url_without_credentials
-from paygate.adapters.base import (
-    ResponseContext,
-    endpoint,
-    http_request,
-    parse_retry_after,
-    server_error,
-    unexpected_answer,
-    unknown_if_mutating,
+from paygate.adapters.base import ResponseContext, endpoint, http_request, parse_retry_after
+from paygate.adapters.failures import (
+    Context,
+    Declined,
+    Failure,
+    InFlight,
+    KeyConflict,
+    NotFound,
+    ProviderError,
+    SchemaViolation,
+    error_status,
     validate_body,
 )
 from paygate.adapters.stripe._codes import advice_for, decline_reason_for, error_code_for
@@ -48,19 +52,7 @@ from paygate.adapters.stripe._wire import (
     encode_form,
     form_body,
 )
-from paygate.errors import (
-    CardDeclinedError,
-    ErrorCode,
-    ErrorContext,
-    IdempotencyConflict,
-    IdempotencyInFlight,
-    InvalidRequestError,
-    InvalidWebhookError,
-    OutcomeUnknown,
-    PaymentError,
-    RetriableError,
-    TerminalError,
-)
+from paygate.errors import ErrorCode, InvalidRequestError, InvalidWebhookError
 from paygate.models import (
     AuthorizeRequest,
     CaptureRequest,
@@ -115,13 +107,17 @@ REFUND_STATUS_MAP: Final[Mapping[str, RefundStatus]] = MappingProxyType(
     }
 )
 
-# The terminal error class for a normalized code; anything else is an InvalidRequestError.
-_TERMINAL_CLASS: Final[Mapping[ErrorCode, type[TerminalError]]] = MappingProxyType(
+# What Stripe's error object is, by its normalized code, where that is more than Stripe's
+# refusal of the request (a ProviderError): a decline (card_error is one too, whatever its
+# code), the key in use or reused, or Stripe's word that it processed nothing (a lock timeout).
+_OWN_ERRORS: Final[Mapping[ErrorCode, type[Declined | InFlight | KeyConflict]]] = MappingProxyType(
     {
-        ErrorCode.CARD_DECLINED: CardDeclinedError,
-        ErrorCode.IDEMPOTENCY_CONFLICT: IdempotencyConflict,
+        ErrorCode.CARD_DECLINED: Declined,
+        ErrorCode.IDEMPOTENCY_IN_FLIGHT: InFlight,
+        ErrorCode.IDEMPOTENCY_CONFLICT: KeyConflict,
     }
 )
+_NOT_PROCESSED: Final = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.PROVIDER_UNAVAILABLE})
 # amount_too_large means a different thing for each operation.
 AMOUNT_TOO_LARGE: Final[Mapping[Operation, ErrorCode]] = MappingProxyType(
     {
@@ -177,6 +173,18 @@ class StripeAdapter:
         return f"paygate.adapters.stripe.StripeAdapter(base_url={base_url!r}, {secrets})"
 
     # -- request builders ----------------------------------------------------------------------
+    def validate(self, request: OperationRequest) -> None:
+        """Stripe's rules that ``CAPABILITIES`` cannot express. A quote inside a quoted search
+        value is escaped with a backslash (Stripe's search docs); no escape is documented for
+        a backslash itself, so a reference with one cannot be searched for."""
+        if isinstance(request, FindRequest) and "\\" in request.reference:
+            raise InvalidRequestError(
+                "Stripe's search syntax documents no escape for a backslash, so a reference "
+                "containing one cannot be searched for; nothing was sent",
+                code=ErrorCode.UNSUPPORTED,
+                provider=PROVIDER,
+            )
+
     def build_request(
         self, request: OperationRequest, *, idempotency_key: str | None
     ) -> httpx.Request:
@@ -246,84 +254,72 @@ class StripeAdapter:
     # -- response parsers ----------------------------------------------------------------------
     def parse_response(
         self, response: httpx.Response, context: ResponseContext
-    ) -> Result | PaymentError:
-        request_id = response.headers.get("request-id")
+    ) -> Result | Failure:
+        base = Context(
+            provider=PROVIDER,
+            message="",
+            http_status=response.status_code,
+            request_id=response.headers.get("request-id"),
+            idempotency_key=context.idempotency_key,
+        )
         if response.status_code >= 300:
-            return self._classify(response, context, request_id)
+            return self._classify(response, context, base)
         request = context.request
         if isinstance(request, FindRequest):
-            found = validate_body(
-                SearchResultWire, response, context, provider=PROVIDER, request_id=request_id
-            )
-            if isinstance(found, PaymentError):
+            found = validate_body(SearchResultWire, response, base)
+            if isinstance(found, SchemaViolation):
                 return found
-            return _newest_match(found, request, context, response.status_code, request_id)
+            return _newest_match(found, request, context, base)
         if isinstance(request, RefundRequest):
-            refund = validate_body(
-                RefundWire, response, context, provider=PROVIDER, request_id=request_id
-            )
-            if isinstance(refund, PaymentError):
+            refund = validate_body(RefundWire, response, base)
+            if isinstance(refund, SchemaViolation):
                 return refund
-            return _refund(refund, context)
-        intent = validate_body(
-            PaymentIntentWire, response, context, provider=PROVIDER, request_id=request_id
-        )
-        if isinstance(intent, PaymentError):
+            return _refund(refund, context, base)
+        intent = validate_body(PaymentIntentWire, response, base)
+        if isinstance(intent, SchemaViolation):
             return intent
-        return _payment(intent, context, request_id)
+        return _payment(intent, context, base)
 
     # -- error classifier ----------------------------------------------------------------------
     def _classify(
-        self, response: httpx.Response, context: ResponseContext, request_id: str | None
-    ) -> PaymentError:
+        self, response: httpx.Response, context: ResponseContext, base: Context
+    ) -> Failure:
         status = response.status_code
-        op = context.request.operation
-        hint = _should_retry(response)
-        base: ErrorContext = {
-            "provider": PROVIDER,
-            "http_status": status,
-            "request_id": request_id,
-            "idempotency_key": context.idempotency_key,
-            "provider_retry_hint": hint,
-            "retry_after": parse_retry_after(response.headers),
-        }
-        if status < 400:  # Stripe's API never redirects
-            return unexpected_answer(PROVIDER, response, context, base)
-        envelope = validate_body(
-            ErrorEnvelopeWire, response, context, provider=PROVIDER, request_id=request_id
+        base = replace(
+            base,
+            provider_retry_hint=_should_retry(response),
+            retry_after=parse_retry_after(response.headers),
         )
-        if isinstance(envelope, PaymentError):
+        failed = status >= 500 or status == _DEPENDENCY_FAILED
+        envelope = validate_body(ErrorEnvelopeWire, response, base)
+        if isinstance(envelope, SchemaViolation):
             # An error status without Stripe's error object: judge by the status alone.
-            return _by_status(response, context, base)
+            return error_status(response, base, None, failed=failed)
         error = envelope.error
-        base["provider_code"] = error.code or error.type
-        base["decline_code"] = error.decline_code
-        base["provider_body"] = response.json()
-        base["payment_id"] = error.payment_intent.id if error.payment_intent else None
-        message = error.message or f"Stripe answered HTTP {status} ({error.type})"
-        if status == 429:
-            return RetriableError(message, code=ErrorCode.RATE_LIMITED, **base)
-        if status >= 500 or status == _DEPENDENCY_FAILED or error.type == "api_error":
-            return server_error(op, message, base)
-        code = error_code_for(error.type, error.code)
-        if error.code is None:  # e.g. a bad key: 401, type invalid_request_error, no code
-            code = STATUS_CODES.get(status, code)
-        if error.code == "amount_too_large":
-            code = AMOUNT_TOO_LARGE.get(op, code)
-        if code is ErrorCode.IDEMPOTENCY_IN_FLIGHT:
-            return IdempotencyInFlight(message, **base)
-        if code is ErrorCode.CARD_DECLINED or error.type == "card_error":
-            reason = decline_reason_for(error.decline_code, error.code)
-            return CardDeclinedError(
-                message,
-                reason=reason,
-                advice=advice_for(reason, error.advice_code),
-                **base,
-            )
-        if code in {ErrorCode.RATE_LIMITED, ErrorCode.PROVIDER_UNAVAILABLE}:
-            return RetriableError(message, code=code, **base)
-        cls = _TERMINAL_CLASS.get(code, InvalidRequestError)
-        return cls(message, code=code, **base)
+        own = replace(
+            base,
+            message=error.message or f"Stripe answered HTTP {status} ({error.type})",
+            provider_code=error.code or error.type,
+            decline_code=error.decline_code,
+            provider_body=response.json(),
+            payment_id=error.payment_intent.id if error.payment_intent else None,
+        )
+
+        def stripes() -> Failure:
+            code = error_code_for(error.type, error.code)
+            if error.code is None:  # e.g. a bad key: 401, type invalid_request_error, no code
+                code = STATUS_CODES.get(status, code)
+            if error.code == "amount_too_large":
+                code = AMOUNT_TOO_LARGE.get(context.request.operation, code)
+            kind = Declined if error.type == "card_error" else _OWN_ERRORS.get(code)
+            if kind is Declined:
+                reason = decline_reason_for(error.decline_code, error.code)
+                return Declined(own, reason, advice_for(reason, error.advice_code))
+            if kind is not None:
+                return kind(own)
+            return ProviderError(own, code, not_processed=code in _NOT_PROCESSED)
+
+        return error_status(response, own, stripes, failed=failed or error.type == "api_error")
 
     # -- webhook verification and parsing ------------------------------------------------------
     def parse_webhook(
@@ -356,21 +352,6 @@ def _is_true(value: str | None) -> bool:
     return value is not None and value.strip().lower() == "true"
 
 
-def _by_status(
-    response: httpx.Response, context: ResponseContext, base: ErrorContext
-) -> PaymentError:
-    """An error status without Stripe's error object. A 429 or a 5xx says the same whoever
-    sent it; any other status came from something in between and says nothing of Stripe."""
-    status = response.status_code
-    message = f"Stripe answered HTTP {status} without an error object"
-    with_body: ErrorContext = {**base, "provider_body": response.text[:2000]}
-    if status == 429:
-        return RetriableError(message, code=ErrorCode.RATE_LIMITED, **with_body)
-    if status >= 500 or status == _DEPENDENCY_FAILED:
-        return server_error(context.request.operation, message, with_body)
-    return unexpected_answer(PROVIDER, response, context, base)
-
-
 def _wire_amount(amount: Money) -> int:
     return CURRENCIES[amount.currency].to_wire(amount)
 
@@ -378,15 +359,7 @@ def _wire_amount(amount: Money) -> int:
 def _search_query(request: FindRequest) -> str:
     """Stripe search syntax for a find: the reference in metadata, and, when asked, the amount
     (minor units) and its currency, joined by AND. A quote inside a quoted value is escaped
-    with a backslash (Stripe's search docs); no escape is documented for a backslash itself, so
-    a reference with one is refused here, before anything is sent."""
-    if "\\" in request.reference:
-        raise InvalidRequestError(
-            "Stripe's search syntax documents no escape for a backslash, so a reference "
-            "containing one cannot be searched for; nothing was sent",
-            code=ErrorCode.UNSUPPORTED,
-            provider=PROVIDER,
-        )
+    with a backslash; a reference with a backslash is refused by ``validate``."""
     clauses = [f"metadata['{REFERENCE_KEY}']:{_quoted(request.reference)}"]
     if request.amount is not None:
         clauses.append(f"amount:{_wire_amount(request.amount)}")
@@ -419,23 +392,23 @@ def _source_params(request: AuthorizeRequest) -> dict[str, FormValue]:
 
 
 def _payment(
-    intent: PaymentIntentWire, context: ResponseContext, request_id: str | None
-) -> Payment | PaymentError:
+    intent: PaymentIntentWire, context: ResponseContext, base: Context
+) -> Payment | SchemaViolation:
     try:
         base_status = STATUS_MAP[IntentStatus(intent.status)]
         currency = CURRENCIES[intent.currency.upper()]
     except (ValueError, KeyError):
-        error_cls = unknown_if_mutating(context.request.operation)
-        return error_cls(
+        message = (
             f"Stripe returned a PaymentIntent with an unknown status or currency "
-            f"({intent.status!r}, {intent.currency!r})",
-            code=ErrorCode.SCHEMA_VIOLATION,
-            provider=PROVIDER,
-            request_id=request_id,
-            idempotency_key=context.idempotency_key,
+            f"({intent.status!r}, {intent.currency!r})"
+        )
+        unread = replace(
+            base,
+            message=message,
             payment_id=intent.id,
             provider_body=intent.model_dump(mode="json"),
         )
+        return SchemaViolation(unread)
     code = intent.currency.upper()
     charge = intent.latest_charge if isinstance(intent.latest_charge, ChargeWire) else None
     authorized = charge.amount if charge and charge.status == "succeeded" else 0
@@ -463,12 +436,8 @@ def _payment(
 
 
 def _newest_match(
-    page: SearchResultWire,
-    request: FindRequest,
-    context: ResponseContext,
-    http_status: int,
-    request_id: str | None,
-) -> Payment | PaymentError:
+    page: SearchResultWire, request: FindRequest, context: ResponseContext, base: Context
+) -> Payment | Failure:
     """The newest PaymentIntent (by ``created``) of the page that carries exactly the reference
     (and amount) asked for, read as retrieve reads one. Stripe matches metadata without regard
     to case, so its matches are checked again here. Two created in the same second keep
@@ -483,33 +452,31 @@ def _newest_match(
         if intent.metadata.get(REFERENCE_KEY) == request.reference
         and (wanted is None or (intent.amount, intent.currency.lower()) == wanted)
     ]
-    base: ErrorContext = {
-        "provider": PROVIDER,
-        "http_status": http_status,
-        "request_id": request_id,
-    }
     if not matches:
         asked = f"reference {request.reference!r}"
         if request.amount is not None:
             asked += f" and amount {request.amount}"
         more = " (Stripe had more results than the page read)" if page.has_more else ""
-        return TerminalError(
-            f"no Stripe PaymentIntent found with {asked}{more}. Stripe's search is eventually "
-            "consistent: a payment created in the last minute (longer during an incident) may "
-            "not show yet, so search again later before concluding there is none",
-            code=ErrorCode.NOT_FOUND,
-            **base,
+        return NotFound(
+            replace(
+                base,
+                message=f"no Stripe PaymentIntent found with {asked}{more}. Stripe's search is "
+                "eventually consistent: a payment created in the last minute (longer during an "
+                "incident) may not show yet, so search again later before concluding there is "
+                "none",
+            )
         )
     if len(matches) > 1 and any(intent.created is None for intent in matches):
-        base["provider_body"] = page.model_dump(mode="json")
-        return TerminalError(
-            "Stripe returned matching PaymentIntents without their creation time, so the "
-            "newest cannot be told",
-            code=ErrorCode.SCHEMA_VIOLATION,
-            **base,
+        return SchemaViolation(
+            replace(
+                base,
+                message="Stripe returned matching PaymentIntents without their creation time, "
+                "so the newest cannot be told",
+                provider_body=page.model_dump(mode="json"),
+            )
         )
     newest = max(matches, key=lambda intent: intent.created or 0)  # the first of equals
-    return _payment(newest, context, request_id)
+    return _payment(newest, context, base)
 
 
 def _refine(
@@ -528,16 +495,15 @@ def _refine(
     return PaymentStatus.CAPTURED
 
 
-def _refund(refund: RefundWire, context: ResponseContext) -> Refund | PaymentError:
+def _refund(refund: RefundWire, context: ResponseContext, base: Context) -> Refund | Failure:
     status = REFUND_STATUS_MAP.get(refund.status or "")
     if status is None or refund.payment_intent is None or refund.currency.upper() not in CURRENCIES:
-        return OutcomeUnknown(
+        message = (
             f"Stripe returned a refund paygate cannot read (status {refund.status!r}, "
-            f"payment_intent {refund.payment_intent!r}, currency {refund.currency!r})",
-            code=ErrorCode.SCHEMA_VIOLATION,
-            provider=PROVIDER,
-            idempotency_key=context.idempotency_key,
-            provider_body=refund.model_dump(mode="json"),
+            f"payment_intent {refund.payment_intent!r}, currency {refund.currency!r})"
+        )
+        return SchemaViolation(
+            replace(base, message=message, provider_body=refund.model_dump(mode="json"))
         )
     return Refund(
         id=refund.id,

@@ -81,7 +81,6 @@ CAPABILITIES: Final = Capabilities(
     multiple_captures=False,
     partial_refund=True,
     multiple_refunds=True,
-    three_ds=True,
     raw_card_data=True,
     idempotent_replay=True,
     max_idempotency_key_length=255,

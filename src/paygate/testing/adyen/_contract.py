@@ -92,4 +92,5 @@ CONTRACT: Final = ContractAdapter(
     charges=_charges,
     wire_module="paygate.adapters.adyen._wire",
     three_decimal=Money("5.125", "KWD"),
+    asynchronous_modifications=True,
 )
