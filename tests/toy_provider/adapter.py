@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Final, Literal
 
@@ -26,22 +27,18 @@ from paygate.adapters.base import (
     http_request,
     json_body,
     parse_retry_after,
-    server_error,
-    unexpected_answer,
+)
+from paygate.adapters.failures import (
+    Context,
+    Declined,
+    Failure,
+    KeyConflict,
+    ProviderError,
+    SchemaViolation,
+    error_status,
     validate_body,
 )
-from paygate.errors import (
-    CardDeclinedError,
-    DeclineReason,
-    ErrorCode,
-    ErrorContext,
-    IdempotencyConflict,
-    InvalidRequestError,
-    InvalidWebhookError,
-    PaymentError,
-    RetriableError,
-    TerminalError,
-)
+from paygate.errors import DeclineReason, ErrorCode, InvalidWebhookError
 from paygate.models import (
     AuthorizeRequest,
     CaptureRequest,
@@ -203,7 +200,7 @@ class ToyAdapter:
             if request.amount is not None:
                 body |= self._amount(request.amount)
             return f"/payments/{request.payment_id}/refunds", body
-        raise InvalidRequestError(f"{request.operation.value} is not supported by Toypay")
+        raise TypeError(f"not a Toypay operation: {type(request).__name__}")  # pragma: no cover
 
     @staticmethod
     def _amount(amount: Money) -> dict[str, object]:
@@ -212,58 +209,39 @@ class ToyAdapter:
     def _url(self, path: str) -> httpx.URL:
         return endpoint(f"{self.base_url}{path}")
 
+    # -- requests, checked before any I/O ----------------------------------------------------
+    def validate(self, request: OperationRequest) -> None:
+        """Toypay has no rules beyond its declared capabilities."""
+
     # -- responses -----------------------------------------------------------------------------
     def parse_response(
         self, response: httpx.Response, context: ResponseContext
-    ) -> Result | PaymentError:
-        request_id = response.headers.get("request-id")
+    ) -> Result | Failure:
+        base = Context(
+            provider=NAME,
+            message="",
+            http_status=response.status_code,
+            request_id=response.headers.get("request-id"),
+            idempotency_key=context.idempotency_key,
+            retry_after=parse_retry_after(response.headers),
+        )
         if response.is_success:
-            return self._result(response, context, request_id)
-        base: ErrorContext = {
-            "provider": NAME,
-            "http_status": response.status_code,
-            "request_id": request_id,
-            "idempotency_key": context.idempotency_key,
-        }
-        operation = context.request.operation
-        if response.status_code >= 500:
-            return server_error(operation, f"Toypay failed with HTTP {response.status_code}", base)
-        if response.status_code == 429:
-            return RetriableError(
-                "Toypay asked to slow down",
-                code=ErrorCode.RATE_LIMITED,
-                retry_after=parse_retry_after(response.headers),
-                **base,
-            )
-        try:
-            detail = ErrorWire.model_validate_json(response.content).error
-        except ValueError:
-            return unexpected_answer(NAME, response, context, base)
-        code = ERROR_CODES.get(detail.code, ErrorCode.UNKNOWN)
-        context_of: ErrorContext = {**base, "provider_code": detail.code}
-        message = f"Toypay refused the {operation.value}: {detail.code}"
-        if code is ErrorCode.CARD_DECLINED:
-            reason = DECLINE_REASONS.get(detail.reason or "", DeclineReason.UNKNOWN)
-            return CardDeclinedError(
-                message,
-                code=code,
-                reason=reason,
-                advice=REASON_ADVICE[reason],
-                decline_code=detail.reason,
-                **context_of,
-            )
-        if code is ErrorCode.IDEMPOTENCY_CONFLICT:
-            return IdempotencyConflict(message, code=code, **context_of)
-        return TerminalError(message, code=code, **context_of)
+            return self._result(response, context, base)
+        detail = validate_body(ErrorWire, response, base)
+        own = None if isinstance(detail, SchemaViolation) else detail.error
+        return error_status(
+            response,
+            base,
+            None if own is None else (lambda: _refusal(own, context, base)),
+            failed=response.status_code >= 500,
+        )
 
     def _result(
-        self, response: httpx.Response, context: ResponseContext, request_id: str | None
-    ) -> Result | PaymentError:
+        self, response: httpx.Response, context: ResponseContext, base: Context
+    ) -> Result | Failure:
         if isinstance(context.request, RefundRequest):
-            refund = validate_body(
-                RefundWire, response, context, provider=NAME, request_id=request_id
-            )
-            if isinstance(refund, PaymentError):
+            refund = validate_body(RefundWire, response, base)
+            if isinstance(refund, SchemaViolation):
                 return refund
             return Refund(
                 id=refund.id,
@@ -275,8 +253,8 @@ class ToyAdapter:
                 idempotency_key=context.idempotency_key,
                 provider_status="succeeded",
             )
-        wire = validate_body(PaymentWire, response, context, provider=NAME, request_id=request_id)
-        if isinstance(wire, PaymentError):
+        wire = validate_body(PaymentWire, response, base)
+        if isinstance(wire, SchemaViolation):
             return wire
         return Payment(
             id=wire.id,
@@ -295,6 +273,19 @@ class ToyAdapter:
         self, headers: Mapping[str, str], body: bytes, *, now: float
     ) -> list[WebhookEvent]:
         raise InvalidWebhookError("Toypay sends no webhooks", provider=NAME)
+
+
+def _refusal(detail: ErrorWire.Detail, context: ResponseContext, base: Context) -> Failure:
+    """Toypay's own error object, through its tables."""
+    code = ERROR_CODES.get(detail.code, ErrorCode.UNKNOWN)
+    message = f"Toypay refused the {context.request.operation.value}: {detail.code}"
+    own = replace(base, message=message, provider_code=detail.code, decline_code=detail.reason)
+    if code is ErrorCode.CARD_DECLINED:
+        reason = DECLINE_REASONS.get(detail.reason or "", DeclineReason.UNKNOWN)
+        return Declined(own, reason=reason, advice=REASON_ADVICE[reason])
+    if code is ErrorCode.IDEMPOTENCY_CONFLICT:
+        return KeyConflict(own)
+    return ProviderError(own, code)
 
 
 def _money(minor: int, currency: str) -> Money:
