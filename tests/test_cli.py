@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from paygate import _demo
-from paygate.cli import app
+from paygate.cli import _demo, app
 from paygate.errors import CardDeclinedError
 
 runner = CliRunner()

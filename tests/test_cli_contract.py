@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from paygate import _cli_contract
+from paygate.cli import _contract as _cli_contract
 from paygate.cli import app
 from paygate.testing._contract_scenarios import SCENARIOS, Scenario
 from paygate.testing.contract import Contract

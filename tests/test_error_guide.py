@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from paygate import _error_guide as guide
+from paygate.cli import _error_guide as guide
 from paygate.errors import DeclineReason, ErrorCode, PaymentError, RetryAdvice
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
@@ -28,13 +28,6 @@ def test_docs_errors_md_is_current() -> None:
             )[:40]
         )
         pytest.fail(f"docs/errors.md is stale: run `{guide.COMMAND}`\n{diff}")
-
-
-def test_main_writes_the_page(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    target = tmp_path / "docs" / "errors.md"
-    assert guide.main([str(target)]) == 0
-    assert target.read_text(encoding="utf-8") == guide.render_markdown()
-    assert str(target) in capsys.readouterr().out
 
 
 def test_the_drawn_tree_is_the_class_hierarchy() -> None:

@@ -31,8 +31,8 @@ from paygate import (
     register_provider,
     unregister_provider,
 )
-from paygate import _error_guide as guide
 from paygate.adapters.registry import provider_names
+from paygate.cli import _error_guide as guide
 from paygate.cli import app
 from paygate.errors import CardDeclinedError, DeclineReason
 from paygate.testing._contract_scenarios import SCENARIOS

@@ -16,11 +16,11 @@ from typing import Any, Literal, Self, TypeVar
 import httpx
 
 from paygate import _outcomes
-from paygate._outcomes import is_final
 from paygate._primitives import AsyncPrimitives
 from paygate.adapters.base import Adapter
 from paygate.errors import PaymentError
 from paygate.gateway import _steps as steps
+from paygate.gateway._async_reconciler import AsyncReconciler
 from paygate.gateway._constructors import Constructors
 from paygate.gateway._pipeline import Pipeline
 from paygate.gateway._steps import Prepared, as_payment, as_refund, logger
@@ -38,16 +38,13 @@ from paygate.models import (
     Result,
     RetrieveRequest,
     VoidRequest,
-    WebhookEvent,
     WebhookOutcome,
     payment_id_of,
     validated,
 )
 from paygate.money import Money
-from paygate.records import AuditEntry, Locate, PaymentRecord, RecordStore, UnknownOperation
-from paygate.records import reconcile as rec
-from paygate.records.store import ChangeFn
-from paygate.resilience.breaker import CircuitBreaker, saved_failure
+from paygate.records import AuditEntry, PaymentRecord, RecordStore
+from paygate.resilience.breaker import CircuitBreaker
 from paygate.resilience.bulkhead import AsyncBulkhead
 from paygate.resilience.deadline import Deadline
 from paygate.resilience.transport_errors import PHASES
@@ -78,6 +75,7 @@ class AsyncGateway(Constructors):
         )
         self._bulkhead = AsyncBulkhead(p.provider, p.bulkhead)
         self._io = AsyncPrimitives()
+        self._reconciler = AsyncReconciler(p, self._io, self._run)
 
     # -- accessors -----------------------------------------------------------------------------
     @property
@@ -251,14 +249,12 @@ class AsyncGateway(Constructors):
         nothing is applied then. Each event is applied at most once, whatever the provider
         resends; an older event never moves a payment backwards (it is kept in the trail).
         """
-        events = steps.webhook_events(self._pipeline, headers, body)
-        return [await self._apply_event(event) for event in events]
+        return await self._reconciler.handle_webhook(headers, body)
 
     async def unknown_payments(self) -> list[PaymentRecord]:
         """Records holding a call whose outcome is still unknown, those of calls that ended
         without recording anything (a crash, once their lease ended) included."""
-        await self._adopt_lapsed()
-        return await self._records(self.records.with_unknown)
+        return await self._reconciler.unknown_payments()
 
     async def resolve_unknown(self, *, due_by: datetime | None = None) -> list[Resolution]:
         """Settle every unknown outcome that is due for a check (safe from a periodic job), on
@@ -268,14 +264,7 @@ class AsyncGateway(Constructors):
         key, a foreign answer) settles nothing: the outcome stays unknown, escalated. What
         stays unknown is checked again later, backing off. ``due_by`` checks those due by then
         instead of now (to settle everything at once)."""
-        await self._adopt_lapsed()
-        due = due_by or steps.now()
-        resolutions = []
-        for record in await self._records(self.records.with_unknown, due):
-            for unknown in record.unknown:
-                if unknown.next_check_at <= due:
-                    resolutions.append(await self._resolve(record, unknown))
-        return resolutions
+        return await self._reconciler.resolve_unknown(due_by)
 
     # -- the call ------------------------------------------------------------------------------
     async def _run(self, request: OperationRequest, *, fingerprint: str | None = None) -> Result:
@@ -459,129 +448,3 @@ class AsyncGateway(Constructors):
     async def _records(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A record store call."""
         return await self._io.call(self.records.blocking, fn, *args, **kwargs)
-
-    # -- webhooks and the resolver -----------------------------------------------------------------
-    async def _apply_event(self, event: WebhookEvent) -> WebhookOutcome:
-        if event.payment_id is None:
-            return rec.webhook_outcome(event, None)
-        locate, change, seen = rec.webhook_change(self.provider, event)
-        if (
-            event.type in rec.ADOPTING_EVENTS
-            and await self._records(self.records.lookup, locate) is None
-        ):
-            # Intents first: a call's intent turns into its unknown outcome in one transaction,
-            # never back, so what is in neither read was in neither store.
-            in_flight = await self._records(self.records.intents)
-            unknown = await self._records(self.records.with_unknown)
-            orphan = rec.orphan(self.provider, unknown, event.reference, event.amount)
-            if orphan is not None:
-                locate, change = rec.adopting_event(self.adapter.capabilities, event, orphan)
-            else:  # the call that made it may still be waiting for its answer
-                claimed = rec.claimed_by(self.provider, in_flight, event)
-                if claimed is not None:
-                    locate, change = claimed
-        applied = await self._records(self.records.apply, locate, change, event=seen)
-        return rec.webhook_outcome(event, applied)
-
-    async def _adopt_lapsed(self) -> None:
-        """Turn every intent whose lease ended into an unknown outcome on its record."""
-        for intent in await self._records(self.records.intents, steps.now()):
-            if intent.provider != self.provider:
-                continue
-            locate, change = rec.lapsed(self.provider, intent)
-            key = (intent.provider, intent.idempotency_key)
-            await self._records(self.records.apply, locate, change, intent=key, needs_intent=True)
-
-    async def _resolve(self, record: PaymentRecord, unknown: UnknownOperation) -> Resolution:
-        capabilities = self.adapter.capabilities
-        if unknown.operation in rec.NEW_PAYMENTS and record.payment_id is not None:
-            # The provider's own report (a webhook) named this key's payment while the call
-            # was waiting for its answer: the record already holds it.
-            detail = f"found {record.payment_id}"
-            await self._settle_unknown(record, rec.settle(capabilities, unknown, by_report=True))
-            return rec.resolution(record, unknown, settled=True, detail=detail)
-        replay = rec.replay_for(capabilities, unknown, self._rebuilt_digest)
-        if replay.request is None:
-            found = await self._found(record, unknown)
-            if found is not None:
-                return found
-            return await self._still_unknown(record, unknown, replay.reason, replay.escalate)
-        try:
-            result = await self._run(replay.request, fingerprint=unknown.fingerprint)
-        except PaymentError as error:
-            if saved_failure(error):  # the key holds a failure: ask for the payment instead
-                looked = await self._looked_up(record, unknown)
-                if looked is not None:
-                    return looked
-            if not is_final(error):
-                return await self._still_unknown(record, unknown, *rec.unsettled_by(error))
-            detail = f"refused: {error.code}"
-        else:
-            detail = rec.describe(result)
-        # The call's own record change settled it, unless the answer came from the idempotency
-        # store (an earlier call under the key completed) or went to the record a webhook had
-        # started for the payment: settle it here then.
-        await self._settle_unknown(record, rec.settle(capabilities, unknown))
-        return rec.resolution(record, unknown, settled=True, detail=detail)
-
-    def _rebuilt_digest(self, request: OperationRequest) -> str | None:
-        prepared = steps.prepare(self.provider, request)
-        return steps.sendable(self._pipeline, prepared).digest
-
-    async def _settle_unknown(self, record: PaymentRecord, change: ChangeFn) -> None:
-        await self._records(self.records.apply, Locate(record_id=record.record_id), change)
-
-    async def _still_unknown(
-        self,
-        record: PaymentRecord,
-        unknown: UnknownOperation,
-        reason: str,
-        escalate: bool,
-        counted: bool = False,
-    ) -> Resolution:
-        """Keep ``unknown`` with the reason, backing off (unless the check's own call already
-        counted it), escalated when a person should look."""
-        if escalate or not counted:
-            change = rec.still_unknown(
-                record, unknown, reason, escalate=escalate, count=not counted
-            )
-            await self._settle_unknown(record, change)
-        return rec.resolution(record, unknown, settled=False, detail=reason, escalated=escalate)
-
-    async def _looked_up(
-        self, record: PaymentRecord, unknown: UnknownOperation
-    ) -> Resolution | None:
-        """Settle an unknown outcome from the provider's own account of the payment, where it
-        can be asked: a new payment found by its reference, a capture, void or refund told by
-        the payment as the provider reports it now. None when that cannot tell."""
-        if unknown.operation in rec.NEW_PAYMENTS:
-            return await self._found(record, unknown)
-        if record.payment_id is None or not steps.can_retrieve(self._pipeline):
-            return None
-        try:
-            retrieve = validated(RetrieveRequest, payment_id=record.payment_id)
-            payment = as_payment(await self._run(retrieve))
-            now = await self._records(self.records.get, record.record_id)
-        except PaymentError:
-            return None
-        detail = None if now is None else rec.looked_up(now, unknown, payment)
-        if detail is None:
-            return None
-        await self._settle_unknown(record, rec.settle(self.adapter.capabilities, unknown))
-        return rec.resolution(record, unknown, settled=True, detail=detail)
-
-    async def _found(self, record: PaymentRecord, unknown: UnknownOperation) -> Resolution | None:
-        """Settle a lost authorize answer by finding its payment by reference, where the
-        provider can search; None when it cannot, or nothing (new) is found yet."""
-        search = rec.finds(self.adapter.capabilities, record, unknown)
-        if search is None:
-            return None
-        try:
-            found = as_payment(await self._run(search))
-        except PaymentError:
-            return None
-        if await self._records(self.records.find, self.provider, found.id) is not None:
-            return None  # an earlier attempt's payment, already on its own record
-        locate, change = rec.adopting_found(found, (record, unknown))
-        await self._records(self.records.apply, locate, change)
-        return rec.resolution(record, unknown, settled=True, detail=f"found {found.id}")

@@ -9,10 +9,10 @@ import typer
 from rich.console import Console
 
 from paygate import Gateway, Timeout
-from paygate._cli_contract import contract, errors
-from paygate._cli_db import db
-from paygate._demo import DemoRun, adyen_flows, stripe_flows, trail_table
 from paygate.adapters.registry import provider_names
+from paygate.cli._contract import contract, errors
+from paygate.cli._db import db
+from paygate.cli._demo import DemoRun, adyen_flows, stripe_flows, trail_table
 from paygate.testing import AdyenSimulator, StripeSimulator
 from paygate.testing.contract import adapter_named
 

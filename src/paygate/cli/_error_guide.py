@@ -2,7 +2,7 @@
 
 Private. After changing ``paygate/errors.py`` or a provider's code tables, run::
 
-    python -m paygate._error_guide [PATH]      # PATH defaults to docs/errors.md in the repo
+    paygate errors --format markdown > docs/errors.md
 
 ``tests/test_error_guide.py`` fails while the committed page differs from ``render_markdown()``,
 and checks the tree drawn in ``paygate.errors``' docstring against the real classes.
@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import inspect
 import re
-import sys
 import textwrap
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 from types import MappingProxyType
 from typing import Final
 
@@ -53,13 +51,11 @@ __all__ = [
     "branches_of",
     "drawn_tree",
     "error_classes",
-    "main",
     "providers",
     "render_markdown",
 ]
 
-DEFAULT_PATH: Final = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
-COMMAND: Final = "python -m paygate._error_guide"
+COMMAND: Final = "paygate errors --format markdown > docs/errors.md"
 
 
 # -- the providers ----------------------------------------------------------------------------
@@ -589,16 +585,3 @@ def render_markdown() -> str:
     for provider in providers():
         lines.extend(_provider_section(provider))
     return "\n".join(lines).rstrip("\n") + "\n"
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else list(argv)
-    path = Path(args[0]) if args else DEFAULT_PATH
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_markdown(), encoding="utf-8", newline="\n")
-    print(f"wrote {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from paygate import _error_guide as guide
 from paygate.adapters.registry import provider_names, provider_specs
+from paygate.cli import _error_guide as guide
 from paygate.errors import ErrorCode
 from paygate.testing import _contract_record as record
 from paygate.testing._contract_scenarios import SCENARIOS, Scenario
