@@ -67,11 +67,36 @@ def test_the_async_gateway_sends_no_cookie_either() -> None:
     assert provider.cookies_sent == [None, None, None]
 
 
+SET_COOKIE = {"Set-Cookie": "session=from-an-answer; Path=/"}
+
+
+def _sets_a_cookie(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, headers=SET_COOKIE)
+
+
+def test_the_provider_client_keeps_no_cookie_from_an_answer() -> None:
+    with ProviderClient(transport=httpx.MockTransport(_sets_a_cookie)) as client:
+        client.get("https://stripe.test/v1/payment_intents/pi_1")
+        assert len(client.cookies) == 0  # httpx gave the answer to its jar: ours kept nothing
+
+
+def test_the_async_provider_client_keeps_no_cookie_from_an_answer() -> None:
+    async def main() -> int:
+        transport = httpx.MockTransport(_sets_a_cookie)
+        async with AsyncProviderClient(transport=transport) as client:
+            await client.get("https://stripe.test/v1/payment_intents/pi_1")
+            return len(client.cookies)
+
+    assert asyncio.run(main()) == 0
+
+
 @pytest.mark.parametrize("client_cls", [ProviderClient, AsyncProviderClient])
-def test_the_provider_clients_refuse_a_cookie_jar(client_cls: type[httpx.Client]) -> None:
+def test_the_provider_clients_keep_no_cookie_set_by_hand(client_cls: type[httpx.Client]) -> None:
     client = client_cls()
-    with pytest.raises(TypeError, match="keeps no cookies"):
-        client.cookies = {"session": "x"}
+    client.cookies.set("session", "x", domain="stripe.test")
+    client.cookies.update({"other": "y"})
+    answer = httpx.Response(200, headers=SET_COOKIE, request=httpx.Request("GET", "https://a.b/"))
+    client.cookies.extract_cookies(answer)
     assert len(client.cookies) == 0
 
 

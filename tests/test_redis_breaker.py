@@ -2,7 +2,8 @@
 
 Against the real Redis at PAYGATE_TEST_REDIS_URL (skipped without it). Each test has a key
 prefix of its own, deleted afterwards. Instead of sleeping through ``reset_timeout``, a test
-moves the shared ``opened_at`` into the past, as every instance reads it.
+moves the shared ``opened_at`` into the past, as every instance reads it; the fallback's
+recheck interval runs on an injected clock.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-import pybreaker
 import pytest
 
 from paygate import AsyncGateway, BreakerPolicy, Money, PaymentSource, RetryPolicy
@@ -116,12 +116,13 @@ async def test_a_sync_and_an_async_instance_see_the_same_state(
     assert sync_instance.state == "open"
     with pytest.raises(CircuitOpen):
         sync_instance.admit()
-    # pybreaker's own Redis storage reads the same keys.
-    with redis.Redis.from_url(redis_url) as client:
-        stock = pybreaker.CircuitRedisStorage(
-            pybreaker.STATE_CLOSED, client, namespace=f"{prefix}stripe"
-        )
-        assert stock.state == "open" and stock.counter == 2
+    # The documented keys (pybreaker's layout, which earlier paygate versions read) hold it.
+    with redis.Redis.from_url(redis_url, decode_responses=True) as client:
+        fields = ("state", "fail_counter", "success_counter")
+        keys = [f"{prefix}stripe:pybreaker:{field}" for field in fields]
+        assert client.mget(keys) == ["open", "2", None]
+        opened_at = int(client.get(f"{prefix}stripe:pybreaker:opened_at"))
+        assert time.time() - 60 < opened_at <= time.time() + 1  # epoch seconds, rounded up
 
     reset_timeout_passes(redis_url, prefix)
     probe = sync_instance.admit()  # the sync instance probes and the provider answers
@@ -171,17 +172,20 @@ async def test_a_cancelled_async_probe_frees_the_shared_probe_slot(
     fail(prober)
     reset_timeout_passes(redis_url, prefix)
 
+    admitted = asyncio.Event()
+
     async def probe() -> None:
         admission = await prober.admit_async()
         assert admission is not None
+        admitted.set()
         try:
-            await asyncio.sleep(10)
+            await asyncio.Event().wait()  # a provider that never answers
         except asyncio.CancelledError:
             await admission.abandon_async()
             raise
 
     task = asyncio.create_task(probe())
-    await asyncio.sleep(0.05)
+    await admitted.wait()
     with pytest.raises(CircuitOpen):
         other.admit()
     task.cancel()
@@ -260,7 +264,8 @@ def test_the_local_fallback_starts_from_the_shared_state_and_returns_to_it(
     make: Make, redis_url: str, prefix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="paygate")
-    opener, instance = make(), make(recheck=0.2)
+    clock = [0.0]
+    opener, instance = make(), make(recheck=5.0, clock=lambda: clock[0])
     fail(opener)
     fail(opener)
     assert instance.state == "open"  # seen shared once
@@ -278,7 +283,10 @@ def test_the_local_fallback_starts_from_the_shared_state_and_returns_to_it(
     probe = opener.admit()
     assert probe is not None
     probe.record(None)
-    time.sleep(0.25)  # the recheck interval
+    clock[0] += 4.9
+    with pytest.raises(CircuitOpen):
+        instance.admit()  # still local, within the recheck interval
+    clock[0] += 0.1  # the recheck interval has passed
     assert instance.admit() is not None  # shared again: closed
     assert not storage.local  # type: ignore[attr-defined]
     messages = [r.getMessage() for r in caplog.records if r.name == "paygate"]

@@ -1,9 +1,11 @@
-"""``adapters.base.http_request`` builds what ``httpx.Request(..., content=...)`` builds: the
-providers see the same bytes, whichever way the request was made."""
+"""``adapters.base.http_request`` builds what ``httpx.Request(..., content=...)`` builds, and
+Stripe's ``form_body`` what ``urllib.parse.urlencode`` gives: the providers see the same bytes
+as the libraries' own would send."""
 
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -14,6 +16,7 @@ from paygate import Money, PaymentSource
 from paygate.adapters.adyen import AdyenAdapter
 from paygate.adapters.base import http_request
 from paygate.adapters.stripe import StripeAdapter
+from paygate.adapters.stripe._wire import form_body
 from paygate.models import AuthorizeRequest, CaptureRequest, FindRequest, RetrieveRequest
 
 HEADERS = {"Authorization": "Bearer sk_test_x", "Idempotency-Key": "k-1", "X-Trace": "a b"}
@@ -112,3 +115,14 @@ def test_each_adapter_sends_what_httpx_would_frame_from_its_headers_and_body(
     chosen = [(k, v) for k, v in ours.headers.raw if k not in (b"Host", b"Content-Length")]
     content = ours.content if ours.method == "POST" else None
     _same(ours, httpx.Request(ours.method, ours.url, content=content, headers=chosen))
+
+
+@given(
+    pairs=st.lists(
+        st.tuples(st.text(max_size=12), st.text(max_size=40))
+        | st.tuples(st.sampled_from(["amount", "metadata[reference]"]), st.text(max_size=40)),
+        max_size=8,
+    )
+)
+def test_a_form_body_is_what_urlencode_gives(pairs: list[tuple[str, str]]) -> None:
+    assert form_body(pairs) == urlencode(pairs).encode()

@@ -94,3 +94,58 @@ def test_after_an_ambiguous_attempt_only_a_decline_is_the_providers_word() -> No
     assert c.finish(decline) is decline
     unsaved = InvalidRequestError("bad key", http_status=401)
     assert isinstance(c.finish(unsaved), OutcomeUnknown)
+
+
+class _Failing:
+    """An attempt that fails ``times`` times with a 503, then succeeds; counts its calls."""
+
+    def __init__(self, times: int) -> None:
+        self.left = times
+        self.calls = 0
+
+    def __call__(self) -> str:
+        self.calls += 1
+        if self.left:
+            self.left -= 1
+            raise RetriableError("503", code=ErrorCode.PROVIDER_UNAVAILABLE)
+        return "ok"
+
+
+def _call(c: CallRetry, attempt: _Failing) -> str:
+    """What a gateway does: the first attempt on its own, the rest through tenacity."""
+    try:
+        return attempt()
+    except PaymentError as first:
+        if c.first_failure(first) is None:
+            raise
+        result: str = c.retrying()(attempt)
+        return result
+
+
+@pytest.mark.parametrize(("failures", "max_attempts"), [(0, 3), (1, 3), (2, 3), (3, 3), (9, 1)])
+def test_the_first_attempt_and_tenacitys_count_as_one_sequence(
+    failures: int, max_attempts: int
+) -> None:
+    c = controller(max_attempts=max_attempts, initial_backoff=0)
+    attempt = _Failing(failures)
+    if failures < max_attempts:
+        assert _call(c, attempt) == "ok"
+    else:
+        with pytest.raises(RetriableError):
+            _call(c, attempt)
+    assert attempt.calls == c.attempts == min(failures + 1, max_attempts)
+
+
+def test_the_first_failure_waits_the_first_backoff_unless_the_deadline_is_nearer() -> None:
+    error = RetriableError("503", code=ErrorCode.PROVIDER_UNAVAILABLE)
+    c = controller(initial_backoff=0.25)
+    assert c.first_failure(error) == 0.25
+    near = CallRetry(
+        RetryPolicy(initial_backoff=0.25),
+        Deadline(0.2),
+        mutating=True,
+        idempotent_replay=True,
+        jitter=lambda low, high: high,
+    )
+    assert near.first_failure(error) is None  # the wait would reach the deadline: end now
+    assert controller().first_failure(CardDeclinedError("no")) is None

@@ -61,7 +61,10 @@ def http_request(
     Given ``content``, httpx works out the framing headers itself: it builds the header list
     twice and searches it four times, some 7% of an exchange in process. Here ``Host`` and
     ``Content-Length`` are written where httpx puts them, and the body goes in as the stream
-    httpx would make of it.
+    httpx would make of it. Only httpx's public API is used: the documented ``stream=``
+    argument of ``httpx.Request``, the exported ``httpx.ByteStream``, and ``Request.read()``;
+    where httpx puts the framing headers is its behaviour, not its API, so
+    ``tests/adapters/test_http_request.py`` compares the two requests byte for byte.
     """
     framed = {"Host": url.netloc.decode("ascii"), **headers}
     if content is not None:

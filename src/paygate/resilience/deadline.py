@@ -41,8 +41,9 @@ class Deadline:
 
     def attempt_timeout(self, policy: Timeout) -> dict[str, float]:
         """The policy's per-phase timeouts, each cut to what is left of the deadline, as the
-        ``timeout`` extension of an ``httpx.Request`` (what ``httpx.Timeout.as_dict()`` gives,
-        without building one on every attempt)."""
+        ``timeout`` request extension httpx and httpcore document: a dict of ``connect``,
+        ``read``, ``write`` and ``pool`` seconds (it is how httpx's own timeouts reach its
+        transport; nothing is built but the dict)."""
         left = max(self.remaining(), 0.001)
         return {
             "connect": min(policy.connect, left),

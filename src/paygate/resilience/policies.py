@@ -1,7 +1,7 @@
 """Policies: small frozen configuration objects with named, documented defaults.
 
-Users configure these, never tenacity, pybreaker or httpx objects. Each is a pydantic model so
-settings (environment, TOML) can nest them: ``PAYGATE_RETRY__MAX_ATTEMPTS=5``.
+Users configure these, never tenacity or httpx objects, nor the breaker's state table. Each is
+a pydantic model so settings (environment, TOML) can nest them: ``PAYGATE_RETRY__MAX_ATTEMPTS=5``.
 """
 
 from __future__ import annotations

@@ -13,6 +13,14 @@ The sync and async gateways run the same ``CallRetry`` through ``tenacity.Retryi
 * Once an attempt of a mutating call may have reached the provider, a later failure cannot
   prove that nothing happened: the call ends in success or ``OutcomeUnknown``, never in a
   plain retriable error.
+
+The first attempt runs before tenacity is involved (nearly every call succeeds at once, and
+then pays nothing for the retry machinery); after a retriable failure, ``first_failure`` gives
+the wait, decided by the same rules tenacity's strategies apply, and tenacity runs the rest with
+its attempt numbers offset by the one already made. tenacity is used through its public API
+only: the ``Retrying`` / ``AsyncRetrying`` constructors and call, and the documented attributes
+of ``RetryCallState`` (``attempt_number``, ``outcome``, ``upcoming_sleep``, which ``stop`` reads
+after ``wait`` has set it, as tenacity's own ``stop_before_delay`` does; tenacity 8.3 onwards).
 """
 
 from __future__ import annotations
@@ -118,13 +126,18 @@ class CallRetry:
             )
         return error
 
+    def stops(self, attempts: int, wait: float) -> bool:
+        """Whether the call ends after ``attempts`` attempts rather than wait ``wait`` seconds
+        for another: no attempts left, or the wait would reach the deadline."""
+        return attempts >= self.policy.max_attempts or wait >= self.deadline.remaining()
+
     def first_failure(self, error: BaseException) -> float | None:
         """After the first attempt failed: the wait before tenacity takes over, or None when
         the call ends now (not retriable, no attempts left, or past the deadline)."""
-        if not self.is_retriable(error) or self.policy.max_attempts <= 1:
+        if not self.is_retriable(error):
             return None
         wait = self.backoff(1, error)
-        if wait >= self.deadline.remaining():
+        if self.stops(1, wait):
             return None
         self._offset = 1
         return wait
@@ -139,9 +152,7 @@ class CallRetry:
         return self.backoff(state.attempt_number + self._offset, error)
 
     def _stop(self, state: tenacity.RetryCallState) -> bool:
-        if state.attempt_number + self._offset >= self.policy.max_attempts:
-            return True
-        return (state.upcoming_sleep or 0.0) >= self.deadline.remaining()
+        return self.stops(state.attempt_number + self._offset, state.upcoming_sleep)
 
     def _count(self, state: tenacity.RetryCallState) -> None:
         self.attempts = state.attempt_number + self._offset

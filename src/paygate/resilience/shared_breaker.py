@@ -2,16 +2,17 @@
 
 ``breaker_storage(url, provider)`` builds the ``StateBackend`` to hand to ``CircuitBreaker``:
 
-* **Keys** are pybreaker's ``CircuitRedisStorage`` layout under the namespace
-  ``paygate:breaker:<provider>``: ``...:pybreaker:state``, ``...:pybreaker:fail_counter``,
+* **Keys** live under the namespace ``paygate:breaker:<provider>``: ``...:pybreaker:state``
+  (``closed``, ``open`` or ``half-open``), ``...:pybreaker:fail_counter``,
   ``...:pybreaker:success_counter``, ``...:pybreaker:opened_at`` (integer epoch seconds, rounded
   up so the circuit never re-opens to a probe early), plus ``...:probe``, the half-open probe
   slot: a lease of ``reset_timeout`` seconds taken with ``SET NX PX``, so one probe at a time
-  runs across every instance. A stock ``pybreaker.CircuitRedisStorage(namespace=...)`` reads the
-  same state.
-* **One round trip each way**: a step reads every field with one ``MGET``, pybreaker decides on
-  that snapshot, and what it wrote goes back in one ``MULTI`` (increments as ``INCR``, so no
-  failure counted elsewhere is lost). The blocking client (redis-py) serves ``Gateway``; the
+  runs across every instance. The first four keep the names of pybreaker's Redis layout, which
+  paygate's breaker used before it had its own: instances of either version, mid-rollout, share
+  one state.
+* **One round trip each way**: a step reads every field with one ``MGET``, the breaker decides
+  on that snapshot, and what changed goes back in one ``MULTI`` (added counts as ``INCRBY``, so
+  no failure counted elsewhere is lost). The blocking client (redis-py) serves ``Gateway``; the
   asyncio client (``redis.asyncio``) serves ``AsyncGateway``, with the same keys and commands.
 * **Fail-safe**: when Redis cannot be reached (``socket_timeout`` bounds every command and
   nothing is retried) the breaker goes on with a local state, seeded with the last shared state
@@ -29,18 +30,16 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-import pybreaker
 import redis
 import redis.asyncio
 import redis.asyncio.retry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from paygate.resilience.breaker import Storage
+from paygate.resilience.breaker import CLOSED, BreakerState, MemoryState, Phase
 
 __all__ = ["DEFAULT_PREFIX", "RedisBreakerState", "breaker_storage"]
 
@@ -63,84 +62,25 @@ def breaker_storage(url: str, provider: str, **options: Any) -> RedisBreakerStat
     return RedisBreakerState(url, provider, **options)
 
 
-class _Snapshot(Storage):
-    """The shared state as one ``MGET`` read it; pybreaker's writes land here and are queued."""
-
-    def __init__(self, values: Sequence[bytes | str | None]) -> None:
-        super().__init__("redis")
-        state, fails, successes, opened = (
-            value.decode() if isinstance(value, bytes) else value for value in values
-        )
-        self._state = state or pybreaker.STATE_CLOSED
-        self._fails = int(fails or 0)
-        self._successes = int(successes or 0)
-        self._opened = int(opened) if opened else None
-        self.writes: list[tuple[str, int, int | str]] = []  # (command, field index, value)
-
-    def _set(self, field: int, value: int | str) -> None:
-        self.writes.append(("set", field, value))
-
-    @property
-    def state(self) -> str:
-        return self._state
-
-    @state.setter
-    def state(self, state: str) -> None:
-        self._state = str(state)
-        self._set(0, self._state)
-
-    def increment_counter(self) -> None:
-        self._fails += 1
-        self.writes.append(("incr", 1, 1))
-
-    def reset_counter(self) -> None:  # every success resets: written only when it changes
-        if self._fails:
-            self._fails = 0
-            self._set(1, 0)
-
-    def increment_success_counter(self) -> None:
-        self._successes += 1
-        self.writes.append(("incr", 2, 1))
-
-    def reset_success_counter(self) -> None:
-        if self._successes:
-            self._successes = 0
-            self._set(2, 0)
-
-    @property
-    def counter(self) -> int:
-        return self._fails
-
-    @property
-    def success_counter(self) -> int:
-        return self._successes
-
-    @property
-    def opened_at(self) -> datetime | None:
-        return None if self._opened is None else datetime.fromtimestamp(self._opened, UTC)
-
-    @opened_at.setter
-    def opened_at(self, when: datetime) -> None:
-        self._opened = math.ceil(when.timestamp())
-        self._set(3, self._opened)
-
-    def copy_to(self, local: pybreaker.CircuitMemoryStorage) -> None:
-        local.state = self._state
-        local.reset_counter()
-        local.reset_success_counter()
-        for _ in range(self._fails):
-            local.increment_counter()
-        for _ in range(self._successes):
-            local.increment_success_counter()
-        if self.opened_at is not None:
-            local.opened_at = self.opened_at
+def _decoded(values: Sequence[bytes | str | None]) -> BreakerState:
+    """The state one ``MGET`` of the four fields read (absent keys: a closed breaker)."""
+    state, failures, successes, opened_at = (
+        value.decode() if isinstance(value, bytes) else value for value in values
+    )
+    return BreakerState(
+        phase=Phase(state) if state else Phase.CLOSED,
+        failures=int(failures or 0),
+        successes=int(successes or 0),
+        opened_at=float(opened_at) if opened_at else None,
+    )
 
 
 class RedisBreakerState:
     """A breaker's ``StateBackend`` in Redis (see the module's notes), with a local fallback.
 
     ``socket_timeout`` bounds each Redis command (seconds); ``recheck`` is how long the breaker
-    stays local after Redis failed before it tries the shared state again.
+    stays local after Redis failed before it tries the shared state again, on ``clock``
+    (monotonic seconds).
     """
 
     shared = True
@@ -153,6 +93,7 @@ class RedisBreakerState:
         prefix: str = DEFAULT_PREFIX,
         socket_timeout: float = 0.25,
         recheck: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.provider = provider
         self.namespace = f"{prefix}{provider}"
@@ -171,9 +112,10 @@ class RedisBreakerState:
         self._aend_probe = self._async.register_script(_END_PROBE)
         self._token = uuid.uuid4().hex  # this instance's claim on the probe slot
         self._recheck = recheck
+        self._clock = clock
         self._lock = threading.Lock()
-        self._local = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
-        self._last: _Snapshot | None = None  # the shared state as last seen
+        self._local = MemoryState()
+        self._last = CLOSED  # the shared state as last seen
         self._local_until: float | None = None  # None while the shared state is in use
         self.fallbacks = 0
 
@@ -188,15 +130,15 @@ class RedisBreakerState:
 
     # -- the decisions both clients share ----------------------------------------------------------
     def _stay_local(self) -> bool:
-        return self._local_until is not None and time.monotonic() < self._local_until
+        return self._local_until is not None and self._clock() < self._local_until
 
-    def _fall_back(self, error: BaseException) -> pybreaker.CircuitMemoryStorage:
+    def _fall_back(self, error: BaseException, seed: BreakerState | None = None) -> MemoryState:
+        """The local state, from now until ``recheck`` seconds have passed. An outage starts
+        it from ``seed``, or else from the shared state as last seen."""
         with self._lock:
             if self._local_until is None:
                 self.fallbacks += 1
-                self._local = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
-                if self._last is not None:
-                    self._last.copy_to(self._local)
+                self._local = MemoryState(seed if seed is not None else self._last)
                 logger.warning(
                     "circuit breaker for %s: shared state in Redis unreachable (%s: %s); "
                     "falling back to a local breaker (fallback #%d), retrying every %.1fs",
@@ -206,10 +148,10 @@ class RedisBreakerState:
                     self.fallbacks,
                     self._recheck,
                 )
-            self._local_until = time.monotonic() + self._recheck
+            self._local_until = self._clock() + self._recheck
         return self._local
 
-    def _loaded(self, values: Sequence[bytes | str | None]) -> Storage:
+    def _loaded(self, values: Sequence[bytes | str | None]) -> BreakerState:
         with self._lock:
             if self._local_until is not None:
                 self._local_until = None
@@ -218,58 +160,63 @@ class RedisBreakerState:
                     "back to the shared breaker",
                     self.provider,
                 )
-        self._last = _Snapshot(values)
+        self._last = _decoded(values)
         return self._last
 
-    def _unsaved(self, view: Storage) -> _Snapshot | None:
-        """The snapshot whose writes must go to Redis, or None (a local view is written in
-        place; a snapshot read before a fallback is folded into the local state)."""
-        if not isinstance(view, _Snapshot) or not view.writes:
-            return None
-        if self._stay_local():
-            view.copy_to(self._local)
-            return None
-        return view
+    def _unsaved(self, error: BaseException, before: BreakerState, after: BreakerState) -> bool:
+        """A write Redis did not take: an outage starting now starts from ``after``; during
+        one begun meanwhile, the local state takes it if it is still ``before``."""
+        local = self._fall_back(error, after)
+        return local.read() is after or local.write(before, after)
 
-    def _queue(self, pipe: Any, view: _Snapshot) -> None:
-        for command, field, value in view.writes:
-            if command == "incr":
-                pipe.incr(self.keys[field])
-            else:
-                pipe.set(self.keys[field], value)
+    def _queue(self, pipe: Any, before: BreakerState, after: BreakerState) -> None:
+        """What changed from ``before`` to ``after``; counts that grew, as increments."""
+        state, failures, successes, opened_at = self.keys
+        if after.phase != before.phase:
+            pipe.set(state, after.phase.value)
+        for key, was, now in (
+            (failures, before.failures, after.failures),
+            (successes, before.successes, after.successes),
+        ):
+            if now > was:
+                pipe.incrby(key, now - was)
+            elif now != was:
+                pipe.set(key, now)
+        if after.opened_at is not None and after.opened_at != before.opened_at:
+            pipe.set(opened_at, math.ceil(after.opened_at))
 
     def _lease_ms(self, lease: float) -> int:
         return max(1, math.ceil(lease * 1000))
 
     # -- blocking verbs (Gateway) ------------------------------------------------------------------
-    def load(self) -> Storage:
+    def read(self) -> BreakerState:
         if self._stay_local():
-            return self._local
+            return self._local.read()
         try:
             values = self._sync.mget(self.keys)
         except _UNREACHABLE as error:
-            return self._fall_back(error)
+            return self._fall_back(error).read()
         return self._loaded(values)
 
-    def save(self, view: Storage) -> None:
-        snapshot = self._unsaved(view)
-        if snapshot is None:
-            return
+    def write(self, before: BreakerState, after: BreakerState) -> bool:
+        if self._stay_local():
+            return self._local.write(before, after)
         try:
             with self._sync.pipeline(transaction=True) as pipe:
-                self._queue(pipe, snapshot)
+                self._queue(pipe, before, after)
                 pipe.execute()
         except _UNREACHABLE as error:
-            snapshot.copy_to(self._fall_back(error))
+            return self._unsaved(error, before, after)
+        return True
 
     def take_probe(self, lease: float) -> bool:
         if self._stay_local():
-            return True
+            return True  # the breaker's own probe flag is the slot
         try:
             taken = self._sync.set(self.probe_key, self._token, nx=True, px=self._lease_ms(lease))
         except _UNREACHABLE as error:
             self._fall_back(error)
-            return True  # the breaker's own probe flag still allows one probe here
+            return True
         return bool(taken)
 
     def end_probe(self) -> None:
@@ -284,27 +231,27 @@ class RedisBreakerState:
         self._sync.close()
 
     # -- awaited verbs (AsyncGateway): the same commands on redis.asyncio ------------------------
-    async def aload(self) -> Storage:
+    async def read_async(self) -> BreakerState:
         if self._stay_local():
-            return self._local
+            return self._local.read()
         try:
             values = await self._async.mget(self.keys)
         except _UNREACHABLE as error:
-            return self._fall_back(error)
+            return self._fall_back(error).read()
         return self._loaded(values)
 
-    async def asave(self, view: Storage) -> None:
-        snapshot = self._unsaved(view)
-        if snapshot is None:
-            return
+    async def write_async(self, before: BreakerState, after: BreakerState) -> bool:
+        if self._stay_local():
+            return self._local.write(before, after)
         try:
             async with self._async.pipeline(transaction=True) as pipe:
-                self._queue(pipe, snapshot)
+                self._queue(pipe, before, after)
                 await pipe.execute()
         except _UNREACHABLE as error:
-            snapshot.copy_to(self._fall_back(error))
+            return self._unsaved(error, before, after)
+        return True
 
-    async def atake_probe(self, lease: float) -> bool:
+    async def take_probe_async(self, lease: float) -> bool:
         if self._stay_local():
             return True
         try:
@@ -316,7 +263,7 @@ class RedisBreakerState:
             return True
         return bool(taken)
 
-    async def aend_probe(self) -> None:
+    async def end_probe_async(self) -> None:
         if self._stay_local():
             return
         try:
