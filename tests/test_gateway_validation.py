@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-import pybreaker
 import pytest
 from pydantic import SecretStr
 
@@ -17,7 +16,7 @@ from paygate.adapters import stripe
 from paygate.errors import ErrorCode, InvalidRequestError, TerminalError
 from paygate.idempotency import MemoryStore
 from paygate.records import MemoryRecordStore
-from paygate.resilience.breaker import LocalState
+from paygate.resilience.breaker import MemoryState
 from paygate.testing import AdyenSimulator, StripeSimulator
 from paygate.testing._server import Simulator
 
@@ -307,7 +306,7 @@ class Recorder:
 def spied(make: Callable[..., Any]) -> tuple[Any, Recorder, Recorder, Recorder]:
     """A gateway whose idempotency store, record store and breaker state note every call."""
     store, records = Recorder(MemoryStore()), Recorder(MemoryRecordStore())
-    breaker = Recorder(LocalState(pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)))
+    breaker = Recorder(MemoryState())
     gw = make(store=store, records=records, breaker_state=breaker)
     return gw, store, records, breaker
 
