@@ -454,7 +454,7 @@ def test_a_decline_is_read_whatever_shape_its_embedded_intent_has() -> None:
 
 
 def test_every_intent_status_has_a_canonical_status() -> None:
-    from paygate.adapters.stripe._adapter import STATUS_MAP, IntentStatus
+    from paygate.adapters.stripe._responses import STATUS_MAP, IntentStatus
 
     assert set(STATUS_MAP) == set(IntentStatus)
 

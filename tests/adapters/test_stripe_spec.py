@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from paygate import Money, PaymentSource
 from paygate.adapters.stripe import API_VERSION, StripeAdapter
-from paygate.adapters.stripe._adapter import IntentStatus
+from paygate.adapters.stripe._responses import IntentStatus
 from paygate.adapters.stripe._wire import (
     ChargeWire,
     ErrorPaymentIntentWire,

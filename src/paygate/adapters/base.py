@@ -34,6 +34,7 @@ __all__ = [
     "ResponseContext",
     "endpoint",
     "http_request",
+    "is_true",
     "json_body",
     "parse_retry_after",
 ]
@@ -281,6 +282,12 @@ def parse_retry_after(headers: httpx.Headers) -> float | None:
     except ValueError:
         return None
     return seconds if seconds >= 0 else None
+
+
+def is_true(value: str | None) -> bool:
+    """Whether a provider's flag header says true, in any casing and spacing (Stripe's
+    ``Stripe-Should-Retry``, Adyen's ``Transient-Error``); absent is false."""
+    return value is not None and value.strip().lower() == "true"
 
 
 # -- decline advice ----------------------------------------------------------------------------

@@ -54,6 +54,7 @@ __all__ = [
     "SIGNED_FIELDS",
     "decode_hmac_key",
     "event_type_for",
+    "parse_webhook",
     "read_notification",
     "sign",
     "signing_string",
@@ -137,6 +138,20 @@ def event_type_for(event_code: str, success: bool, action: str | None = None) ->
 
 
 # -- webhook verification ----------------------------------------------------------------------
+def parse_webhook(body: bytes, *, hmac_key: SecretStr | None) -> list[WebhookEvent]:
+    """Verify every item's HMAC signature with ``hmac_key`` (any failure refuses the whole
+    delivery), then read the items. Without a key every delivery is refused: an unsigned
+    notification is never trusted."""
+    if hmac_key is None:
+        raise InvalidWebhookError(
+            "no Adyen HMAC key is configured, and an unsigned notification is never "
+            "trusted: pass hmac_key (the hex key from the Customer Area) to the adapter",
+            code=ErrorCode.WEBHOOK_SIGNATURE_INVALID,
+            provider=PROVIDER,
+        )
+    return read_notification(body, decode_hmac_key(hmac_key))
+
+
 def decode_hmac_key(key: SecretStr) -> bytes:
     """The HMAC key as bytes (it is given hex-encoded); ``ValueError`` that never echoes it."""
     try:

@@ -11,8 +11,9 @@ from pydantic import Field, SecretStr
 
 from paygate.adapters.registry import ProviderErrorTables, ProviderSettings, ProviderSpec
 from paygate.adapters.stripe import _codes as codes
-from paygate.adapters.stripe._adapter import AMOUNT_TOO_LARGE, STATUS_CODES, StripeAdapter
+from paygate.adapters.stripe._adapter import StripeAdapter
 from paygate.adapters.stripe._constants import API_VERSION, DEFAULT_BASE_URL, PROVIDER
+from paygate.adapters.stripe._responses import AMOUNT_TOO_LARGE, STATUS_CODES
 
 if TYPE_CHECKING:
     from paygate.testing.contract import ContractAdapter

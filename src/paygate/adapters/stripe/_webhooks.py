@@ -52,6 +52,7 @@ __all__ = [
     "SIGNATURE_HEADER",
     "EventObject",
     "EventRule",
+    "parse_webhook",
     "read_events",
     "verify_signature",
 ]
@@ -160,6 +161,28 @@ EVENT_RULES: Final[Mapping[str, EventRule]] = MappingProxyType(
 
 
 # -- webhook verification ----------------------------------------------------------------------
+def parse_webhook(
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    secret: SecretStr | None,
+    now: float,
+    tolerance: float,
+) -> list[WebhookEvent]:
+    """Verify a delivery's ``Stripe-Signature`` (signature first, then its age), then read
+    its one event. Without a ``secret`` every delivery is refused: an unsigned delivery is
+    never trusted."""
+    if secret is None:
+        raise InvalidWebhookError(
+            "no Stripe webhook secret is configured, and an unsigned delivery is never "
+            "trusted: pass webhook_secret (whsec_...) to the adapter",
+            code=ErrorCode.WEBHOOK_SIGNATURE_INVALID,
+            provider=PROVIDER,
+        )
+    verify_signature(headers, body, secret=secret, now=now, tolerance=tolerance)
+    return read_events(body)
+
+
 def verify_signature(
     headers: Mapping[str, str],
     body: bytes,

@@ -1,0 +1,279 @@
+"""Adyen responses, sans-IO: ``parse_response`` (a ``/payments`` answer as a ``Payment`` or a
+decline, a received capture or void as a ``ModificationReceipt``, a received refund as a pending
+``Refund``) and the error classifier (an error status as a ``paygate.adapters.failures``
+classification, never an exception). The status and code tables are in ``_codes``."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import httpx
+from pydantic import BaseModel
+
+from paygate.adapters.adyen._codes import (
+    CODE_REASONS,
+    DECLINE_FALLBACK,
+    RESULT_STATUS,
+    ResultCode,
+    advice_for,
+    decline_reason_for,
+    error_code_for,
+)
+from paygate.adapters.adyen._constants import PROVIDER, money
+from paygate.adapters.adyen._wire import (
+    AmountWire,
+    CancelResponseWire,
+    CaptureResponseWire,
+    PaymentResponseWire,
+    RefundResponseWire,
+    ServiceErrorWire,
+)
+from paygate.adapters.base import ResponseContext, is_true, parse_retry_after
+from paygate.adapters.failures import (
+    Context,
+    Declined,
+    Failure,
+    InFlight,
+    ProviderError,
+    SchemaViolation,
+    error_status,
+    validate_body,
+)
+from paygate.errors import DeclineReason, ErrorCode
+from paygate.models import (
+    AuthorizeRequest,
+    CaptureRequest,
+    ModificationReceipt,
+    NextAction,
+    Operation,
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundRequest,
+    RefundStatus,
+    Result,
+    VoidRequest,
+    payment_id_of,
+)
+from paygate.money import Money
+
+__all__ = ["parse_response"]
+
+
+# -- response parsers --------------------------------------------------------------------------
+def parse_response(response: httpx.Response, context: ResponseContext) -> Result | Failure:
+    base = Context(
+        provider=PROVIDER,
+        message="",
+        http_status=response.status_code,
+        request_id=response.headers.get("pspreference"),
+        idempotency_key=context.idempotency_key,
+    )
+    if response.status_code >= 300:
+        return _classify(response, context, base)
+    request = context.request
+    if isinstance(request, AuthorizeRequest):
+        payment = validate_body(PaymentResponseWire, response, base)
+        if isinstance(payment, SchemaViolation):
+            return payment
+        return _payment(payment, request, response, base)
+    if isinstance(request, CaptureRequest):
+        capture = validate_body(CaptureResponseWire, response, base)
+        if isinstance(capture, SchemaViolation):
+            return capture
+        return _receipt(capture, Operation.CAPTURE, capture.amount, context, base)
+    if isinstance(request, VoidRequest):
+        cancel = validate_body(CancelResponseWire, response, base)
+        if isinstance(cancel, SchemaViolation):
+            return cancel
+        return _receipt(cancel, Operation.VOID, None, context, base)
+    if isinstance(request, RefundRequest):
+        refund = validate_body(RefundResponseWire, response, base)
+        if isinstance(refund, SchemaViolation):
+            return refund
+        return _refund(refund, context, base)
+    message = f"Adyen has no answer to {request.operation.value}"
+    return ProviderError(replace(base, message=message), ErrorCode.UNSUPPORTED)
+
+
+def _schema_violation(message: str, base: Context, wire: BaseModel) -> SchemaViolation:
+    """An answer that validated but says what paygate cannot use; it keeps what was read."""
+    return SchemaViolation(
+        replace(base, message=message, provider_body=wire.model_dump(mode="json"))
+    )
+
+
+def _money(amount: AmountWire) -> Money | None:
+    try:
+        return money(amount.value, amount.currency)
+    except (KeyError, ValueError):
+        return None
+
+
+def _payment(
+    wire: PaymentResponseWire,
+    request: AuthorizeRequest,
+    response: httpx.Response,
+    base: Context,
+) -> Payment | Failure:
+    base = replace(base, request_id=base.request_id or wire.pspReference)
+    try:
+        result = ResultCode(wire.resultCode)
+    except ValueError:
+        return _schema_violation(
+            f"Adyen answered with a resultCode paygate does not know ({wire.resultCode!r})",
+            base,
+            wire,
+        )
+    status = RESULT_STATUS[result]
+    if status is PaymentStatus.FAILED:
+        return _declined(wire, result, response, base)
+    if wire.pspReference is None:
+        return _schema_violation(
+            f"Adyen answered {wire.resultCode} without a pspReference", base, wire
+        )
+    # Adyen leaves the amount out of some answers (actions to take, pending results): the
+    # requested amount is then the best paygate has, and the integrity check has nothing to
+    # compare it with.
+    amount = request.amount if wire.amount is None else _money(wire.amount)
+    if amount is None:
+        return _schema_violation("Adyen answered with an amount paygate cannot read", base, wire)
+    zero = Money.zero(amount.currency)
+    authorized = amount if status is PaymentStatus.AUTHORIZED else zero
+    captured = zero
+    if status is PaymentStatus.AUTHORIZED and request.capture:
+        # No manualCapture was asked for: Adyen captures the authorisation by itself.
+        status, captured = PaymentStatus.CAPTURED, amount
+    action = wire.action
+    return Payment(
+        id=wire.pspReference,
+        provider=PROVIDER,
+        status=status,
+        amount=amount,
+        amount_authorized=authorized,
+        amount_captured=captured,
+        amount_refunded=zero,
+        reference=wire.merchantReference,
+        idempotency_key=base.idempotency_key,
+        provider_status=wire.resultCode,
+        next_action=NextAction(type=action.type, redirect_url=action.url) if action else None,
+    )
+
+
+def _declined(
+    wire: PaymentResponseWire,
+    result: ResultCode,
+    response: httpx.Response,
+    base: Context,
+) -> Declined:
+    reason = decline_reason_for(
+        wire.refusalReasonCode, wire.refusalReason, DECLINE_FALLBACK[result]
+    )
+    merchant_advice = (wire.additionalData or {}).get("merchantAdviceCode")
+    advice = advice_for(reason, merchant_advice if isinstance(merchant_advice, str) else None)
+    detail = f": {wire.refusalReason}" if wire.refusalReason else ""
+    context = replace(
+        base,
+        message=f"Adyen answered {wire.resultCode}{detail}",
+        provider_code=wire.resultCode,
+        decline_code=wire.refusalReasonCode,
+        payment_id=wire.pspReference,
+        provider_body=response.json(),
+    )
+    return Declined(context, reason, advice)
+
+
+def _receipt(
+    wire: CaptureResponseWire | CancelResponseWire,
+    operation: Operation,
+    amount_wire: AmountWire | None,
+    context: ResponseContext,
+    base: Context,
+) -> ModificationReceipt | Failure:
+    amount = None if amount_wire is None else _money(amount_wire)
+    if amount_wire is not None and amount is None:
+        return _schema_violation(
+            f"Adyen received the {operation.value} with an amount paygate cannot read",
+            replace(base, request_id=base.request_id or wire.pspReference),
+            wire,
+        )
+    return ModificationReceipt(
+        provider=PROVIDER,
+        payment_id=wire.paymentPspReference,
+        operation=operation,
+        modification_id=wire.pspReference,
+        amount=amount,
+        reference=wire.reference,
+        idempotency_key=context.idempotency_key,
+        provider_status=wire.status,
+    )
+
+
+def _refund(wire: RefundResponseWire, context: ResponseContext, base: Context) -> Refund | Failure:
+    amount = _money(wire.amount)
+    if amount is None:
+        return _schema_violation(
+            "Adyen received the refund with an amount paygate cannot read",
+            replace(base, request_id=base.request_id or wire.pspReference),
+            wire,
+        )
+    return Refund(
+        id=wire.pspReference,
+        provider=PROVIDER,
+        payment_id=wire.paymentPspReference,
+        status=RefundStatus.PENDING,  # received; the REFUND webhook says whether it succeeded
+        amount=amount,
+        reference=wire.reference,
+        idempotency_key=context.idempotency_key,
+        provider_status=wire.status,
+    )
+
+
+# -- error classifier --------------------------------------------------------------------------
+def _classify(response: httpx.Response, context: ResponseContext, base: Context) -> Failure:
+    status = response.status_code
+    # Adyen's own word that repeating the request with the same key is safe.
+    transient = is_true(response.headers.get("transient-error"))  # any casing
+    base = replace(
+        base,
+        payment_id=payment_id_of(context.request),
+        provider_retry_hint=True if transient else None,
+        retry_after=parse_retry_after(response.headers),
+    )
+    failed = status >= 500
+    envelope = validate_body(ServiceErrorWire, response, base)
+    if isinstance(envelope, SchemaViolation) or not _adyens(envelope):
+        # An error status without Adyen's ServiceError: judge by the status alone.
+        return error_status(
+            response, base, None, failed=failed, not_processed=transient,
+            own_format="a ServiceError",
+        )  # fmt: skip
+    own = replace(
+        base,
+        message=envelope.message or f"Adyen answered HTTP {status} ({envelope.errorType})",
+        provider_code=envelope.errorCode,
+        provider_body=response.json(),
+        request_id=base.request_id or envelope.pspReference,
+    )
+
+    def adyens() -> Failure:
+        code = error_code_for(envelope.errorCode, status)
+        if code is ErrorCode.IDEMPOTENCY_IN_FLIGHT:
+            # The same key is still being processed (or its first answer is being stored):
+            # the core repeats it with the same key after a backoff, and gets the one answer.
+            return InFlight(own)
+        if transient:
+            return ProviderError(own, ErrorCode.PROVIDER_UNAVAILABLE, not_processed=True)
+        if code is ErrorCode.CARD_DECLINED:
+            reason = CODE_REASONS.get(envelope.errorCode or "", DeclineReason.UNKNOWN)
+            return Declined(own, reason, advice_for(reason, None))
+        return ProviderError(own, code)
+
+    return error_status(response, own, adyens, failed=failed)
+
+
+def _adyens(envelope: ServiceErrorWire) -> bool:
+    """Whether a JSON error body is Adyen's ServiceError: the spec requires no field, but Adyen
+    always names its error (an ``errorCode`` or an ``errorType``). Any other JSON (a proxy's
+    ``{"message": ...}``) says nothing of what Adyen did."""
+    return envelope.errorCode is not None or envelope.errorType is not None

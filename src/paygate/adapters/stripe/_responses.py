@@ -1,0 +1,321 @@
+"""Stripe responses, sans-IO: the status tables, ``parse_response`` (a PaymentIntent, a refund,
+a search page, as canonical results) and the error classifier (an error status as a
+``paygate.adapters.failures`` classification, never an exception)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Final
+
+import httpx
+
+from paygate.adapters.base import ResponseContext, is_true, parse_retry_after
+from paygate.adapters.failures import (
+    Context,
+    Declined,
+    Failure,
+    InFlight,
+    KeyConflict,
+    NotFound,
+    ProviderError,
+    SchemaViolation,
+    error_status,
+    validate_body,
+)
+from paygate.adapters.stripe._codes import advice_for, decline_reason_for, error_code_for
+from paygate.adapters.stripe._constants import CURRENCIES, PROVIDER, REFERENCE_KEY, money
+from paygate.adapters.stripe._requests import wire_amount
+from paygate.adapters.stripe._wire import (
+    ChargeWire,
+    ErrorEnvelopeWire,
+    PaymentIntentWire,
+    RefundWire,
+    SearchResultWire,
+)
+from paygate.errors import ErrorCode
+from paygate.models import (
+    FindRequest,
+    NextAction,
+    Operation,
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundRequest,
+    RefundStatus,
+    Result,
+)
+
+__all__ = [
+    "AMOUNT_TOO_LARGE",
+    "REFUND_STATUS_MAP",
+    "STATUS_CODES",
+    "STATUS_MAP",
+    "IntentStatus",
+    "parse_response",
+]
+
+
+# -- status tables -----------------------------------------------------------------------------
+class IntentStatus(StrEnum):
+    REQUIRES_PAYMENT_METHOD = "requires_payment_method"
+    REQUIRES_CONFIRMATION = "requires_confirmation"
+    REQUIRES_ACTION = "requires_action"
+    PROCESSING = "processing"
+    REQUIRES_CAPTURE = "requires_capture"
+    SUCCEEDED = "succeeded"
+    CANCELED = "canceled"
+
+
+# The canonical status of each PaymentIntent status, before the amounts refine it.
+STATUS_MAP: Final[Mapping[IntentStatus, PaymentStatus]] = MappingProxyType(
+    {
+        IntentStatus.REQUIRES_PAYMENT_METHOD: PaymentStatus.PENDING,  # FAILED after a decline
+        IntentStatus.REQUIRES_CONFIRMATION: PaymentStatus.PENDING,
+        IntentStatus.REQUIRES_ACTION: PaymentStatus.REQUIRES_ACTION,
+        IntentStatus.PROCESSING: PaymentStatus.PENDING,
+        IntentStatus.REQUIRES_CAPTURE: PaymentStatus.AUTHORIZED,
+        IntentStatus.SUCCEEDED: PaymentStatus.CAPTURED,  # or partially captured / refunded
+        IntentStatus.CANCELED: PaymentStatus.VOIDED,
+    }
+)
+
+REFUND_STATUS_MAP: Final[Mapping[str, RefundStatus]] = MappingProxyType(
+    {
+        "pending": RefundStatus.PENDING,
+        "requires_action": RefundStatus.PENDING,
+        "succeeded": RefundStatus.SUCCEEDED,
+        "failed": RefundStatus.FAILED,
+        "canceled": RefundStatus.FAILED,
+    }
+)
+
+# What Stripe's error object is, by its normalized code, where that is more than Stripe's
+# refusal of the request (a ProviderError): a decline (card_error is one too, whatever its
+# code), the key in use or reused, or Stripe's word that it processed nothing (a lock timeout).
+_OWN_ERRORS: Final[Mapping[ErrorCode, type[Declined | InFlight | KeyConflict]]] = MappingProxyType(
+    {
+        ErrorCode.CARD_DECLINED: Declined,
+        ErrorCode.IDEMPOTENCY_IN_FLIGHT: InFlight,
+        ErrorCode.IDEMPOTENCY_CONFLICT: KeyConflict,
+    }
+)
+_NOT_PROCESSED: Final = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.PROVIDER_UNAVAILABLE})
+# amount_too_large means a different thing for each operation.
+AMOUNT_TOO_LARGE: Final[Mapping[Operation, ErrorCode]] = MappingProxyType(
+    {
+        Operation.CAPTURE: ErrorCode.AMOUNT_EXCEEDS_CAPTURABLE,
+        Operation.REFUND: ErrorCode.AMOUNT_EXCEEDS_REFUNDABLE,
+    }
+)
+# Error statuses that arrive without Stripe's error object (a proxy, a load balancer).
+STATUS_CODES: Final[Mapping[int, ErrorCode]] = MappingProxyType(
+    {401: ErrorCode.AUTHENTICATION, 403: ErrorCode.PERMISSION, 404: ErrorCode.NOT_FOUND}
+)
+# 424: a dependency of Stripe's (the card network, an issuer) failed mid-request; for a
+# mutating call Stripe may have acted, like a 500.
+_DEPENDENCY_FAILED: Final = 424
+
+
+# -- response parsers --------------------------------------------------------------------------
+def parse_response(response: httpx.Response, context: ResponseContext) -> Result | Failure:
+    base = Context(
+        provider=PROVIDER,
+        message="",
+        http_status=response.status_code,
+        request_id=response.headers.get("request-id"),
+        idempotency_key=context.idempotency_key,
+    )
+    if response.status_code >= 300:
+        return _classify(response, context, base)
+    request = context.request
+    if isinstance(request, FindRequest):
+        found = validate_body(SearchResultWire, response, base)
+        if isinstance(found, SchemaViolation):
+            return found
+        return _newest_match(found, request, context, base)
+    if isinstance(request, RefundRequest):
+        refund = validate_body(RefundWire, response, base)
+        if isinstance(refund, SchemaViolation):
+            return refund
+        return _refund(refund, context, base)
+    intent = validate_body(PaymentIntentWire, response, base)
+    if isinstance(intent, SchemaViolation):
+        return intent
+    return _payment(intent, context, base)
+
+
+def _payment(
+    intent: PaymentIntentWire, context: ResponseContext, base: Context
+) -> Payment | SchemaViolation:
+    try:
+        base_status = STATUS_MAP[IntentStatus(intent.status)]
+        currency = CURRENCIES[intent.currency.upper()]
+    except (ValueError, KeyError):
+        message = (
+            f"Stripe returned a PaymentIntent with an unknown status or currency "
+            f"({intent.status!r}, {intent.currency!r})"
+        )
+        unread = replace(
+            base,
+            message=message,
+            payment_id=intent.id,
+            provider_body=intent.model_dump(mode="json"),
+        )
+        return SchemaViolation(unread)
+    code = intent.currency.upper()
+    charge = intent.latest_charge if isinstance(intent.latest_charge, ChargeWire) else None
+    authorized = charge.amount if charge and charge.status == "succeeded" else 0
+    captured = intent.amount_received
+    refunded = charge.amount_refunded if charge and charge.captured else 0
+    status = _refine(base_status, intent, captured, refunded)
+    next_action = None
+    if intent.next_action is not None:
+        redirect = intent.next_action.redirect_to_url or {}
+        next_action = NextAction(type=intent.next_action.type, redirect_url=redirect.get("url"))
+    return Payment(
+        id=intent.id,
+        provider=PROVIDER,
+        status=status,
+        amount=currency.from_wire(intent.amount, code),
+        amount_authorized=currency.from_wire(authorized, code),
+        amount_captured=currency.from_wire(captured, code),
+        amount_refunded=currency.from_wire(refunded, code),
+        reference=intent.metadata.get(REFERENCE_KEY),
+        idempotency_key=context.idempotency_key,
+        provider_status=intent.status,
+        next_action=next_action,
+        livemode=intent.livemode,
+    )
+
+
+def _newest_match(
+    page: SearchResultWire, request: FindRequest, context: ResponseContext, base: Context
+) -> Payment | Failure:
+    """The newest PaymentIntent (by ``created``) of the page that carries exactly the reference
+    (and amount) asked for, read as retrieve reads one. Stripe matches metadata without regard
+    to case, so its matches are checked again here. Two created in the same second keep
+    Stripe's order. Only this page is read: past ``SEARCH_LIMIT`` matches, the caller reused
+    the reference."""
+    wanted: tuple[int, str] | None = None
+    if request.amount is not None:
+        wanted = (wire_amount(request.amount), request.amount.currency.lower())
+    matches = [
+        intent
+        for intent in page.data
+        if intent.metadata.get(REFERENCE_KEY) == request.reference
+        and (wanted is None or (intent.amount, intent.currency.lower()) == wanted)
+    ]
+    if not matches:
+        asked = f"reference {request.reference!r}"
+        if request.amount is not None:
+            asked += f" and amount {request.amount}"
+        more = " (Stripe had more results than the page read)" if page.has_more else ""
+        return NotFound(
+            replace(
+                base,
+                message=f"no Stripe PaymentIntent found with {asked}{more}. Stripe's search is "
+                "eventually consistent: a payment created in the last minute (longer during an "
+                "incident) may not show yet, so search again later before concluding there is "
+                "none",
+            )
+        )
+    if len(matches) > 1 and any(intent.created is None for intent in matches):
+        return SchemaViolation(
+            replace(
+                base,
+                message="Stripe returned matching PaymentIntents without their creation time, "
+                "so the newest cannot be told",
+                provider_body=page.model_dump(mode="json"),
+            )
+        )
+    newest = max(matches, key=lambda intent: intent.created or 0)  # the first of equals
+    return _payment(newest, context, base)
+
+
+def _refine(
+    status: PaymentStatus, intent: PaymentIntentWire, captured: int, refunded: int
+) -> PaymentStatus:
+    if status is PaymentStatus.PENDING and intent.last_payment_error is not None:
+        return PaymentStatus.FAILED
+    if status is not PaymentStatus.CAPTURED:
+        return status
+    if refunded and refunded >= captured:
+        return PaymentStatus.REFUNDED
+    if refunded:
+        return PaymentStatus.PARTIALLY_REFUNDED
+    if captured < intent.amount:
+        return PaymentStatus.PARTIALLY_CAPTURED
+    return PaymentStatus.CAPTURED
+
+
+def _refund(refund: RefundWire, context: ResponseContext, base: Context) -> Refund | Failure:
+    status = REFUND_STATUS_MAP.get(refund.status or "")
+    if status is None or refund.payment_intent is None or refund.currency.upper() not in CURRENCIES:
+        message = (
+            f"Stripe returned a refund paygate cannot read (status {refund.status!r}, "
+            f"payment_intent {refund.payment_intent!r}, currency {refund.currency!r})"
+        )
+        return SchemaViolation(
+            replace(base, message=message, provider_body=refund.model_dump(mode="json"))
+        )
+    return Refund(
+        id=refund.id,
+        provider=PROVIDER,
+        payment_id=refund.payment_intent,
+        status=status,
+        amount=money(refund.amount, refund.currency),
+        reference=(refund.metadata or {}).get(REFERENCE_KEY),
+        idempotency_key=context.idempotency_key,
+        provider_status=refund.status or "",
+    )
+
+
+# -- error classifier --------------------------------------------------------------------------
+def _classify(response: httpx.Response, context: ResponseContext, base: Context) -> Failure:
+    status = response.status_code
+    base = replace(
+        base,
+        provider_retry_hint=_should_retry(response),
+        retry_after=parse_retry_after(response.headers),
+    )
+    failed = status >= 500 or status == _DEPENDENCY_FAILED
+    envelope = validate_body(ErrorEnvelopeWire, response, base)
+    if isinstance(envelope, SchemaViolation):
+        # An error status without Stripe's error object: judge by the status alone.
+        return error_status(response, base, None, failed=failed)
+    error = envelope.error
+    own = replace(
+        base,
+        message=error.message or f"Stripe answered HTTP {status} ({error.type})",
+        provider_code=error.code or error.type,
+        decline_code=error.decline_code,
+        provider_body=response.json(),
+        payment_id=error.payment_intent.id if error.payment_intent else None,
+    )
+
+    def stripes() -> Failure:
+        code = error_code_for(error.type, error.code)
+        if error.code is None:  # e.g. a bad key: 401, type invalid_request_error, no code
+            code = STATUS_CODES.get(status, code)
+        if error.code == "amount_too_large":
+            code = AMOUNT_TOO_LARGE.get(context.request.operation, code)
+        kind = Declined if error.type == "card_error" else _OWN_ERRORS.get(code)
+        if kind is Declined:
+            reason = decline_reason_for(error.decline_code, error.code)
+            return Declined(own, reason, advice_for(reason, error.advice_code))
+        if kind is not None:
+            return kind(own)
+        return ProviderError(own, code, not_processed=code in _NOT_PROCESSED)
+
+    return error_status(response, own, stripes, failed=failed or error.type == "api_error")
+
+
+def _should_retry(response: httpx.Response) -> bool | None:
+    """Stripe's own hint. A replayed 5xx is saved under the key: repeating it replays it again."""
+    if response.status_code >= 500 and is_true(response.headers.get("idempotent-replayed")):
+        return False
+    value = response.headers.get("stripe-should-retry")
+    return None if value is None else is_true(value)
