@@ -49,7 +49,7 @@ RULES: Final = (
     (r"\bAsyncProviderClient\b", "ProviderClient"),
     (r"\bhttpx\.AsyncClient\b", "httpx.Client"),
     (r"\bhttpx\.AsyncBaseTransport\b", "httpx.BaseTransport"),
-    (r"\basync_retrying\b", "retrying"),
+    (r"\btenacity\.AsyncRetrying\b", "tenacity.Retrying"),
     (r"\badmit_async\b", "admit"),
     (r"\brecord_async\b", "record"),
     (r"\babandon_async\b", "abandon"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import tenacity
 
 from paygate import RetryPolicy
 from paygate.errors import (
@@ -118,7 +119,7 @@ def _call(c: CallRetry, attempt: _Failing) -> str:
     except PaymentError as first:
         if c.first_failure(first) is None:
             raise
-        result: str = c.retrying()(attempt)
+        result: str = tenacity.Retrying(sleep=lambda _: None, **c.strategies())(attempt)
         return result
 
 

@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any, Literal, Self, TypeVar
 
 import httpx
+import tenacity
 
 from paygate import _outcomes
 from paygate._primitives import AsyncPrimitives
@@ -377,7 +378,8 @@ class AsyncGateway(Constructors):
                 if wait is None:
                     raise
                 await self._io.sleep(wait)
-                result = await retry.async_retrying()(self._attempt, prepared, deadline)
+                loop = tenacity.AsyncRetrying(sleep=self._io.sleep, **retry.strategies())
+                result = await loop(self._attempt, prepared, deadline)
         except PaymentError as error:
             final = retry.finish(error)
             steps.log_call(prepared, started, retry.attempts, final.code.value)

@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Any, Literal, Self, TypeVar
 
 import httpx
+import tenacity
 
 from paygate import _outcomes
 from paygate._primitives import Primitives
@@ -378,7 +379,8 @@ class Gateway(Constructors):
                 if wait is None:
                     raise
                 self._io.sleep(wait)
-                result = retry.retrying()(self._attempt, prepared, deadline)
+                loop = tenacity.Retrying(sleep=self._io.sleep, **retry.strategies())
+                result = loop(self._attempt, prepared, deadline)
         except PaymentError as error:
             final = retry.finish(error)
             steps.log_call(prepared, started, retry.attempts, final.code.value)

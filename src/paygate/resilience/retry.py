@@ -25,9 +25,7 @@ after ``wait`` has set it, as tenacity's own ``stop_before_delay`` does; tenacit
 
 from __future__ import annotations
 
-import asyncio
 import random
-import time
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -157,7 +155,9 @@ class CallRetry:
     def _count(self, state: tenacity.RetryCallState) -> None:
         self.attempts = state.attempt_number + self._offset
 
-    def _strategies(self) -> dict[str, Any]:
+    def strategies(self) -> dict[str, Any]:
+        """The keyword arguments of a tenacity loop (``tenacity.Retrying`` for the blocking
+        gateway, ``tenacity.AsyncRetrying`` for the asyncio one, each with its own sleep)."""
         return {
             "retry": self._retry,
             "wait": self._wait,
@@ -165,11 +165,3 @@ class CallRetry:
             "before": self._count,
             "reraise": True,
         }
-
-    def retrying(self) -> tenacity.Retrying:
-        """A tenacity loop for the blocking gateway."""
-        return tenacity.Retrying(sleep=time.sleep, **self._strategies())
-
-    def async_retrying(self) -> tenacity.AsyncRetrying:
-        """The same loop for the asyncio gateway; only the sleeping differs."""
-        return tenacity.AsyncRetrying(sleep=asyncio.sleep, **self._strategies())
