@@ -96,6 +96,20 @@ class Context:
     retry_after: float | None = None
     provider_retry_hint: bool | None = None
 
+    @classmethod
+    def of_answer(
+        cls, provider: str, response: httpx.Response, request_id: str | None, key: str | None
+    ) -> Context:
+        """The context of an answer as it arrives: its status, the provider's request id (each
+        provider names its header) and the call's idempotency key; no message yet."""
+        return cls(
+            provider=provider,
+            message="",
+            http_status=response.status_code,
+            request_id=request_id,
+            idempotency_key=key,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Declined:

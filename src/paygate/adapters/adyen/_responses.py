@@ -62,13 +62,8 @@ __all__ = ["parse_response"]
 
 # -- response parsers --------------------------------------------------------------------------
 def parse_response(response: httpx.Response, context: ResponseContext) -> Result | Failure:
-    base = Context(
-        provider=PROVIDER,
-        message="",
-        http_status=response.status_code,
-        request_id=response.headers.get("pspreference"),
-        idempotency_key=context.idempotency_key,
-    )
+    request_id = response.headers.get("pspreference")
+    base = Context.of_answer(PROVIDER, response, request_id, context.idempotency_key)
     if response.status_code >= 300:
         return _classify(response, context, base)
     request = context.request

@@ -121,13 +121,8 @@ _DEPENDENCY_FAILED: Final = 424
 
 # -- response parsers --------------------------------------------------------------------------
 def parse_response(response: httpx.Response, context: ResponseContext) -> Result | Failure:
-    base = Context(
-        provider=PROVIDER,
-        message="",
-        http_status=response.status_code,
-        request_id=response.headers.get("request-id"),
-        idempotency_key=context.idempotency_key,
-    )
+    request_id = response.headers.get("request-id")
+    base = Context.of_answer(PROVIDER, response, request_id, context.idempotency_key)
     if response.status_code >= 300:
         return _classify(response, context, base)
     request = context.request
