@@ -87,6 +87,9 @@ AMBIGUOUS = {
     Kind.UNREAD,
     Kind.MISMATCH,
     Kind.TRANSPORT,
+    # The provider is still running a request under the key: this call's earlier attempt, or
+    # an earlier call's whose own record may be missing.
+    Kind.IN_FLIGHT,
 }
 
 
@@ -132,7 +135,6 @@ def test_only_a_mutating_call_that_may_have_been_acted_on_is_unknown(
         (EXAMPLES[Kind.REFUSED], InvalidRequestError),
         (EXAMPLES[Kind.NOT_PROCESSED], RetriableError),
         (EXAMPLES[Kind.RATE_LIMITED], RetriableError),
-        (EXAMPLES[Kind.IN_FLIGHT], IdempotencyInFlight),
         (EXAMPLES[Kind.KEY_CONFLICT], IdempotencyConflict),
         (EXAMPLES[Kind.NOT_FOUND], TerminalError),
         (EXAMPLES[Kind.UNSENDABLE], InvalidRequestError),
@@ -150,6 +152,15 @@ def test_a_transport_failure_is_retriable_until_a_mutating_request_may_have_left
     assert type(decide(failure, mutating=True, reach=Reach.NOT_SENT)) is RetriableError
     assert type(decide(failure, mutating=True, reach=Reach.SENT)) is OutcomeUnknown
     assert type(decide(failure, mutating=False, reach=Reach.SENT)) is RetriableError
+
+
+def test_a_key_the_provider_is_still_running_is_an_unknown_outcome_of_a_mutating_call() -> None:
+    """Clearing the call's intent on it would drop the only trace of the request the provider
+    is running under the key, when an earlier call's record of it could not be written."""
+    failure = EXAMPLES[Kind.IN_FLIGHT]
+    assert type(decide(failure, mutating=False, reach=Reach.ANSWERED)) is IdempotencyInFlight
+    unknown = decide(failure, mutating=True, reach=Reach.ANSWERED)
+    assert type(unknown) is OutcomeUnknown and unknown.code is ErrorCode.IDEMPOTENCY_IN_FLIGHT
 
 
 def test_a_5xx_is_retriable_on_a_read_and_unknown_on_a_mutating_call() -> None:

@@ -33,6 +33,7 @@ from paygate.errors import (
     OutcomeUnknown,
     PaymentError,
 )
+from paygate.models import AuthorizeRequest, validated
 from paygate.records import MemoryRecordStore
 from paygate.testing import AdyenSimulator, Fault, StripeSimulator
 
@@ -385,3 +386,42 @@ def test_a_webhook_that_beats_the_lost_answer_lands_on_the_calls_own_record(
         assert resolution.settled and resolution.detail == f"found {payment['pspReference']}"
         assert gw.unknown_payments() == []
         assert gw.payment_record(payment["pspReference"]).status is S.AUTHORIZED
+
+
+def test_a_key_stripe_is_still_running_is_kept_unknown_and_settled_by_its_answer(
+    make_gateway: Callable[..., Any], sim: StripeSimulator, api_key: str
+) -> None:
+    """An earlier request under the key is still running at Stripe (an earlier call's, whose
+    own record could not be written): a call that meets it (409 idempotency_key_in_use on every
+    attempt) records an unknown outcome instead of dropping its intent, and the resolver settles
+    it with the payment Stripe made. Dropping it would leave that payment on no record."""
+    gw = make_gateway(
+        timeout=Timeout(total=0.6),
+        retry=RetryPolicy(max_attempts=3, initial_backoff=0.01, max_backoff=0.02),
+    )
+    amount, key = Money("41.00", "EUR"), "held-key"
+    request = validated(AuthorizeRequest, amount=amount, source=VISA, reference="o-held")
+    earlier = StripeAdapter(api_key, base_url=sim.url).build_request(request, idempotency_key=key)
+    sim.inject(Fault.latency(1.5), times=1, method="POST", path=PI_PATH)
+    answered: list[httpx.Response] = []
+
+    def send_earlier() -> None:
+        with httpx.Client() as client:
+            answered.append(client.send(earlier))
+
+    sender = threading.Thread(target=send_earlier)
+    sender.start()
+    while not sim.requests:  # the earlier request has reached Stripe and holds the key
+        time.sleep(0.01)
+    with pytest.raises(OutcomeUnknown) as unknown:
+        gw.authorize(amount, source=VISA, reference="o-held", idempotency_key=key)
+    assert unknown.value.code is ErrorCode.IDEMPOTENCY_IN_FLIGHT
+    listed = gw.unknown_payments()
+    assert [u.idempotency_key for r in listed for u in r.unknown] == [key]
+    sender.join()
+    assert answered[0].status_code == 200  # Stripe made the payment meanwhile
+    [resolution] = gw.resolve_unknown(due_by=LATER)
+    assert resolution.settled, resolution
+    payment_id = answered[0].json()["id"]
+    record = gw.payment_record(payment_id)
+    assert record is not None and record.status is S.AUTHORIZED and gw.unknown_payments() == []

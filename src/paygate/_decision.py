@@ -54,6 +54,9 @@ _T: Final[_Pair] = (TerminalError, TerminalError)
 _REFUSED: Final[_Pair] = (InvalidRequestError, InvalidRequestError)
 _DECLINED: Final[_Pair] = (CardDeclinedError, CardDeclinedError)
 _IN_FLIGHT: Final[_Pair] = (IdempotencyInFlight, IdempotencyInFlight)
+# The provider is still running a request under the key (this call's earlier attempt, or an
+# earlier call's, whose own record may not have been written): what it will do is unknown.
+_IN_FLIGHT_THERE: Final[_Pair] = (IdempotencyInFlight, OutcomeUnknown)
 _CONFLICT: Final[_Pair] = (IdempotencyConflict, IdempotencyConflict)
 _RU: Final[_Pair] = (RetriableError, OutcomeUnknown)  # a read may be asked again
 _TU: Final[_Pair] = (TerminalError, OutcomeUnknown)  # a read's answer stands as it is
@@ -65,7 +68,7 @@ _ROWS: Final[tuple[tuple[Kind, _Pair, _Pair, _Pair], ...]] = (
     (Kind.REFUSED,            _REFUSED,    _REFUSED,    _REFUSED),
     (Kind.NOT_PROCESSED,      _R,          _R,          _R),
     (Kind.RATE_LIMITED,       _R,          _R,          _R),
-    (Kind.IN_FLIGHT,          _IN_FLIGHT,  _IN_FLIGHT,  _IN_FLIGHT),
+    (Kind.IN_FLIGHT,          _IN_FLIGHT,  _IN_FLIGHT_THERE, _IN_FLIGHT_THERE),
     (Kind.KEY_CONFLICT,       _CONFLICT,   _CONFLICT,   _CONFLICT),
     (Kind.NOT_FOUND,          _T,          _T,          _T),
     (Kind.PROVIDER_FAILED,    _R,          _RU,         _RU),

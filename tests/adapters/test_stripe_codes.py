@@ -35,6 +35,7 @@ from paygate.errors import (
     ErrorCode,
     IdempotencyInFlight,
     InvalidRequestError,
+    OutcomeUnknown,
     RetryAdvice,
 )
 from paygate.models import AuthorizeRequest
@@ -282,7 +283,9 @@ def test_unknown_code_on_a_400_is_an_invalid_request() -> None:
     assert result.provider_code == "brand_new_code"
 
 
-def test_idempotency_key_in_use_is_in_flight() -> None:
+def test_idempotency_key_in_use_is_an_unknown_outcome_of_a_payment() -> None:
+    """Stripe is still running a request under the key: what it will do is unknown, and the
+    call is repeated under the key (Stripe then replays that request's answer)."""
     result = stripe_error(409, "invalid_request_error", "idempotency_key_in_use")
-    assert isinstance(result, IdempotencyInFlight)
-    assert result.code is ErrorCode.IDEMPOTENCY_IN_FLIGHT and result.retriable is True
+    assert isinstance(result, OutcomeUnknown) and not isinstance(result, IdempotencyInFlight)
+    assert result.code is ErrorCode.IDEMPOTENCY_IN_FLIGHT and result.idempotency_key == "k1"

@@ -44,7 +44,12 @@ from paygate.resilience.deadline import Deadline
 from paygate.resilience.policies import RetryPolicy
 
 _REPEATABLE_UNKNOWNS: Final = frozenset(
-    {ErrorCode.TIMEOUT, ErrorCode.NETWORK, ErrorCode.PROVIDER_UNAVAILABLE}
+    {
+        ErrorCode.TIMEOUT,
+        ErrorCode.NETWORK,
+        ErrorCode.PROVIDER_UNAVAILABLE,
+        ErrorCode.IDEMPOTENCY_IN_FLIGHT,  # the provider replays the request it is running
+    }
 )
 
 
