@@ -4,7 +4,7 @@ Private. After changing ``paygate/errors.py`` or a provider's code tables, run::
 
     paygate errors --format markdown > docs/errors.md
 
-``tests/test_error_guide.py`` fails while the committed page differs from ``render_markdown()``,
+``tests/cli/test_error_guide.py`` fails while the committed page differs from ``render_markdown()``,
 and checks the tree drawn in ``paygate.errors``' docstring against the real classes.
 
 What comes from where: the tree is the one drawn in ``paygate.errors``' docstring; the leaves'

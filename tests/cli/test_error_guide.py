@@ -10,7 +10,7 @@ import pytest
 from paygate.cli import _error_guide as guide
 from paygate.errors import DeclineReason, ErrorCode, PaymentError, RetryAdvice
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
 
 
 def test_docs_errors_md_is_current() -> None:

@@ -14,7 +14,7 @@ from paygate.testing._contract_scenarios import SCENARIOS, Scenario
 from paygate.testing.contract import Contract
 
 runner = CliRunner()
-DOC = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
 
 
 @pytest.fixture(autouse=True)
