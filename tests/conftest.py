@@ -1,4 +1,5 @@
-"""Shared fixtures: a Stripe simulator, and gateways of both kinds wired to it.
+"""Shared fixtures: the simulators (the shipped pytest plugin's, reset around each test), and
+gateways of both kinds wired to them.
 
 Every gateway test runs twice, through ``Gateway`` and through ``AsyncGateway``; the async twin
 is driven from the test's thread through one persistent event loop, so a test reads the same.
@@ -70,17 +71,10 @@ def api_key() -> str:
     return API_KEY
 
 
-@pytest.fixture(scope="session")
-def stripe_sim() -> Iterator[StripeSimulator]:
-    with StripeSimulator() as sim:
-        yield sim
-
-
 @pytest.fixture
-def sim(stripe_sim: StripeSimulator) -> Iterator[StripeSimulator]:
-    stripe_sim.reset()
-    yield stripe_sim
-    stripe_sim.reset()
+def sim(paygate_stripe_sim: StripeSimulator) -> StripeSimulator:
+    """The plugin's Stripe simulator, reset before and after the test."""
+    return paygate_stripe_sim
 
 
 @pytest.fixture(params=["sync", "async"])
@@ -97,17 +91,10 @@ def make_gateway(
     )
 
 
-@pytest.fixture(scope="session")
-def adyen_session_sim() -> Iterator[AdyenSimulator]:
-    with AdyenSimulator() as sim:
-        yield sim
-
-
 @pytest.fixture
-def adyen_sim(adyen_session_sim: AdyenSimulator) -> Iterator[AdyenSimulator]:
-    adyen_session_sim.reset()
-    yield adyen_session_sim
-    adyen_session_sim.reset()
+def adyen_sim(paygate_adyen_sim: AdyenSimulator) -> AdyenSimulator:
+    """The plugin's Adyen simulator, reset before and after the test."""
+    return paygate_adyen_sim
 
 
 @pytest.fixture(params=["sync", "async"])

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, TypeVar
@@ -22,6 +21,7 @@ import httpx
 
 from paygate.errors import ErrorCode, InvalidRequestError
 from paygate.resilience.breaker import StateBackend
+from paygate.resilience.clock import Clock
 from paygate.resilience.deadline import Deadline
 from paygate.transports import aread_body, read_body
 
@@ -35,11 +35,13 @@ _WALL_SLACK: Final = 0.05
 
 
 class Primitives:
-    """The blocking verbs."""
+    """The blocking verbs; sleeping is the gateway's clock's."""
 
-    @staticmethod
-    def sleep(seconds: float) -> None:
-        time.sleep(seconds)
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    def sleep(self, seconds: float) -> None:
+        self._clock.sleep(seconds)
 
     @staticmethod
     def call(blocking: bool, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -74,14 +76,15 @@ class Primitives:
 
 
 class AsyncPrimitives:
-    """The asyncio verbs, bound to the event loop that first uses them."""
+    """The asyncio verbs, bound to the event loop that first uses them; sleeping is the
+    gateway's clock's."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
         self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
 
-    @staticmethod
-    async def sleep(seconds: float) -> None:
-        await asyncio.sleep(seconds)
+    async def sleep(self, seconds: float) -> None:
+        await self._clock.sleep_async(seconds)
 
     @staticmethod
     async def call(blocking: bool, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

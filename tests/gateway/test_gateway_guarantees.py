@@ -35,7 +35,7 @@ from paygate.errors import (
 from paygate.gateway import _steps as steps
 from paygate.idempotency import MemoryStore
 from paygate.models import AuthorizeRequest, validated
-from paygate.testing import Fault, StripeSimulator
+from paygate.testing import FakeClock, MockProvider, StripeSimulator
 
 VISA = PaymentSource.token("pm_card_visa")
 PI_PATH = "/v1/payment_intents"
@@ -168,19 +168,22 @@ def test_a_read_of_another_payment_is_refused() -> None:
     assert not isinstance(mismatch.value, OutcomeUnknown)  # a read moves no money
 
 
-def test_no_call_outlives_its_deadline(sim: StripeSimulator, api_key: str) -> None:
-    sim.inject(Fault.latency(5.0), times=None, method="POST", path=PI_PATH)
+def test_no_call_outlives_its_deadline() -> None:
+    clock = FakeClock()
+
+    def silent(request: httpx.Request) -> None:  # every attempt waits out its read timeout
+        clock.advance(request.extensions["timeout"]["read"])
+        raise httpx.ReadTimeout("no answer", request=request)
+
+    mock = MockProvider("stripe", silent, clock=clock)
     timeout = Timeout(read=0.3, total=1.0)
     retry = RetryPolicy(max_attempts=10, initial_backoff=0.05, max_backoff=0.1)
-    with Gateway.for_stripe(api_key, base_url=sim.url, timeout=timeout, retry=retry) as gw:
-        started = time.monotonic()
-        with pytest.raises(OutcomeUnknown) as unknown:
-            gw.authorize(Money("5.00", "EUR"), source=VISA, reference="order-slow")
-        elapsed = time.monotonic() - started
-    assert elapsed < 1.5, elapsed  # the deadline, plus scheduling slack
+    with mock.gateway(timeout=timeout, retry=retry) as gw, pytest.raises(OutcomeUnknown) as unknown:
+        gw.authorize(Money("5.00", "EUR"), source=VISA, reference="order-slow")
     assert unknown.value.code is ErrorCode.TIMEOUT
-    sent = [r for r in sim.requests if r.path == PI_PATH]
-    assert len(sent) >= 2 and len({r.idempotency_key for r in sent}) == 1
+    assert clock.elapsed <= 1.0 + 1e-9  # attempts and waits, all within the deadline
+    sent = mock.requests
+    assert len(sent) >= 3 and len({r.headers["idempotency-key"] for r in sent}) == 1
 
 
 def test_a_crashed_owners_key_is_retaken_and_settled_without_a_second_charge(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -39,7 +38,7 @@ from paygate.errors import (
     TerminalError,
 )
 from paygate.records import SQLiteRecordStore
-from paygate.testing import Fault, StripeSimulator
+from paygate.testing import FakeClock, Fault, StripeSimulator
 
 VISA = PaymentSource.token("pm_card_visa")
 EUR = "EUR"
@@ -144,11 +143,11 @@ def test_500_after_commit_that_persists_is_outcome_unknown_not_failure(
 def test_429_waits_at_least_retry_after(
     make_gateway: Callable[..., Any], sim: StripeSimulator
 ) -> None:
-    gw = make_gateway()
+    clock = FakeClock()
+    gw = make_gateway(clock=clock)
     sim.inject(Fault.rate_limited(retry_after=0.4), times=1, method="POST", path=PI_PATH)
-    started = time.monotonic()
     p = gw.authorize(eur("3.00"), source=VISA, reference="order-429")
-    assert time.monotonic() - started >= 0.4
+    assert clock.sleeps == [0.4]  # at least Retry-After, over a backoff of at most 0.01 s
     assert p.status is PaymentStatus.AUTHORIZED
     assert sim.request_count(method="POST", path=PI_PATH) == 2
 
@@ -156,13 +155,13 @@ def test_429_waits_at_least_retry_after(
 def test_retry_after_beyond_the_policy_ends_the_call_at_once(
     make_gateway: Callable[..., Any], sim: StripeSimulator
 ) -> None:
-    gw = make_gateway(retry=RetryPolicy(max_attempts=3, max_retry_after=1.0))
+    clock = FakeClock()
+    gw = make_gateway(retry=RetryPolicy(max_attempts=3, max_retry_after=1.0), clock=clock)
     sim.inject(Fault.rate_limited(retry_after=30), times=1, method="POST", path=PI_PATH)
-    started = time.monotonic()
     with pytest.raises(RetriableError) as limited:
         gw.authorize(eur("3.00"), source=VISA, reference="order-429-long")
     assert limited.value.code is ErrorCode.RATE_LIMITED and limited.value.retry_after == 30
-    assert time.monotonic() - started < 1.0
+    assert clock.sleeps == []
     assert sim.payment_intents(reference="order-429-long") == []
 
 
@@ -215,23 +214,23 @@ def test_three_ds_required_is_requires_action(make_gateway: Callable[..., Any]) 
 def test_open_breaker_fails_fast_and_recovers_through_half_open(
     make_gateway: Callable[..., Any], sim: StripeSimulator
 ) -> None:
+    clock = FakeClock()
     gw = make_gateway(
         retry=RetryPolicy(max_attempts=1),
-        breaker=BreakerPolicy(failure_threshold=2, reset_timeout=0.3),
+        breaker=BreakerPolicy(failure_threshold=2, reset_timeout=30.0),
+        clock=clock,
     )
     sim.inject(Fault.server_error(503), times=None)
     for n in range(2):  # a 503 to a payment may come after the commit: an unknown outcome
         with pytest.raises(OutcomeUnknown):
             gw.authorize(eur("1.00"), source=VISA, reference=f"order-b{n}")
     reached = len(sim.requests)
-    started = time.perf_counter()
     with pytest.raises(CircuitOpen):
         gw.authorize(eur("1.00"), source=VISA, reference="order-b3")
-    assert time.perf_counter() - started < 0.05
     assert len(sim.requests) == reached  # refused without reaching the provider
 
     sim.clear_faults()
-    time.sleep(0.35)
+    clock.advance(30.0)
     p = gw.authorize(eur("1.00"), source=VISA, reference="order-b4")  # the half-open probe
     assert p.status is PaymentStatus.AUTHORIZED
     assert gw.breaker.state == "closed"

@@ -69,30 +69,28 @@ def _adyen_card(holder: str) -> PaymentSource:
 def world(
     request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
-    stripe_sim: StripeSimulator,
-    adyen_session_sim: AdyenSimulator,
-) -> Iterator[World]:
+    sim: StripeSimulator,
+    adyen_sim: AdyenSimulator,
+) -> World:
     for name in [n for n in os.environ if n.startswith("PAYGATE_")]:
         monkeypatch.delenv(name)
     common = {"RETRY__INITIAL_BACKOFF": "0.01", "RETRY__MAX_BACKOFF": "0.05",
               "TIMEOUT__READ": "0.3", "PROVIDER": request.param}  # fmt: skip
     if request.param == "stripe":
-        sim: StripeSimulator | AdyenSimulator = stripe_sim
-        env = {"STRIPE__API_KEY": "sk_test_swap", "STRIPE__BASE_URL": stripe_sim.url,
-               "STRIPE__WEBHOOK_SECRET": stripe_sim.webhook_secret}  # fmt: skip
+        chosen: StripeSimulator | AdyenSimulator = sim
+        env = {"STRIPE__API_KEY": "sk_test_swap", "STRIPE__BASE_URL": sim.url,
+               "STRIPE__WEBHOOK_SECRET": sim.webhook_secret}  # fmt: skip
         approved = PaymentSource.token("pm_card_visa")
         poor = PaymentSource.token("pm_card_visa_chargeDeclinedInsufficientFunds")
     else:
-        sim = adyen_session_sim
-        env = {"ADYEN__API_KEY": "AQE_swap", "ADYEN__BASE_URL": f"{sim.url}/v71",
-               "ADYEN__MERCHANT_ACCOUNT": adyen_session_sim.merchant_account,
-               "ADYEN__HMAC_KEY": adyen_session_sim.hmac_key}  # fmt: skip
+        chosen = adyen_sim
+        env = {"ADYEN__API_KEY": "AQE_swap", "ADYEN__BASE_URL": f"{adyen_sim.url}/v71",
+               "ADYEN__MERCHANT_ACCOUNT": adyen_sim.merchant_account,
+               "ADYEN__HMAC_KEY": adyen_sim.hmac_key}  # fmt: skip
         approved, poor = _adyen_card("APPROVED"), _adyen_card("NOT_ENOUGH_BALANCE")
     for name, value in {**common, **env}.items():
         monkeypatch.setenv(f"PAYGATE_{name}", value)
-    sim.reset()
-    yield World(request.param, sim, approved, poor)
-    sim.reset()
+    return World(request.param, chosen, approved, poor)
 
 
 @pytest.fixture(params=["sync", "async"])

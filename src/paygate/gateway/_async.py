@@ -7,7 +7,6 @@ one; the blocking twin (``_sync.py``) is generated from it by ``scripts/unasync.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from types import TracebackType
@@ -75,7 +74,7 @@ class AsyncGateway(Constructors):
             transport=transport, limits=p.http_limits(), follow_redirects=False
         )
         self._bulkhead = AsyncBulkhead(p.provider, p.bulkhead)
-        self._io = AsyncPrimitives()
+        self._io = AsyncPrimitives(p.clock)
         self._reconciler = AsyncReconciler(p, self._io, self._run)
 
     # -- accessors -----------------------------------------------------------------------------
@@ -270,8 +269,9 @@ class AsyncGateway(Constructors):
     # -- the call ------------------------------------------------------------------------------
     async def _run(self, request: OperationRequest, *, fingerprint: str | None = None) -> Result:
         self._io.check_loop()
-        prepared = steps.admitted(self._pipeline, request, fingerprint)
-        with Deadline(self._pipeline.timeout.total) as deadline:  # the wall: stores, sockets
+        p = self._pipeline
+        prepared = steps.admitted(p, request, fingerprint)
+        with Deadline(p.timeout.total, p.clock.monotonic) as deadline:  # the wall: stores, sockets
             if not prepared.mutating:
                 return await self._read(prepared, deadline)
             return await self._mutate(prepared, deadline)
@@ -320,8 +320,8 @@ class AsyncGateway(Constructors):
         """The idempotency store's lease on the call's key (its token), or the outcome stored
         under it; waits, within the policy and the deadline, while another call holds it."""
         assert prepared.key is not None and prepared.fingerprint is not None
-        policy, store = self._pipeline.idempotency, self.store
-        give_up = time.monotonic() + min(policy.in_flight_wait, deadline.remaining())
+        policy, store, clock = self._pipeline.idempotency, self.store, self._pipeline.clock
+        give_up = clock.monotonic() + min(policy.in_flight_wait, deadline.remaining())
         while True:
             try:
                 begun: BeginResult = await self._io.call(
@@ -336,7 +336,7 @@ class AsyncGateway(Constructors):
             decided = steps.begun(self.provider, prepared, begun)
             if decided is not None:
                 return decided
-            if time.monotonic() >= give_up:
+            if clock.monotonic() >= give_up:
                 raise steps.in_flight(self.provider, prepared)
             await self._io.sleep(policy.poll_interval)
 
@@ -369,7 +369,8 @@ class AsyncGateway(Constructors):
         """The attempts of one call: the first, then tenacity's retries of what may be
         repeated, within the deadline."""
         retry = steps.new_retry(self._pipeline, prepared, deadline)
-        started = time.monotonic()
+        clock = self._pipeline.clock
+        started = clock.monotonic()
         try:
             try:
                 result: Result = await self._attempt(prepared, deadline)
@@ -382,11 +383,11 @@ class AsyncGateway(Constructors):
                 result = await loop(self._attempt, prepared, deadline)
         except PaymentError as error:
             final = retry.finish(error)
-            steps.log_call(prepared, started, retry.attempts, final.code.value)
+            steps.log_call(prepared, clock.monotonic() - started, retry.attempts, final.code.value)
             if final is error:
                 raise
             raise final from error
-        steps.log_call(prepared, started, retry.attempts, "ok")
+        steps.log_call(prepared, clock.monotonic() - started, retry.attempts, "ok")
         return result
 
     async def _attempt(self, prepared: Prepared, deadline: Deadline) -> Result:

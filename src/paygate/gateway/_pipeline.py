@@ -9,6 +9,7 @@ from paygate.adapters.base import Adapter
 from paygate.idempotency import IdempotencyStore, MemoryStore
 from paygate.records import MemoryRecordStore, RecordStore
 from paygate.resilience.breaker import CircuitBreaker, StateBackend
+from paygate.resilience.clock import SYSTEM_CLOCK, Clock
 from paygate.resilience.policies import (
     BreakerPolicy,
     BulkheadPolicy,
@@ -38,6 +39,7 @@ class Pipeline:
         bulkhead: BulkheadPolicy | None = None,
         idempotency: IdempotencyPolicy | None = None,
         limits: LimitsPolicy | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.adapter = adapter
         self.provider = adapter.name
@@ -48,8 +50,11 @@ class Pipeline:
         self.bulkhead = bulkhead or BulkheadPolicy()
         self.idempotency = idempotency or IdempotencyPolicy()
         self.limits = limits or LimitsPolicy()
+        self.clock: Clock = clock if clock is not None else SYSTEM_CLOCK
         # Shared breaker state (Redis) makes every instance see one provider's breaker open.
-        self.breaker = CircuitBreaker(adapter.name, breaker or BreakerPolicy(), breaker_state)
+        self.breaker = CircuitBreaker(
+            adapter.name, breaker or BreakerPolicy(), breaker_state, clock=self.clock.time
+        )
         self.owns_store = store is None
         self.owns_records = records is None
         self.owns_breaker_state = False

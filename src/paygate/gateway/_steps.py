@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -299,7 +298,7 @@ def transport_error(provider: str, prepared: Prepared, exc: Exception) -> Paymen
     return decide(failure, mutating=prepared.mutating, reach=reach)
 
 
-def log_call(prepared: Prepared, started: float, attempts: int, outcome: str) -> None:
+def log_call(prepared: Prepared, elapsed: float, attempts: int, outcome: str) -> None:
     if not logger.isEnabledFor(logging.INFO):
         return
     logger.info(
@@ -309,7 +308,7 @@ def log_call(prepared: Prepared, started: float, attempts: int, outcome: str) ->
         prepared.key,
         attempts,
         outcome,
-        (time.monotonic() - started) * 1000,
+        elapsed * 1000,
     )
 
 
@@ -449,7 +448,7 @@ def webhook_events(p: Pipeline, headers: Mapping[str, str], body: bytes) -> list
             code=ErrorCode.WEBHOOK_MALFORMED,
             provider=p.provider,
         )
-    return p.adapter.parse_webhook(headers, body, now=time.time())
+    return p.adapter.parse_webhook(headers, body, now=p.clock.time())
 
 
 def _check_webhook_arguments(headers: object, body: object) -> None:

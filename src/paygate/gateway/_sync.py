@@ -8,7 +8,6 @@ one; the blocking twin (``_sync.py``) is generated from it by ``scripts/unasync.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from types import TracebackType
@@ -76,7 +75,7 @@ class Gateway(Constructors):
             transport=transport, limits=p.http_limits(), follow_redirects=False
         )
         self._bulkhead = Bulkhead(p.provider, p.bulkhead)
-        self._io = Primitives()
+        self._io = Primitives(p.clock)
         self._reconciler = Reconciler(p, self._io, self._run)
 
     # -- accessors -----------------------------------------------------------------------------
@@ -271,8 +270,9 @@ class Gateway(Constructors):
     # -- the call ------------------------------------------------------------------------------
     def _run(self, request: OperationRequest, *, fingerprint: str | None = None) -> Result:
         self._io.check_loop()
-        prepared = steps.admitted(self._pipeline, request, fingerprint)
-        with Deadline(self._pipeline.timeout.total) as deadline:  # the wall: stores, sockets
+        p = self._pipeline
+        prepared = steps.admitted(p, request, fingerprint)
+        with Deadline(p.timeout.total, p.clock.monotonic) as deadline:  # the wall: stores, sockets
             if not prepared.mutating:
                 return self._read(prepared, deadline)
             return self._mutate(prepared, deadline)
@@ -321,8 +321,8 @@ class Gateway(Constructors):
         """The idempotency store's lease on the call's key (its token), or the outcome stored
         under it; waits, within the policy and the deadline, while another call holds it."""
         assert prepared.key is not None and prepared.fingerprint is not None
-        policy, store = self._pipeline.idempotency, self.store
-        give_up = time.monotonic() + min(policy.in_flight_wait, deadline.remaining())
+        policy, store, clock = self._pipeline.idempotency, self.store, self._pipeline.clock
+        give_up = clock.monotonic() + min(policy.in_flight_wait, deadline.remaining())
         while True:
             try:
                 begun: BeginResult = self._io.call(
@@ -337,7 +337,7 @@ class Gateway(Constructors):
             decided = steps.begun(self.provider, prepared, begun)
             if decided is not None:
                 return decided
-            if time.monotonic() >= give_up:
+            if clock.monotonic() >= give_up:
                 raise steps.in_flight(self.provider, prepared)
             self._io.sleep(policy.poll_interval)
 
@@ -370,7 +370,8 @@ class Gateway(Constructors):
         """The attempts of one call: the first, then tenacity's retries of what may be
         repeated, within the deadline."""
         retry = steps.new_retry(self._pipeline, prepared, deadline)
-        started = time.monotonic()
+        clock = self._pipeline.clock
+        started = clock.monotonic()
         try:
             try:
                 result: Result = self._attempt(prepared, deadline)
@@ -383,11 +384,11 @@ class Gateway(Constructors):
                 result = loop(self._attempt, prepared, deadline)
         except PaymentError as error:
             final = retry.finish(error)
-            steps.log_call(prepared, started, retry.attempts, final.code.value)
+            steps.log_call(prepared, clock.monotonic() - started, retry.attempts, final.code.value)
             if final is error:
                 raise
             raise final from error
-        steps.log_call(prepared, started, retry.attempts, "ok")
+        steps.log_call(prepared, clock.monotonic() - started, retry.attempts, "ok")
         return result
 
     def _attempt(self, prepared: Prepared, deadline: Deadline) -> Result:

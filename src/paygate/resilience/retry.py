@@ -10,6 +10,8 @@ The sync and async gateways run the same ``CallRetry`` through ``tenacity.Retryi
   full bulkhead); never when the provider said not to (``Stripe-Should-Retry: false``).
 * Backoff: exponential with full jitter; at least the provider's ``Retry-After``; never past
   the call's deadline (a wait that would overrun it ends the call now instead).
+* ``paygate.testing.zero_backoff()`` turns every wait to zero while it is on (attempts and
+  their rules unchanged): a test suite's retries take no time.
 * Once an attempt of a mutating call may have reached the provider, a later failure cannot
   prove that nothing happened: the call ends in success or ``OutcomeUnknown``, never in a
   plain retriable error.
@@ -26,6 +28,7 @@ after ``wait`` has set it, as tenacity's own ``stop_before_delay`` does; tenacit
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -51,6 +54,33 @@ _REPEATABLE_UNKNOWNS: Final = frozenset(
         ErrorCode.IDEMPOTENCY_IN_FLIGHT,  # the provider replays the request it is running
     }
 )
+
+
+class _Switch:
+    """On while any of its holders has it on (``paygate.testing.zero_backoff`` blocks nest, in
+    any thread)."""
+
+    __slots__ = ("_holders", "_lock")
+
+    def __init__(self) -> None:
+        self._holders = 0
+        self._lock = threading.Lock()
+
+    def __bool__(self) -> bool:
+        return self._holders > 0
+
+    def turn_on(self) -> None:
+        with self._lock:
+            self._holders += 1
+
+    def turn_off(self) -> None:
+        with self._lock:
+            if self._holders == 0:
+                raise RuntimeError("zero backoff is not on")
+            self._holders -= 1
+
+
+ZERO_BACKOFF: Final = _Switch()
 
 
 class CallRetry:
@@ -93,6 +123,8 @@ class CallRetry:
 
     def backoff(self, attempt: int, error: BaseException | None) -> float:
         """Seconds to wait before attempt ``attempt + 1``."""
+        if ZERO_BACKOFF:
+            return 0.0
         ceiling = min(
             self.policy.max_backoff,
             self.policy.initial_backoff * self.policy.multiplier ** (attempt - 1),

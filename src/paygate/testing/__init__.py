@@ -18,7 +18,9 @@ A running simulator is also controlled over HTTP: ``POST /_sim/faults``, ``DELET
 /_sim/webhooks`` and ``POST /_sim/webhooks/drain``.
 """
 
+from paygate.testing._clock import FakeClock, zero_backoff
 from paygate.testing._deliveries import WebhookDelivery
+from paygate.testing._mock import Handler, MockProvider
 from paygate.testing._records import RecordedRequest
 from paygate.testing.adyen import AdyenSimulator
 from paygate.testing.adyen._webhooks import AdyenWebhook, adyen_hmac_signature
@@ -28,9 +30,13 @@ from paygate.testing.stripe import StripeSimulator
 __all__ = [
     "AdyenSimulator",
     "AdyenWebhook",
+    "FakeClock",
     "Fault",
+    "Handler",
+    "MockProvider",
     "RecordedRequest",
     "StripeSimulator",
     "WebhookDelivery",
     "adyen_hmac_signature",
+    "zero_backoff",
 ]

@@ -151,6 +151,9 @@ class Dispatcher:
         self._requests: list[RecordedRequest] = []
         self._injections: list[Injection] = []
         self._keys = KeyRegistry()
+        # How a latency fault waits: on the stopping event over HTTP (a stop ends the wait),
+        # on the test's clock in process (``MockProvider``).
+        self.pause: Callable[[float], object] = stopping.wait
 
     # -- control -------------------------------------------------------------------------------
     def inject(self, injection: Injection) -> None:
@@ -268,7 +271,7 @@ class Dispatcher:
 
     def _pause(self, fault: Fault | None) -> None:
         if fault is not None and fault.kind is FaultKind.LATENCY:
-            self._stopping.wait(fault.seconds)
+            self.pause(fault.seconds)
 
     def _before_commit(self, fault: Fault) -> Delivery:
         match fault.kind:

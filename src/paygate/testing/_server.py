@@ -31,6 +31,9 @@ from paygate.testing.faults import Fault
 logger: Final = logging.getLogger("paygate.testing")
 
 HOST: Final = "127.0.0.1"
+# Where a simulator answering in process says it is: a name no resolver answers (RFC 6761), so
+# a request that went to the network instead of the mock fails at once.
+IN_PROCESS_URL: Final = "http://in-process.paygate.invalid"
 CONTROL_PREFIX: Final = "/_sim/"
 _JOIN_TIMEOUT: Final = 5.0
 _WAKE: Final = 0.05  # how often a wait on a connection looks at the stopping event
@@ -264,6 +267,7 @@ class Simulator:
         self._lifecycle = threading.Lock()
         self._server: _LoopbackServer | None = None
         self._thread: threading.Thread | None = None
+        self._in_process = False
 
     def __repr__(self) -> str:
         where = self.url if self._server is not None else "not running"
@@ -274,15 +278,18 @@ class Simulator:
     def url(self) -> str:
         """``http://127.0.0.1:<port>``; the port is chosen when the simulator starts."""
         server = self._server
-        if server is None:
-            raise RuntimeError(f"{type(self).__name__} is not running; call start() first")
-        return f"http://{HOST}:{server.server_address[1]}"
+        if server is not None:
+            return f"http://{HOST}:{server.server_address[1]}"
+        if self._in_process:
+            return IN_PROCESS_URL
+        raise RuntimeError(f"{type(self).__name__} is not running; call start() first")
 
     def start(self) -> Self:
         """Start serving in a daemon thread; returns the simulator."""
         with self._lifecycle:
-            if self._server is not None:
-                raise RuntimeError(f"{type(self).__name__} is already running")
+            if self._server is not None or self._in_process:
+                how = "in process" if self._in_process else "already"
+                raise RuntimeError(f"{type(self).__name__} is {how} running")
             self._stopping.clear()
             server = _LoopbackServer(self._port, self._dispatcher, self._control, self._stopping)
             thread = threading.Thread(
@@ -309,6 +316,17 @@ class Simulator:
             server.server_close()
             for worker in workers:
                 worker.join(_JOIN_TIMEOUT)
+
+    def in_process(self, pause: Callable[[float], object]) -> Dispatcher:
+        """Answer in this process rather than over HTTP (what ``MockProvider`` does): ``url``
+        becomes ``IN_PROCESS_URL``, a latency fault waits with ``pause``; returns what the
+        requests are handed to. Not for a simulator that serves HTTP."""
+        with self._lifecycle:
+            if self._server is not None:
+                raise RuntimeError(f"{type(self).__name__} is running over HTTP")
+            self._in_process = True
+            self._dispatcher.pause = pause
+        return self._dispatcher
 
     def __enter__(self) -> Self:
         return self.start()

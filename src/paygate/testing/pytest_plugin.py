@@ -24,6 +24,13 @@ per provider; ``@pytest.mark.parametrize("paygate_provider", ["adyen"])`` picks 
   modifications) and hand every queued webhook to ``paygate_gateway``; returns the outcomes.
 - ``paygate_env``: ``PAYGATE_*`` environment variables pointing ``Gateway.from_settings()``
   at it (set for the test only).
+- ``paygate_mock``: a ``MockProvider`` for it, answering in process on ``paygate_clock``
+  (``paygate_mock.gateway()``, ``paygate_mock.async_gateway()``; give it a ``handler``).
+
+Time and retries:
+
+- ``paygate_clock``: a ``FakeClock``; pass it as a gateway's ``clock=``.
+- ``paygate_zero_backoff``: every retry waits no time during the test (``zero_backoff()``).
 """
 
 from __future__ import annotations
@@ -38,6 +45,8 @@ import pytest
 from paygate import Gateway, RetryPolicy, Timeout
 from paygate.adapters.registry import provider_names
 from paygate.models import WebhookOutcome
+from paygate.testing._clock import FakeClock, zero_backoff
+from paygate.testing._mock import MockProvider
 from paygate.testing._server import Simulator
 from paygate.testing.contract import ContractAdapter, Sources, adapter_named
 from paygate.testing.faults import Fault
@@ -168,3 +177,23 @@ def paygate_env(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env
+
+
+@pytest.fixture
+def paygate_mock(paygate_provider: str, paygate_clock: FakeClock) -> MockProvider:
+    """``paygate_provider`` answering in process, on ``paygate_clock``."""
+    return MockProvider(paygate_provider, clock=paygate_clock)
+
+
+# -- time and retries -----------------------------------------------------------------------------
+@pytest.fixture
+def paygate_clock() -> FakeClock:
+    """A clock that moves only when told to, or when a gateway sleeps on it."""
+    return FakeClock()
+
+
+@pytest.fixture
+def paygate_zero_backoff() -> Iterator[None]:
+    """Retries wait no time during the test."""
+    with zero_backoff():
+        yield

@@ -137,10 +137,13 @@ def read_body(response: httpx.Response, limit: int) -> httpx.Response:
 
 async def aread_body(response: httpx.Response, limit: int) -> httpx.Response:
     """``read_body`` for an asynchronous response (the gateway's ``asyncio.timeout`` is the
-    deadline's wall)."""
+    deadline's wall on the system clock; the check between chunks holds it on any clock)."""
     if response.is_stream_consumed:
         return _read_already(response, limit)
     body = _Collector(response, limit)
+    deadline = current()
     async for chunk in response.aiter_raw():
         body.feed(chunk)
+        if deadline is not None and deadline.expired:
+            raise httpx.ReadTimeout("the call's deadline passed while its answer was read")
     return body.response(response)

@@ -26,7 +26,7 @@ class Bulkhead:
         if not self._slots.acquire(wait):
             raise BulkheadFull(
                 f"{self._policy.max_concurrent} calls to {self._provider} already in flight; "
-                f"no slot freed within {self._policy.max_wait}s",
+                f"no slot freed within {wait:g}s",
                 provider=self._provider,
             )
 
