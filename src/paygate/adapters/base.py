@@ -5,14 +5,21 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Mapping
-from dataclasses import KW_ONLY, dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import KW_ONLY, dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Final, Protocol
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 import httpx
+from pydantic import BaseModel
 
-from paygate.adapters.failures import Failure
+from paygate.adapters.failures import (
+    Context,
+    Failure,
+    ProviderError,
+    SchemaViolation,
+    validate_body,
+)
 from paygate.errors import DeclineReason, ErrorCode, InvalidRequestError, RetryAdvice
 from paygate.models import (
     AuthorizeRequest,
@@ -29,6 +36,7 @@ from paygate.money import Money, ProviderCurrency
 __all__ = [
     "REASON_ADVICE",
     "Adapter",
+    "AnswerReader",
     "Capabilities",
     "MetadataLimits",
     "ResponseContext",
@@ -36,6 +44,7 @@ __all__ = [
     "http_request",
     "is_true",
     "json_body",
+    "parse_answer",
     "parse_retry_after",
 ]
 
@@ -224,6 +233,45 @@ class ResponseContext:
     request: OperationRequest
     idempotency_key: str | None
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+W = TypeVar("W", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerReader(Generic[W]):
+    """How an adapter reads one operation's successful answer: the wire model its body must
+    match, and what turns the validated body into a result or a classified failure."""
+
+    wire: type[W]
+    read: Callable[[W, httpx.Response, ResponseContext, Context], Result | Failure]
+
+
+Classify = Callable[[httpx.Response, ResponseContext, Context], Failure]
+
+
+def parse_answer(
+    response: httpx.Response,
+    context: ResponseContext,
+    base: Context,
+    *,
+    classify: Classify,
+    readers: Mapping[type[OperationRequest], AnswerReader[Any]],
+) -> Result | Failure:
+    """Every adapter's ``parse_response`` after it has named the exchange (``base``): an error
+    status goes to the adapter's ``classify``; a success is validated against the wire model
+    of the operation's reader and read by it. An operation with no reader is one the provider
+    does not answer."""
+    if response.status_code >= 300:
+        return classify(response, context, base)
+    reader = readers.get(type(context.request))
+    if reader is None:
+        message = f"{base.provider} has no answer to {context.request.operation.value}"
+        return ProviderError(replace(base, message=message), ErrorCode.UNSUPPORTED)
+    body = validate_body(reader.wire, response, base)
+    if isinstance(body, SchemaViolation):
+        return body
+    return reader.read(body, response, context, base)
 
 
 class Adapter(Protocol):

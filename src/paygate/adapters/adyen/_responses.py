@@ -5,7 +5,10 @@ classification, never an exception). The status and code tables are in ``_codes`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
+from types import MappingProxyType
+from typing import Any, Final
 
 import httpx
 from pydantic import BaseModel
@@ -28,7 +31,13 @@ from paygate.adapters.adyen._wire import (
     RefundResponseWire,
     ServiceErrorWire,
 )
-from paygate.adapters.base import ResponseContext, is_true, parse_retry_after
+from paygate.adapters.base import (
+    AnswerReader,
+    ResponseContext,
+    is_true,
+    parse_answer,
+    parse_retry_after,
+)
 from paygate.adapters.failures import (
     Context,
     Declined,
@@ -46,6 +55,7 @@ from paygate.models import (
     ModificationReceipt,
     NextAction,
     Operation,
+    OperationRequest,
     Payment,
     PaymentStatus,
     Refund,
@@ -64,31 +74,7 @@ __all__ = ["parse_response"]
 def parse_response(response: httpx.Response, context: ResponseContext) -> Result | Failure:
     request_id = response.headers.get("pspreference")
     base = Context.of_answer(PROVIDER, response, request_id, context.idempotency_key)
-    if response.status_code >= 300:
-        return _classify(response, context, base)
-    request = context.request
-    if isinstance(request, AuthorizeRequest):
-        payment = validate_body(PaymentResponseWire, response, base)
-        if isinstance(payment, SchemaViolation):
-            return payment
-        return _payment(payment, request, response, base)
-    if isinstance(request, CaptureRequest):
-        capture = validate_body(CaptureResponseWire, response, base)
-        if isinstance(capture, SchemaViolation):
-            return capture
-        return _receipt(capture, Operation.CAPTURE, capture.amount, context, base)
-    if isinstance(request, VoidRequest):
-        cancel = validate_body(CancelResponseWire, response, base)
-        if isinstance(cancel, SchemaViolation):
-            return cancel
-        return _receipt(cancel, Operation.VOID, None, context, base)
-    if isinstance(request, RefundRequest):
-        refund = validate_body(RefundResponseWire, response, base)
-        if isinstance(refund, SchemaViolation):
-            return refund
-        return _refund(refund, context, base)
-    message = f"Adyen has no answer to {request.operation.value}"
-    return ProviderError(replace(base, message=message), ErrorCode.UNSUPPORTED)
+    return parse_answer(response, context, base, classify=_classify, readers=_READERS)
 
 
 def _schema_violation(message: str, base: Context, wire: BaseModel) -> SchemaViolation:
@@ -106,11 +92,10 @@ def _money(amount: AmountWire) -> Money | None:
 
 
 def _payment(
-    wire: PaymentResponseWire,
-    request: AuthorizeRequest,
-    response: httpx.Response,
-    base: Context,
+    wire: PaymentResponseWire, response: httpx.Response, context: ResponseContext, base: Context
 ) -> Payment | Failure:
+    request = context.request
+    assert isinstance(request, AuthorizeRequest)  # read for an authorization only (_READERS)
     base = replace(base, request_id=base.request_id or wire.pspReference)
     try:
         result = ResultCode(wire.resultCode)
@@ -272,3 +257,24 @@ def _adyens(envelope: ServiceErrorWire) -> bool:
     always names its error (an ``errorCode`` or an ``errorType``). Any other JSON (a proxy's
     ``{"message": ...}``) says nothing of what Adyen did."""
     return envelope.errorCode is not None or envelope.errorType is not None
+
+
+# What each operation's successful answer is read as; Adyen has no read of a payment.
+_READERS: Final[Mapping[type[OperationRequest], AnswerReader[Any]]] = MappingProxyType(
+    {
+        AuthorizeRequest: AnswerReader(PaymentResponseWire, _payment),
+        CaptureRequest: AnswerReader(
+            CaptureResponseWire,
+            lambda wire, _, context, base: _receipt(
+                wire, Operation.CAPTURE, wire.amount, context, base
+            ),
+        ),
+        VoidRequest: AnswerReader(
+            CancelResponseWire,
+            lambda wire, _, context, base: _receipt(wire, Operation.VOID, None, context, base),
+        ),
+        RefundRequest: AnswerReader(
+            RefundResponseWire, lambda wire, _, context, base: _refund(wire, context, base)
+        ),
+    }
+)

@@ -8,11 +8,17 @@ from collections.abc import Mapping
 from dataclasses import replace
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 import httpx
 
-from paygate.adapters.base import ResponseContext, is_true, parse_retry_after
+from paygate.adapters.base import (
+    AnswerReader,
+    ResponseContext,
+    is_true,
+    parse_answer,
+    parse_retry_after,
+)
 from paygate.adapters.failures import (
     Context,
     Declined,
@@ -37,15 +43,20 @@ from paygate.adapters.stripe._wire import (
 )
 from paygate.errors import ErrorCode
 from paygate.models import (
+    AuthorizeRequest,
+    CaptureRequest,
     FindRequest,
     NextAction,
     Operation,
+    OperationRequest,
     Payment,
     PaymentStatus,
     Refund,
     RefundRequest,
     RefundStatus,
     Result,
+    RetrieveRequest,
+    VoidRequest,
 )
 
 __all__ = [
@@ -123,23 +134,7 @@ _DEPENDENCY_FAILED: Final = 424
 def parse_response(response: httpx.Response, context: ResponseContext) -> Result | Failure:
     request_id = response.headers.get("request-id")
     base = Context.of_answer(PROVIDER, response, request_id, context.idempotency_key)
-    if response.status_code >= 300:
-        return _classify(response, context, base)
-    request = context.request
-    if isinstance(request, FindRequest):
-        found = validate_body(SearchResultWire, response, base)
-        if isinstance(found, SchemaViolation):
-            return found
-        return _newest_match(found, request, context, base)
-    if isinstance(request, RefundRequest):
-        refund = validate_body(RefundWire, response, base)
-        if isinstance(refund, SchemaViolation):
-            return refund
-        return _refund(refund, context, base)
-    intent = validate_body(PaymentIntentWire, response, base)
-    if isinstance(intent, SchemaViolation):
-        return intent
-    return _payment(intent, context, base)
+    return parse_answer(response, context, base, classify=_classify, readers=_READERS)
 
 
 def _payment(
@@ -187,13 +182,15 @@ def _payment(
 
 
 def _newest_match(
-    page: SearchResultWire, request: FindRequest, context: ResponseContext, base: Context
+    page: SearchResultWire, response: httpx.Response, context: ResponseContext, base: Context
 ) -> Payment | Failure:
     """The newest PaymentIntent (by ``created``) of the page that carries exactly the reference
     (and amount) asked for, read as retrieve reads one. Stripe matches metadata without regard
     to case, so its matches are checked again here. Two created in the same second keep
     Stripe's order. Only this page is read: past ``SEARCH_LIMIT`` matches, the caller reused
     the reference."""
+    request = context.request
+    assert isinstance(request, FindRequest)  # read for a search only (_READERS)
     wanted: tuple[int, str] | None = None
     if request.amount is not None:
         wanted = (wire_amount(request.amount), request.amount.currency.lower())
@@ -314,3 +311,22 @@ def _should_retry(response: httpx.Response) -> bool | None:
         return False
     value = response.headers.get("stripe-should-retry")
     return None if value is None else is_true(value)
+
+
+# What each operation's successful answer is read as: a PaymentIntent but for a search (a
+# page of them) and a refund.
+_INTENT: Final = AnswerReader(
+    PaymentIntentWire, lambda intent, _, context, base: _payment(intent, context, base)
+)
+_READERS: Final[Mapping[type[OperationRequest], AnswerReader[Any]]] = MappingProxyType(
+    {
+        AuthorizeRequest: _INTENT,
+        CaptureRequest: _INTENT,
+        VoidRequest: _INTENT,
+        RetrieveRequest: _INTENT,
+        FindRequest: AnswerReader(SearchResultWire, _newest_match),
+        RefundRequest: AnswerReader(
+            RefundWire, lambda refund, _, context, base: _refund(refund, context, base)
+        ),
+    }
+)
