@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -190,3 +190,36 @@ def postgres_conninfo(empty_conninfo: str) -> str:
 
     upgrade(empty_conninfo)
     return empty_conninfo
+
+
+@pytest.fixture
+def cancelled_probe() -> Callable[[Any, Any], Awaitable[None]]:
+    """``await cancelled_probe(prober, other)``: ``prober`` (a circuit breaker due a probe)
+    admits its half-open probe, whose provider never answers; ``other`` (the same breaker, or
+    one sharing its state) is refused meanwhile; then the probe's task is cancelled, and it
+    abandons its admission as the gateway does."""
+
+    async def run(prober: Any, other: Any) -> None:
+        from paygate.errors import CircuitOpen
+
+        admitted = asyncio.Event()
+
+        async def probe() -> None:
+            admission = await prober.admit_async()
+            assert admission is not None
+            admitted.set()
+            try:
+                await asyncio.Event().wait()  # a provider that never answers
+            except asyncio.CancelledError:
+                await admission.abandon_async()
+                raise
+
+        task = asyncio.create_task(probe())
+        await admitted.wait()
+        with pytest.raises(CircuitOpen):
+            other.admit()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    return run

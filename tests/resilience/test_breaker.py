@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -432,29 +434,13 @@ async def test_asyncio_callers_share_the_state_machine(clock: Clock) -> None:
     assert b.state == "closed"
 
 
-async def test_a_cancelled_async_probe_does_not_wedge_the_breaker(clock: Clock) -> None:
+async def test_a_cancelled_async_probe_does_not_wedge_the_breaker(
+    clock: Clock, cancelled_probe: Callable[[Any, Any], Awaitable[None]]
+) -> None:
     b = breaker(clock, failure_threshold=1, reset_timeout=1)
     fail(b)
     clock.advance(1)
-    admitted = asyncio.Event()
-
-    async def probe() -> None:
-        admission = await b.admit_async()
-        assert admission is not None
-        admitted.set()
-        try:
-            await asyncio.Event().wait()  # a provider that never answers
-        except asyncio.CancelledError:
-            await admission.abandon_async()
-            raise
-
-    task = asyncio.create_task(probe())
-    await admitted.wait()
-    with pytest.raises(CircuitOpen):
-        b.admit()
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    await cancelled_probe(b, b)
     assert b.admit() is not None
 
 

@@ -8,7 +8,6 @@ recheck interval runs on an injected clock.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import socket
@@ -17,7 +16,8 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -165,32 +165,13 @@ def test_half_open_lets_exactly_one_probe_through_across_instances(
 
 
 async def test_a_cancelled_async_probe_frees_the_shared_probe_slot(
-    make: Make, redis_url: str, prefix: str
+    make: Make, redis_url: str, prefix: str, cancelled_probe: Callable[[Any, Any], Awaitable[None]]
 ) -> None:
     prober, other = make(), make()
     fail(prober)
     fail(prober)
     reset_timeout_passes(redis_url, prefix)
-
-    admitted = asyncio.Event()
-
-    async def probe() -> None:
-        admission = await prober.admit_async()
-        assert admission is not None
-        admitted.set()
-        try:
-            await asyncio.Event().wait()  # a provider that never answers
-        except asyncio.CancelledError:
-            await admission.abandon_async()
-            raise
-
-    task = asyncio.create_task(probe())
-    await admitted.wait()
-    with pytest.raises(CircuitOpen):
-        other.admit()
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    await cancelled_probe(prober, other)
     admission = other.admit()  # the slot is free again, and nothing was counted
     assert admission is not None and other.state == "half-open"
     admission.record(None)
@@ -270,15 +251,15 @@ def test_the_local_fallback_starts_from_the_shared_state_and_returns_to_it(
     fail(opener)
     assert instance.state == "open"  # seen shared once
     storage = instance.backend
-    reachable = storage._sync  # type: ignore[attr-defined]
-    storage._sync = redis.Redis.from_url(  # type: ignore[attr-defined]
+    reachable = storage._client  # type: ignore[attr-defined]
+    storage._client = redis.Redis.from_url(  # type: ignore[attr-defined]
         f"redis://127.0.0.1:{_closed_port()}/0", retry=None
     )  # an outage
     with pytest.raises(CircuitOpen):
         instance.admit()  # local now, and still open: it starts from what it last saw
     assert instance.fallbacks == 1 and storage.local  # type: ignore[attr-defined]
 
-    storage._sync = reachable  # type: ignore[attr-defined]  # Redis answers again
+    storage._client = reachable  # type: ignore[attr-defined]  # Redis answers again
     reset_timeout_passes(redis_url, prefix)  # and another instance closes the breaker
     probe = opener.admit()
     assert probe is not None

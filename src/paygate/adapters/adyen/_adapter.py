@@ -32,9 +32,7 @@ from pydantic import SecretStr
 from paygate._redaction import url_without_credentials
 from paygate.adapters.adyen import _requests, _responses, _webhooks
 from paygate.adapters.adyen._constants import CAPABILITIES, DEFAULT_BASE_URL, PROVIDER
-from paygate.adapters.base import ResponseContext
-from paygate.adapters.failures import Failure
-from paygate.models import OperationRequest, Result, WebhookEvent
+from paygate.models import OperationRequest, WebhookEvent
 
 __all__ = ["AdyenAdapter"]
 
@@ -80,8 +78,9 @@ class AdyenAdapter:
             f"hmac_key={hmac_key})"
         )
 
-    def validate(self, request: OperationRequest) -> None:
-        _requests.validate(request)
+    # The operation's own rules, checked before any I/O; the reading of an answer.
+    validate = staticmethod(_requests.validate)
+    parse_response = staticmethod(_responses.parse_response)
 
     def build_request(
         self, request: OperationRequest, *, idempotency_key: str | None
@@ -94,11 +93,6 @@ class AdyenAdapter:
             merchant_account=self.merchant_account,
             return_url=self.return_url,
         )
-
-    def parse_response(
-        self, response: httpx.Response, context: ResponseContext
-    ) -> Result | Failure:
-        return _responses.parse_response(response, context)
 
     def parse_webhook(
         self, headers: Mapping[str, str], body: bytes, *, now: float

@@ -16,12 +16,10 @@ import httpx
 from pydantic import SecretStr
 
 from paygate._redaction import url_without_credentials
-from paygate.adapters.base import ResponseContext
-from paygate.adapters.failures import Failure
 from paygate.adapters.stripe import _requests, _responses, _webhooks
 from paygate.adapters.stripe._constants import API_VERSION, CAPABILITIES, DEFAULT_BASE_URL, PROVIDER
 from paygate.adapters.stripe._webhooks import DEFAULT_TOLERANCE
-from paygate.models import OperationRequest, Result, WebhookEvent
+from paygate.models import OperationRequest, WebhookEvent
 
 
 class StripeAdapter:
@@ -62,8 +60,9 @@ class StripeAdapter:
         base_url = url_without_credentials(self.base_url)
         return f"paygate.adapters.stripe.StripeAdapter(base_url={base_url!r}, {secrets})"
 
-    def validate(self, request: OperationRequest) -> None:
-        _requests.validate(request)
+    # The operation's own rules, checked before any I/O; the reading of an answer.
+    validate = staticmethod(_requests.validate)
+    parse_response = staticmethod(_responses.parse_response)
 
     def build_request(
         self, request: OperationRequest, *, idempotency_key: str | None
@@ -75,11 +74,6 @@ class StripeAdapter:
             base_url=self.base_url,
             api_version=self.api_version,
         )
-
-    def parse_response(
-        self, response: httpx.Response, context: ResponseContext
-    ) -> Result | Failure:
-        return _responses.parse_response(response, context)
 
     def parse_webhook(
         self, headers: Mapping[str, str], body: bytes, *, now: float

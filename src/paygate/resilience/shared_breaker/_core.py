@@ -1,27 +1,5 @@
-"""Circuit-breaker state shared in Redis, so every instance fails fast once one has opened it.
-
-``breaker_storage(url, provider)`` builds the ``StateBackend`` to hand to ``CircuitBreaker``:
-
-* **Keys** live under the namespace ``paygate:breaker:<provider>``: ``...:pybreaker:state``
-  (``closed``, ``open`` or ``half-open``), ``...:pybreaker:fail_counter``,
-  ``...:pybreaker:success_counter``, ``...:pybreaker:opened_at`` (integer epoch seconds, rounded
-  up so the circuit never re-opens to a probe early), plus ``...:probe``, the half-open probe
-  slot: a lease of ``reset_timeout`` seconds taken with ``SET NX PX``, so one probe at a time
-  runs across every instance. The first four keep the names of pybreaker's Redis layout, which
-  paygate's breaker used before it had its own: instances of either version, mid-rollout, share
-  one state.
-* **One round trip each way**: a step reads every field with one ``MGET``, the breaker decides
-  on that snapshot, and what changed goes back in one ``MULTI`` (added counts as ``INCRBY``, so
-  no failure counted elsewhere is lost). The blocking client (redis-py) serves ``Gateway``; the
-  asyncio client (``redis.asyncio``) serves ``AsyncGateway``, with the same keys and commands.
-* **Fail-safe**: when Redis cannot be reached (``socket_timeout`` bounds every command and
-  nothing is retried) the breaker goes on with a local state, seeded with the last shared state
-  it saw; it says so once in the ``paygate`` log and adds one to ``fallbacks`` (the
-  ``paygate_breaker_storage_fallbacks_total`` counter). Every ``recheck`` seconds one step tries
-  Redis again, and the breaker goes back to the shared state (logged) as soon as it answers.
-
-redis-py is an optional dependency (``paygate[redis]``); import this module by name.
-"""
+"""The shared breaker state's parts and the decisions its blocking and asyncio verbs share:
+the keys, both Redis clients, the local fallback, and what one write sends."""
 
 from __future__ import annotations
 
@@ -41,25 +19,19 @@ from redis.retry import Retry
 
 from paygate.resilience.breaker import CLOSED, BreakerState, MemoryState, Phase
 
-__all__ = ["DEFAULT_PREFIX", "RedisBreakerState", "breaker_storage"]
+__all__ = ["DEFAULT_PREFIX", "UNREACHABLE", "RedisStateCore"]
 
 logger: Final = logging.getLogger("paygate")
 
 DEFAULT_PREFIX: Final = "paygate:breaker:"
 _FIELDS: Final = ("state", "fail_counter", "success_counter", "opened_at")
-_UNREACHABLE: Final = (redis.RedisError, OSError)
+UNREACHABLE: Final = (redis.RedisError, OSError)
 
 # Frees the probe slot only for its holder (a lapsed slot may belong to another instance now).
 _END_PROBE: Final = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 0
 """
-
-
-def breaker_storage(url: str, provider: str, **options: Any) -> RedisBreakerState:
-    """The shared state of ``provider``'s breaker in the Redis at ``url``, for
-    ``CircuitBreaker(provider, policy, storage=...)``. ``options``: see ``RedisBreakerState``."""
-    return RedisBreakerState(url, provider, **options)
 
 
 def _decoded(values: Sequence[bytes | str | None]) -> BreakerState:
@@ -75,8 +47,9 @@ def _decoded(values: Sequence[bytes | str | None]) -> BreakerState:
     )
 
 
-class RedisBreakerState:
-    """A breaker's ``StateBackend`` in Redis (see the module's notes), with a local fallback.
+class RedisStateCore:
+    """A breaker's state in Redis (see the package's notes), with a local fallback: the two
+    clients and the decisions both share; the verbs are ``RedisVerbs`` and ``AsyncRedisVerbs``.
 
     ``socket_timeout`` bounds each Redis command (seconds); ``recheck`` is how long the breaker
     stays local after Redis failed before it tries the shared state again, on ``clock``
@@ -104,12 +77,12 @@ class RedisBreakerState:
             "socket_connect_timeout": socket_timeout,
             "decode_responses": True,
         }
-        self._sync: redis.Redis = redis.Redis.from_url(url, retry=Retry(NoBackoff(), 0), **timeouts)
-        self._async: redis.asyncio.Redis = redis.asyncio.Redis.from_url(
+        self._client = redis.Redis.from_url(url, retry=Retry(NoBackoff(), 0), **timeouts)
+        self._client_async = redis.asyncio.Redis.from_url(
             url, retry=redis.asyncio.retry.Retry(NoBackoff(), 0), **timeouts
         )
-        self._end_probe = self._sync.register_script(_END_PROBE)
-        self._aend_probe = self._async.register_script(_END_PROBE)
+        self._end_probe = self._client.register_script(_END_PROBE)
+        self._end_probe_async = self._client_async.register_script(_END_PROBE)
         self._token = uuid.uuid4().hex  # this instance's claim on the probe slot
         self._recheck = recheck
         self._clock = clock
@@ -187,89 +160,3 @@ class RedisBreakerState:
 
     def _lease_ms(self, lease: float) -> int:
         return max(1, math.ceil(lease * 1000))
-
-    # -- blocking verbs (Gateway) ------------------------------------------------------------------
-    def read(self) -> BreakerState:
-        if self._stay_local():
-            return self._local.read()
-        try:
-            values = self._sync.mget(self.keys)
-        except _UNREACHABLE as error:
-            return self._fall_back(error).read()
-        return self._loaded(values)
-
-    def write(self, before: BreakerState, after: BreakerState) -> bool:
-        if self._stay_local():
-            return self._local.write(before, after)
-        try:
-            with self._sync.pipeline(transaction=True) as pipe:
-                self._queue(pipe, before, after)
-                pipe.execute()
-        except _UNREACHABLE as error:
-            return self._unsaved(error, before, after)
-        return True
-
-    def take_probe(self, lease: float) -> bool:
-        if self._stay_local():
-            return True  # the breaker's own probe flag is the slot
-        try:
-            taken = self._sync.set(self.probe_key, self._token, nx=True, px=self._lease_ms(lease))
-        except _UNREACHABLE as error:
-            self._fall_back(error)
-            return True
-        return bool(taken)
-
-    def end_probe(self) -> None:
-        if self._stay_local():
-            return
-        try:
-            self._end_probe(keys=[self.probe_key], args=[self._token])
-        except _UNREACHABLE as error:
-            self._fall_back(error)
-
-    def close(self) -> None:
-        self._sync.close()
-
-    # -- awaited verbs (AsyncGateway): the same commands on redis.asyncio ------------------------
-    async def read_async(self) -> BreakerState:
-        if self._stay_local():
-            return self._local.read()
-        try:
-            values = await self._async.mget(self.keys)
-        except _UNREACHABLE as error:
-            return self._fall_back(error).read()
-        return self._loaded(values)
-
-    async def write_async(self, before: BreakerState, after: BreakerState) -> bool:
-        if self._stay_local():
-            return self._local.write(before, after)
-        try:
-            async with self._async.pipeline(transaction=True) as pipe:
-                self._queue(pipe, before, after)
-                await pipe.execute()
-        except _UNREACHABLE as error:
-            return self._unsaved(error, before, after)
-        return True
-
-    async def take_probe_async(self, lease: float) -> bool:
-        if self._stay_local():
-            return True
-        try:
-            taken = await self._async.set(
-                self.probe_key, self._token, nx=True, px=self._lease_ms(lease)
-            )
-        except _UNREACHABLE as error:
-            self._fall_back(error)
-            return True
-        return bool(taken)
-
-    async def end_probe_async(self) -> None:
-        if self._stay_local():
-            return
-        try:
-            await self._aend_probe(keys=[self.probe_key], args=[self._token])
-        except _UNREACHABLE as error:
-            self._fall_back(error)
-
-    async def aclose(self) -> None:
-        await self._async.aclose()
