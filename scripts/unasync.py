@@ -51,7 +51,7 @@ RULES: Final = (
     (r"\bAsyncSemaphore\b", "Semaphore"),
     (r"\bAsyncBulkhead\b", "Bulkhead"),
     (r"\b_AsyncSlot\b", "_Slot"),
-    (r"\bAsyncProviderClient\b", "ProviderClient"),
+    (r"\bAsyncSender\b", "Sender"),
     (r"\bhttpx\.AsyncClient\b", "httpx.Client"),
     (r"\bhttpx\.AsyncBaseTransport\b", "httpx.BaseTransport"),
     (r"\btenacity\.AsyncRetrying\b", "tenacity.Retrying"),

@@ -7,6 +7,7 @@ asyncio, and its blocking twin is generated (``scripts/unasync.py``): ``AsyncX``
   I/O runs in a worker thread under asyncio), finishing a step whatever cancels the caller,
   one HTTP exchange read within a size limit and the call's deadline, and the event-loop check.
 * ``Semaphore`` / ``AsyncSemaphore``: a counted slot, taken within a timeout.
+* ``Sender`` / ``AsyncSender``: where a gateway's requests go.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from paygate.errors import ErrorCode, InvalidRequestError
 from paygate.resilience.breaker import StateBackend
 from paygate.resilience.clock import Clock
 from paygate.resilience.deadline import Deadline
-from paygate.transports import aread_body, read_body
+from paygate.transports import DeadlineTransport, aread_body, read_body
 
-__all__ = ["AsyncPrimitives", "AsyncSemaphore", "Primitives", "Semaphore"]
+__all__ = ["AsyncPrimitives", "AsyncSemaphore", "AsyncSender", "Primitives", "Semaphore", "Sender"]
 
 T = TypeVar("T")
 
@@ -56,12 +57,12 @@ class Primitives:
 
     @staticmethod
     def exchange(
-        client: httpx.Client, request: httpx.Request, deadline: Deadline, limit: int
+        sender: Sender, request: httpx.Request, deadline: Deadline, limit: int
     ) -> httpx.Response:
         """Send one attempt and read its answer, up to ``limit`` bytes. The deadline is a wall
         for the gateway's own transport (``DeadlineTransport`` cuts every socket operation to
         it); any transport's answer is read no further once it has passed."""
-        response = client.send(request, stream=True)
+        response = sender.send(request)
         try:
             return read_body(response, limit)
         finally:
@@ -110,7 +111,7 @@ class AsyncPrimitives:
 
     @staticmethod
     async def exchange(
-        client: httpx.AsyncClient, request: httpx.Request, deadline: Deadline, limit: int
+        sender: AsyncSender, request: httpx.Request, deadline: Deadline, limit: int
     ) -> httpx.Response:
         """Send one attempt and read its answer, up to ``limit`` bytes and within the deadline:
         the whole exchange is cancelled when the deadline passes, however the answer trickles
@@ -118,7 +119,7 @@ class AsyncPrimitives:
         request got, fire first when they can)."""
         try:
             async with asyncio.timeout(deadline.remaining() + _WALL_SLACK):
-                response = await client.send(request, stream=True)
+                response = await sender.send(request)
                 try:
                     return await aread_body(response, limit)
                 finally:
@@ -180,3 +181,65 @@ class AsyncSemaphore:
 
     def release(self) -> None:
         self._slots.release()
+
+
+class Sender:
+    """Where a blocking gateway's requests go: through the caller's ``httpx.Client`` when one
+    was given, else straight into the gateway's transport (the one given, or a
+    ``DeadlineTransport``) through the transport API httpx documents (``handle_request``), with
+    nothing of a client's in between: no cookie jar, auth flow or redirects to step over. (An
+    environment's ``HTTPS_PROXY`` is not read, as an httpx client given a transport does not
+    read it either: pass a transport or client that uses the proxy.) The gateway closes its
+    transport, the one given included, and leaves a client given to its owner."""
+
+    def __init__(
+        self,
+        client: httpx.Client | None,
+        transport: httpx.BaseTransport | None,
+        limits: httpx.Limits,
+    ) -> None:
+        self._client = client
+        self._transport = (
+            None if client is not None else transport or DeadlineTransport(limits=limits)
+        )
+
+    def send(self, request: httpx.Request) -> httpx.Response:
+        """The answer, its body not read yet."""
+        if self._transport is None:
+            assert self._client is not None
+            return self._client.send(request, stream=True)
+        response = self._transport.handle_request(request)
+        response.request = request
+        return response
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+class AsyncSender:
+    """``Sender`` for an asyncio gateway (its default transport: httpx's
+    ``AsyncHTTPTransport``)."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient | None,
+        transport: httpx.AsyncBaseTransport | None,
+        limits: httpx.Limits,
+    ) -> None:
+        self._client = client
+        self._transport = (
+            None if client is not None else transport or httpx.AsyncHTTPTransport(limits=limits)
+        )
+
+    async def send(self, request: httpx.Request) -> httpx.Response:
+        if self._transport is None:
+            assert self._client is not None
+            return await self._client.send(request, stream=True)
+        response = await self._transport.handle_async_request(request)
+        response.request = request
+        return response
+
+    async def aclose(self) -> None:
+        if self._transport is not None:
+            await self._transport.aclose()

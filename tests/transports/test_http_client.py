@@ -1,5 +1,6 @@
-"""The client a gateway makes for itself keeps no cookies: a provider's ``Set-Cookie`` never
-rides along on a later call (the client is shared by every customer's calls)."""
+"""A gateway sends straight into its transport, with no client's cookie jar in between: a
+provider's ``Set-Cookie`` never rides along on a later call (the gateway is shared by every
+customer's calls); a client given keeps its own jar, which paygate never sends from."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import pytest
 
 from paygate import AsyncGateway, Gateway, Money, PaymentSource
 from paygate.adapters.stripe import StripeAdapter
-from paygate.transports import AsyncProviderClient, ProviderClient
 
 VISA = PaymentSource.token("pm_card_visa")
 
@@ -67,39 +67,6 @@ def test_the_async_gateway_sends_no_cookie_either() -> None:
     assert provider.cookies_sent == [None, None, None]
 
 
-SET_COOKIE = {"Set-Cookie": "session=from-an-answer; Path=/"}
-
-
-def _sets_a_cookie(request: httpx.Request) -> httpx.Response:
-    return httpx.Response(200, headers=SET_COOKIE)
-
-
-def test_the_provider_client_keeps_no_cookie_from_an_answer() -> None:
-    with ProviderClient(transport=httpx.MockTransport(_sets_a_cookie)) as client:
-        client.get("https://stripe.test/v1/payment_intents/pi_1")
-        assert len(client.cookies) == 0  # httpx gave the answer to its jar: ours kept nothing
-
-
-def test_the_async_provider_client_keeps_no_cookie_from_an_answer() -> None:
-    async def main() -> int:
-        transport = httpx.MockTransport(_sets_a_cookie)
-        async with AsyncProviderClient(transport=transport) as client:
-            await client.get("https://stripe.test/v1/payment_intents/pi_1")
-            return len(client.cookies)
-
-    assert asyncio.run(main()) == 0
-
-
-@pytest.mark.parametrize("client_cls", [ProviderClient, AsyncProviderClient])
-def test_the_provider_clients_keep_no_cookie_set_by_hand(client_cls: type[httpx.Client]) -> None:
-    client = client_cls()
-    client.cookies.set("session", "x", domain="stripe.test")
-    client.cookies.update({"other": "y"})
-    answer = httpx.Response(200, headers=SET_COOKIE, request=httpx.Request("GET", "https://a.b/"))
-    client.cookies.extract_cookies(answer)
-    assert len(client.cookies) == 0
-
-
 def test_a_client_passed_in_keeps_its_own_jar_but_paygate_sends_no_cookie() -> None:
     """paygate builds every request itself: even the caller's client sends no cookie from its
     jar, which paygate leaves to the caller's own policy."""
@@ -111,3 +78,21 @@ def test_a_client_passed_in_keeps_its_own_jar_but_paygate_sends_no_cookie() -> N
         gw.authorize(Money("10.00", "EUR"), source=VISA, reference="own-2")
         assert client.cookies.get("session") == "from-an-earlier-answer"
     assert provider.cookies_sent == [None, None]
+
+
+def test_a_transport_given_is_used_as_it_is_whatever_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    provider = _CookieSettingStripe()
+    closed: list[bool] = []
+
+    class Closing(httpx.MockTransport):
+        def close(self) -> None:
+            closed.append(True)
+
+    adapter = StripeAdapter("sk_test_direct", base_url="https://stripe.test")
+    with Gateway(adapter, transport=Closing(provider)) as gw:
+        gw.authorize(Money("10.00", "EUR"), source=VISA, reference="direct-1")
+    assert len(provider.cookies_sent) == 1
+    assert closed == [True]  # the gateway closes the transport it was given, as httpx would

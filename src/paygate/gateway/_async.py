@@ -16,7 +16,7 @@ import httpx
 import tenacity
 
 from paygate import _outcomes
-from paygate._primitives import AsyncPrimitives
+from paygate._primitives import AsyncPrimitives, AsyncSender
 from paygate.adapters.base import Adapter
 from paygate.errors import PaymentError
 from paygate.gateway import _steps as steps
@@ -48,7 +48,7 @@ from paygate.resilience.breaker import CircuitBreaker
 from paygate.resilience.bulkhead import AsyncBulkhead
 from paygate.resilience.deadline import Deadline
 from paygate.resilience.transport_errors import PHASES
-from paygate.transports import AsyncProviderClient, BodyError
+from paygate.transports import BodyError
 
 __all__ = ["AsyncGateway"]
 
@@ -69,10 +69,7 @@ class AsyncGateway(Constructors):
         **policies: Any,
     ) -> None:
         self._pipeline = p = Pipeline(adapter, **policies)
-        self._owns_client = client is None
-        self._client = client or AsyncProviderClient(
-            transport=transport, limits=p.http_limits(), follow_redirects=False
-        )
+        self._sender = AsyncSender(client, transport, p.http_limits())
         self._bulkhead = AsyncBulkhead(p.provider, p.bulkhead)
         self._io = AsyncPrimitives(p.clock)
         self._reconciler = AsyncReconciler(p, self._io, self._run)
@@ -116,8 +113,7 @@ class AsyncGateway(Constructors):
 
     async def aclose(self) -> None:
         p = self._pipeline
-        if self._owns_client:
-            await self._client.aclose()
+        await self._sender.aclose()
         if p.owns_store:
             await self._io.call(p.store.blocking, p.store.close)
         if p.owns_records:
@@ -397,7 +393,7 @@ class AsyncGateway(Constructors):
             try:
                 request = steps.attempt_request(p, prepared, deadline)
                 response = await self._io.exchange(
-                    self._client, request, deadline, p.limits.response_body
+                    self._sender, request, deadline, p.limits.response_body
                 )
             except _TRANSPORT_ERRORS as exc:
                 outcome: Result | PaymentError = steps.transport_error(p.provider, prepared, exc)

@@ -17,7 +17,7 @@ import httpx
 import tenacity
 
 from paygate import _outcomes
-from paygate._primitives import Primitives
+from paygate._primitives import Primitives, Sender
 from paygate.adapters.base import Adapter
 from paygate.errors import PaymentError
 from paygate.gateway import _steps as steps
@@ -49,7 +49,7 @@ from paygate.resilience.breaker import CircuitBreaker
 from paygate.resilience.bulkhead import Bulkhead
 from paygate.resilience.deadline import Deadline
 from paygate.resilience.transport_errors import PHASES
-from paygate.transports import ProviderClient, BodyError
+from paygate.transports import BodyError
 
 __all__ = ["Gateway"]
 
@@ -70,10 +70,7 @@ class Gateway(Constructors):
         **policies: Any,
     ) -> None:
         self._pipeline = p = Pipeline(adapter, **policies)
-        self._owns_client = client is None
-        self._client = client or ProviderClient(
-            transport=transport, limits=p.http_limits(), follow_redirects=False
-        )
+        self._sender = Sender(client, transport, p.http_limits())
         self._bulkhead = Bulkhead(p.provider, p.bulkhead)
         self._io = Primitives(p.clock)
         self._reconciler = Reconciler(p, self._io, self._run)
@@ -117,8 +114,7 @@ class Gateway(Constructors):
 
     def close(self) -> None:
         p = self._pipeline
-        if self._owns_client:
-            self._client.close()
+        self._sender.close()
         if p.owns_store:
             self._io.call(p.store.blocking, p.store.close)
         if p.owns_records:
@@ -398,7 +394,7 @@ class Gateway(Constructors):
             try:
                 request = steps.attempt_request(p, prepared, deadline)
                 response = self._io.exchange(
-                    self._client, request, deadline, p.limits.response_body
+                    self._sender, request, deadline, p.limits.response_body
                 )
             except _TRANSPORT_ERRORS as exc:
                 outcome: Result | PaymentError = steps.transport_error(p.provider, prepared, exc)
