@@ -32,6 +32,7 @@ from paygate.errors import (
     InvalidRequestError,
     OutcomeUnknown,
     PaymentError,
+    RetriableError,
 )
 from paygate.models import AuthorizeRequest, validated
 from paygate.records import MemoryRecordStore
@@ -425,3 +426,44 @@ def test_a_key_stripe_is_still_running_is_kept_unknown_and_settled_by_its_answer
     payment_id = answered[0].json()["id"]
     record = gw.payment_record(payment_id)
     assert record is not None and record.status is S.AUTHORIZED and gw.unknown_payments() == []
+
+
+@pytest.mark.parametrize("settled_by", ["webhook", "resolver"])
+def test_a_repeat_that_sends_nothing_leaves_the_earlier_calls_payment_unknown_not_lost(
+    make_adyen_gateway: Callable[..., Any], adyen_sim: AdyenSimulator, settled_by: str
+) -> None:
+    """Found by the large chaos run (Adyen: a purchase captured at the provider, captured 0.00
+    on its record). Adyen made the purchase, but its answer could not be recorded: the call's
+    intent is the only trace of it. The caller repeats under the key, and the repeat sends
+    nothing (Adyen refuses it before doing anything). The repeat's intent replaced the earlier
+    one under the key; its "nothing was sent" speaks for itself only, so the earlier call's
+    outcome is kept unknown, not cleared with the repeat's intent. Cleared, the purchase was on
+    no record, or on the one its AUTHORISATION webhook started, which never says that a
+    purchase was captured."""
+    records = _FailingOutcomes()
+    gw = make_adyen_gateway(records=records, retry=ONE_ATTEMPT)
+    stored = PaymentSource.token("sim_stored_visa", customer="shopper-1")
+    amount, key = eur("625.03"), "order-repeat-pay"
+    with pytest.raises(OutcomeUnknown):  # Adyen purchased; the record store failed
+        gw.purchase(amount, source=stored, reference="order-repeat", idempotency_key=key)
+    records.failing = False
+    adyen_sim.inject(Fault.rate_limited(0.01), times=1, method="POST")
+    with pytest.raises(RetriableError) as refused:  # the repeat: nothing was sent
+        gw.purchase(amount, source=stored, reference="order-repeat", idempotency_key=key)
+    assert refused.value.code is ErrorCode.RATE_LIMITED
+    [listed] = gw.unknown_payments()
+    [unknown] = listed.unknown
+    assert (unknown.operation.value, unknown.idempotency_key) == ("purchase", key)
+    assert unknown.reason is not None and "a repeat under its key sent nothing" in unknown.reason
+    assert records.intents() == []
+    if settled_by == "webhook":  # AUTHORISATION: adopted by the record of the lost answer
+        for webhook in adyen_sim.drain_webhooks():
+            gw.handle_webhook(webhook.headers, webhook.body)
+    else:  # the purchase repeated under its key: Adyen replays its answer
+        [resolution] = gw.resolve_unknown(due_by=LATER)
+        assert resolution.settled and resolution.detail == "settled: captured"
+    [payment] = adyen_sim.payments(reference="order-repeat")  # one purchase, captured
+    record = gw.payment_record(payment["pspReference"])
+    assert record is not None and record.record_id == listed.record_id
+    assert record.status is S.CAPTURED and record.amount_captured == amount
+    assert gw.unknown_payments() == [] and records.verify() is None

@@ -306,9 +306,13 @@ def test_an_intent_stays_until_its_outcome_clears_it_in_the_same_apply(
 ) -> None:
     record_id = _purchase(store)
     live, lapsed = _intent("live", NOW + timedelta(minutes=2)), _intent("gone", NOW, "pay_1")
-    store.write_intent(live)
-    store.write_intent(lapsed)
-    store.write_intent(lapsed)  # the same key again (a retaken lease): one intent
+    assert store.write_intent(live) is None
+    assert store.write_intent(lapsed) is None
+    # The same key again (a repeat of a call that recorded nothing): one intent, and the one
+    # it replaced is returned, for the repeat to answer for.
+    again = lapsed.model_copy(update={"since": NOW + timedelta(seconds=1)})
+    assert store.write_intent(again) == lapsed
+    assert store.write_intent(lapsed) == again
     assert sorted(i.idempotency_key for i in store.intents()) == ["gone", "live"]
     assert store.intents(lapsed_by=NOW) == [lapsed]
     # The outcome's change and the intent's clearing are one transaction.

@@ -283,7 +283,7 @@ class AsyncGateway(Constructors):
                 prepared = steps.checked(self._pipeline, prepared, record)
             async with self._bulkhead.slot(deadline.remaining()):
                 prepared = steps.sendable(self._pipeline, prepared)
-                await self._write_intent(prepared)
+                prepared = await self._write_intent(prepared)
                 try:  # from here on, the request may leave: every way out is recorded
                     outcome = await self._send(prepared, deadline)
                 except PaymentError as error:
@@ -355,11 +355,15 @@ class AsyncGateway(Constructors):
         except Exception as exc:
             raise steps.store_unavailable(self.provider, prepared, "payment record", exc) from exc
 
-    async def _write_intent(self, prepared: Prepared) -> None:
+    async def _write_intent(self, prepared: Prepared) -> Prepared:
+        """``prepared`` once its intent is written, knowing the earlier call's it replaced."""
         try:
-            await self._records(self.records.write_intent, steps.intent(self._pipeline, prepared))
+            replaced = await self._records(
+                self.records.write_intent, steps.intent(self._pipeline, prepared)
+            )
         except Exception as exc:  # fail closed: never a request that leaves no trace
             raise steps.store_unavailable(self.provider, prepared, "payment record", exc) from exc
+        return steps.wrote_intent(prepared, replaced)
 
     async def _send(self, prepared: Prepared, deadline: Deadline) -> Result:
         """The attempts of one call: the first, then tenacity's retries of what may be

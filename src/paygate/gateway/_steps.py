@@ -53,7 +53,7 @@ from paygate.models import (
     source_of,
     validated,
 )
-from paygate.records import Intent, IntentKey, Locate, PaymentRecord
+from paygate.records import Intent, IntentKey, Locate, PaymentRecord, reconcile
 from paygate.records.changes import Change
 from paygate.records.store import ChangeFn
 from paygate.resilience.deadline import Deadline
@@ -75,6 +75,9 @@ class Prepared:
     http: httpx.Request | None = None
     digest: str | None = None  # None: a read, or a body with card data (never kept)
     record: PaymentRecord | None = None  # what a capture, void or refund was checked against
+    # The intent this call's own replaced under its key: an earlier call's, ended without its
+    # outcome recorded (its request may have reached the provider). See ``record_change``.
+    earlier: Intent | None = None
 
     @property
     def mutating(self) -> bool:
@@ -235,6 +238,11 @@ def intent(p: Pipeline, prepared: Prepared) -> Intent:
     )  # fmt: skip
 
 
+def wrote_intent(prepared: Prepared, replaced: Intent | None) -> Prepared:
+    """``prepared`` once its intent is written, with the earlier call's it replaced, if any."""
+    return prepared if replaced is None else replace(prepared, earlier=replaced)
+
+
 def intent_key(provider: str, prepared: Prepared) -> IntentKey | None:
     """The intent a call's record change clears (None for a read, which writes none)."""
     return (provider, prepared.key) if prepared.key is not None else None
@@ -332,12 +340,29 @@ def record_change(
     provider: str, prepared: Prepared, outcome: Result | PaymentError
 ) -> tuple[Locate, ChangeFn]:
     """Where a call's outcome goes on the records, and how it changes them (a change that
-    leaves the record alone still clears the call's intent)."""
+    leaves the record alone still clears the call's intent).
+
+    An outcome that leaves the record alone says that *this* call did nothing at the provider
+    (nothing was sent, or the provider said it did nothing with it). When the call's intent
+    replaced an earlier call's under the same key (``Prepared.earlier``: an answer that could
+    not be recorded, a crash), that says nothing of the earlier request, which may well have
+    been acted on: clearing the intent would leave no trace of it. The earlier call's outcome
+    is kept unknown instead, as its intent would have been once its lease ended. (Any other
+    outcome is the provider's account of the key, which replays the earlier request's answer,
+    or keeps the key's outcome unknown itself.)"""
     change = _recording.change_for(
         provider, prepared.request, key=prepared.key, outcome=outcome, now=now(),
         body_digest=prepared.digest, fingerprint=prepared.fingerprint,
     )  # fmt: skip
     if change is None:
+        if prepared.earlier is not None:
+            logger.warning(
+                "%s key=%s: this call did nothing at the provider, but the earlier call under "
+                "its key ended without recording an outcome; that outcome is kept unknown",
+                prepared.request.operation.value,
+                prepared.key,
+            )
+            return reconcile.lapsed(provider, prepared.earlier, repeated=True)
         return _NOWHERE, _no_change
     return record_locate(provider, prepared, outcome), change
 

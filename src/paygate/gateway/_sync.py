@@ -284,7 +284,7 @@ class Gateway(Constructors):
                 prepared = steps.checked(self._pipeline, prepared, record)
             with self._bulkhead.slot(deadline.remaining()):
                 prepared = steps.sendable(self._pipeline, prepared)
-                self._write_intent(prepared)
+                prepared = self._write_intent(prepared)
                 try:  # from here on, the request may leave: every way out is recorded
                     outcome = self._send(prepared, deadline)
                 except PaymentError as error:
@@ -356,11 +356,15 @@ class Gateway(Constructors):
         except Exception as exc:
             raise steps.store_unavailable(self.provider, prepared, "payment record", exc) from exc
 
-    def _write_intent(self, prepared: Prepared) -> None:
+    def _write_intent(self, prepared: Prepared) -> Prepared:
+        """``prepared`` once its intent is written, knowing the earlier call's it replaced."""
         try:
-            self._records(self.records.write_intent, steps.intent(self._pipeline, prepared))
+            replaced = self._records(
+                self.records.write_intent, steps.intent(self._pipeline, prepared)
+            )
         except Exception as exc:  # fail closed: never a request that leaves no trace
             raise steps.store_unavailable(self.provider, prepared, "payment record", exc) from exc
+        return steps.wrote_intent(prepared, replaced)
 
     def _send(self, prepared: Prepared, deadline: Deadline) -> Result:
         """The attempts of one call: the first, then tenacity's retries of what may be

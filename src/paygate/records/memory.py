@@ -114,13 +114,15 @@ class MemoryRecordStore:
                 needs_intent=needs_intent,
             )
 
-    def write_intent(self, intent: Intent) -> None:
+    def write_intent(self, intent: Intent) -> Intent | None:
         key = (intent.provider, intent.idempotency_key)
         with self._lock:
+            replaced = self._intents.get(key)
             self.drop_intent(key)
             self._intents[key] = intent
             if intent.payment_id is not None:
                 self._in_flight[intent.payment_id] += 1
+            return replaced
 
     def intents(self, lapsed_by: datetime | None = None) -> list[Intent]:
         with self._lock:

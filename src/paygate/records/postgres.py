@@ -195,21 +195,27 @@ class PostgresRecordStore:
 
         return self._pool.run(work)
 
-    def write_intent(self, intent: Intent) -> None:
-        row = (
-            intent.provider,
-            intent.idempotency_key,
-            intent.lease_until,
-            intent.model_dump_json(),
-        )
-        self._pool.run(
-            lambda conn: conn.execute(
+    def write_intent(self, intent: Intent) -> Intent | None:
+        key = (intent.provider, intent.idempotency_key)
+        row = (*key, intent.lease_until, intent.model_dump_json())
+
+        def work(conn: Connection) -> tuple[str | None] | None:
+            # One statement: its CTE reads the row as it was before the upsert replaced it
+            # (every part of a statement sees the same snapshot).
+            return conn.execute(
+                "WITH replaced AS (SELECT body::text AS body FROM paygate_intents "
+                "WHERE provider = %s AND key = %s) "
                 "INSERT INTO paygate_intents (provider, key, lease_until, body) "
                 "VALUES (%s, %s, %s, %s::jsonb) ON CONFLICT (provider, key) DO UPDATE "
-                "SET lease_until = excluded.lease_until, body = excluded.body",
-                row,
-            )
-        )
+                "SET lease_until = excluded.lease_until, body = excluded.body "
+                "RETURNING (SELECT body FROM replaced)",
+                (*key, *row),
+            ).fetchone()
+
+        replaced = self._pool.run(work)
+        if replaced is None or replaced[0] is None:
+            return None
+        return Intent.model_validate_json(replaced[0])
 
     def intents(self, lapsed_by: datetime | None = None) -> list[Intent]:
         def work(conn: Connection) -> list[tuple[str]]:

@@ -114,15 +114,19 @@ def _resolver_cause(unknown: UnknownOperation) -> ResolverCause:
 
 
 # -- calls that ended without recording ----------------------------------------------------------
-def lapsed(provider: str, intent: Intent) -> tuple[Locate, ChangeFn]:
+def lapsed(provider: str, intent: Intent, *, repeated: bool = False) -> tuple[Locate, ChangeFn]:
     """An intent whose lease ended with nothing recorded (the process stopped, or its record
-    store failed): an unknown outcome from now on, due for a check at once."""
+    store failed): an unknown outcome from now on, due for a check at once. ``repeated``: the
+    intent was replaced by a repeat under its key that sent nothing (its lease need not have
+    ended: the repeat held the key)."""
     now = _now()
     reason = (
         f"the {intent.operation.value} ended without recording an outcome (the process "
         f"stopped, or the record store failed); its request may have been sent at "
         f"{intent.since:%Y-%m-%d %H:%M:%S} UTC"
     )
+    if repeated:
+        reason += ", and a repeat under its key sent nothing that could tell"
     unknown = intent.as_unknown(now, reason)
     cause = CallCause(operation=intent.operation.value, idempotency_key=intent.idempotency_key)
     if intent.record_id is not None:

@@ -164,13 +164,17 @@ class SQLiteRecordStore:
                 needs_intent=needs_intent,
             )
 
-    def write_intent(self, intent: Intent) -> None:
-        row = (intent.provider, intent.idempotency_key, _utc(intent.lease_until))
-        with self._db.turn() as db:
+    def write_intent(self, intent: Intent) -> Intent | None:
+        key = (intent.provider, intent.idempotency_key)
+        with self._db.transaction() as db:  # the one it replaces is read under the write lock
+            replaced = db.execute(
+                "SELECT body FROM paygate_intents WHERE provider = ? AND key = ?", key
+            ).fetchone()
             db.execute(
                 "INSERT OR REPLACE INTO paygate_intents VALUES (?, ?, ?, ?)",
-                (*row, intent.model_dump_json()),
+                (*key, _utc(intent.lease_until), intent.model_dump_json()),
             )
+        return None if replaced is None else Intent.model_validate_json(replaced[0])
 
     def intents(self, lapsed_by: datetime | None = None) -> list[Intent]:
         with self._db.turn() as db:

@@ -114,9 +114,11 @@ class RecordStore(Protocol):
         intent is kept when the change has nothing to write."""
         ...
 
-    def write_intent(self, intent: Intent) -> None:
-        """Keep ``intent`` (replacing one under the same provider and key) until an ``apply``
-        clears it. Durable before it returns: the request is sent only afterwards."""
+    def write_intent(self, intent: Intent) -> Intent | None:
+        """Keep ``intent`` until an ``apply`` clears it. Durable before it returns: the request
+        is sent only afterwards. An intent already under the same provider and key is replaced,
+        in the same atomic step, and returned: the trace of an earlier call under the key that
+        ended without recording its outcome, which the new call then answers for."""
         ...
 
     def intents(self, lapsed_by: datetime | None = None) -> list[Intent]:
