@@ -54,6 +54,7 @@ class Currency(str):
 _KNOWN: Final[dict[str, Currency]] = {}
 # Zero in each currency, built once (Money is immutable).
 _ZEROS: Final[dict[str, Money]] = {}
+_PLAIN: Final = (str, Currency)  # a code, or the one instance of one: a look-up, no checks
 _KNOWN.update({code: Currency(code) for code in ISO_4217_EXPONENTS})
 
 
@@ -166,7 +167,7 @@ class Money:
 
     @classmethod
     def zero(cls, currency: str) -> Money:
-        zero = _ZEROS.get(currency) if type(currency) is str else None
+        zero = _ZEROS.get(currency) if type(currency) in _PLAIN else None
         if zero is None or cls is not Money:
             zero = _ZEROS[Currency(currency)] = cls.from_minor_units(0, currency)
         return zero
