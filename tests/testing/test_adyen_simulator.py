@@ -792,7 +792,8 @@ def test_a_repeat_while_the_first_still_runs_gets_704(
     slow.start()
     while sim.request_count(path=PAYMENTS) < 1:
         time.sleep(0.005)
-    time.sleep(0.05)  # the first request now holds the key, in flight, for 0.5 s
+    while sim.keys_running() < 1:  # the first request now holds the key, for 0.5 s
+        time.sleep(0.005)
     with httpx.Client(base_url=sim.url, headers={"X-API-Key": "k"}) as second:
         busy = pay(second, key="key-busy")
     slow.join()

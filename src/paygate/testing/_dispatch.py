@@ -182,6 +182,7 @@ class Dispatcher:
             return {
                 **self.provider.snapshot(),
                 "request_count": len(self._requests),
+                "keys_running": self._keys.running(),
                 "faults": [injection.to_json() for injection in self._injections],
             }
 

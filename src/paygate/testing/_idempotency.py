@@ -57,3 +57,7 @@ class KeyRegistry:
 
     def clear(self) -> None:
         self._entries.clear()
+
+    def running(self) -> int:
+        """How many keys a request is running under (begun, no answer saved yet)."""
+        return sum(1 for entry in self._entries.values() if entry.saved is None)

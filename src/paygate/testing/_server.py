@@ -365,6 +365,11 @@ class Simulator:
         replays and requests a fault answered included."""
         return self._dispatcher.requests()
 
+    def keys_running(self) -> int:
+        """How many idempotency keys a request is running under right now (begun, not
+        answered): a test waits on it to know that a slow request holds its key."""
+        return int(self._dispatcher.state()["keys_running"])
+
     def request_count(self, method: str | None = None, path: str | None = None) -> int:
         """How many requests matched ``method`` and the exact ``path`` (None: any)."""
         wanted = None if method is None else method.upper()
