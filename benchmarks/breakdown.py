@@ -28,7 +28,8 @@ PAYGATE_STAGES = (
     ("capability check, key and fingerprint", "paygate/gateway/_steps.py", "prepare"),
     ("idempotency store: begin", "paygate/gateway/_sync.py", "_begin"),
     ("build the request", "paygate/gateway/_steps.py", "sendable"),
-    ("httpx send, without the transport", "httpx/_client.py", "send"),
+    # paygate sends straight into the transport, and reads the body within its size limit
+    ("send and take the body, without the transport", "paygate/_primitives.py", "exchange"),
     ("the mock transport's answer (both pay it)", "benchmarks/overhead.py", "_answer"),
     ("read and validate the answer", "paygate/gateway/_steps.py", "read_response"),
     ("payment record write", "paygate/gateway/_sync.py", "_record"),
@@ -37,12 +38,12 @@ PAYGATE_STAGES = (
 )
 BARE_STAGES = (
     ("build the request", "httpx/_client.py", "build_request"),
-    ("httpx send, without the transport", "httpx/_client.py", "send"),
+    ("send and take the body, without the transport", "httpx/_client.py", "send"),
     ("the mock transport's answer (both pay it)", "benchmarks/overhead.py", "_answer"),
     ("read and validate the answer", "httpx/_models.py", "json"),
 )
 REST = "the rest: breaker, bulkhead, retry, deadline, results"
-SEND = "httpx send, without the transport"
+SEND = "send and take the body, without the transport"
 ANSWER = "the mock transport's answer (both pay it)"
 
 
@@ -87,7 +88,7 @@ def _shares(
     if missing := [stage for stage in found if stage not in matched]:
         # A renamed or moved function: the split would silently lose a stage.
         raise AssertionError(f"no profiled function for the stages {missing}")
-    # The transport's answer is timed inside httpx's send: take it out of send.
+    # The transport's answer is timed inside the send: take it out of send.
     found[SEND] -= found[ANSWER]
     found[REST] = 1.0 - sum(found.values())
     return found, total
