@@ -199,9 +199,12 @@ class Sender:
         limits: httpx.Limits,
     ) -> None:
         self._client = client
-        self._transport = (
-            None if client is not None else transport or DeadlineTransport(limits=limits)
-        )
+        if client is not None:
+            self._transport: httpx.BaseTransport | None = None
+        else:
+            self._transport = (
+                transport if transport is not None else DeadlineTransport(limits=limits)
+            )
 
     def send(self, request: httpx.Request) -> httpx.Response:
         """The answer, its body not read yet."""
@@ -228,9 +231,12 @@ class AsyncSender:
         limits: httpx.Limits,
     ) -> None:
         self._client = client
-        self._transport = (
-            None if client is not None else transport or httpx.AsyncHTTPTransport(limits=limits)
-        )
+        if client is not None:
+            self._transport: httpx.AsyncBaseTransport | None = None
+        elif transport is not None:
+            self._transport = transport
+        else:
+            self._transport = httpx.AsyncHTTPTransport(limits=limits)
 
     async def send(self, request: httpx.Request) -> httpx.Response:
         if self._transport is None:
