@@ -153,12 +153,15 @@ def _connect(
 
 class _Webhooks:
     """Delivers the simulator's webhooks to the gateway while a run goes on: late (every few
-    tens of milliseconds), shuffled, some twice; Adyen's modifications decided meanwhile."""
+    tens of milliseconds), shuffled, some twice; Adyen's modifications decided meanwhile. A
+    delivery the gateway could not take (its store was busy) is kept for a later pump, as the
+    provider sends it again. Pumps from the delivery thread and from ``settle`` take turns."""
 
     def __init__(self, gw: Gateway, sim: Simulator, seed: int, tally: Tally) -> None:
         self._gw, self._sim, self._tally = gw, sim, tally
         self._rng = random.Random(seed)
         self._stop = threading.Event()
+        self._lock = threading.Lock()
         self._pending: list[Any] = []
         self._thread = threading.Thread(target=self._run, name="chaos-webhooks", daemon=True)
 
@@ -174,7 +177,17 @@ class _Webhooks:
         while not self._stop.wait(0.03):
             self.pump()
 
+    @property
+    def pending(self) -> int:
+        """Deliveries kept for a later pump."""
+        with self._lock:
+            return len(self._pending)
+
     def pump(self) -> None:
+        with self._lock:
+            self._pump()
+
+    def _pump(self) -> None:
         if isinstance(self._sim, AdyenSimulator):
             self._sim.process_modifications()
         if isinstance(self._sim, StripeSimulator | AdyenSimulator):
@@ -260,6 +273,10 @@ def settle(gw: Gateway, webhooks: _Webhooks, tally: Tally) -> int:
         tally.add("resolutions settled", sum(r.settled for r in resolutions))
         tally.add("resolutions still unknown", sum(not r.settled for r in resolutions))
     webhooks.pump()
+    for _ in range(_SETTLE_ROUNDS):  # what the gateway could not take yet, sent again
+        if not webhooks.pending:
+            break
+        webhooks.pump()
     return rounds
 
 
