@@ -4,9 +4,10 @@ given, with a handler of the test's own in front of it.
 The handler sees every request first and answers it (an ``httpx.Response``), fails it (raise
 ``httpx.ConnectError``, ``httpx.ReadTimeout``...: what the network would do), or passes it on
 (``None``) to the provider's simulator, which then answers as over loopback: same state, test
-cards, idempotency and injected faults, with no socket and no thread. The simulator's waits and
-the time an answer takes to arrive run on the mock's clock; with a ``FakeClock`` nothing really
-waits, and the call's deadline still sees every second.
+cards, idempotency and injected faults, with no socket and no server thread (an asyncio
+gateway's requests reach it in a worker thread, so that its waits never block the event loop).
+The simulator's waits and the time an answer takes to arrive run on the mock's clock; with a
+``FakeClock`` nothing really waits, and the call's deadline still sees every second.
 """
 
 from __future__ import annotations
