@@ -16,11 +16,19 @@ from typing import Any
 import httpx
 import pytest
 
-from paygate import BreakerPolicy, BulkheadPolicy, Money, RetryPolicy, Timeout
+from paygate import (
+    BreakerPolicy,
+    BulkheadPolicy,
+    IdempotencyPolicy,
+    Money,
+    RetryPolicy,
+    Timeout,
+)
 from paygate.errors import (
     BulkheadFull,
     CircuitOpen,
     ErrorCode,
+    IdempotencyInFlight,
     OutcomeUnknown,
     PaymentError,
     RetriableError,
@@ -195,6 +203,48 @@ def test_a_timeout_after_the_provider_acted_is_retried_under_the_same_key_and_re
     assert creates(paygate_mock) == 2
     assert paygate_clock.elapsed >= 4.0  # the read timeout, on the clock
     assert paygate_mock.charges("dl-3") == 1
+
+
+# -- a key in flight -------------------------------------------------------------------------------
+def test_a_repeat_waits_for_the_key_in_flight_until_its_deadline_then_is_told_to_come_back(
+    kind: str,
+    drive: Any,
+    paygate_mock: MockProvider,
+    paygate_clock: FakeClock,
+    paygate_sources: Sources,
+) -> None:
+    """While the first call is at the provider, its repeat (from inside the provider's handler,
+    so no thread is needed) waits on the key, polling, for what is left of its own deadline
+    (2 s, shorter than the policy's 5 s), then is refused, having sent nothing."""
+    policy = IdempotencyPolicy(in_flight_wait=5.0, poll_interval=0.25)
+    gw = drive(timeout=Timeout(read=60.0, total=2.0), idempotency=policy)
+    call = {"amount": AMOUNT, "source": paygate_sources.approved, "reference": "if-1"}
+    repeats: list[BaseException] = []
+
+    def first_request() -> bool:
+        return not repeats and len(paygate_mock.requests) == 1
+
+    def blocking(request: httpx.Request) -> None:
+        if first_request():
+            with pytest.raises(IdempotencyInFlight) as refused:
+                gw.gw.authorize(**call)
+            repeats.append(refused.value)
+
+    async def awaited(request: httpx.Request) -> None:
+        if first_request():
+            with pytest.raises(IdempotencyInFlight) as refused:
+                await gw.gw.authorize(**call)
+            repeats.append(refused.value)
+
+    paygate_mock.handler = blocking if kind == "sync" else awaited
+    # The first call's answer arrives after the repeat's wait: after its own deadline too.
+    with pytest.raises(OutcomeUnknown):
+        gw("authorize", **call)
+
+    assert len(repeats) == 1 and repeats[0].retriable
+    assert sum(paygate_clock.sleeps) == pytest.approx(2.0)  # the deadline, not the policy's 5 s
+    assert set(paygate_clock.sleeps) == {0.25}
+    assert len(paygate_mock.requests) == 1  # the repeat sent nothing
 
 
 # -- the circuit breaker ------------------------------------------------------------------------

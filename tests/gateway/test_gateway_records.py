@@ -19,7 +19,7 @@ from paygate.errors import (
     InvalidWebhookError,
     OutcomeUnknown,
 )
-from paygate.records import SQLiteRecordStore
+from paygate.records import PaymentRecord, SQLiteRecordStore
 from paygate.testing import Fault, StripeSimulator
 
 VISA = PaymentSource.token("pm_card_visa")
@@ -156,15 +156,24 @@ def test_an_unknown_outcome_is_settled_after_a_restart(
         store.close()
 
 
-def test_a_lost_card_authorize_is_found_by_its_reference(
-    make_gateway: Callable[..., Any], sim: StripeSimulator
-) -> None:
+def _lost_card_authorize(
+    make_gateway: Callable[..., Any], sim: StripeSimulator, amount: str, reference: str
+) -> tuple[Any, PaymentRecord]:
+    """A gateway, and the unknown outcome of a card authorize whose answer Stripe never sent
+    (it charged, then held the connection past the read timeout)."""
     gw = make_gateway(retry=RetryPolicy(max_attempts=1), timeout=Timeout(read=0.3, total=5))
     card = PaymentSource.card("4242424242424242", 12, 2031, "123")
     sim.inject(Fault.timeout_after_commit(hold=1.0), times=1, method="POST", path=PI_PATH)
     with pytest.raises(OutcomeUnknown):
-        gw.authorize(eur("12.00"), source=card, reference="order-card")
+        gw.authorize(eur(amount), source=card, reference=reference)
     [record] = gw.unknown_payments()
+    return gw, record
+
+
+def test_a_lost_card_authorize_is_found_by_its_reference(
+    make_gateway: Callable[..., Any], sim: StripeSimulator
+) -> None:
+    gw, record = _lost_card_authorize(make_gateway, sim, "12.00", "order-card")
     assert not record.unknown[0].replayable  # raw card data is never kept
     [resolved] = gw.resolve_unknown(due_by=LATER)
     [intent] = sim.payment_intents(reference="order-card")  # nothing was sent again
@@ -177,12 +186,7 @@ def test_a_lost_card_authorize_is_found_by_its_reference(
 def test_a_lost_card_authorize_is_adopted_by_its_webhook(
     make_gateway: Callable[..., Any], sim: StripeSimulator
 ) -> None:
-    gw = make_gateway(retry=RetryPolicy(max_attempts=1), timeout=Timeout(read=0.3, total=5))
-    card = PaymentSource.card("4242424242424242", 12, 2031, "123")
-    sim.inject(Fault.timeout_after_commit(hold=1.0), times=1, method="POST", path=PI_PATH)
-    with pytest.raises(OutcomeUnknown):
-        gw.authorize(eur("13.00"), source=card, reference="order-adopt")
-    [record] = gw.unknown_payments()
+    gw, record = _lost_card_authorize(make_gateway, sim, "13.00", "order-adopt")
     outcomes = [o for d in sim.drain_webhooks() for o in gw.handle_webhook(d.headers, d.body)]
     assert [o.result for o in outcomes] == ["applied"]
     [intent] = sim.payment_intents(reference="order-adopt")

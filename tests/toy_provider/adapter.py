@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 from types import MappingProxyType
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import httpx
 from pydantic import BaseModel, SecretStr
@@ -20,12 +20,14 @@ from pydantic import BaseModel, SecretStr
 from paygate import Money, Payment, PaymentStatus, ProviderErrorTables, ProviderSettings, Refund
 from paygate.adapters.base import (
     REASON_ADVICE,
+    AnswerReader,
     Capabilities,
     MetadataLimits,
     ResponseContext,
     endpoint,
     http_request,
     json_body,
+    parse_answer,
     parse_retry_after,
 )
 from paygate.adapters.failures import (
@@ -217,62 +219,62 @@ class ToyAdapter:
     def parse_response(
         self, response: httpx.Response, context: ResponseContext
     ) -> Result | Failure:
-        base = Context(
-            provider=NAME,
-            message="",
-            http_status=response.status_code,
-            request_id=response.headers.get("request-id"),
+        base = Context.of_answer(NAME, response, response.headers.get("request-id"), None)
+        base = replace(
+            base,
             idempotency_key=context.idempotency_key,
             retry_after=parse_retry_after(response.headers),
         )
-        if response.is_success:
-            return self._result(response, context, base)
-        detail = validate_body(ErrorWire, response, base)
-        own = None if isinstance(detail, SchemaViolation) else detail.error
-        return error_status(
-            response,
-            base,
-            None if own is None else (lambda: _refusal(own, context, base)),
-            failed=response.status_code >= 500,
-        )
-
-    def _result(
-        self, response: httpx.Response, context: ResponseContext, base: Context
-    ) -> Result | Failure:
-        if isinstance(context.request, RefundRequest):
-            refund = validate_body(RefundWire, response, base)
-            if isinstance(refund, SchemaViolation):
-                return refund
-            return Refund(
-                id=refund.id,
-                provider=NAME,
-                payment_id=refund.payment,
-                status=RefundStatus.SUCCEEDED,
-                amount=_money(refund.amount, refund.currency),
-                reference=refund.reference,
-                idempotency_key=context.idempotency_key,
-                provider_status="succeeded",
-            )
-        wire = validate_body(PaymentWire, response, base)
-        if isinstance(wire, SchemaViolation):
-            return wire
-        return Payment(
-            id=wire.id,
-            provider=NAME,
-            status=_status(wire),
-            amount=_money(wire.amount, wire.currency),
-            amount_authorized=_money(wire.amount, wire.currency),
-            amount_captured=_money(wire.amount_captured, wire.currency),
-            amount_refunded=_money(wire.amount_refunded, wire.currency),
-            reference=wire.reference,
-            idempotency_key=context.idempotency_key,
-            provider_status=wire.status,
-        )
+        return parse_answer(response, context, base, classify=_classify, readers=_READERS)
 
     def parse_webhook(
         self, headers: Mapping[str, str], body: bytes, *, now: float
     ) -> list[WebhookEvent]:
         raise InvalidWebhookError("Toypay sends no webhooks", provider=NAME)
+
+
+def _classify(response: httpx.Response, context: ResponseContext, base: Context) -> Failure:
+    """An error status: Toypay's own error object when it sent one, else the shared reading."""
+    detail = validate_body(ErrorWire, response, base)
+    own = None if isinstance(detail, SchemaViolation) else detail.error
+    return error_status(
+        response,
+        base,
+        None if own is None else (lambda: _refusal(own, context, base)),
+        failed=response.status_code >= 500,
+    )
+
+
+def _payment(
+    wire: PaymentWire, response: httpx.Response, context: ResponseContext, base: Context
+) -> Payment:
+    return Payment(
+        id=wire.id,
+        provider=NAME,
+        status=_status(wire),
+        amount=_money(wire.amount, wire.currency),
+        amount_authorized=_money(wire.amount, wire.currency),
+        amount_captured=_money(wire.amount_captured, wire.currency),
+        amount_refunded=_money(wire.amount_refunded, wire.currency),
+        reference=wire.reference,
+        idempotency_key=context.idempotency_key,
+        provider_status=wire.status,
+    )
+
+
+def _refund(
+    refund: RefundWire, response: httpx.Response, context: ResponseContext, base: Context
+) -> Refund:
+    return Refund(
+        id=refund.id,
+        provider=NAME,
+        payment_id=refund.payment,
+        status=RefundStatus.SUCCEEDED,
+        amount=_money(refund.amount, refund.currency),
+        reference=refund.reference,
+        idempotency_key=context.idempotency_key,
+        provider_status="succeeded",
+    )
 
 
 def _refusal(detail: ErrorWire.Detail, context: ResponseContext, base: Context) -> Failure:
@@ -300,3 +302,16 @@ def _status(wire: PaymentWire) -> PaymentStatus:
     if wire.amount_refunded < wire.amount_captured:
         return PaymentStatus.PARTIALLY_REFUNDED
     return PaymentStatus.REFUNDED
+
+
+# What each operation's answer is read as: a refund, or the payment as it now stands.
+_PAYMENT: Final = AnswerReader(PaymentWire, _payment)
+_READERS: Final[Mapping[type[OperationRequest], AnswerReader[Any]]] = MappingProxyType(
+    {
+        AuthorizeRequest: _PAYMENT,
+        CaptureRequest: _PAYMENT,
+        VoidRequest: _PAYMENT,
+        RetrieveRequest: _PAYMENT,
+        RefundRequest: AnswerReader(RefundWire, _refund),
+    }
+)
