@@ -42,7 +42,10 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	@touch $(BENCH_STAMP)
 
+# PostgreSQL and Redis rows use the local servers unless told otherwise (PAYGATE_BENCH_*_URL).
 bench: $(BENCH_STAMP)
+	PAYGATE_BENCH_POSTGRES_URL=$${PAYGATE_BENCH_POSTGRES_URL-postgresql://postgres@127.0.0.1:5432/test} \
+	PAYGATE_BENCH_REDIS_URL=$${PAYGATE_BENCH_REDIS_URL-redis://127.0.0.1:6379/0} \
 	$(BIN)/python -m benchmarks
 
 clean:

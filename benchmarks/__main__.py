@@ -15,7 +15,10 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks import concurrency as conc
-from benchmarks import failfast, hostile, loopback, steady
+from benchmarks import failfast, hostile, hot_path, loopback, steady
+from benchmarks import threads as th
+from benchmarks import transports as tr
+from benchmarks._load import Run
 from benchmarks.breakdown import Breakdown, breakdown
 from benchmarks.overhead import OverheadResult, async_overhead, sync_overhead
 from benchmarks.stores import Plan, StoreResult, store_throughput
@@ -191,7 +194,7 @@ def _concurrency_table(result: conc.ConcurrencyResult) -> Table:
     for column in columns:
         table.add_column(column, justify="left" if column == "contender" else "right")
 
-    def row(run: conc.Run, ratio: str, target: str, prefix: str = "") -> None:
+    def row(run: Run, ratio: str, target: str, prefix: str = "") -> None:
         table.add_row(
             prefix + run.contender,
             f"{run.concurrency}" + ("/proc" if run.processes > 1 else ""),
@@ -217,6 +220,146 @@ def _concurrency_table(result: conc.ConcurrencyResult) -> Table:
             row(run, f"{ratio:.2f}x" if is_gw else "1.00x", target if is_gw else "")
     for run in result.capacity:
         row(run, "", "", prefix="capacity: ")
+    return table
+
+
+# The targets for AsyncGateway on aiohttp, against raw aiohttp at the same concurrency.
+_THROUGHPUT_TARGETS = {10: 0.7, 200: 0.8}
+_CPU_TARGET = 2.0
+
+
+def _transports_table(result: tr.TransportResult) -> Table:
+    capacity = result.capacity
+    busiest = max(r.simulator_cpu for r in result.runs)
+    table = Table(
+        title="AsyncGateway's HTTP transports: authorizations through AsyncGateway on aiohttp "
+        "and on httpx vs raw aiohttp and raw httpx, against a canned-answer server (own process)",
+        caption=f"The server is not the bottleneck: its process used at most {busiest:.0%} of a "
+        "core in any run, and two raw aiohttp client processes "
+        f"({capacity.concurrency} in flight each) drew {capacity.throughput:,.0f} calls/s from "
+        "it (last row). Every contender has its own pool as large as the concurrency; they "
+        "take turns, in one order then the reverse; calls/s over successful calls of all "
+        f"rounds, a round starting no call after {tr.ROUND_BUDGET:.0f} s. vs aiohttp: "
+        "throughput over raw aiohttp's at the same concurrency. client µs/call: CPU time of "
+        "the client process per call (its ratio to raw aiohttp's: CPU vs aiohttp). server "
+        "CPU: CPU seconds per wall second of the server's process",
+    )
+    columns = ("contender", "in flight", "ok", "err", "calls/s", "per round", "med ms", "p99 ms")
+    columns += ("vs aiohttp", "target", "client µs/call", "CPU vs aiohttp", "target", "server CPU")
+    for column in columns:
+        left = column == "contender"
+        table.add_column(column, justify="left" if left else "right", no_wrap=left)
+
+    def row(run: Run, cells: tuple[str, str, str, str]) -> None:
+        table.add_row(
+            run.contender,
+            f"{run.concurrency}" + ("/proc" if run.processes > 1 else ""),
+            f"{run.calls:,}",
+            str(run.errors),
+            f"{run.throughput:,.0f}",
+            " / ".join(f"{rate:,.0f}" for rate in run.per_round),
+            f"{run.latency.median / 1000:,.1f}",
+            f"{run.latency.p99 / 1000:,.1f}",
+            cells[0],
+            cells[1],
+            f"{tr.cpu_per_call(run):,.0f}",
+            cells[2],
+            cells[3],
+            f"{run.simulator_cpu:.0%}",
+        )
+
+    for level in sorted({r.concurrency for r in result.runs}):
+        for name in tr.CONTENDERS:
+            ratio, cpu = result.ratio(name, level), result.cpu_ratio(name, level)
+            goal = _THROUGHPUT_TARGETS.get(level)
+            targets = name == tr.ON_AIOHTTP
+            row(
+                result.run(name, level),
+                (
+                    f"{ratio:.2f}x",
+                    f"≥ {goal:.2f}x {_met(ratio, goal, at_most=False)}" if targets and goal else "",
+                    f"{cpu:.2f}x",
+                    f"≤ {_CPU_TARGET:.1f}x {_met(cpu, _CPU_TARGET)}" if targets else "",
+                ),
+            )
+    row(capacity, ("", "", "", ""))
+    return table
+
+
+def _hot_path_table(result: hot_path.HotPathResult) -> Table:
+    table = Table(
+        title="Stores on the hot path: one authorize through each gateway with each store "
+        "configuration (canned-answer server, own process; AsyncGateway on aiohttp)",
+        caption="added: the median over the same gateway's with memory stores at the same "
+        "concurrency. A mutating call writes to the idempotency store twice (begin, complete) "
+        "and to the record store twice (the intent before the request leaves, the outcome "
+        "after); every one of PostgreSQL's commits waits for its WAL flush. Gateway: N "
+        "threads; AsyncGateway: N tasks, a store that blocks runs in a worker thread",
+    )
+    for column in ("stores", "gateway", "in flight", "ok", "err", "calls/s", "med ms", "p99 ms"):
+        table.add_column(column, justify="left" if column in {"stores", "gateway"} else "right")
+    table.add_column("added ms", justify="right")
+    for run in result.runs:
+        if run.latency is None:
+            table.add_row(run.config, run.gateway, str(run.in_flight), "—", "—", run.skipped)
+            continue
+        added = result.added_ms(run)
+        table.add_row(
+            run.config,
+            run.gateway,
+            str(run.in_flight),
+            f"{run.calls:,}",
+            str(run.errors),
+            f"{run.throughput:,.0f}",
+            f"{run.latency.median / 1000:,.2f}",
+            f"{run.latency.p99 / 1000:,.2f}",
+            "—" if added is None or run.config == "memory" else f"{added:+,.2f}",
+        )
+    return table
+
+
+def _threads_table(result: th.ThreadsResult) -> Table:
+    levels = sorted({r.concurrency for r in result.runs})
+    top = max(levels)
+    shared, own = result.run(th.SHARED, top), result.run(th.OWN, top)
+    verdict = (
+        "the shared pool is not the limit: a client per thread drew no more calls/s than one "
+        f"shared client at {top} threads ({own.throughput:,.0f} against "
+        f"{shared.throughput:,.0f}), and every run kept this process's CPU at a core or more: "
+        "the one interpreter (its GIL) is"
+        if own.throughput <= shared.throughput * 1.1
+        else f"the shared pool IS a limit: a client per thread drew {own.throughput:,.0f} "
+        f"calls/s against {shared.throughput:,.0f} for one shared client at {top} threads"
+    )
+    table = Table(
+        title="The blocking Gateway under threads: one Gateway shared by N threads vs one "
+        "httpx.Client shared the same way and one httpx.Client per thread (canned-answer "
+        "server, own process)",
+        caption=f"Verdict: {verdict}. Contenders take turns, in one order then the reverse; "
+        "client CPU: CPU seconds of this process per wall second; µs/call: its CPU per call",
+    )
+    for column in ("contender", "threads", "ok", "err", "calls/s", "per round", "med ms"):
+        table.add_column(column, justify="left" if column == "contender" else "right")
+    for column in ("p99 ms", "vs shared client", "client CPU", "µs/call", "server CPU"):
+        table.add_column(column, justify="right")
+    for level in levels:
+        base = result.run(th.SHARED, level).throughput
+        for name in th.CONTENDERS:
+            run = result.run(name, level)
+            table.add_row(
+                name,
+                str(level),
+                f"{run.calls:,}",
+                str(run.errors),
+                f"{run.throughput:,.0f}",
+                " / ".join(f"{rate:,.0f}" for rate in run.per_round),
+                f"{run.latency.median / 1000:,.1f}",
+                f"{run.latency.p99 / 1000:,.1f}",
+                f"{run.throughput / base:.2f}x",
+                f"{run.client_cpu:.0%}",
+                f"{tr.cpu_per_call(run):,.0f}",
+                f"{run.simulator_cpu:.0%}",
+            )
     return table
 
 
@@ -345,6 +488,19 @@ def main(argv: list[str] | None = None) -> int:
             if quick
             else conc.concurrency(calls=1000, rounds=2, levels=(50, 200))  # 2,000 each, A B B A
         ),
+        lambda: _transports_table(
+            tr.transports(calls=40, rounds=1, levels=(4, 16))
+            if quick
+            else tr.transports(calls=1000, rounds=2, levels=(10, 50, 200))
+        ),
+        lambda: _hot_path_table(
+            hot_path.hot_path(calls={1: 20, 4: 40} if quick else {1: 300, 50: 1000})
+        ),
+        lambda: _threads_table(
+            th.threaded(calls=40, rounds=1, levels=(4, 16))
+            if quick
+            else th.threaded(calls=1000, rounds=2, levels=(10, 50, 200))
+        ),
         lambda: _steady_table(
             steady.steady_state([50, 100], [50, 100])
             if quick
@@ -360,8 +516,8 @@ def main(argv: list[str] | None = None) -> int:
     for section in sections:
         began = time.perf_counter()
         tables.append(section())
-        # The concurrency table has thirteen columns: wider than the rest.
-        Console(width=150 if len(tables[-1].columns) > 10 else 110).print(tables[-1])
+        # The concurrency tables have thirteen columns or more: wider than the rest.
+        Console(width=200 if len(tables[-1].columns) > 10 else 110).print(tables[-1])
         console.print(f"[dim]took {time.perf_counter() - began:.0f} s[/dim]")
     took = f"ran in {time.perf_counter() - started:.0f} s"
     console.print(took)

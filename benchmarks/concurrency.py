@@ -22,7 +22,6 @@ import collections
 import logging
 import multiprocessing
 import os
-import resource
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -34,6 +33,7 @@ import httpx
 
 from benchmarks import _stripe_bare as bare
 from benchmarks._harness import Stats
+from benchmarks._load import Drive, Run, cpu_seconds, drive_calls, merge, warm_up
 from paygate import AsyncGateway, BreakerPolicy, BulkheadPolicy, Money, PaymentSource, PaymentStatus
 from paygate.testing import StripeSimulator
 
@@ -54,24 +54,6 @@ BREAKER_THRESHOLD = 1000
 ROUND_BUDGET = 12.0
 
 _CTX = multiprocessing.get_context("spawn")
-
-
-@dataclass(frozen=True)
-class Run:
-    contender: str
-    concurrency: int
-    processes: int
-    calls: int  # that succeeded
-    errors: int
-    seconds: float
-    latency: Stats
-    simulator_cpu: float  # CPU seconds of the simulator process per wall second
-    client_cpu: float  # CPU seconds of the client process(es) per wall second
-    per_round: tuple[float, ...]  # calls/s of each round, in the order they ran
-
-    @property
-    def throughput(self) -> float:
-        return self.calls / self.seconds
 
 
 @dataclass(frozen=True)
@@ -109,16 +91,6 @@ def _simulator() -> Iterator[tuple[str, int]]:
             process.kill()
 
 
-def _cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, from /proc (0 where there is no /proc)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 # -- the calls ---------------------------------------------------------------------------------
 def _raw_call(client: httpx.AsyncClient) -> Callable[[int], Awaitable[None]]:
     async def authorize(n: int) -> None:
@@ -134,75 +106,15 @@ def _raw_call(client: httpx.AsyncClient) -> Callable[[int], Awaitable[None]]:
     return authorize
 
 
-@dataclass
-class _Drive:
-    seconds: float
-    samples: list[float]  # µs per successful call
-    errors: int
-    cpu: float  # CPU seconds this process spent
-
-
-def _own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-async def _drive(
-    call: Callable[[int], Awaitable[None]],
-    calls: int,
-    concurrency: int,
-    first: int,
-    budget: float = float("inf"),
-) -> _Drive:
-    """``calls`` calls, ``concurrency`` in flight, none started after ``budget`` seconds. A call
-    that fails is counted, not timed."""
-    numbers = iter(range(first, first + calls))
-    samples: list[float] = []
-    errors = 0
-    stop = time.perf_counter() + budget
-
-    async def worker() -> None:
-        nonlocal errors
-        for n in numbers:
-            if time.perf_counter() > stop:
-                return
-            started = time.perf_counter_ns()
-            try:
-                await call(n)
-            except Exception:
-                errors += 1
-                continue
-            samples.append((time.perf_counter_ns() - started) / 1000)
-
-    cpu, started = _own_cpu(), time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return _Drive(time.perf_counter() - started, samples, errors, _own_cpu() - cpu)
-
-
 def _limits(concurrency: int) -> httpx.Limits:
     return httpx.Limits(
         max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=300
     )
 
 
-_RAMP = 25
-
-
-async def _warm_up(call: Callable[[int], Awaitable[None]], concurrency: int, first: int) -> int:
-    """Open the pool's connections a few at a time, so that every timed run starts on a full
-    pool of open connections (the failures of a warm-up are not counted anywhere). Returns the
-    number of calls made."""
-    made = 0
-    for step in range(min(_RAMP, concurrency), concurrency + _RAMP, _RAMP):
-        width = min(step, concurrency)
-        await _drive(call, width, width, first + made)
-        made += width
-    return made
-
-
 async def _contenders(
     url: str, pid: int, concurrency: int, calls: int, rounds: int
-) -> dict[str, list[tuple[_Drive, float]]]:
+) -> dict[str, list[tuple[Drive, float]]]:
     # One pool for both, warmed once: the gateway is handed the raw client, so the two take
     # turns on the same open connections.
     raw = httpx.AsyncClient(base_url=url, limits=_limits(concurrency), follow_redirects=False)
@@ -220,19 +132,21 @@ async def _contenders(
             raise AssertionError(p)
 
     contenders = {GATEWAY: through_gateway, RAW: _raw_call(raw)}
-    measured: dict[str, list[tuple[_Drive, float]]] = {n: [] for n in contenders}
+    measured: dict[str, list[tuple[Drive, float]]] = {n: [] for n in contenders}
     try:
         # The shared pool's connections, opened a few at a time; then one pass of the other
         # contender over them.
-        counter = await _warm_up(through_gateway, concurrency, 10_000_000)
-        await _drive(contenders[RAW], concurrency, concurrency, 10_000_000 + counter)
+        counter = await warm_up(through_gateway, concurrency, 10_000_000)
+        await drive_calls(contenders[RAW], concurrency, concurrency, 10_000_000 + counter)
         counter += concurrency
         for round_no in range(rounds):
             names = list(contenders) if round_no % 2 == 0 else list(contenders)[::-1]
             for name in names:
-                cpu = _cpu_seconds(pid)
-                drive = await _drive(contenders[name], calls, concurrency, counter, ROUND_BUDGET)
-                measured[name].append((drive, _cpu_seconds(pid) - cpu))
+                cpu = cpu_seconds(pid)
+                drive = await drive_calls(
+                    contenders[name], calls, concurrency, counter, ROUND_BUDGET
+                )
+                measured[name].append((drive, cpu_seconds(pid) - cpu))
                 counter += calls
     finally:
         await gateway.aclose()
@@ -240,31 +154,14 @@ async def _contenders(
     return measured
 
 
-def _merge(name: str, concurrency: int, processes: int, runs: list[tuple[_Drive, float]]) -> Run:
-    seconds = sum(d.seconds for d, _ in runs)
-    samples = [x for d, _ in runs for x in d.samples]
-    return Run(
-        contender=name,
-        concurrency=concurrency,
-        processes=processes,
-        calls=len(samples),
-        errors=sum(d.errors for d, _ in runs),
-        seconds=seconds,
-        latency=Stats(name, samples),
-        simulator_cpu=sum(c for _, c in runs) / seconds,
-        client_cpu=sum(d.cpu for d, _ in runs) / seconds,
-        per_round=tuple(len(d.samples) / d.seconds for d, _ in runs),
-    )
-
-
 # -- the simulator's capacity: raw clients in several processes at once ------------------------
 def _client_process(url: str, calls: int, concurrency: int, *, barrier: Any, results: Any) -> None:
-    async def main() -> _Drive:
+    async def main() -> Drive:
         async with httpx.AsyncClient(base_url=url, limits=_limits(concurrency)) as client:
             call = _raw_call(client)
-            await _warm_up(call, concurrency, 20_000_000)
+            await warm_up(call, concurrency, 20_000_000)
             barrier.wait()
-            return await _drive(call, calls, concurrency, 0, ROUND_BUDGET)
+            return await drive_calls(call, calls, concurrency, 0, ROUND_BUDGET)
 
     drive = asyncio.run(main())
     ended = time.time()
@@ -288,9 +185,9 @@ def _capacity(url: str, pid: int, *, processes: int, calls: int, concurrency: in
     for worker in workers:
         worker.start()
     barrier.wait(timeout=120)
-    cpu = _cpu_seconds(pid)
+    cpu = cpu_seconds(pid)
     done = [results.get(timeout=300) for _ in workers]
-    cpu = _cpu_seconds(pid) - cpu
+    cpu = cpu_seconds(pid) - cpu
     for worker in workers:
         worker.join(10)
     seconds = max(end for _, end, _ in done) - min(start for start, _, _ in done)
@@ -341,7 +238,7 @@ def concurrency(
     with _simulator() as (url, pid), _counting_warnings() as warnings:
         for level in levels:
             measured = asyncio.run(_contenders(url, pid, level, calls, rounds))
-            runs += [_merge(name, level, 1, measured[name]) for name in measured]
+            runs += [merge(name, level, 1, measured[name]) for name in measured]
         # Raw clients in several processes: as many in flight as the top level, and a few in
         # flight each (a small pool costs its client little, so the server is pushed harder).
         for processes, in_flight in ((2, max(levels)), (CAPACITY_PROCESSES, CAPACITY_IN_FLIGHT)):

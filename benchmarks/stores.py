@@ -242,7 +242,7 @@ def _first_line(error: BaseException) -> str:
 
 
 @contextmanager
-def _postgres_schema() -> Iterator[str]:
+def postgres_schema() -> Iterator[str]:
     """The conninfo of a migrated scratch schema, dropped afterwards; Skip when unreachable."""
     url = _url("POSTGRES")
     if not url:
@@ -271,7 +271,7 @@ def _postgres_schema() -> Iterator[str]:
 
 
 @contextmanager
-def _redis_prefix() -> Iterator[tuple[str, str]]:
+def redis_prefix() -> Iterator[tuple[str, str]]:
     """(url, a unique key prefix) whose keys are deleted afterwards; Skip when unreachable."""
     url = _url("REDIS")
     if not url:
@@ -303,7 +303,7 @@ def _redis_prefix() -> Iterator[tuple[str, str]]:
 
 def _postgres(plan: Plan) -> list[StoreResult]:
     try:
-        with _postgres_schema() as conninfo:
+        with postgres_schema() as conninfo:
             from paygate.idempotency.postgres import PostgresStore  # noqa: PLC0415
             from paygate.records.postgres import PostgresRecordStore  # noqa: PLC0415
 
@@ -338,7 +338,7 @@ def _postgres(plan: Plan) -> list[StoreResult]:
 
 def _redis(plan: Plan) -> list[StoreResult]:
     try:
-        with _redis_prefix() as (url, prefix):
+        with redis_prefix() as (url, prefix):
             from paygate.idempotency.redis import RedisStore  # noqa: PLC0415
 
             return _bench(

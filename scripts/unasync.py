@@ -51,6 +51,8 @@ RULES: Final = (
     (r"\bAsyncSemaphore\b", "Semaphore"),
     (r"\bAsyncBulkhead\b", "Bulkhead"),
     (r"\b_AsyncSlot\b", "_Slot"),
+    # The blocking gateway always sends with httpx: no HTTP backend to choose.
+    (r"^(.*\bAsyncSender\(client, transport, p\.http_limits\(\)), p\.http\.backend\)$", r"\1)"),
     (r"\bAsyncSender\b", "Sender"),
     (r"\bhttpx\.AsyncClient\b", "httpx.Client"),
     (r"\bhttpx\.AsyncBaseTransport\b", "httpx.BaseTransport"),

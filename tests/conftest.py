@@ -1,8 +1,9 @@
 """Shared fixtures: the simulators (the shipped pytest plugin's, reset around each test), and
 gateways of both kinds wired to them.
 
-Every gateway test runs twice, through ``Gateway`` and through ``AsyncGateway``; the async twin
-is driven from the test's thread through one persistent event loop, so a test reads the same.
+Every gateway test runs three times: through ``Gateway``, and through ``AsyncGateway`` on each of
+its HTTP transports (aiohttp's and httpx's); the async twin is driven from the test's thread
+through one persistent event loop, so a test reads the same.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from paygate import AsyncGateway, Gateway
+from paygate import AsyncGateway, Gateway, HttpPolicy
 from paygate.testing import AdyenSimulator, StripeSimulator
 
 API_KEY = "sk_test_51PaygateUnitTestKey0000000000"
@@ -77,7 +78,13 @@ def sim(paygate_stripe_sim: StripeSimulator) -> StripeSimulator:
     return paygate_stripe_sim
 
 
-@pytest.fixture(params=["sync", "async"])
+# Every gateway test runs on the blocking gateway and on the asyncio one over each of its HTTP
+# transports: the guarantees (deadline, retries, breaker, bulkhead, idempotency, hostile
+# answers) hold whichever sends the request.
+KINDS = ["sync", "async-aiohttp", "async-httpx"]
+
+
+@pytest.fixture(params=KINDS)
 def make_gateway(
     request: pytest.FixtureRequest, sim: StripeSimulator
 ) -> Iterator[Callable[..., Any]]:
@@ -97,7 +104,7 @@ def adyen_sim(paygate_adyen_sim: AdyenSimulator) -> AdyenSimulator:
     return paygate_adyen_sim
 
 
-@pytest.fixture(params=["sync", "async"])
+@pytest.fixture(params=KINDS)
 def make_adyen_gateway(
     request: pytest.FixtureRequest, adyen_sim: AdyenSimulator
 ) -> Iterator[Callable[..., Any]]:
@@ -115,9 +122,10 @@ def make_adyen_gateway(
 def _gateway_factory(
     kind: str, constructor: str, key: str, **provider: Any
 ) -> Iterator[Callable[..., Any]]:
-    """Gateways of one kind (sync, or async driven through one loop), closed at the end."""
+    """Gateways of one kind (sync, or async on one HTTP backend, driven through one loop),
+    closed at the end. ``make.kind`` is "sync" or "async"."""
     closers: list[Callable[[], None]] = []
-    runner = asyncio.Runner() if kind == "async" else None
+    runner = asyncio.Runner() if kind != "sync" else None
 
     def make(**options: Any) -> Any:
         options.setdefault("retry", _fast_retry())
@@ -125,11 +133,14 @@ def _gateway_factory(
             gw = getattr(Gateway, constructor)(key, **provider, **options)
             closers.append(gw.close)
             return gw
+        options.setdefault(
+            "http", HttpPolicy.model_validate({"backend": kind.removeprefix("async-")})
+        )
         agw = getattr(AsyncGateway, constructor)(key, **provider, **options)
         closers.append(lambda: runner.run(agw.aclose()))
         return AsyncDriver(agw, runner)
 
-    make.kind = kind  # type: ignore[attr-defined]
+    make.kind = "sync" if runner is None else "async"  # type: ignore[attr-defined]
     yield make
     for close in closers:
         close()

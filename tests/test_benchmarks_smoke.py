@@ -10,6 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+THREADED = ("Gateway (shared)", "httpx.Client (shared)", "httpx.Client (one per thread)")
 
 
 def _state(path: Path) -> tuple[int, bytes] | None:
@@ -83,6 +84,40 @@ def test_benchmarks_run_and_print_their_tables() -> None:
     assert re.search(r"capacity: httpx.AsyncClient\W+16/proc\W+2\W+\d+", done.stdout)
     assert re.search(r"capacity: httpx.AsyncClient\W+4/proc\W+3\W+\d+", done.stdout)
     assert "bottleneck" in done.stdout
+
+    # The transports: AsyncGateway on each, both raw clients, at each level; the server's
+    # capacity from two processes; the client CPU per call of every row.
+    assert "AsyncGateway's HTTP transports" in done.stdout
+    for contender in (
+        "AsyncGateway (aiohttp)",
+        "aiohttp.ClientSession",
+        "AsyncGateway (httpx)",
+        "httpx.AsyncClient",
+    ):
+        for level in (4, 16):
+            row = rf"│ {re.escape(contender)}\W+{level}\W+\d+\W+\d+\W+[\d,]+\W+[\d,/ ]+\W+[\d.]+"
+            assert re.search(row, done.stdout), (contender, level)
+    assert re.search(r"│ aiohttp.ClientSession\W+16/proc\W+\d+", done.stdout)
+    assert "client µs/call" in done.stdout
+
+    # Stores on the hot path: memory and SQLite measured for both gateways at both levels;
+    # PostgreSQL and Redis measured or skipped with the reason.
+    assert "Stores on the hot path" in done.stdout
+    for config in ("memory", "sqlite"):
+        for gateway in ("Gateway", "AsyncGateway"):
+            for level in (1, 4):
+                row = rf"│ {config}\W+{gateway}\W+{level}\W+\d+\W+\d+\W+[\d,]+\W+[\d.]+"
+                assert re.search(row, done.stdout), (config, gateway, level)
+    for config in ("postgres", "redis"):
+        assert re.search(rf"│ {config}[\w +]*\W+Gateway\W+1\W", done.stdout), config
+
+    # Threads: the shared Gateway and both raw layouts at each thread count, and a verdict.
+    assert "The blocking Gateway under threads" in done.stdout
+    for contender in THREADED:
+        for level in (4, 16):
+            row = rf"{re.escape(contender)}\W+{level}\W+\d+\W+\d+\W+[\d,]+"
+            assert re.search(row, done.stdout), (contender, level)
+    assert "Verdict: the shared pool" in done.stdout
 
     # Steady state: RSS at each checkpoint for both store configurations, with bytes per call.
     assert "Steady state" in done.stdout

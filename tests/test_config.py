@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from paygate import Gateway, MemoryStore, RetryPolicy, Settings, SQLiteStore
+from paygate import (
+    AsyncGateway,
+    Gateway,
+    HttpPolicy,
+    MemoryStore,
+    RetryPolicy,
+    Settings,
+    SQLiteStore,
+)
 from paygate.adapters.stripe import StripeAdapter
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
@@ -160,3 +169,17 @@ def test_a_store_that_cannot_hold_a_family_is_refused_at_start_up() -> None:
         StoreSettings(url="redis://127.0.0.1:6379/0").open_records()
     with pytest.raises(ValidationError, match="unknown store URL scheme"):
         StoreSettings(url="mongodb://x")
+
+
+def test_the_http_backend_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAYGATE_PROVIDER", "stripe")
+    monkeypatch.setenv("PAYGATE_STRIPE__API_KEY", "sk_test_env")
+    assert Settings.load().http == HttpPolicy(backend="auto")
+    monkeypatch.setenv("PAYGATE_HTTP__BACKEND", "httpx")
+    gw = AsyncGateway.from_settings()
+    assert gw._pipeline.http.backend == "httpx"
+    asyncio.run(gw.aclose())
+    monkeypatch.setenv("PAYGATE_HTTP__BACKEND", "curl")
+    with pytest.raises(ValidationError, match=r"http\.backend") as refused:
+        Settings.load()
+    assert "curl" not in str(refused.value)  # the value given is never repeated

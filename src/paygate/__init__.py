@@ -28,6 +28,7 @@ from paygate.money import Currency, Money
 from paygate.resilience.policies import (
     BreakerPolicy,
     BulkheadPolicy,
+    HttpPolicy,
     IdempotencyPolicy,
     LimitsPolicy,
     RetryPolicy,
@@ -41,6 +42,7 @@ __all__ = [
     "CardDetails",
     "Currency",
     "Gateway",
+    "HttpPolicy",
     "IdempotencyPolicy",
     "IdempotencyStore",
     "LimitsPolicy",

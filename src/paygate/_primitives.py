@@ -24,7 +24,7 @@ from paygate.errors import ErrorCode, InvalidRequestError
 from paygate.resilience.breaker import StateBackend
 from paygate.resilience.clock import Clock
 from paygate.resilience.deadline import Deadline
-from paygate.transports import DeadlineTransport, aread_body, read_body
+from paygate.transports import Backend, DeadlineTransport, aread_body, async_transport, read_body
 
 __all__ = ["AsyncPrimitives", "AsyncSemaphore", "AsyncSender", "Primitives", "Semaphore", "Sender"]
 
@@ -221,14 +221,15 @@ class Sender:
 
 
 class AsyncSender:
-    """``Sender`` for an asyncio gateway (its default transport: httpx's
-    ``AsyncHTTPTransport``)."""
+    """``Sender`` for an asyncio gateway; the transport it makes for itself is ``backend``'s
+    (``paygate.transports.async_transport``: aiohttp's when it is installed, by default)."""
 
     def __init__(
         self,
         client: httpx.AsyncClient | None,
         transport: httpx.AsyncBaseTransport | None,
         limits: httpx.Limits,
+        backend: Backend,
     ) -> None:
         self._client = client
         if client is not None:
@@ -236,7 +237,7 @@ class AsyncSender:
         elif transport is not None:
             self._transport = transport
         else:
-            self._transport = httpx.AsyncHTTPTransport(limits=limits)
+            self._transport = async_transport(backend, limits)
 
     async def send(self, request: httpx.Request) -> httpx.Response:
         if self._transport is None:

@@ -39,6 +39,7 @@ from paygate.resilience.breaker import StateBackend
 from paygate.resilience.policies import (
     BreakerPolicy,
     BulkheadPolicy,
+    HttpPolicy,
     IdempotencyPolicy,
     LimitsPolicy,
     RetryPolicy,
@@ -102,6 +103,7 @@ class Settings(QuietModel, BaseSettings):
     bulkhead: BulkheadPolicy = BulkheadPolicy()
     idempotency: IdempotencyPolicy = IdempotencyPolicy()
     limits: LimitsPolicy = LimitsPolicy()
+    http: HttpPolicy = HttpPolicy()
 
     @model_validator(mode="wrap")
     @classmethod
@@ -246,4 +248,5 @@ def gateway_options(settings: Settings) -> dict[str, Any]:
         "bulkhead": settings.bulkhead,
         "idempotency": settings.idempotency,
         "limits": settings.limits,
+        "http": settings.http,
     }

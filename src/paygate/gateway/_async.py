@@ -69,7 +69,7 @@ class AsyncGateway(Constructors):
         **policies: Any,
     ) -> None:
         self._pipeline = p = Pipeline(adapter, **policies)
-        self._sender = AsyncSender(client, transport, p.http_limits())
+        self._sender = AsyncSender(client, transport, p.http_limits(), p.http.backend)
         self._bulkhead = AsyncBulkhead(p.provider, p.bulkhead)
         self._io = AsyncPrimitives(p.clock)
         self._reconciler = AsyncReconciler(p, self._io, self._run)

@@ -13,6 +13,7 @@ from paygate.resilience.clock import SYSTEM_CLOCK, Clock
 from paygate.resilience.policies import (
     BreakerPolicy,
     BulkheadPolicy,
+    HttpPolicy,
     IdempotencyPolicy,
     LimitsPolicy,
     RetryPolicy,
@@ -39,6 +40,7 @@ class Pipeline:
         bulkhead: BulkheadPolicy | None = None,
         idempotency: IdempotencyPolicy | None = None,
         limits: LimitsPolicy | None = None,
+        http: HttpPolicy | None = None,
         clock: Clock | None = None,
     ) -> None:
         self.adapter = adapter
@@ -50,6 +52,7 @@ class Pipeline:
         self.bulkhead = bulkhead or BulkheadPolicy()
         self.idempotency = idempotency or IdempotencyPolicy()
         self.limits = limits or LimitsPolicy()
+        self.http = http or HttpPolicy()
         self.clock: Clock = clock if clock is not None else SYSTEM_CLOCK
         # Shared breaker state (Redis) makes every instance see one provider's breaker open.
         self.breaker = CircuitBreaker(

@@ -3,12 +3,19 @@
 Needs the ``postgres`` extra (psycopg 3 and its pool) and a migrated database
 (``paygate db upgrade --url postgresql://...``); it creates no table itself.
 
-How ``begin`` stays atomic across hosts: one transaction first runs ``INSERT ... ON CONFLICT
-(key) DO NOTHING`` with a placeholder row (two new callers meet on the primary key: the second
-waits for the first to commit and then inserts nothing), then, when the key already existed,
-``SELECT ... FOR UPDATE`` locks its row; the shared ``decide`` rules on the entry, and the
-write it asks for is an ``UPDATE`` of the locked row before the commit. ``complete`` and
-``release`` only touch a row whose lease token still matches.
+How ``begin`` stays atomic across hosts, in as few round trips as the key allows:
+
+* a new key (the common case) is leased by one statement: ``INSERT ... ON CONFLICT (key) DO
+  NOTHING`` writes the entry ``decide`` gives a key never seen, its lease counted from the
+  database's clock (two new callers meet on the primary key: the second waits for the first
+  to commit and then inserts nothing);
+* a key that exists is decided in one transaction: ``SELECT ... FOR UPDATE`` locks its row
+  (or, when it went away meanwhile, an upsert puts a placeholder there and locks it), the
+  shared ``decide`` rules on the entry, and the write it asks for is an ``UPDATE`` of the
+  locked row before the commit.
+
+``complete`` and ``release`` are one statement each, touching only a row whose lease token still
+matches.
 
 Every command runs on the bounded pool of ``paygate._postgres``: opening waits at most
 ``connect_timeout`` and a server that cannot be reached is ``StoreUnavailable``; a command
@@ -38,6 +45,13 @@ _PURGE_EVERY: Final = 60.0  # seconds (of this process's monotonic clock) betwee
 _PURGE_BATCH: Final = 1000
 # The store's "now": the injected clock's reading if one was given, else the database's.
 _NOW: Final = "coalesce(%(now)s::float8, extract(epoch FROM clock_timestamp())::float8)"
+# A key never seen, leased at once: the entry ``decide`` gives it, at the store's now. Nothing
+# is written, and no row returned, when the key exists.
+_CLAIM_NEW: Final = (
+    "INSERT INTO paygate_idempotency (key, fingerprint, token, lease_until, outcome, expires_at) "
+    "SELECT %(key)s, %(fingerprint)s, %(token)s, at + %(lease)s, NULL, at + %(expires)s "
+    f"FROM (SELECT {_NOW} AS at) AS store ON CONFLICT (key) DO NOTHING RETURNING 1"
+)
 
 
 class PostgresStore:
@@ -81,11 +95,23 @@ class PostgresStore:
 
     def begin(self, key: str, fingerprint: str, *, lease_seconds: float) -> BeginResult:
         self._maybe_purge()
-        params = {**self._now(), "key": key, "fingerprint": fingerprint}
+        # What a key never seen gets (its times counted from 0, then from the database's now).
+        claimed, fresh = decide(None, fingerprint, 0.0, lease_seconds)
+        assert fresh is not None
+        params = {
+            **self._now(),
+            "key": key,
+            "fingerprint": fingerprint,
+            "token": fresh.token,
+            "lease": fresh.lease_until,
+            "expires": fresh.expires_at,
+        }
 
         def work(conn: psycopg.Connection[Any]) -> BeginResult:
+            if conn.execute(_CLAIM_NEW, params).fetchone() is not None:
+                return claimed  # a new key, leased in one statement
             with conn.transaction():
-                now, existing = self._lock_entry(conn, key, params)
+                now, existing = self._lock_entry(conn, params)
                 result, write = decide(existing, fingerprint, now, lease_seconds)
                 if write is not None:
                     conn.execute(
@@ -106,19 +132,10 @@ class PostgresStore:
 
     @staticmethod
     def _lock_entry(
-        conn: psycopg.Connection[Any], key: str, params: dict[str, Any]
+        conn: psycopg.Connection[Any], params: dict[str, Any]
     ) -> tuple[float, Entry | None]:
-        """Lock the key's row, inserting a placeholder for a new key; the store's time and the
-        entry the row held (None: new)."""
-        inserted = conn.execute(
-            "INSERT INTO paygate_idempotency "
-            "(key, fingerprint, token, lease_until, outcome, expires_at) "
-            "VALUES (%(key)s, %(fingerprint)s, NULL, 0, NULL, 0) "
-            f"ON CONFLICT (key) DO NOTHING RETURNING {_NOW}",
-            params,
-        ).fetchone()
-        if inserted is not None:  # a new key: the placeholder row is ours, and locked
-            return float(inserted[0]), None
+        """Lock the row of a key that was there a moment ago; the store's time and the entry
+        the row holds (None: a placeholder, as for a new key)."""
         found = conn.execute(
             f"SELECT {_NOW}, fingerprint, token, lease_until, outcome, expires_at "
             "FROM paygate_idempotency WHERE key = %(key)s FOR UPDATE",
@@ -126,10 +143,10 @@ class PostgresStore:
         ).fetchone()
         if found is not None:
             return float(found[0]), Entry(*found[1:])
-        # ON CONFLICT DO NOTHING locks nothing: a release or a purge deleted the row before the
-        # SELECT could lock it (and the key may have been taken again since). An upsert that
-        # locks whatever row is there, or inserts one, cannot miss; it costs a row version,
-        # which is why it is not the first choice.
+        # A release or a purge deleted the row since the claim found it (and the key may have
+        # been taken again since). An upsert that locks whatever row is there, or inserts a
+        # placeholder, cannot miss; it costs a row version, which is why it is not the first
+        # choice.
         row = conn.execute(
             "INSERT INTO paygate_idempotency "
             "(key, fingerprint, token, lease_until, outcome, expires_at) "
@@ -139,7 +156,7 @@ class PostgresStore:
             params,
         ).fetchone()
         assert row is not None  # an upsert always returns its row
-        if row[2] is None and row[4] is None:  # our placeholder: neither in flight nor done
+        if row[2] is None and row[4] is None:  # a placeholder: neither in flight nor done
             return float(row[0]), None
         return float(row[0]), Entry(*row[1:])
 

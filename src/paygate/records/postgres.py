@@ -3,7 +3,10 @@
 Needs the ``postgres`` extra (psycopg 3 and its pool) and a migrated database
 (``paygate db upgrade --url postgresql://...``); it creates no table itself.
 
-Every ``apply`` runs the shared ``apply_in`` inside one transaction:
+Every ``apply`` runs the shared ``apply_in`` inside one transaction, in psycopg's pipeline
+mode: a statement whose answer the change needs (the record, whether the intent was there)
+waits for it, the others (``BEGIN``, the record's and the trail's inserts, ``COMMIT``) travel
+together, so a call's outcome costs three round trips, not six:
 
 * a webhook event is checked and marked in one statement (``INSERT ... ON CONFLICT DO
   NOTHING`` on ``(provider, event_id)``): a second delivery of an event waits for the first's
@@ -59,21 +62,26 @@ class _Tx:
         self._now = now
         self._lock = " FOR UPDATE" if lock else ""
         self._marked: set[tuple[str, str]] = set()
+        self._anchors: dict[str, tuple[int, str]] = {}  # of the rows loaded (and locked)
 
     def load(self, locate: Locate) -> PaymentRecord | None:
         row = None
+        columns = "body::text, record_id, trail_length, trail_head"
         if locate.provider and locate.payment_id:
             row = self._conn.execute(
-                "SELECT body::text FROM paygate_records "
+                f"SELECT {columns} FROM paygate_records "
                 f"WHERE provider = %s AND payment_id = %s{self._lock}",
                 (locate.provider, locate.payment_id),
             ).fetchone()
         if row is None and locate.record_id is not None:
             row = self._conn.execute(
-                f"SELECT body::text FROM paygate_records WHERE record_id = %s{self._lock}",
+                f"SELECT {columns} FROM paygate_records WHERE record_id = %s{self._lock}",
                 (locate.record_id,),
             ).fetchone()
-        return PaymentRecord.model_validate_json(row[0]) if row else None
+        if row is None:
+            return None
+        self._anchors[str(row[1])] = (int(row[2]), str(row[3]))
+        return PaymentRecord.model_validate_json(row[0])
 
     def seen(self, event: tuple[str, str]) -> bool:
         """Check and mark at once: True if another transaction already marked the event."""
@@ -88,12 +96,17 @@ class _Tx:
         return False
 
     def drop_intent(self, intent: IntentKey) -> bool:
-        cursor = self._conn.execute(
-            "DELETE FROM paygate_intents WHERE provider = %s AND key = %s", intent
+        # RETURNING, not the row count: a pipeline knows a count only once it has synced.
+        return (
+            self._conn.execute(
+                "DELETE FROM paygate_intents WHERE provider = %s AND key = %s RETURNING 1", intent
+            ).fetchone()
+            is not None
         )
-        return cursor.rowcount == 1
 
     def anchor(self, record_id: str) -> tuple[int, str]:
+        if record_id in self._anchors:  # read with the record, on the row this holds locked
+            return self._anchors[record_id]
         row = self._conn.execute(
             "SELECT trail_length, trail_head FROM paygate_records WHERE record_id = %s",
             (record_id,),
@@ -174,7 +187,7 @@ class PostgresRecordStore:
     ) -> Applied:
         def once(conn: Connection) -> Applied:
             now = datetime.now(UTC)
-            with conn.transaction():
+            with conn.pipeline(), conn.transaction():
                 return apply_in(
                     _Tx(conn, now),
                     locate,

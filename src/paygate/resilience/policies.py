@@ -6,6 +6,8 @@ a pydantic model so settings (environment, TOML) can nest them: ``PAYGATE_RETRY_
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import ConfigDict, Field
 
 from paygate._quiet import QuietModel
@@ -13,6 +15,7 @@ from paygate._quiet import QuietModel
 __all__ = [
     "BreakerPolicy",
     "BulkheadPolicy",
+    "HttpPolicy",
     "IdempotencyPolicy",
     "LimitsPolicy",
     "RetryPolicy",
@@ -77,6 +80,16 @@ class IdempotencyPolicy(_Policy):
         default=5.0, ge=0, description="seconds to wait for a concurrent duplicate to finish"
     )
     poll_interval: float = Field(default=0.05, gt=0, description="seconds between store polls")
+
+
+class HttpPolicy(_Policy):
+    """Which HTTP client sends a gateway's requests."""
+
+    backend: Literal["auto", "aiohttp", "httpx"] = Field(
+        default="auto",
+        description="what AsyncGateway sends with: aiohttp (the paygate[aiohttp] extra), "
+        "httpx, or auto: aiohttp when it is installed, else httpx. Gateway always uses httpx",
+    )
 
 
 class LimitsPolicy(_Policy):

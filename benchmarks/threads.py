@@ -1,0 +1,169 @@
+"""The blocking Gateway under threads: 10, 50 and 200 threads sharing one ``Gateway`` (httpx,
+over paygate's walled httpcore pool), against one ``httpx.Client`` shared the same way and
+against one ``httpx.Client`` per thread (no pool shared at all), all sending the same authorize
+to the canned-answer server of ``benchmarks._canned``.
+
+If the shared pool were the limit, the clients of their own would draw clearly more calls per
+second than the shared client at the same thread count; if both land together, the limit is
+the one interpreter (its GIL) that every thread shares.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import count
+
+import httpx
+
+from benchmarks import _stripe_bare as bare
+from benchmarks._canned import canned_server
+from benchmarks._harness import Stats
+from benchmarks._load import Run, cpu_seconds, own_cpu
+from paygate import BulkheadPolicy, Gateway, Money, PaymentSource, PaymentStatus
+
+API_KEY = "sk_test_bench_0000000000000000"
+AMOUNT = Money("12.34", "EUR")
+VISA = PaymentSource.token("pm_card_visa")
+GATEWAY = "Gateway (shared)"
+SHARED = "httpx.Client (shared)"
+OWN = "httpx.Client (one per thread)"
+CONTENDERS = (GATEWAY, SHARED, OWN)
+ROUND_BUDGET = 12.0
+
+
+@dataclass(frozen=True)
+class ThreadsResult:
+    runs: list[Run]
+
+    def run(self, contender: str, threads: int) -> Run:
+        return next(r for r in self.runs if r.contender == contender and r.concurrency == threads)
+
+
+def _limits(threads: int) -> httpx.Limits:
+    return httpx.Limits(max_connections=threads, max_keepalive_connections=threads)
+
+
+def _raw(client: httpx.Client, n: int) -> None:
+    response = client.post(
+        "/v1/payment_intents",
+        data=bare.authorize_form(f"th-raw-{n}"),
+        headers=bare.headers(API_KEY, f"th-{os.getpid()}-{n}"),
+    )
+    response.raise_for_status()
+    if response.json()["status"] != "requires_capture":
+        raise AssertionError(response.text)
+
+
+def _drive(
+    call: Callable[[int], None], calls: int, threads: int, first: int, server: int
+) -> tuple[list[float], int, float, float, float]:
+    """``calls`` calls from ``threads`` threads, none started after the budget: the samples
+    (µs), the errors, the wall seconds, this process's CPU seconds and the server's."""
+    numbers = count(first)
+    samples: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    stop = time.perf_counter() + ROUND_BUDGET
+
+    def worker() -> None:
+        nonlocal errors
+        while time.perf_counter() < stop:
+            n = next(numbers)
+            if n >= first + calls:
+                return
+            started = time.perf_counter_ns()
+            try:
+                call(n)
+            except Exception:
+                with lock:
+                    errors += 1
+                continue
+            with lock:
+                samples.append((time.perf_counter_ns() - started) / 1000)
+
+    workers = [threading.Thread(target=worker) for _ in range(threads)]
+    cpu, server_cpu, started = own_cpu(), cpu_seconds(server), time.perf_counter()
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    seconds = time.perf_counter() - started
+    return samples, errors, seconds, own_cpu() - cpu, cpu_seconds(server) - server_cpu
+
+
+def _level(url: str, server: int, threads: int, calls: int, rounds: int) -> list[Run]:
+    gateway = Gateway.for_stripe(
+        API_KEY, base_url=url, bulkhead=BulkheadPolicy(max_concurrent=threads, max_wait=30)
+    )
+    shared = httpx.Client(base_url=url, limits=_limits(threads))
+    local = threading.local()
+    owned: list[httpx.Client] = []
+    owned_lock = threading.Lock()
+
+    def own_client(n: int) -> None:
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = httpx.Client(base_url=url, limits=_limits(1))
+            with owned_lock:
+                owned.append(client)
+        _raw(client, n)
+
+    def through_gateway(n: int) -> None:
+        p = gateway.authorize(AMOUNT, source=VISA, reference=f"th-pg-{n}")
+        if p.status is not PaymentStatus.AUTHORIZED:
+            raise AssertionError(p)
+
+    contenders: dict[str, Callable[[int], None]] = {
+        GATEWAY: through_gateway,
+        SHARED: lambda n: _raw(shared, n),
+        OWN: own_client,
+    }
+    measured: dict[str, list[tuple[list[float], int, float, float, float]]] = {
+        name: [] for name in contenders
+    }
+    counter = 70_000_000
+    try:
+        for call in contenders.values():  # every connection opened before anything is timed
+            _drive(call, threads * 2, threads, counter, server)
+            counter += threads * 2
+        for round_no in range(rounds):
+            order = list(contenders) if round_no % 2 == 0 else list(contenders)[::-1]
+            for name in order:
+                measured[name].append(_drive(contenders[name], calls, threads, counter, server))
+                counter += calls
+    finally:
+        gateway.close()
+        shared.close()
+        for client in owned:
+            client.close()
+    runs = []
+    for name, drives in measured.items():
+        seconds = sum(d[2] for d in drives)
+        samples = [x for d in drives for x in d[0]]
+        runs.append(
+            Run(
+                contender=name,
+                concurrency=threads,
+                processes=1,
+                calls=len(samples),
+                errors=sum(d[1] for d in drives),
+                seconds=seconds,
+                latency=Stats(name, samples),
+                simulator_cpu=sum(d[4] for d in drives) / seconds,
+                client_cpu=sum(d[3] for d in drives) / seconds,
+                per_round=tuple(len(d[0]) / d[2] for d in drives),
+            )
+        )
+    return runs
+
+
+def threaded(*, calls: int, rounds: int, levels: tuple[int, ...] = (10, 50, 200)) -> ThreadsResult:
+    runs: list[Run] = []
+    with canned_server() as (url, pid):
+        for threads in levels:
+            runs += _level(url, pid, threads, calls, rounds)
+    return ThreadsResult(runs)

@@ -1,0 +1,32 @@
+"""Which transport an asyncio gateway makes for itself: aiohttp's (the ``paygate[aiohttp]``
+extra), httpx's, or, by default, aiohttp's when it is installed."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import httpx
+
+__all__ = ["Backend", "async_transport"]
+
+Backend = Literal["auto", "aiohttp", "httpx"]
+
+
+def async_transport(backend: Backend, limits: httpx.Limits) -> httpx.AsyncBaseTransport:
+    """A new transport of ``backend`` with a pool of ``limits``. ``ModuleNotFoundError``, naming
+    the extra to install, when ``aiohttp`` is asked for and not installed."""
+    if backend == "httpx":
+        return httpx.AsyncHTTPTransport(limits=limits)
+    try:
+        from paygate.transports._aiohttp import AiohttpTransport  # noqa: PLC0415 - optional extra
+    except ModuleNotFoundError as exc:
+        if exc.name not in {"aiohttp", "yarl"}:
+            raise
+        if backend == "aiohttp":
+            raise ModuleNotFoundError(
+                "the aiohttp HTTP backend (PAYGATE_HTTP__BACKEND=aiohttp) needs the aiohttp "
+                "extra: pip install 'paygate[aiohttp]'",
+                name=exc.name,
+            ) from None
+        return httpx.AsyncHTTPTransport(limits=limits)
+    return AiohttpTransport(limits=limits)
