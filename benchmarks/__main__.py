@@ -144,6 +144,16 @@ def _loopback_table(results: list[loopback.LoopbackResult]) -> Table:
     return table
 
 
+def _rates(run: Run) -> list[str]:
+    """A load run's calls/s (all rounds, then each round's) and its median and p99 in ms."""
+    return [
+        f"{run.throughput:,.0f}",
+        " / ".join(f"{rate:,.0f}" for rate in run.per_round),
+        f"{run.latency.median / 1000:,.1f}",
+        f"{run.latency.p99 / 1000:,.1f}",
+    ]
+
+
 def _concurrency_note(result: conc.ConcurrencyResult) -> str:
     busiest = max(r.simulator_cpu for r in result.runs + result.capacity)
     raw_top = max((r for r in result.runs if r.contender == conc.RAW), key=lambda r: r.concurrency)
@@ -201,10 +211,7 @@ def _concurrency_table(result: conc.ConcurrencyResult) -> Table:
             str(run.processes),
             f"{run.calls:,}",
             str(run.errors),
-            f"{run.throughput:,.0f}",
-            " / ".join(f"{rate:,.0f}" for rate in run.per_round),
-            f"{run.latency.median / 1000:,.1f}",
-            f"{run.latency.p99 / 1000:,.1f}",
+            *_rates(run),
             ratio,
             target,
             f"{run.simulator_cpu:.0%}",
@@ -256,10 +263,7 @@ def _transports_table(result: tr.TransportResult) -> Table:
             f"{run.concurrency}" + ("/proc" if run.processes > 1 else ""),
             f"{run.calls:,}",
             str(run.errors),
-            f"{run.throughput:,.0f}",
-            " / ".join(f"{rate:,.0f}" for rate in run.per_round),
-            f"{run.latency.median / 1000:,.1f}",
-            f"{run.latency.p99 / 1000:,.1f}",
+            *_rates(run),
             cells[0],
             cells[1],
             f"{tr.cpu_per_call(run):,.0f}",
@@ -351,10 +355,7 @@ def _threads_table(result: th.ThreadsResult) -> Table:
                 str(level),
                 f"{run.calls:,}",
                 str(run.errors),
-                f"{run.throughput:,.0f}",
-                " / ".join(f"{rate:,.0f}" for rate in run.per_round),
-                f"{run.latency.median / 1000:,.1f}",
-                f"{run.latency.p99 / 1000:,.1f}",
+                *_rates(run),
                 f"{run.throughput / base:.2f}x",
                 f"{run.client_cpu:.0%}",
                 f"{tr.cpu_per_call(run):,.0f}",

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from multiprocessing.connection import Connection
 from urllib.parse import parse_qsl
 
-_CTX = multiprocessing.get_context("spawn")
+from benchmarks._load import served
+
 _HEAD_END = b"\r\n\r\n"
 
 
@@ -98,18 +97,6 @@ def _serve(conn: Connection) -> None:
     asyncio.run(main())
 
 
-@contextmanager
-def canned_server() -> Iterator[tuple[str, int]]:
+def canned_server() -> AbstractContextManager[tuple[str, int]]:
     """The server's base URL and process id, while it runs."""
-    ours, theirs = _CTX.Pipe()
-    process = _CTX.Process(target=_serve, args=(theirs,), daemon=True)
-    process.start()
-    try:
-        url = ours.recv()
-        assert process.pid is not None
-        yield url, process.pid
-    finally:
-        ours.send("stop")
-        process.join(10)
-        if process.is_alive():
-            process.kill()
+    return served(_serve)

@@ -1,14 +1,19 @@
-"""What the load benchmarks share: driving calls at a concurrency, timing them, and the CPU the
-processes involved spent meanwhile."""
+"""What the load benchmarks share: driving calls at a concurrency, timing them, the CPU the
+processes involved spent meanwhile, a server in a process of its own, and client processes
+started together to show a server's capacity."""
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import resource
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
 
 from benchmarks._harness import Stats
 
@@ -116,3 +121,104 @@ def merge(name: str, concurrency: int, processes: int, runs: list[tuple[Drive, f
         client_cpu=sum(d.cpu for d, _ in runs) / seconds,
         per_round=tuple(len(d.samples) / d.seconds for d, _ in runs),
     )
+
+
+# -- processes: a server of its own, and client processes started together --------------------
+_CTX = multiprocessing.get_context("spawn")
+
+
+@contextmanager
+def served(serve: Callable[[Connection], None]) -> Iterator[tuple[str, int]]:
+    """A server in a process of its own: ``serve(conn)`` sends its base URL over ``conn`` and
+    runs until it receives anything. Yields (the URL, the process id)."""
+    ours, theirs = _CTX.Pipe()
+    process = _CTX.Process(target=serve, args=(theirs,), daemon=True)
+    process.start()
+    try:
+        url = ours.recv()
+        assert process.pid is not None
+        yield url, process.pid
+    finally:
+        ours.send("stop")
+        process.join(10)
+        if process.is_alive():
+            process.kill()
+
+
+def capacity(
+    client: Callable[..., None],
+    contender: str,
+    url: str,
+    server: int,
+    *,
+    processes: int,
+    calls: int,
+    concurrency: int,
+) -> Run:
+    """``calls`` in all, shared by ``processes`` client processes with ``concurrency`` in flight
+    each, started together: ``client(url, calls, concurrency, barrier=, results=)`` warms up,
+    waits on ``barrier``, drives its calls and puts (start, end, ``Drive``) on ``results``."""
+    barrier = _CTX.Barrier(processes + 1)
+    results = _CTX.Queue()
+    workers = [
+        _CTX.Process(
+            target=client,
+            args=(url, calls // processes, concurrency),
+            kwargs={"barrier": barrier, "results": results},
+            daemon=True,
+        )
+        for _ in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    barrier.wait(timeout=120)
+    cpu = cpu_seconds(server)
+    done = [results.get(timeout=300) for _ in workers]
+    cpu = cpu_seconds(server) - cpu
+    for worker in workers:
+        worker.join(10)
+    seconds = max(end for _, end, _ in done) - min(start for start, _, _ in done)
+    samples = [x for _, _, d in done for x in d.samples]
+    return Run(
+        contender=contender,
+        concurrency=concurrency,
+        processes=processes,
+        calls=len(samples),
+        errors=sum(d.errors for _, _, d in done),
+        seconds=seconds,
+        latency=Stats(contender, samples),
+        simulator_cpu=cpu / seconds,
+        client_cpu=sum(d.cpu for _, _, d in done) / seconds,
+        per_round=(len(samples) / seconds,),
+    )
+
+
+def report(drive: Drive, results: Any) -> None:
+    """A client process's drive, put on ``results`` as ``capacity`` reads it."""
+    ended = time.time()
+    results.put((ended - drive.seconds, ended, drive))
+
+
+async def take_turns(
+    contenders: dict[str, Callable[[int], Awaitable[None]]],
+    *,
+    calls: int,
+    concurrency: int,
+    rounds: int,
+    first: int,
+    server: int,
+    budget: float,
+) -> dict[str, list[tuple[Drive, float]]]:
+    """Each contender's rounds of ``calls``, the contenders taking turns in one order, then the
+    reverse: per round, the drive and the ``server`` process's CPU seconds meanwhile. Call
+    numbers start at ``first``."""
+    measured: dict[str, list[tuple[Drive, float]]] = {name: [] for name in contenders}
+    counter = first
+    for round_no in range(rounds):
+        order = list(contenders) if round_no % 2 == 0 else list(contenders)[::-1]
+        for name in order:
+            cpu = cpu_seconds(server)
+            drive = await drive_calls(contenders[name], calls, concurrency, counter, budget)
+            measured[name].append((drive, cpu_seconds(server) - cpu))
+            counter += calls
+    return measured

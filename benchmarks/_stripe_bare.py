@@ -1,9 +1,20 @@
-"""The Stripe authorize the bare httpx contenders send by hand: the form paygate's adapter
-builds for the same call, and the headers it carries."""
+"""The Stripe authorize every benchmark sends: through paygate (the key, amount and card), and
+by hand for the raw contenders (the form paygate's adapter builds for the same call, the
+headers it carries, and the check of the answer)."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Awaitable, Callable, Mapping
+
+import httpx
+
+from paygate import Money, PaymentSource
 from paygate.adapters.stripe import API_VERSION
+
+API_KEY = "sk_test_bench_0000000000000000"
+AMOUNT = Money("12.34", "EUR")
+VISA = PaymentSource.token("pm_card_visa")
 
 
 def authorize_form(reference: str) -> dict[str, str]:
@@ -26,3 +37,25 @@ def headers(api_key: str, idempotency_key: str) -> dict[str, str]:
         "Stripe-Version": API_VERSION,
         "Idempotency-Key": idempotency_key,
     }
+
+
+def check(body: Mapping[str, object]) -> None:
+    """Refuse an answer that is not the authorization asked for."""
+    if body["status"] != "requires_capture":
+        raise AssertionError(f"unexpected answer: {body['status']}")
+
+
+def httpx_authorize(client: httpx.AsyncClient, tag: str) -> Callable[[int], Awaitable[None]]:
+    """The authorize by hand through a raw ``httpx.AsyncClient`` (its ``base_url`` the
+    server's); call ``n`` gets reference ``{tag}-{n}`` and a key of this process's."""
+
+    async def authorize(n: int) -> None:
+        response = await client.post(
+            "/v1/payment_intents",
+            data=authorize_form(f"{tag}-{n}"),
+            headers=headers(API_KEY, f"{tag}-{os.getpid()}-{n}"),
+        )
+        response.raise_for_status()
+        check(response.json())
+
+    return authorize

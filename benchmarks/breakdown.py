@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from benchmarks.overhead import API_KEY, BASE_URL, _answer, sync_contenders
+from benchmarks._stripe_bare import API_KEY
+from benchmarks.overhead import BASE_URL, _answer, sync_contenders
 from paygate import Gateway
 from paygate.adapters.stripe import StripeAdapter
 

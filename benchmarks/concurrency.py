@@ -20,10 +20,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import multiprocessing
-import os
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -31,15 +28,12 @@ from typing import Any
 
 import httpx
 
+from benchmarks import _load as load
 from benchmarks import _stripe_bare as bare
-from benchmarks._harness import Stats
-from benchmarks._load import Drive, Run, cpu_seconds, drive_calls, merge, warm_up
-from paygate import AsyncGateway, BreakerPolicy, BulkheadPolicy, Money, PaymentSource, PaymentStatus
+from benchmarks._load import Drive, Run, drive_calls, merge, report, served, take_turns, warm_up
+from paygate import AsyncGateway, BreakerPolicy, BulkheadPolicy, PaymentStatus
 from paygate.testing import StripeSimulator
 
-API_KEY = "sk_test_bench_0000000000000000"
-AMOUNT = Money("12.34", "EUR")
-VISA = PaymentSource.token("pm_card_visa")
 GATEWAY = "AsyncGateway"
 RAW = "httpx.AsyncClient"
 CAPACITY_PROCESSES = 3
@@ -52,8 +46,6 @@ BREAKER_THRESHOLD = 1000
 # A timed round stops taking new calls after this long (those in flight finish): a client whose
 # pool bookkeeping collapses (encode/httpcore#1035) must not hold ``make bench`` for minutes.
 ROUND_BUDGET = 12.0
-
-_CTX = multiprocessing.get_context("spawn")
 
 
 @dataclass(frozen=True)
@@ -75,37 +67,6 @@ def _serve(conn: Connection) -> None:
         conn.recv()  # until told to stop
 
 
-@contextmanager
-def _simulator() -> Iterator[tuple[str, int]]:
-    ours, theirs = _CTX.Pipe()
-    process = _CTX.Process(target=_serve, args=(theirs,), daemon=True)
-    process.start()
-    try:
-        url = ours.recv()
-        assert process.pid is not None
-        yield url, process.pid
-    finally:
-        ours.send("stop")
-        process.join(10)
-        if process.is_alive():
-            process.kill()
-
-
-# -- the calls ---------------------------------------------------------------------------------
-def _raw_call(client: httpx.AsyncClient) -> Callable[[int], Awaitable[None]]:
-    async def authorize(n: int) -> None:
-        response = await client.post(
-            "/v1/payment_intents",
-            data=bare.authorize_form(f"conc-raw-{n}"),
-            headers=bare.headers(API_KEY, f"raw-{os.getpid()}-{n}"),
-        )
-        response.raise_for_status()
-        if response.json()["status"] != "requires_capture":
-            raise AssertionError(response.text)
-
-    return authorize
-
-
 def _limits(concurrency: int) -> httpx.Limits:
     return httpx.Limits(
         max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=300
@@ -119,7 +80,7 @@ async def _contenders(
     # turns on the same open connections.
     raw = httpx.AsyncClient(base_url=url, limits=_limits(concurrency), follow_redirects=False)
     gateway = AsyncGateway.for_stripe(
-        API_KEY,
+        bare.API_KEY,
         base_url=url,
         bulkhead=BulkheadPolicy(max_concurrent=concurrency, max_wait=30),
         breaker=BreakerPolicy(failure_threshold=BREAKER_THRESHOLD),
@@ -127,83 +88,40 @@ async def _contenders(
     )
 
     async def through_gateway(n: int) -> None:
-        p = await gateway.authorize(AMOUNT, source=VISA, reference=f"conc-pg-{n}")
+        p = await gateway.authorize(bare.AMOUNT, source=bare.VISA, reference=f"conc-pg-{n}")
         if p.status is not PaymentStatus.AUTHORIZED:
             raise AssertionError(p)
 
-    contenders = {GATEWAY: through_gateway, RAW: _raw_call(raw)}
-    measured: dict[str, list[tuple[Drive, float]]] = {n: [] for n in contenders}
+    contenders = {GATEWAY: through_gateway, RAW: bare.httpx_authorize(raw, "conc-raw")}
     try:
         # The shared pool's connections, opened a few at a time; then one pass of the other
         # contender over them.
         counter = await warm_up(through_gateway, concurrency, 10_000_000)
         await drive_calls(contenders[RAW], concurrency, concurrency, 10_000_000 + counter)
-        counter += concurrency
-        for round_no in range(rounds):
-            names = list(contenders) if round_no % 2 == 0 else list(contenders)[::-1]
-            for name in names:
-                cpu = cpu_seconds(pid)
-                drive = await drive_calls(
-                    contenders[name], calls, concurrency, counter, ROUND_BUDGET
-                )
-                measured[name].append((drive, cpu_seconds(pid) - cpu))
-                counter += calls
+        return await take_turns(
+            contenders,
+            calls=calls,
+            concurrency=concurrency,
+            rounds=rounds,
+            first=counter + concurrency,
+            server=pid,
+            budget=ROUND_BUDGET,
+        )
     finally:
         await gateway.aclose()
         await raw.aclose()
-    return measured
 
 
 # -- the simulator's capacity: raw clients in several processes at once ------------------------
 def _client_process(url: str, calls: int, concurrency: int, *, barrier: Any, results: Any) -> None:
     async def main() -> Drive:
         async with httpx.AsyncClient(base_url=url, limits=_limits(concurrency)) as client:
-            call = _raw_call(client)
+            call = bare.httpx_authorize(client, "conc-raw")
             await warm_up(call, concurrency, 20_000_000)
             barrier.wait()
             return await drive_calls(call, calls, concurrency, 0, ROUND_BUDGET)
 
-    drive = asyncio.run(main())
-    ended = time.time()
-    results.put((ended - drive.seconds, ended, drive))
-
-
-def _capacity(url: str, pid: int, *, processes: int, calls: int, concurrency: int) -> Run:
-    """``calls`` in all, shared by ``processes`` raw clients with ``concurrency`` in flight
-    each, started together."""
-    barrier = _CTX.Barrier(processes + 1)
-    results = _CTX.Queue()
-    workers = [
-        _CTX.Process(
-            target=_client_process,
-            args=(url, calls // processes, concurrency),
-            kwargs={"barrier": barrier, "results": results},
-            daemon=True,
-        )
-        for _ in range(processes)
-    ]
-    for worker in workers:
-        worker.start()
-    barrier.wait(timeout=120)
-    cpu = cpu_seconds(pid)
-    done = [results.get(timeout=300) for _ in workers]
-    cpu = cpu_seconds(pid) - cpu
-    for worker in workers:
-        worker.join(10)
-    seconds = max(end for _, end, _ in done) - min(start for start, _, _ in done)
-    samples = [x for _, _, d in done for x in d.samples]
-    return Run(
-        contender=RAW,
-        concurrency=concurrency,
-        processes=processes,
-        calls=len(samples),
-        errors=sum(d.errors for _, _, d in done),
-        seconds=seconds,
-        latency=Stats(RAW, samples),
-        simulator_cpu=cpu / seconds,
-        client_cpu=sum(d.cpu for _, _, d in done) / seconds,
-        per_round=(len(samples) / seconds,),
-    )
+    report(asyncio.run(main()), results)
 
 
 class _Counting(logging.Handler):
@@ -235,7 +153,7 @@ def concurrency(
 ) -> ConcurrencyResult:
     runs: list[Run] = []
     capacity: list[Run] = []
-    with _simulator() as (url, pid), _counting_warnings() as warnings:
+    with served(_serve) as (url, pid), _counting_warnings() as warnings:
         for level in levels:
             measured = asyncio.run(_contenders(url, pid, level, calls, rounds))
             runs += [merge(name, level, 1, measured[name]) for name in measured]
@@ -244,8 +162,14 @@ def concurrency(
         for processes, in_flight in ((2, max(levels)), (CAPACITY_PROCESSES, CAPACITY_IN_FLIGHT)):
             capacity.append(
                 # as many calls in all as each contender made over its rounds
-                _capacity(
-                    url, pid, processes=processes, calls=calls * rounds, concurrency=in_flight
+                load.capacity(
+                    _client_process,
+                    RAW,
+                    url,
+                    pid,
+                    processes=processes,
+                    calls=calls * rounds,
+                    concurrency=in_flight,
                 )
             )
     return ConcurrencyResult(runs, capacity, dict(warnings.counts))

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import httpx
 
 from benchmarks._harness import Stats, run_interleaved
-from benchmarks.overhead import AMOUNT, API_KEY, BASE_URL, VISA, _answer
+from benchmarks._stripe_bare import AMOUNT, API_KEY, VISA
+from benchmarks.overhead import BASE_URL, _answer
 from paygate import BreakerPolicy, BulkheadPolicy, Gateway, RetryPolicy
 from paygate.adapters.stripe import StripeAdapter
 from paygate.errors import BulkheadFull, CircuitOpen, PaymentError

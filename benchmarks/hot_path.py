@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
 
+from benchmarks import _stripe_bare as bare
 from benchmarks._canned import canned_server
 from benchmarks._harness import Stats
 from benchmarks._load import drive_calls, warm_up
@@ -34,16 +35,11 @@ from paygate import (
     HttpPolicy,
     IdempotencyStore,
     MemoryStore,
-    Money,
-    PaymentSource,
     PaymentStatus,
     SQLiteStore,
 )
 from paygate.records import MemoryRecordStore, RecordStore, SQLiteRecordStore
 
-API_KEY = "sk_test_bench_0000000000000000"
-AMOUNT = Money("12.34", "EUR")
-VISA = PaymentSource.token("pm_card_visa")
 CONFIGS = ("memory", "sqlite", "postgres", "redis + memory records")
 GATEWAYS = ("Gateway", "AsyncGateway")
 ROUND_BUDGET = 12.0
@@ -134,7 +130,7 @@ def _sync_run(
     url: str, stores: Stores, in_flight: int, calls: int
 ) -> tuple[list[float], int, float]:
     gateway = Gateway.for_stripe(
-        API_KEY,
+        bare.API_KEY,
         base_url=url,
         store=stores[0],
         records=stores[1],
@@ -145,7 +141,7 @@ def _sync_run(
     lock = threading.Lock()
 
     def one(n: int) -> None:
-        p = gateway.authorize(AMOUNT, source=VISA, reference=f"hot-s-{n}")
+        p = gateway.authorize(bare.AMOUNT, source=bare.VISA, reference=f"hot-s-{n}")
         if p.status is not PaymentStatus.AUTHORIZED:
             raise AssertionError(p)
 
@@ -190,7 +186,7 @@ def _async_run(
 ) -> tuple[list[float], int, float]:
     async def main() -> tuple[list[float], int, float]:
         gateway = AsyncGateway.for_stripe(
-            API_KEY,
+            bare.API_KEY,
             base_url=url,
             store=stores[0],
             records=stores[1],
@@ -199,7 +195,7 @@ def _async_run(
         )
 
         async def one(n: int) -> None:
-            p = await gateway.authorize(AMOUNT, source=VISA, reference=f"hot-a-{n}")
+            p = await gateway.authorize(bare.AMOUNT, source=bare.VISA, reference=f"hot-a-{n}")
             if p.status is not PaymentStatus.AUTHORIZED:
                 raise AssertionError(p)
 

@@ -27,14 +27,12 @@ import httpx
 
 from benchmarks import _stripe_bare as bare
 from benchmarks._harness import Stats, run_interleaved
-from paygate import Gateway, Money, PaymentSource, PaymentStatus
+from paygate import Gateway, PaymentSource, PaymentStatus
 from paygate.adapters.stripe import API_VERSION
 from paygate.testing import AdyenSimulator, StripeSimulator
 
 STRIPE_KEY = "sk_test_bench_0000000000000000"
 ADYEN_KEY = "bench-adyen-api-key"
-AMOUNT = Money("12.34", "EUR")
-VISA = PaymentSource.token("pm_card_visa")
 CARD = PaymentSource.card("4111111145551142", 3, 2030, "737", holder_name="APPROVED")
 SKIPPED = "not installed"
 
@@ -119,7 +117,7 @@ def stripe_loopback(*, rounds: int, per_round: int) -> LoopbackResult:
     ):
 
         def through_paygate(n: int) -> None:
-            p = gw.authorize(AMOUNT, source=VISA, reference=f"loop-pg-{n}")
+            p = gw.authorize(bare.AMOUNT, source=bare.VISA, reference=f"loop-pg-{n}")
             _expect(p.status is PaymentStatus.AUTHORIZED, p.status)
             c = gw.capture(p.id)
             _expect(c.status is PaymentStatus.CAPTURED, c.status)
@@ -209,7 +207,7 @@ def adyen_loopback(*, rounds: int, per_round: int) -> LoopbackResult:
         ):
 
             def through_paygate(n: int) -> None:
-                p = gw.authorize(AMOUNT, source=CARD, reference=f"loop-pg-{n}")
+                p = gw.authorize(bare.AMOUNT, source=CARD, reference=f"loop-pg-{n}")
                 _expect(p.status is PaymentStatus.AUTHORIZED, p.status)
                 c = gw.capture(p.id)  # Adyen answers "received": pending until processed
                 _expect(c.status is PaymentStatus.PENDING, c.status)

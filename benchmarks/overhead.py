@@ -14,13 +14,10 @@ import httpx
 
 from benchmarks import _stripe_bare as bare
 from benchmarks._harness import Stats, run_interleaved, run_interleaved_async
-from paygate import AsyncGateway, Gateway, Money, PaymentSource, PaymentStatus
+from paygate import AsyncGateway, Gateway, PaymentStatus
 from paygate.adapters.stripe import StripeAdapter
 
 BASE_URL = "https://stripe.bench"
-API_KEY = "sk_test_bench_0000000000000000"
-VISA = PaymentSource.token("pm_card_visa")
-AMOUNT = Money("12.34", "EUR")
 
 
 def _answer(request: httpx.Request) -> httpx.Response:
@@ -54,11 +51,6 @@ def _answer(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, content=json.dumps(body).encode(), headers={"Request-Id": "req_b"})
 
 
-def _check(body: dict[str, object]) -> None:
-    if body["status"] != "requires_capture":
-        raise AssertionError(f"unexpected answer: {body['status']}")
-
-
 @dataclass(frozen=True)
 class OverheadResult:
     title: str
@@ -76,7 +68,7 @@ def sync_contenders(
     """One authorize through ``gw``, and the same exchange by hand through ``client``."""
 
     def through_paygate(n: int) -> None:
-        p = gw.authorize(AMOUNT, source=VISA, reference=f"bench-{n}")
+        p = gw.authorize(bare.AMOUNT, source=bare.VISA, reference=f"bench-{n}")
         if p.status is not PaymentStatus.AUTHORIZED:
             raise AssertionError(p)
 
@@ -84,17 +76,17 @@ def sync_contenders(
         response = client.post(
             f"{BASE_URL}/v1/payment_intents",
             data=bare.authorize_form(f"bench-{n}"),
-            headers=bare.headers(API_KEY, f"bare-{n}"),
+            headers=bare.headers(bare.API_KEY, f"bare-{n}"),
         )
         response.raise_for_status()
-        _check(response.json())
+        bare.check(response.json())
 
     return through_paygate, bare_httpx
 
 
 def sync_overhead(*, rounds: int, per_round: int) -> OverheadResult:
     transport = httpx.MockTransport(_answer)
-    adapter = StripeAdapter(API_KEY, base_url=BASE_URL)
+    adapter = StripeAdapter(bare.API_KEY, base_url=BASE_URL)
     with Gateway(adapter, transport=transport) as gw, httpx.Client(transport=transport) as client:
         through_paygate, bare_httpx = sync_contenders(gw, client)
         stats = run_interleaved(
@@ -107,12 +99,12 @@ def sync_overhead(*, rounds: int, per_round: int) -> OverheadResult:
 
 def async_overhead(*, rounds: int, per_round: int) -> OverheadResult:
     transport = httpx.MockTransport(_answer)
-    adapter = StripeAdapter(API_KEY, base_url=BASE_URL)
+    adapter = StripeAdapter(bare.API_KEY, base_url=BASE_URL)
     gw = AsyncGateway(adapter, transport=transport)
     client = httpx.AsyncClient(transport=transport)
 
     async def through_paygate(n: int) -> None:
-        p = await gw.authorize(AMOUNT, source=VISA, reference=f"bench-{n}")
+        p = await gw.authorize(bare.AMOUNT, source=bare.VISA, reference=f"bench-{n}")
         if p.status is not PaymentStatus.AUTHORIZED:
             raise AssertionError(p)
 
@@ -120,10 +112,10 @@ def async_overhead(*, rounds: int, per_round: int) -> OverheadResult:
         response = await client.post(
             f"{BASE_URL}/v1/payment_intents",
             data=bare.authorize_form(f"bench-{n}"),
-            headers=bare.headers(API_KEY, f"bare-{n}"),
+            headers=bare.headers(bare.API_KEY, f"bare-{n}"),
         )
         response.raise_for_status()
-        _check(response.json())
+        bare.check(response.json())
 
     stats = run_interleaved_async(
         {"AsyncGateway": through_paygate, "httpx.AsyncClient": bare_httpx},

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.overhead import AMOUNT, API_KEY, BASE_URL, VISA, _answer
+from benchmarks._stripe_bare import AMOUNT, API_KEY, VISA
+from benchmarks.overhead import BASE_URL, _answer
 from paygate import Gateway, PaymentStatus
 from paygate.adapters.stripe import StripeAdapter
 from paygate.idempotency.memory import DEFAULT_MAX_ENTRIES, DEFAULT_TTL, MemoryStore

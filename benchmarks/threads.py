@@ -23,11 +23,8 @@ from benchmarks import _stripe_bare as bare
 from benchmarks._canned import canned_server
 from benchmarks._harness import Stats
 from benchmarks._load import Run, cpu_seconds, own_cpu
-from paygate import BulkheadPolicy, Gateway, Money, PaymentSource, PaymentStatus
+from paygate import BulkheadPolicy, Gateway, PaymentStatus
 
-API_KEY = "sk_test_bench_0000000000000000"
-AMOUNT = Money("12.34", "EUR")
-VISA = PaymentSource.token("pm_card_visa")
 GATEWAY = "Gateway (shared)"
 SHARED = "httpx.Client (shared)"
 OWN = "httpx.Client (one per thread)"
@@ -51,11 +48,10 @@ def _raw(client: httpx.Client, n: int) -> None:
     response = client.post(
         "/v1/payment_intents",
         data=bare.authorize_form(f"th-raw-{n}"),
-        headers=bare.headers(API_KEY, f"th-{os.getpid()}-{n}"),
+        headers=bare.headers(bare.API_KEY, f"th-{os.getpid()}-{n}"),
     )
     response.raise_for_status()
-    if response.json()["status"] != "requires_capture":
-        raise AssertionError(response.text)
+    bare.check(response.json())
 
 
 def _drive(
@@ -97,7 +93,7 @@ def _drive(
 
 def _level(url: str, server: int, threads: int, calls: int, rounds: int) -> list[Run]:
     gateway = Gateway.for_stripe(
-        API_KEY, base_url=url, bulkhead=BulkheadPolicy(max_concurrent=threads, max_wait=30)
+        bare.API_KEY, base_url=url, bulkhead=BulkheadPolicy(max_concurrent=threads, max_wait=30)
     )
     shared = httpx.Client(base_url=url, limits=_limits(threads))
     local = threading.local()
@@ -113,7 +109,7 @@ def _level(url: str, server: int, threads: int, calls: int, rounds: int) -> list
         _raw(client, n)
 
     def through_gateway(n: int) -> None:
-        p = gateway.authorize(AMOUNT, source=VISA, reference=f"th-pg-{n}")
+        p = gateway.authorize(bare.AMOUNT, source=bare.VISA, reference=f"th-pg-{n}")
         if p.status is not PaymentStatus.AUTHORIZED:
             raise AssertionError(p)
 

@@ -13,6 +13,7 @@ from pydantic import ConfigDict, Field
 from paygate._quiet import QuietModel
 
 __all__ = [
+    "Backend",
     "BreakerPolicy",
     "BulkheadPolicy",
     "HttpPolicy",
@@ -82,10 +83,13 @@ class IdempotencyPolicy(_Policy):
     poll_interval: float = Field(default=0.05, gt=0, description="seconds between store polls")
 
 
+Backend = Literal["auto", "aiohttp", "httpx"]
+
+
 class HttpPolicy(_Policy):
     """Which HTTP client sends a gateway's requests."""
 
-    backend: Literal["auto", "aiohttp", "httpx"] = Field(
+    backend: Backend = Field(
         default="auto",
         description="what AsyncGateway sends with: aiohttp (the paygate[aiohttp] extra), "
         "httpx, or auto: aiohttp when it is installed, else httpx. Gateway always uses httpx",

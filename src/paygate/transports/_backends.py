@@ -3,13 +3,11 @@ extra), httpx's, or, by default, aiohttp's when it is installed."""
 
 from __future__ import annotations
 
-from typing import Literal
-
 import httpx
 
-__all__ = ["Backend", "async_transport"]
+from paygate.resilience.policies import Backend
 
-Backend = Literal["auto", "aiohttp", "httpx"]
+__all__ = ["Backend", "async_transport"]
 
 
 def async_transport(backend: Backend, limits: httpx.Limits) -> httpx.AsyncBaseTransport:
