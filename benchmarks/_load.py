@@ -8,6 +8,7 @@ import asyncio
 import multiprocessing
 import os
 import resource
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -222,3 +223,42 @@ async def take_turns(
             measured[name].append((drive, cpu_seconds(server) - cpu))
             counter += calls
     return measured
+
+
+def drive_threads(
+    call: Callable[[int], None],
+    calls: int,
+    threads: int,
+    first: int,
+    budget: float = float("inf"),
+) -> Drive:
+    """``drive_calls`` for a blocking ``call``: ``calls`` calls from ``threads`` threads, none
+    started after ``budget`` seconds; a call that fails is counted, not timed."""
+    numbers = iter(range(first, first + calls))  # next() on a range iterator is atomic
+    samples: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    stop = time.perf_counter() + budget
+
+    def worker() -> None:
+        nonlocal errors
+        for n in numbers:
+            if time.perf_counter() > stop:
+                return
+            started = time.perf_counter_ns()
+            try:
+                call(n)
+            except Exception:
+                with lock:
+                    errors += 1
+                continue
+            with lock:
+                samples.append((time.perf_counter_ns() - started) / 1000)
+
+    workers = [threading.Thread(target=worker) for _ in range(threads)]
+    cpu, started = own_cpu(), time.perf_counter()
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    return Drive(time.perf_counter() - started, samples, errors, own_cpu() - cpu)

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
@@ -26,7 +24,7 @@ from pathlib import Path
 from benchmarks import _stripe_bare as bare
 from benchmarks._canned import canned_server
 from benchmarks._harness import Stats
-from benchmarks._load import drive_calls, warm_up
+from benchmarks._load import drive_calls, drive_threads, warm_up
 from benchmarks.stores import Skip, postgres_schema, redis_prefix
 from paygate import (
     AsyncGateway,
@@ -136,49 +134,18 @@ def _sync_run(
         records=stores[1],
         bulkhead=BulkheadPolicy(max_concurrent=in_flight, max_wait=30),
     )
-    samples: list[float] = []
-    errors = 0
-    lock = threading.Lock()
 
     def one(n: int) -> None:
         p = gateway.authorize(bare.AMOUNT, source=bare.VISA, reference=f"hot-s-{n}")
         if p.status is not PaymentStatus.AUTHORIZED:
             raise AssertionError(p)
 
-    def worker(numbers: Iterator[int], timed: bool) -> None:
-        nonlocal errors
-        stop = time.perf_counter() + ROUND_BUDGET
-        while time.perf_counter() < stop:
-            n = next(numbers, None)
-            if n is None:
-                return
-            started = time.perf_counter_ns()
-            try:
-                one(n)
-            except Exception:
-                with lock:
-                    errors += 1 if timed else 0
-                continue
-            if timed:
-                with lock:
-                    samples.append((time.perf_counter_ns() - started) / 1000)
-
-    def drive(first: int, many: int, timed: bool) -> float:
-        numbers = iter(range(first, first + many))  # next() on a range iterator is atomic
-        threads = [threading.Thread(target=worker, args=(numbers, timed)) for _ in range(in_flight)]
-        started = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        return time.perf_counter() - started
-
     try:
-        drive(0, in_flight * 2, timed=False)  # connections and pools opened
-        seconds = drive(in_flight * 2, calls, timed=True)
+        drive_threads(one, in_flight * 2, in_flight, 0)  # connections and pools opened
+        drive = drive_threads(one, calls, in_flight, in_flight * 2, ROUND_BUDGET)
     finally:
         gateway.close()
-    return samples, errors, seconds
+    return drive.samples, drive.errors, drive.seconds
 
 
 def _async_run(

@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import count
 
 import httpx
 
 from benchmarks import _stripe_bare as bare
 from benchmarks._canned import canned_server
-from benchmarks._harness import Stats
-from benchmarks._load import Run, cpu_seconds, own_cpu
+from benchmarks._load import Drive, Run, cpu_seconds, drive_threads, merge
 from paygate import BulkheadPolicy, Gateway, PaymentStatus
 
 GATEWAY = "Gateway (shared)"
@@ -54,43 +51,6 @@ def _raw(client: httpx.Client, n: int) -> None:
     bare.check(response.json())
 
 
-def _drive(
-    call: Callable[[int], None], calls: int, threads: int, first: int, server: int
-) -> tuple[list[float], int, float, float, float]:
-    """``calls`` calls from ``threads`` threads, none started after the budget: the samples
-    (µs), the errors, the wall seconds, this process's CPU seconds and the server's."""
-    numbers = count(first)
-    samples: list[float] = []
-    errors = 0
-    lock = threading.Lock()
-    stop = time.perf_counter() + ROUND_BUDGET
-
-    def worker() -> None:
-        nonlocal errors
-        while time.perf_counter() < stop:
-            n = next(numbers)
-            if n >= first + calls:
-                return
-            started = time.perf_counter_ns()
-            try:
-                call(n)
-            except Exception:
-                with lock:
-                    errors += 1
-                continue
-            with lock:
-                samples.append((time.perf_counter_ns() - started) / 1000)
-
-    workers = [threading.Thread(target=worker) for _ in range(threads)]
-    cpu, server_cpu, started = own_cpu(), cpu_seconds(server), time.perf_counter()
-    for thread in workers:
-        thread.start()
-    for thread in workers:
-        thread.join()
-    seconds = time.perf_counter() - started
-    return samples, errors, seconds, own_cpu() - cpu, cpu_seconds(server) - server_cpu
-
-
 def _level(url: str, server: int, threads: int, calls: int, rounds: int) -> list[Run]:
     gateway = Gateway.for_stripe(
         bare.API_KEY, base_url=url, bulkhead=BulkheadPolicy(max_concurrent=threads, max_wait=30)
@@ -118,43 +78,25 @@ def _level(url: str, server: int, threads: int, calls: int, rounds: int) -> list
         SHARED: lambda n: _raw(shared, n),
         OWN: own_client,
     }
-    measured: dict[str, list[tuple[list[float], int, float, float, float]]] = {
-        name: [] for name in contenders
-    }
+    measured: dict[str, list[tuple[Drive, float]]] = {name: [] for name in contenders}
     counter = 70_000_000
     try:
         for call in contenders.values():  # every connection opened before anything is timed
-            _drive(call, threads * 2, threads, counter, server)
+            drive_threads(call, threads * 2, threads, counter, ROUND_BUDGET)
             counter += threads * 2
         for round_no in range(rounds):
             order = list(contenders) if round_no % 2 == 0 else list(contenders)[::-1]
             for name in order:
-                measured[name].append(_drive(contenders[name], calls, threads, counter, server))
+                cpu = cpu_seconds(server)
+                drive = drive_threads(contenders[name], calls, threads, counter, ROUND_BUDGET)
+                measured[name].append((drive, cpu_seconds(server) - cpu))
                 counter += calls
     finally:
         gateway.close()
         shared.close()
         for client in owned:
             client.close()
-    runs = []
-    for name, drives in measured.items():
-        seconds = sum(d[2] for d in drives)
-        samples = [x for d in drives for x in d[0]]
-        runs.append(
-            Run(
-                contender=name,
-                concurrency=threads,
-                processes=1,
-                calls=len(samples),
-                errors=sum(d[1] for d in drives),
-                seconds=seconds,
-                latency=Stats(name, samples),
-                simulator_cpu=sum(d[4] for d in drives) / seconds,
-                client_cpu=sum(d[3] for d in drives) / seconds,
-                per_round=tuple(len(d[0]) / d[2] for d in drives),
-            )
-        )
-    return runs
+    return [merge(name, threads, 1, drives) for name, drives in measured.items()]
 
 
 def threaded(*, calls: int, rounds: int, levels: tuple[int, ...] = (10, 50, 200)) -> ThreadsResult:
