@@ -1,4 +1,5 @@
-"""``paygate contract`` and ``paygate errors``, run through typer's CliRunner."""
+"""``paygate contract``, ``paygate errors`` (the table, the guide, one code looked up) and
+``paygate --version``, run through typer's CliRunner."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from paygate import __version__
 from paygate.cli import _contract as _cli_contract
 from paygate.cli import app
 from paygate.testing._contract_scenarios import SCENARIOS, Scenario
@@ -113,3 +115,61 @@ def test_errors_markdown_is_the_committed_page() -> None:
         "docs/errors.md is stale: run `paygate errors --format markdown > docs/errors.md`"
     )
     assert runner.invoke(app, ["errors", "--format", "markdown", "--provider", "x"]).exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("term", "expected"),
+    [
+        # a normalized code: its meaning, and what to do on each branch it arrives under
+        ("rate_limited", ["rate_limited (ErrorCode)", "as retriable: Repeat the same call"]),
+        ("PROVIDER_UNAVAILABLE", ["provider_unavailable (ErrorCode)", "as outcome unknown:"]),
+        # a decline reason, with each provider's default advice, and the provider codes for it
+        (
+            "insufficient_funds",
+            [
+                "insufficient_funds (DeclineReason",
+                "default advice on Stripe and Adyen: retry_later",
+                "Stripe error.decline_code insufficient_funds: becomes insufficient_funds",
+            ],
+        ),
+        ("card_declined", ["card_declined (ErrorCode)", "Stripe error.code card_declined"]),
+        # a provider's own codes, whatever field names them
+        ("card_error", ["Stripe error.type card_error: becomes card_declined", "as terminal:"]),
+        ("704", ["Adyen errorCode 704: becomes idempotency_in_flight", "as retriable:"]),
+    ],
+)
+def test_errors_looks_one_code_up(term: str, expected: list[str]) -> None:
+    result = runner.invoke(app, ["errors", term])
+    assert result.exit_code == 0, result.output
+    for text in expected:
+        assert text in result.output, text
+    # each value is explained once, however many tables name it
+    lines = result.output.splitlines()
+    meanings = [line.strip() for line in lines if "(ErrorCode)" in line or "(Decline" in line]
+    assert meanings and len(meanings) == len(set(meanings))
+
+
+def test_errors_looks_up_a_retry_advice() -> None:
+    result = runner.invoke(app, ["errors", "do_not_retry"])
+    assert result.exit_code == 0
+    assert "do_not_retry (RetryAdvice, on CardDeclinedError.advice): Do not charge" in result.output
+
+
+def test_an_unknown_code_is_refused_with_the_nearest_names() -> None:
+    result = runner.invoke(app, ["errors", "ratelimited"])
+    assert result.exit_code == 1
+    assert "paygate knows no error code 'ratelimited'" in result.output
+    assert "did you mean rate_limited" in result.output
+    assert runner.invoke(app, ["errors", "zzzz-nothing"]).exit_code == 1
+
+
+def test_a_lookup_takes_no_provider_or_format() -> None:
+    result = runner.invoke(app, ["errors", "rate_limited", "--provider", "stripe"])
+    words = " ".join(result.output.replace("│", " ").split())  # rich wraps the error box
+    assert result.exit_code == 2 and "drop --provider and --format" in words
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"paygate {__version__}"

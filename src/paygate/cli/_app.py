@@ -1,4 +1,5 @@
-"""The ``paygate`` command: ``demo`` and ``sandbox serve``."""
+"""The ``paygate`` command: ``demo``, ``sandbox serve``, ``contract``, ``errors``, ``db`` and
+``--version``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from paygate import Gateway, Timeout
+from paygate import Gateway, Timeout, __version__
 from paygate.adapters.registry import provider_names
 from paygate.cli._contract import contract, errors
 from paygate.cli._db import db
@@ -23,6 +24,26 @@ app = typer.Typer(
 )
 sandbox = typer.Typer(help="Provider simulators for your own integration tests.")
 app.add_typer(sandbox, name="sandbox")
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        typer.echo(f"paygate {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print paygate's version and exit."
+        ),
+    ] = False,
+) -> None:
+    """paygate: one payments interface for Stripe and more, with integrity built in."""
+
+
 app.add_typer(db, name="db")
 app.command()(contract), app.command()(errors)  # paygate contract, paygate errors
 

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from paygate.adapters.registry import provider_names, provider_specs
 from paygate.cli import _error_guide as guide
+from paygate.cli import _error_lookup as lookup
 from paygate.errors import ErrorCode
 from paygate.testing import _contract_record as record
 from paygate.testing._contract_scenarios import SCENARIOS, Scenario
@@ -212,6 +213,13 @@ def _record(
 
 # -- paygate errors -------------------------------------------------------------------------------
 def errors(
+    code: Annotated[
+        str | None,
+        typer.Argument(
+            help="look one code up: a normalized code, a decline reason or advice, or a "
+            "provider's own error type, code, refusal reason or HTTP status"
+        ),
+    ] = None,
     provider: Annotated[
         str | None, typer.Option(help=f"only this provider's codes: {_NAMES}")
     ] = None,
@@ -227,9 +235,17 @@ def errors(
     """Show how each provider's error codes are normalized, and what the caller should do.
 
     For every provider code: the normalized code (and decline reason), whether it is
-    retriable, terminal or an unknown outcome, and the action. Regenerate the docs page with
-    `paygate errors --format markdown > docs/errors.md`.
+    retriable, terminal or an unknown outcome, and the action. `paygate errors CODE` looks one
+    code up. Regenerate the docs page with `paygate errors --format markdown > docs/errors.md`.
     """
+    if code is not None:
+        if provider is not None or output_format is not Format.table:
+            raise typer.BadParameter(
+                "a lookup covers every provider and prints text; drop --provider and --format",
+                param_hint="CODE",
+            )
+        _look_up(code)
+        return
     if output_format is Format.markdown:
         if provider is not None:
             raise typer.BadParameter(
@@ -250,6 +266,17 @@ def errors(
     console = Console(width=max(140, Console().width))
     for tables_of in tables:
         console.print(_error_table(tables_of))
+
+
+def _look_up(code: str) -> None:
+    lines = lookup.look_up(code)
+    if lines:
+        typer.echo("\n".join(lines))
+        return
+    near = lookup.close_matches(code)
+    hint = f"; did you mean {', '.join(near)}?" if near else ""
+    typer.echo(f"paygate knows no error code {code.strip()!r}{hint}", err=True)
+    raise typer.Exit(1)
 
 
 def _error_table(p: guide.ProviderErrorTables) -> Table:
