@@ -238,9 +238,12 @@ class AsyncGateway(Constructors):
             return []
         return await self._records(self.records.trail, record.record_id)
 
-    async def handle_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookOutcome]:
+    async def handle_webhook(
+        self, headers: Mapping[str, str], body: bytes | str
+    ) -> list[WebhookOutcome]:
         """Verify a provider's webhook delivery and apply its events to the payment records.
 
+        ``body`` is the raw bytes received, or their UTF-8 text as a framework decoded it.
         Raises ``InvalidWebhookError`` (answer 400) for a forged, stale or malformed delivery;
         nothing is applied then. Each event is applied at most once, whatever the provider
         resends; an older event never moves a payment backwards (it is kept in the trail).

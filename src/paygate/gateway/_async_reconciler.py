@@ -45,7 +45,9 @@ class AsyncReconciler:
         self._io = io
         self._run = run  # the gateway's call loop: (request, *, fingerprint=None) -> Result
 
-    async def handle_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookOutcome]:
+    async def handle_webhook(
+        self, headers: Mapping[str, str], body: bytes | str
+    ) -> list[WebhookOutcome]:
         events = steps.webhook_events(self._pipeline, headers, body)
         return [await self._apply_event(event) for event in events]
 

@@ -457,15 +457,21 @@ def as_refund(result: Result) -> Refund:
 
 
 # -- webhooks ----------------------------------------------------------------------------------
-def webhook_events(p: Pipeline, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
+def webhook_events(
+    p: Pipeline, headers: Mapping[str, str], body: bytes | str
+) -> list[WebhookEvent]:
     """Verified, normalized events (``InvalidWebhookError`` when the delivery is not, or is
     larger than ``LimitsPolicy.webhook_body``: refused unread).
 
-    ``InvalidRequestError`` when the arguments are not a delivery at all: ``body`` must be the
-    raw bytes received (a decoded or re-encoded body would not verify anyway), and ``headers``
-    a mapping of names to values (a dict, or a framework's headers object).
+    ``body`` is the raw bytes received, or their text as a framework decoded it (UTF-8, which
+    every provider sends; it is encoded back before the signature is checked, so a body decoded
+    any other way fails verification). ``InvalidRequestError`` when the arguments are not a
+    delivery at all: ``headers`` must be a mapping of names to values (a dict, or a framework's
+    headers object).
     """
     _check_webhook_arguments(headers, body)
+    if isinstance(body, str):
+        body = _encoded(p.provider, body)
     if len(body) > p.limits.webhook_body:
         raise InvalidWebhookError(
             f"a webhook delivery of {len(body)} bytes is over the {p.limits.webhook_body}-byte "
@@ -476,10 +482,23 @@ def webhook_events(p: Pipeline, headers: Mapping[str, str], body: bytes) -> list
     return p.adapter.parse_webhook(headers, body, now=p.clock.time())
 
 
+def _encoded(provider: str, body: str) -> bytes:
+    """A body given as text, as the bytes it was decoded from (UTF-8)."""
+    try:
+        return body.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no bytes a provider sent decode to it
+        raise InvalidWebhookError(
+            "a webhook body given as text holds characters UTF-8 cannot carry; refused",
+            code=ErrorCode.WEBHOOK_MALFORMED,
+            provider=provider,
+        ) from None
+
+
 def _check_webhook_arguments(headers: object, body: object) -> None:
-    if not isinstance(body, bytes):
+    if not isinstance(body, bytes | str):
         raise InvalidRequestError(
-            f"a webhook body must be the raw bytes received, not {type(body).__name__}"
+            "a webhook body must be the raw bytes received (or their text), "
+            f"not {type(body).__name__}"
         )
     items = getattr(headers, "items", None)
     if isinstance(headers, str | bytes) or not callable(items):

@@ -46,7 +46,9 @@ class Reconciler:
         self._io = io
         self._run = run  # the gateway's call loop: (request, *, fingerprint=None) -> Result
 
-    def handle_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookOutcome]:
+    def handle_webhook(
+        self, headers: Mapping[str, str], body: bytes | str
+    ) -> list[WebhookOutcome]:
         events = steps.webhook_events(self._pipeline, headers, body)
         return [self._apply_event(event) for event in events]
 
