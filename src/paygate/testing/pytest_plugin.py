@@ -9,14 +9,17 @@ Per registered provider ``<name>`` (``stripe``, ``adyen``, and any provider regi
 - ``paygate_<name>_sim``: the provider's simulator on 127.0.0.1; one server per test session
   (``paygate_<name>_server``), reset (payments, faults, webhooks, requests) before and after
   each test.
-- ``paygate_<name>_gateway``: a ``Gateway`` wired to it, with in-memory stores, fast retries
-  and short timeouts, closed after the test.
+- ``paygate_<name>_gateway``: a ``Gateway`` wired to it, with in-memory stores and
+  ``paygate_gateway_options``, closed after the test.
+- ``paygate_<name>_async_gateway``: the same as an ``AsyncGateway``, closed after the test (an
+  async fixture: needs pytest-asyncio).
 
 Provider-agnostic, parametrized over every registered provider (a test using them runs once
 per provider; ``@pytest.mark.parametrize("paygate_provider", ["adyen"])`` picks one):
 
 - ``paygate_provider``: the provider's name, ``"stripe"``, ``"adyen"``...
-- ``paygate_sim``, ``paygate_gateway``: that provider's simulator and gateway.
+- ``paygate_sim``, ``paygate_gateway``, ``paygate_async_gateway``: that provider's simulator and
+  gateways.
 - ``paygate_sources``: its test payment sources (``approved``, ``generic_decline``,
   ``insufficient_funds``, ``expired_card``, ``incorrect_cvc``, ``three_ds``).
 - ``paygate_inject(fault, times=1, method=None, path=None)``: inject a ``Fault`` into it.
@@ -27,8 +30,12 @@ per provider; ``@pytest.mark.parametrize("paygate_provider", ["adyen"])`` picks 
 - ``paygate_mock``: a ``MockProvider`` for it, answering in process on ``paygate_clock``
   (``paygate_mock.gateway()``, ``paygate_mock.async_gateway()``; give it a ``handler``).
 
-Time and retries:
+Options, time and retries:
 
+- ``paygate_gateway_options``: the options every gateway above is built with: fast retries
+  (``RETRY``: 3 attempts, 10 to 50 ms apart) and short timeouts (``TIMEOUT``: 0.5 s per read,
+  10 s per call). Override the fixture in a ``conftest.py`` to change them, or to add any
+  option a gateway takes (``breaker=``, ``store=``...).
 - ``paygate_clock``: a ``FakeClock``; pass it as a gateway's ``clock=``.
 - ``paygate_zero_backoff``: every retry waits no time during the test (``zero_backoff()``).
 """
@@ -37,12 +44,12 @@ from __future__ import annotations
 
 import os
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Final
 
 import pytest
 
-from paygate import Gateway, RetryPolicy, Timeout
+from paygate import AsyncGateway, Gateway, RetryPolicy, Timeout
 from paygate.adapters.registry import provider_names
 from paygate.models import WebhookOutcome
 from paygate.testing._clock import FakeClock, zero_backoff
@@ -56,10 +63,26 @@ TIMEOUT: Final = Timeout(read=0.5, total=10.0)
 
 Inject = Callable[..., None]
 
+try:  # the asyncio gateway's fixtures are async fixtures: pytest-asyncio runs them
+    import pytest_asyncio
+except ImportError:  # pragma: no cover - pytest-asyncio is a dev dependency here
+    ASYNC_FIXTURES = False
+else:
+    ASYNC_FIXTURES = True
+
 
 def provider_gateway(entry: ContractAdapter[Any], sim: Simulator, **options: Any) -> Gateway:
     """A gateway to ``sim`` with the plugin's fast retries and short timeouts."""
     return entry.sim_gateway(sim, **{"retry": RETRY, "timeout": TIMEOUT, **options})
+
+
+async def _async_gateway(
+    name: str, sim: Simulator, options: dict[str, Any]
+) -> AsyncIterator[AsyncGateway]:
+    """An AsyncGateway to ``sim`` with ``options``, closed on the loop it ran on."""
+    entry = adapter_named(name)
+    async with AsyncGateway.for_provider(name, **entry.sim_options(sim), **options) as agw:
+        yield agw
 
 
 # -- per provider: generated for each registered provider when the session starts -----------------
@@ -82,15 +105,27 @@ def _provider_fixtures(name: str) -> types.ModuleType:
         running.reset()
 
     @pytest.fixture(name=f"paygate_{name}_gateway")
-    def gateway(request: pytest.FixtureRequest) -> Iterator[Gateway]:
-        """A Gateway to ``paygate_<name>_sim``: in-memory stores, fast retries, short
-        timeouts."""
-        with provider_gateway(
-            adapter_named(name), request.getfixturevalue(f"paygate_{name}_sim")
-        ) as gw:
+    def gateway(
+        request: pytest.FixtureRequest, paygate_gateway_options: dict[str, Any]
+    ) -> Iterator[Gateway]:
+        """A Gateway to ``paygate_<name>_sim``: in-memory stores, ``paygate_gateway_options``."""
+        sim = request.getfixturevalue(f"paygate_{name}_sim")
+        with provider_gateway(adapter_named(name), sim, **paygate_gateway_options) as gw:
             yield gw
 
     vars(fixtures).update(server=server, sim=sim, gateway=gateway)
+    if ASYNC_FIXTURES:
+
+        @pytest_asyncio.fixture(name=f"paygate_{name}_async_gateway")
+        async def async_gateway(
+            request: pytest.FixtureRequest, paygate_gateway_options: dict[str, Any]
+        ) -> AsyncIterator[AsyncGateway]:
+            """An AsyncGateway to ``paygate_<name>_sim``, as ``paygate_<name>_gateway``."""
+            sim = request.getfixturevalue(f"paygate_{name}_sim")
+            async for agw in _async_gateway(name, sim, paygate_gateway_options):
+                yield agw
+
+        vars(fixtures).update(async_gateway=async_gateway)
     return fixtures
 
 
@@ -134,6 +169,17 @@ def paygate_gateway(paygate_provider: str, request: pytest.FixtureRequest) -> Ga
     """A Gateway to ``paygate_sim``."""
     gw: Gateway = request.getfixturevalue(f"paygate_{paygate_provider}_gateway")
     return gw
+
+
+if ASYNC_FIXTURES:
+
+    @pytest_asyncio.fixture
+    async def paygate_async_gateway(
+        paygate_provider: str, paygate_sim: Simulator, paygate_gateway_options: dict[str, Any]
+    ) -> AsyncIterator[AsyncGateway]:
+        """An AsyncGateway to ``paygate_sim``, closed after the test."""
+        async for agw in _async_gateway(paygate_provider, paygate_sim, paygate_gateway_options):
+            yield agw
 
 
 @pytest.fixture
@@ -185,7 +231,13 @@ def paygate_mock(paygate_provider: str, paygate_clock: FakeClock) -> MockProvide
     return MockProvider(paygate_provider, clock=paygate_clock)
 
 
-# -- time and retries -----------------------------------------------------------------------------
+# -- options, time and retries --------------------------------------------------------------------
+@pytest.fixture
+def paygate_gateway_options() -> dict[str, Any]:
+    """The options the plugin's gateways are built with (override it to change them)."""
+    return {"retry": RETRY, "timeout": TIMEOUT}
+
+
 @pytest.fixture
 def paygate_clock() -> FakeClock:
     """A clock that moves only when told to, or when a gateway sleeps on it."""
