@@ -464,6 +464,8 @@ class Payment(_Frozen):
             f"refunded={self.amount_refunded}, reference={self.reference!r})"
         )
 
+    __str__ = __repr__
+
 
 class Refund(_Frozen):
     """A refund of (part of) a payment."""
@@ -482,6 +484,8 @@ class Refund(_Frozen):
             f"paygate.Refund(id={self.id!r}, payment_id={self.payment_id!r}, "
             f"status={self.status.value}, amount={self.amount})"
         )
+
+    __str__ = __repr__
 
 
 class ModificationReceipt(_Frozen):

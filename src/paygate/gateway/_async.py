@@ -74,6 +74,10 @@ class AsyncGateway(Constructors):
         self._io = AsyncPrimitives(p.clock)
         self._reconciler = AsyncReconciler(p, self._io, self._run)
 
+    def __repr__(self) -> str:
+        """The provider and where it is reached (its adapter's repr: no secret in it)."""
+        return f"paygate.AsyncGateway({self.adapter!r})"
+
     # -- accessors -----------------------------------------------------------------------------
     @property
     def provider(self) -> str:

@@ -75,6 +75,10 @@ class Gateway(Constructors):
         self._io = Primitives(p.clock)
         self._reconciler = Reconciler(p, self._io, self._run)
 
+    def __repr__(self) -> str:
+        """The provider and where it is reached (its adapter's repr: no secret in it)."""
+        return f"paygate.Gateway({self.adapter!r})"
+
     # -- accessors -----------------------------------------------------------------------------
     @property
     def provider(self) -> str:

@@ -197,6 +197,25 @@ class PaymentRecord(_Frozen):
     def currency(self) -> str:
         return self.amount.currency
 
+    def __repr__(self) -> str:
+        """One line: whose payment, where it stands (what moved, when anything did), and how
+        many of its calls have an unknown outcome."""
+        moved = [
+            f", {name} {amount.amount}"  # in the record's currency
+            for name, amount in (
+                ("captured", self.amount_captured),
+                ("refunded", self.amount_refunded),
+            )
+            if amount.amount
+        ]
+        unknown = f", {len(self.unknown)} unknown" if self.unknown else ""
+        return (
+            f"paygate.PaymentRecord({self.record_id}, {self.provider} {self.payment_id}, "
+            f"{self.status.value}, {self.amount}{''.join(moved)}{unknown})"
+        )
+
+    __str__ = __repr__
+
     def _sum(self, operation: Operation, *statuses: ModificationStatus) -> Money:
         total = Money.zero(self.currency)
         for m in self.modifications:
