@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 from typer.testing import CliRunner
 
@@ -53,9 +55,19 @@ def test_sandbox_serve_prints_the_settings_that_reach_it(provider: str) -> None:
         lines = [server.stdout.readline() for _ in range(3)]
         url = re.search(r"listening on (http://127\.0\.0\.1:\d+)", lines[0])
         assert url is not None, lines
-        assert f"PAYGATE_PROVIDER={provider}" in lines[1]
+        assert lines[1] == f"  export PAYGATE_PROVIDER={provider}\n"
+        # Each setting is one shell word after ``export``, on one line however long it is.
+        for line in lines[1:]:
+            words = shlex.split(line)
+            assert words[0] == "export" and len(words) == 2 and "=" in words[1], line
         state = httpx.get(f"{url.group(1)}/_sim/state", timeout=5)
         assert state.status_code == 200
+        # The port it holds, asked for again: one line, no traceback.
+        port = url.group(1).rsplit(":", 1)[1]
+        taken = runner.invoke(app, ["sandbox", "serve", "--provider", provider, "--port", port])
+        assert taken.exit_code == 1
+        assert f"cannot listen on 127.0.0.1:{port}" in taken.output
+        assert "Traceback" not in taken.output and taken.output.count("\n") == 1
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import shlex
 import time
+from contextlib import ExitStack
 from typing import Annotated
 
 import typer
@@ -17,12 +19,17 @@ from paygate.cli._demo import DemoRun, adyen_flows, stripe_flows, trail_table
 from paygate.testing import AdyenSimulator, StripeSimulator
 from paygate.testing.contract import adapter_named
 
+# Help text is Markdown: a paragraph reflows to the terminal's width instead of breaking where
+# the docstring's source line did.
 app = typer.Typer(
     help="paygate: one payments interface for Stripe and more, with integrity built in.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode="markdown",
 )
-sandbox = typer.Typer(help="Provider simulators for your own integration tests.")
+sandbox = typer.Typer(
+    help="Provider simulators for your own integration tests.", rich_markup_mode="markdown"
+)
 app.add_typer(sandbox, name="sandbox")
 
 
@@ -47,6 +54,7 @@ def _options(
 app.add_typer(db, name="db")
 app.command()(contract), app.command()(errors)  # paygate contract, paygate errors
 
+PROVIDERS = f"[{'|'.join(provider_names())}]"  # as --provider's metavar
 DEMO_KEY = "sk_test_paygate_demo_0000000000"
 DEMO_ADYEN_KEY = "AQE_paygate_demo_key"
 
@@ -105,10 +113,7 @@ def demo() -> None:
 def serve(
     provider: Annotated[
         str,
-        typer.Option(
-            help=f"which provider to simulate: {', '.join(provider_names())}",
-            callback=_registered,
-        ),
+        typer.Option(help="which provider to simulate", metavar=PROVIDERS, callback=_registered),
     ] = "stripe",
     port: Annotated[int, typer.Option(help="port on 127.0.0.1; 0 picks a free one")] = 0,
     webhook_url: Annotated[
@@ -122,21 +127,30 @@ def serve(
     read state with GET /_sim/state; forget everything with POST /_sim/reset; Adyen: decide
     received modifications with POST /_sim/process.
     """
-    console = Console()
     entry = adapter_named(provider)
-    with entry.simulator(port=port, webhook_url=webhook_url) as sim:
-        console.print(f"{provider} simulator listening on {sim.url} (Ctrl-C to stop)")
+    with ExitStack() as stack:
+        try:
+            sim = stack.enter_context(entry.simulator(port=port, webhook_url=webhook_url))
+        except OSError as exc:  # the port is taken, or not ours to bind
+            typer.echo(
+                f"paygate sandbox serve: cannot listen on 127.0.0.1:{port} ({exc.strerror}); "
+                "pick another --port, or 0 for a free one",
+                err=True,
+            )
+            raise typer.Exit(1) from None
+        # Plain lines, never wrapped: they are pasted into a shell as they are.
+        typer.echo(f"{provider} simulator listening on {sim.url} (Ctrl-C to stop)")
         for name, value in entry.settings_env(sim).items():
-            console.print(f"  {name}={value}")
-        console.print(
-            f"  faults: curl -X POST {sim.url}/_sim/faults -d "
+            typer.echo(f"  export {name}={shlex.quote(value)}")
+        typer.echo(
+            f"  # inject a fault: curl -X POST {sim.url}/_sim/faults -d "
             """'{"fault": {"kind": "server_error", "status": 503}, "times": 1}'"""
         )
         try:
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
-            console.print("stopped")
+            typer.echo("stopped")
 
 
 def main() -> None:

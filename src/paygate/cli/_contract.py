@@ -62,7 +62,7 @@ def contract(
         Path | None,
         typer.Option(
             "--record",
-            help="keep every provider response (redacted) in DIR/<provider>-<target>.json; "
+            help="keep every provider response (redacted) in `DIR/<provider>-<target>.json`; "
             "when that file exists, first report schema drift against it",
             metavar="DIR",
         ),
@@ -81,7 +81,7 @@ def contract(
 
     With --record DIR, a later run reports schema drift: fields of the adapter's wire models
     that a provider endpoint stopped sending or sends with another type. A run with drift
-    keeps the old recording and writes the new one next to it (<provider>-<target>.new.json).
+    keeps the old recording and writes the new one next to it (`<provider>-<target>.new.json`).
 
     Exits 1 when a scenario fails or drift is found, 2 on bad input or missing credentials.
     """

@@ -12,6 +12,7 @@ from paygate import _migrations
 db = typer.Typer(
     help="The PostgreSQL schema of the shared stores: `paygate db upgrade --url postgresql://...`.",
     no_args_is_help=True,
+    rich_markup_mode="markdown",
 )
 
 Url = Annotated[
