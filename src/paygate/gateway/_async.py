@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Literal, Self, TypeVar
+from typing import Any, Literal, Self, TypeVar, Unpack
 
 import httpx
 import tenacity
@@ -22,6 +22,7 @@ from paygate.errors import PaymentError
 from paygate.gateway import _steps as steps
 from paygate.gateway._async_reconciler import AsyncReconciler
 from paygate.gateway._constructors import Constructors
+from paygate.gateway._options import PolicyOptions, checked
 from paygate.gateway._pipeline import Pipeline
 from paygate.gateway._steps import Prepared, as_payment, as_refund, logger
 from paygate.idempotency import BeginResult, IdempotencyStore
@@ -66,9 +67,9 @@ class AsyncGateway(Constructors):
         *,
         client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-        **policies: Any,
+        **policies: Unpack[PolicyOptions],
     ) -> None:
-        self._pipeline = p = Pipeline(adapter, **policies)
+        self._pipeline = p = Pipeline(adapter, **checked(policies))
         self._sender = AsyncSender(client, transport, p.http_limits(), p.http.backend)
         self._bulkhead = AsyncBulkhead(p.provider, p.bulkhead)
         self._io = AsyncPrimitives(p.clock)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, Unpack
 
 from paygate.adapters import stripe
 from paygate.adapters.base import Adapter
 from paygate.adapters.registry import provider_spec
 from paygate.config import Settings, gateway_options
+from paygate.gateway._options import GatewayOptions
 from paygate.gateway._pipeline import Pipeline
 
 
@@ -43,13 +44,13 @@ class Constructors:
         base_url: str | None = None,
         api_version: str = stripe.API_VERSION,
         webhook_secret: str | None = None,
-        **options: Any,
+        **options: Unpack[GatewayOptions],
     ) -> Self:
         """A gateway to Stripe (or a Stripe simulator at ``base_url``)."""
-        if base_url is not None:
-            options["base_url"] = base_url
+        more: dict[str, Any] = {"base_url": base_url} if base_url is not None else {}
         return cls.for_provider(
             "stripe",
+            **more,
             api_key=api_key,
             api_version=api_version,
             webhook_secret=webhook_secret,
@@ -64,13 +65,13 @@ class Constructors:
         merchant_account: str,
         base_url: str | None = None,
         hmac_key: str | None = None,
-        **options: Any,
+        **options: Unpack[GatewayOptions],
     ) -> Self:
         """A gateway to Adyen's Checkout API (or an Adyen simulator at ``base_url``)."""
-        if base_url is not None:
-            options["base_url"] = base_url
+        more: dict[str, Any] = {"base_url": base_url} if base_url is not None else {}
         return cls.for_provider(
             "adyen",
+            **more,
             api_key=api_key,
             merchant_account=merchant_account,
             hmac_key=hmac_key,

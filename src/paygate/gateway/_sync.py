@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Literal, Self, TypeVar
+from typing import Any, Literal, Self, TypeVar, Unpack
 
 import httpx
 import tenacity
@@ -23,6 +23,7 @@ from paygate.errors import PaymentError
 from paygate.gateway import _steps as steps
 from paygate.gateway._sync_reconciler import Reconciler
 from paygate.gateway._constructors import Constructors
+from paygate.gateway._options import PolicyOptions, checked
 from paygate.gateway._pipeline import Pipeline
 from paygate.gateway._steps import Prepared, as_payment, as_refund, logger
 from paygate.idempotency import BeginResult, IdempotencyStore
@@ -67,9 +68,9 @@ class Gateway(Constructors):
         *,
         client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
-        **policies: Any,
+        **policies: Unpack[PolicyOptions],
     ) -> None:
-        self._pipeline = p = Pipeline(adapter, **policies)
+        self._pipeline = p = Pipeline(adapter, **checked(policies))
         self._sender = Sender(client, transport, p.http_limits())
         self._bulkhead = Bulkhead(p.provider, p.bulkhead)
         self._io = Primitives(p.clock)
