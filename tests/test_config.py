@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,10 @@ from paygate import (
     RetryPolicy,
     Settings,
     SQLiteStore,
+    Timeout,
 )
 from paygate.adapters.stripe import StripeAdapter
+from paygate.errors import ConfigurationError
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 
@@ -68,27 +71,27 @@ def test_from_toml_with_environment_winning(
 
 def test_missing_provider_section_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PAYGATE_PROVIDER", "stripe")
-    with pytest.raises(ValidationError, match="PAYGATE_STRIPE__API_KEY"):
+    with pytest.raises(ConfigurationError, match="PAYGATE_STRIPE__API_KEY"):
         Settings.load()
 
 
 def test_unknown_provider_and_bad_policies_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PAYGATE_PROVIDER", "paypal")
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConfigurationError):
         Settings.load()
     with pytest.raises(ValidationError):
         RetryPolicy(max_attempts=0)
 
 
 def test_missing_toml_file(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(ConfigurationError, match="is not there"):
         Settings.load(tmp_path / "absent.toml")
 
 
 def test_lease_must_outlast_the_deadline() -> None:
     from paygate import IdempotencyPolicy, Timeout
 
-    with pytest.raises(ValueError, match="lease"):
+    with pytest.raises(ConfigurationError, match="lease"):
         Gateway.for_stripe(
             "sk_test_x", timeout=Timeout(total=60), idempotency=IdempotencyPolicy(lease=30)
         )
@@ -139,7 +142,7 @@ def test_adyen_without_its_merchant_account_is_a_clear_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("PAYGATE_PROVIDER", "adyen")
-    with pytest.raises(ValidationError, match="PAYGATE_ADYEN__MERCHANT_ACCOUNT"):
+    with pytest.raises(ConfigurationError, match="PAYGATE_ADYEN__MERCHANT_ACCOUNT"):
         Settings.load()
 
 
@@ -180,6 +183,51 @@ def test_the_http_backend_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     assert gw._pipeline.http.backend == "httpx"
     asyncio.run(gw.aclose())
     monkeypatch.setenv("PAYGATE_HTTP__BACKEND", "curl")
-    with pytest.raises(ValidationError, match=r"http\.backend") as refused:
+    with pytest.raises(
+        ConfigurationError, match=r"PAYGATE_HTTP__BACKEND \(TOML: backend in \[http\]\)"
+    ) as refused:
         Settings.load()
     assert "curl" not in str(refused.value)  # the value given is never repeated
+
+
+@pytest.mark.parametrize(
+    ("variable", "url", "extra", "driver"),
+    [
+        ("PAYGATE_STORE__URL", "postgresql://paygate@db.internal/paygate", "postgres", "psycopg"),
+        ("PAYGATE_STORE__IDEMPOTENCY_URL", "redis://cache:6379/0", "redis", "redis"),
+        ("PAYGATE_STORE__BREAKER_URL", "redis://cache:6379/0", "redis", "redis"),
+    ],
+)
+def test_a_store_whose_extra_is_missing_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, variable: str, url: str, extra: str, driver: str
+) -> None:
+    monkeypatch.setitem(sys.modules, driver, None)  # as if the extra were not installed
+    monkeypatch.setenv("PAYGATE_PROVIDER", "stripe")
+    monkeypatch.setenv("PAYGATE_STRIPE__API_KEY", "sk_test_env")
+    monkeypatch.setenv(variable, url)
+    with pytest.raises(ConfigurationError, match=rf"pip install 'paygate\[{extra}\]'"):
+        Gateway.from_settings()
+
+
+def test_paygate_db_without_the_postgres_extra_says_which_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from paygate.cli import app
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    result = CliRunner().invoke(app, ["db", "status", "--url", "postgresql://paygate@db/x"])
+    assert result.exit_code == 1
+    assert "pip install 'paygate[postgres]'" in result.output and "Traceback" not in result.output
+
+
+def test_a_misspelled_group_is_named_with_the_nearest_real_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PAYGATE_PROVIDER", "stripe")
+    monkeypatch.setenv("PAYGATE_STRIPE__API_KEY", "sk_test_env")
+    monkeypatch.setenv("PAYGATE_TIMEOUTS__READ", "1")
+    with pytest.warns(UserWarning, match="did you mean PAYGATE_TIMEOUT__READ"):
+        settings = Settings.load()
+    assert settings.timeout.read == Timeout().read  # ignored, as the warning says

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from paygate import AsyncGateway, Gateway, RetryPolicy, Settings
 from paygate.config import StoreSettings
+from paygate.errors import ConfigurationError
 
 STRIPE_KEY = "sk_live_51SecretStripeKeyDoNotPrint"
 WEBHOOK_SECRET = "whsec_SecretWebhookDoNotPrint"
@@ -60,7 +61,7 @@ def assert_secret_free(
 ENVIRONMENTS: dict[str, tuple[dict[str, str], str]] = {
     "misspelled-api-key": (
         {"PAYGATE_PROVIDER": "stripe", "PAYGATE_STRIPE__API_KYE": STRIPE_KEY},
-        "stripe.api_kye",
+        "PAYGATE_STRIPE__API_KYE (TOML: api_kye in [stripe])",
     ),
     "misspelled-webhook-secret": (
         {
@@ -68,7 +69,7 @@ ENVIRONMENTS: dict[str, tuple[dict[str, str], str]] = {
             "PAYGATE_STRIPE__API_KEY": STRIPE_KEY,
             "PAYGATE_STRIPE__WEBHOOK_SECRT": WEBHOOK_SECRET,
         },
-        "stripe.webhook_secrt",
+        "PAYGATE_STRIPE__WEBHOOK_SECRT (TOML: webhook_secrt in [stripe])",
     ),
     "adyen-without-merchant-account": (
         {
@@ -76,7 +77,7 @@ ENVIRONMENTS: dict[str, tuple[dict[str, str], str]] = {
             "PAYGATE_ADYEN__API_KEY": ADYEN_KEY,
             "PAYGATE_ADYEN__HMAC_KEY": HMAC_KEY,
         },
-        "adyen.merchant_account",
+        "PAYGATE_ADYEN__MERCHANT_ACCOUNT (TOML: merchant_account in [adyen])",
     ),
     "store-url-without-scheme": (
         {
@@ -108,9 +109,9 @@ ENVIRONMENTS: dict[str, tuple[dict[str, str], str]] = {
             "PAYGATE_STRIPE__API_KEY": STRIPE_KEY,
             "PAYGATE_RETRY__MAX_ATTEMPTS": STRIPE_KEY,  # a pasting accident
         },
-        "retry.max_attempts",
+        "PAYGATE_RETRY__MAX_ATTEMPTS (TOML: max_attempts in [retry])",
     ),
-    "secret-as-provider": ({"PAYGATE_PROVIDER": ADYEN_KEY}, "provider"),
+    "secret-as-provider": ({"PAYGATE_PROVIDER": ADYEN_KEY}, "PAYGATE_PROVIDER (TOML: provider)"),
 }
 
 
@@ -129,7 +130,8 @@ def test_an_environment_error_shows_no_secret(
 ) -> None:
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    assert_secret_free(load, caplog, match)
+    error = assert_secret_free(load, caplog, match)
+    assert isinstance(error, ConfigurationError)  # one paygate error, whatever the mistake
 
 
 # -- a TOML file -------------------------------------------------------------------------------
@@ -137,7 +139,7 @@ TOML_FILES: dict[str, tuple[str, str]] = {
     "misspelled-api-key": (f'provider = "stripe"\n[stripe]\napi_kye = "{STRIPE_KEY}"\n', "api_kye"),
     "adyen-without-merchant-account": (
         f'provider = "adyen"\n[adyen]\napi_key = "{ADYEN_KEY}"\nhmac_key = "{HMAC_KEY}"\n',
-        "adyen.merchant_account",
+        "merchant_account in [adyen]",
     ),
     "store-url-without-scheme": (
         f'provider = "stripe"\n[stripe]\napi_key = "{STRIPE_KEY}"\n'

@@ -32,7 +32,7 @@ SOURCE = "\n".join(
 )
 TEXT = {page.name: page.read_text(encoding="utf-8") for page in PAGES}
 # Names the docs show on purpose as mistakes.
-MISTAKES = {"PAYGATE_STRIPE__API_KYE"}
+MISTAKES = {"PAYGATE_STRIPE__API_KYE", "PAYGATE_TIMEOUTS__READ"}
 
 
 def _found(pattern: str) -> set[str]:

@@ -3,21 +3,30 @@ environment variables and/or a TOML file (environment wins). Nested fields use `
 ``PAYGATE_PROVIDER=stripe``, ``PAYGATE_STRIPE__API_KEY=sk_test_...``,
 ``PAYGATE_RETRY__MAX_ATTEMPTS=5``. Credentials are ``SecretStr``: masked in every repr.
 
-A setting that does not validate raises pydantic's ``ValidationError``, which names the setting
-and neither shows nor holds the value given (``_quiet.QuietModel``, the base of every model
-here and of the policies): a misspelled ``PAYGATE_STRIPE__API_KYE`` must not print the key it
-holds. Store URLs carry database passwords, so their reprs and messages leave out what
-precedes the host.
+Settings that do not validate raise ``ConfigurationError`` from ``Settings.load`` (and so from
+``Gateway.from_settings``), naming each setting as its environment variable and TOML key and
+neither showing nor holding the value given (``_quiet.QuietModel``, the base of every model
+here and of the policies, keeps pydantic's own errors as quiet): a misspelled
+``PAYGATE_STRIPE__API_KYE`` must not print the key it holds. Store URLs carry database
+passwords, so their reprs and messages leave out what precedes the host.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ModelWrapValidatorHandler, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_core import InitErrorDetails
 from pydantic_settings import (
@@ -33,6 +42,7 @@ from paygate._stores import open_breaker_state, open_idempotency, open_records, 
 from paygate.adapters.adyen import AdyenSettings
 from paygate.adapters.registry import ProviderSettings, provider_names, provider_spec
 from paygate.adapters.stripe import StripeSettings
+from paygate.errors import ConfigurationError
 from paygate.idempotency import IdempotencyStore
 from paygate.records import RecordStore
 from paygate.resilience.breaker import StateBackend
@@ -168,17 +178,82 @@ class Settings(QuietModel, BaseSettings):
 
     @classmethod
     def load(cls, toml_file: str | Path | None = None) -> Settings:
-        """Settings from the environment, over ``toml_file`` when one is given."""
+        """Settings from the environment, over ``toml_file`` when one is given.
+
+        ``ConfigurationError`` names every problem at once, each setting as its environment
+        variable and its TOML key, and never a value given. A ``PAYGATE_<GROUP>__...`` variable
+        whose group is no setting's is ignored with a warning that names the nearest one."""
+        _warn_unknown_groups()
         if toml_file is None:
-            return cls()
+            return _validated(cls)
         path = Path(toml_file)
         if not path.is_file():
-            raise FileNotFoundError(f"paygate settings file not found: {path}")
+            raise ConfigurationError(
+                f"the paygate settings file {path} is not there: give the path of a TOML file, "
+                "or leave toml_file out to read PAYGATE_* environment variables only"
+            )
         bound = type(
             cls.__name__, (cls,), {"model_config": {**cls.model_config, "toml_file": path}}
         )
-        loaded: Settings = bound()
-        return loaded
+        return _validated(bound)
+
+
+def _validated(model: type[Settings]) -> Settings:
+    try:
+        return model()
+    except ValidationError as exc:
+        problems = [
+            ": ".join(
+                filter(
+                    None, (_setting_name(error["loc"]), error["msg"].removeprefix("Value error, "))
+                )
+            )
+            for error in exc.errors(include_input=False, include_url=False)
+        ]
+        raise ConfigurationError("paygate settings are not valid: " + "; ".join(problems)) from None
+
+
+def _setting_name(loc: tuple[int | str, ...]) -> str:
+    """A setting's environment variable and TOML key (``PAYGATE_STRIPE__API_KEY``, ``api_key``
+    in ``[stripe]``); empty for a problem of no one setting (its message names them)."""
+    parts = [str(part) for part in loc]
+    if not parts:
+        return ""
+    variable = "PAYGATE_" + "__".join(part.upper() for part in parts)
+    if len(parts) == 1 and parts[0] in _groups():  # a group's own rule (its URLs agree...)
+        return f"{variable}__* (TOML: [{parts[0]}])"
+    if len(parts) == 1:
+        return f"{variable} (TOML: {parts[0]})"
+    return f"{variable} (TOML: {'.'.join(parts[1:])} in [{parts[0]}])"
+
+
+def _groups() -> set[str]:
+    """The names of the settings' groups: a policy or store section, or a provider's."""
+    sections = {
+        name
+        for name, field in Settings.model_fields.items()
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+    }
+    return sections | set(provider_names())
+
+
+def _warn_unknown_groups() -> None:
+    """Warn of ``PAYGATE_<GROUP>__<FIELD>`` variables whose group is no setting's: pydantic
+    reads only the groups it knows, so a misspelled one would be ignored without a word."""
+    groups = {name.upper() for name in _groups()}
+    for name in sorted(os.environ):
+        upper = name.upper()
+        if not upper.startswith("PAYGATE_") or "__" not in upper:
+            continue
+        group, _, field = upper.removeprefix("PAYGATE_").partition("__")
+        if group in groups:
+            continue
+        near = difflib.get_close_matches(group, sorted(groups), n=1)
+        hint = f"; did you mean PAYGATE_{near[0]}__{field}?" if near else ""
+        warnings.warn(
+            f"{name} is not a paygate setting (there is no group {group}) and is ignored{hint}",
+            stacklevel=3,
+        )
 
 
 def _provider_error(

@@ -12,7 +12,8 @@
     │   ├── CardDeclinedError
     │   ├── InvalidRequestError   also a TypeError and a ValueError: bad input
     │   ├── IdempotencyConflict
-    │   └── InvalidWebhookError
+    │   ├── InvalidWebhookError
+    │   └── ConfigurationError    also a ValueError: a setting is wrong, before any call
     └── OutcomeUnknown            the provider may have acted: reconcile, never treat as failed
 
 Every error carries its context as keyword-only attributes: the normalized ``code``, the
@@ -53,6 +54,7 @@ __all__ = [
     "BulkheadFull",
     "CardDeclinedError",
     "CircuitOpen",
+    "ConfigurationError",
     "DeclineReason",
     "ErrorCode",
     "ErrorContext",
@@ -98,6 +100,7 @@ class ErrorCode(StrEnum):
     WEBHOOK_SIGNATURE_INVALID = "webhook_signature_invalid"
     WEBHOOK_STALE = "webhook_stale"
     WEBHOOK_MALFORMED = "webhook_malformed"
+    CONFIGURATION = "configuration"
     UNKNOWN = "unknown"
 
 
@@ -302,3 +305,13 @@ class InvalidWebhookError(TerminalError):
     the tolerance window) or malformed. Nothing was applied; answer the sender with a 4xx."""
 
     default_code = ErrorCode.WEBHOOK_SIGNATURE_INVALID
+
+
+class ConfigurationError(TerminalError, ValueError):
+    """paygate is configured wrongly: a setting, a settings file or a store needs fixing before
+    any gateway can be built. Raised when settings are loaded or a gateway is built from them,
+    never by a call. The message names each setting as an environment variable and a TOML key,
+    says what is wrong and how to fix it, and never repeats a value given. Also a
+    ``ValueError``, as pydantic's validation error it replaces was."""
+
+    default_code = ErrorCode.CONFIGURATION

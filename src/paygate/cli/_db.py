@@ -8,6 +8,8 @@ import typer
 from rich.console import Console
 
 from paygate import _migrations
+from paygate._stores import needs_extra
+from paygate.errors import ConfigurationError
 
 db = typer.Typer(
     help="The PostgreSQL schema of the shared stores: `paygate db upgrade --url postgresql://...`.",
@@ -42,6 +44,15 @@ def _postgres(url: str) -> str:
     raise typer.Exit(2)
 
 
+def _driver() -> None:
+    """PostgreSQL's driver, or one line naming the extra to install, and exit status 1."""
+    try:
+        needs_extra("psycopg")
+    except ConfigurationError as exc:
+        typer.echo(f"paygate db: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+
+
 def _connection_failed(exc: Exception, url: str) -> typer.Exit:
     Console(stderr=True, soft_wrap=True).print(
         f"[red]cannot reach {_migrations.redacted(url)}[/red]: {str(exc).strip()}"
@@ -52,6 +63,7 @@ def _connection_failed(exc: Exception, url: str) -> typer.Exit:
 @db.command()
 def upgrade(url: Url) -> None:
     """Apply every missing migration (idempotent; safe to run from several hosts at once)."""
+    _driver()
     import psycopg  # noqa: PLC0415 - the postgres extra is needed only by this command
 
     console = Console()
@@ -71,6 +83,7 @@ def upgrade(url: Url) -> None:
 @db.command()
 def status(url: Url) -> None:
     """Print the schema version of the database; exit 1 if it needs `paygate db upgrade`."""
+    _driver()
     import psycopg  # noqa: PLC0415 - the postgres extra is needed only by this command
 
     try:

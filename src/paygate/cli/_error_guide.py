@@ -259,6 +259,10 @@ CODE_MEANINGS: Final[Mapping[ErrorCode, str]] = MappingProxyType(
             "A signed webhook delivery paygate cannot read. Nothing was applied; answer 400 and "
             "look at the delivery in the provider's dashboard."
         ),
+        ErrorCode.CONFIGURATION: (
+            "paygate's settings are wrong (a missing or invalid setting, a settings file that "
+            "is not there, a store whose extra is not installed); raised before any call."
+        ),
         ErrorCode.UNKNOWN: (
             "No mapping applies: an unrecognised error type or HTTP status, or an outcome "
             "nobody can tell yet."

@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 
 from paygate.adapters.base import Adapter
+from paygate.errors import ConfigurationError
 from paygate.idempotency import IdempotencyStore, MemoryStore
 from paygate.records import MemoryRecordStore, RecordStore
 from paygate.resilience.breaker import CircuitBreaker, StateBackend
@@ -62,7 +63,7 @@ class Pipeline:
         self.owns_records = records is None
         self.owns_breaker_state = False
         if self.idempotency.lease <= self.timeout.total:
-            raise ValueError(
+            raise ConfigurationError(
                 f"idempotency lease ({self.idempotency.lease}s) must outlast the call "
                 f"deadline ({self.timeout.total}s), or a live call's key could be taken over"
             )
