@@ -60,6 +60,20 @@ def test_sandbox_without_credentials_names_the_missing_variable() -> None:
     assert "PAYGATE_CONTRACT_ADYEN_API_KEY" in result.output
 
 
+def test_sandbox_names_every_providers_missing_variables_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PAYGATE_CONTRACT_ADYEN_API_KEY", "AQE_test")
+    result = runner.invoke(app, ["contract", "--target", "sandbox"])
+    assert result.exit_code == 2
+    lines = result.output.splitlines()
+    assert lines == [
+        "stripe sandbox credentials missing: set PAYGATE_CONTRACT_STRIPE_API_KEY",
+        "adyen sandbox credentials missing: set PAYGATE_CONTRACT_ADYEN_MERCHANT_ACCOUNT, "
+        "PAYGATE_CONTRACT_ADYEN_HMAC_KEY",
+    ]
+
+
 def test_a_live_key_is_refused_before_any_call(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PAYGATE_CONTRACT_STRIPE_API_KEY", "sk_live_51Abcdefghijklmnop")
     result = runner.invoke(app, ["contract", "--provider", "stripe", "--target", "sandbox"])

@@ -89,8 +89,7 @@ def contract(
     adapters = _adapters(provider)
     chosen = _scenarios(scenario)
     failed = False
-    for adapter in adapters:
-        _preflight(adapter, target, console)
+    _preflight(adapters, target, console)
     for adapter in adapters:
         results = _run(adapter, target, chosen, console)
         console.print(_results_table(adapter, target, results))
@@ -121,19 +120,23 @@ def _scenarios(names: list[str] | None) -> list[Scenario]:
     return [known[n] for n in names]
 
 
-def _preflight(adapter: ContractAdapter[Any], target: Target, console: Console) -> None:
+def _preflight(adapters: list[ContractAdapter[Any]], target: Target, console: Console) -> None:
+    """On sandboxes: every provider's missing credentials named at once (exit 2), then each
+    provider's refusal of what was given (a live key)."""
     if target is not Target.SANDBOX:
         return
-    missing = missing_sandbox_env(adapter, os.environ)
+    missing = {a.name: names for a in adapters if (names := missing_sandbox_env(a, os.environ))}
+    for name, names in missing.items():  # one line each, never wrapped: names to copy
+        typer.echo(f"{name} sandbox credentials missing: set {', '.join(names)}", err=True)
     if missing:
-        console.print(f"[red]{adapter.name} sandbox credentials missing: set {', '.join(missing)}")
         raise typer.Exit(2)
-    try:
-        with open_contract(adapter, target):
-            pass
-    except (LiveCredentialsError, ScenarioSkipped) as refused:
-        console.print(f"[red]refused: {refused}[/red]")
-        raise typer.Exit(2) from None
+    for adapter in adapters:
+        try:
+            with open_contract(adapter, target):
+                pass
+        except (LiveCredentialsError, ScenarioSkipped) as refused:
+            console.print(f"[red]refused: {refused}[/red]")
+            raise typer.Exit(2) from None
 
 
 def _run(
