@@ -13,7 +13,7 @@ from rich.console import Console
 
 from paygate import Gateway, Timeout, __version__
 from paygate.adapters.registry import provider_names
-from paygate.cli._contract import contract, errors
+from paygate.cli._contract import PROVIDERS, contract, errors
 from paygate.cli._db import db
 from paygate.cli._demo import DemoRun, adyen_flows, stripe_flows, trail_table
 from paygate.testing import AdyenSimulator, StripeSimulator
@@ -54,7 +54,6 @@ def _options(
 app.add_typer(db, name="db")
 app.command()(contract), app.command()(errors)  # paygate contract, paygate errors
 
-PROVIDERS = f"[{'|'.join(provider_names())}]"  # as --provider's metavar
 DEMO_KEY = "sk_test_paygate_demo_0000000000"
 DEMO_ADYEN_KEY = "AQE_paygate_demo_key"
 

@@ -36,7 +36,8 @@ from paygate.testing.contract import (
 
 __all__ = ["contract", "errors"]
 
-_NAMES: Final = ", ".join(provider_names())  # for --help: the built-ins and entry points
+# --provider's metavar: the built-in providers and those of entry points (others still work).
+PROVIDERS: Final = f"[{'|'.join(provider_names())}]"
 _STYLE: Final = {"passed": "green", "failed": "red", "skipped": "yellow"}
 
 
@@ -49,7 +50,7 @@ class Format(StrEnum):
 def contract(
     provider: Annotated[
         list[str] | None,
-        typer.Option(help=f"adapter to check, repeatable: {_NAMES}; default: every one"),
+        typer.Option(help="adapter to check, repeatable; default: every one", metavar=PROVIDERS),
     ] = None,
     target: Annotated[
         Target,
@@ -224,7 +225,7 @@ def errors(
         ),
     ] = None,
     provider: Annotated[
-        str | None, typer.Option(help=f"only this provider's codes: {_NAMES}")
+        str | None, typer.Option(help="only this provider's codes", metavar=PROVIDERS)
     ] = None,
     output_format: Annotated[
         Format,
