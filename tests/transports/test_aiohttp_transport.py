@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from paygate.adapters.base import endpoint, http_request
+from paygate.errors import ConfigurationError
 from paygate.resilience.transport_errors import PHASES, Phase, phase_of
 from paygate.transports import Backend, async_transport
 from paygate.transports._aiohttp import AIOHTTP_ERRORS, AiohttpTransport
@@ -320,5 +321,5 @@ def test_without_the_extra_auto_falls_back_and_aiohttp_names_the_extra(
     monkeypatch.setitem(sys.modules, "aiohttp", None)  # import aiohttp now fails
     monkeypatch.delitem(sys.modules, "paygate.transports._aiohttp")
     assert isinstance(async_transport("auto", httpx.Limits()), httpx.AsyncHTTPTransport)
-    with pytest.raises(ModuleNotFoundError, match=r"pip install 'paygate\[aiohttp\]'"):
+    with pytest.raises(ConfigurationError, match=r"pip install 'paygate\[aiohttp\]'"):
         async_transport("aiohttp", httpx.Limits())

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import httpx
 
+from paygate.errors import ConfigurationError
 from paygate.resilience.policies import Backend
 
 __all__ = ["Backend", "async_transport"]
 
 
 def async_transport(backend: Backend, limits: httpx.Limits) -> httpx.AsyncBaseTransport:
-    """A new transport of ``backend`` with a pool of ``limits``. ``ModuleNotFoundError``, naming
+    """A new transport of ``backend`` with a pool of ``limits``. ``ConfigurationError``, naming
     the extra to install, when ``aiohttp`` is asked for and not installed."""
     if backend == "httpx":
         return httpx.AsyncHTTPTransport(limits=limits)
@@ -21,10 +22,9 @@ def async_transport(backend: Backend, limits: httpx.Limits) -> httpx.AsyncBaseTr
         if exc.name not in {"aiohttp", "yarl"}:
             raise
         if backend == "aiohttp":
-            raise ModuleNotFoundError(
+            raise ConfigurationError(
                 "the aiohttp HTTP backend (PAYGATE_HTTP__BACKEND=aiohttp) needs the aiohttp "
-                "extra: pip install 'paygate[aiohttp]'",
-                name=exc.name,
+                "extra, which is not installed: pip install 'paygate[aiohttp]'"
             ) from None
         return httpx.AsyncHTTPTransport(limits=limits)
     return AiohttpTransport(limits=limits)
