@@ -9,17 +9,16 @@ PostgreSQL and Redis drivers are optional extras, imported only when their URL i
 
 from __future__ import annotations
 
-import importlib
 import re
 from pathlib import Path
 from typing import Final
 
-from paygate.errors import ConfigurationError
+from paygate._extras import require_extra
 from paygate.idempotency import IdempotencyStore, MemoryStore, SQLiteStore
 from paygate.records import MemoryRecordStore, RecordStore, SQLiteRecordStore
 from paygate.resilience.breaker import StateBackend
 
-__all__ = ["needs_extra", "open_breaker_state", "open_idempotency", "open_records", "scheme"]
+__all__ = ["open_breaker_state", "open_idempotency", "open_records", "scheme"]
 
 _POSTGRES: Final = frozenset({"postgresql", "postgres"})
 _REDIS: Final = frozenset({"redis", "rediss"})
@@ -42,26 +41,6 @@ def scheme(url: str) -> str:
     )
 
 
-# The driver each extra installs, by the module paygate imports for it.
-_EXTRAS: Final = {"psycopg": "postgres", "psycopg_pool": "postgres", "redis": "redis"}
-
-
-def needs_extra(*drivers: str) -> None:
-    """Import the ``drivers`` a store needs, or raise ``ConfigurationError`` naming the extra
-    that installs them (``pip install 'paygate[postgres]'``)."""
-    for driver in drivers:
-        try:
-            importlib.import_module(driver)
-        except ModuleNotFoundError as exc:
-            extra = _EXTRAS.get((exc.name or "").split(".")[0])
-            if extra is None:
-                raise
-            raise ConfigurationError(
-                f"a {extra} store needs the {extra} extra, which is not installed: "
-                f"pip install 'paygate[{extra}]'"
-            ) from None
-
-
 def _sqlite_path(url: str) -> Path:
     path = url[len("sqlite:///") :] if url.lower().startswith("sqlite:///") else ""
     if not path:
@@ -74,12 +53,12 @@ def open_idempotency(url: str) -> IdempotencyStore:
     if kind == "sqlite":
         return SQLiteStore(_sqlite_path(url))
     if kind in _POSTGRES:
-        needs_extra("psycopg", "psycopg_pool")
+        require_extra("postgres", "a postgres store")
         from paygate.idempotency.postgres import PostgresStore  # noqa: PLC0415
 
         return PostgresStore(url)
     if kind in _REDIS:
-        needs_extra("redis")
+        require_extra("redis", "a redis store")
         from paygate.idempotency.redis import RedisStore  # noqa: PLC0415
 
         return RedisStore(url)
@@ -97,7 +76,7 @@ def open_records(url: str) -> RecordStore:
     if kind == "sqlite":
         return SQLiteRecordStore(_sqlite_path(url))
     if kind in _POSTGRES:
-        needs_extra("psycopg", "psycopg_pool")
+        require_extra("postgres", "a postgres store")
         from paygate.records.postgres import PostgresRecordStore  # noqa: PLC0415
 
         return PostgresRecordStore(url)
@@ -108,7 +87,7 @@ def open_breaker_state(url: str, provider: str) -> StateBackend | None:
     """Shared breaker state for a Redis URL; None (a local breaker) for any other store."""
     if scheme(url) not in _REDIS:
         return None
-    needs_extra("redis")
+    require_extra("redis", "a redis store")
     from paygate.resilience.shared_breaker import breaker_storage  # noqa: PLC0415
 
     return breaker_storage(url, provider)

@@ -203,22 +203,22 @@ def _validated(model: type[Settings]) -> Settings:
         return model()
     except ValidationError as exc:
         problems = [
-            ": ".join(
-                filter(
-                    None, (_setting_name(error["loc"]), error["msg"].removeprefix("Value error, "))
-                )
-            )
+            _problem(error["loc"], error["msg"].removeprefix("Value error, "))
             for error in exc.errors(include_input=False, include_url=False)
         ]
         raise ConfigurationError("paygate settings are not valid: " + "; ".join(problems)) from None
 
 
+def _problem(loc: tuple[int | str, ...], message: str) -> str:
+    """One problem, named by its setting; a problem of no one setting is its message alone
+    (the message names the settings)."""
+    return f"{_setting_name(loc)}: {message}" if loc else message
+
+
 def _setting_name(loc: tuple[int | str, ...]) -> str:
     """A setting's environment variable and TOML key (``PAYGATE_STRIPE__API_KEY``, ``api_key``
-    in ``[stripe]``); empty for a problem of no one setting (its message names them)."""
+    in ``[stripe]``)."""
     parts = [str(part) for part in loc]
-    if not parts:
-        return ""
     variable = "PAYGATE_" + "__".join(part.upper() for part in parts)
     if len(parts) == 1 and parts[0] in _groups():  # a group's own rule (its URLs agree...)
         return f"{variable}__* (TOML: [{parts[0]}])"

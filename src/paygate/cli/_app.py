@@ -21,8 +21,7 @@ from paygate.testing.contract import adapter_named
 
 # Help text is Markdown: a paragraph reflows to the terminal's width instead of breaking where
 # the docstring's source line did.
-app = typer.Typer(
-    help="paygate: one payments interface for Stripe and more, with integrity built in.",
+app = typer.Typer(  # its help is its callback's docstring, below
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode="markdown",

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from paygate import _migrations
-from paygate._stores import needs_extra
+from paygate._extras import require_extra
 from paygate.errors import ConfigurationError
 
 db = typer.Typer(
@@ -47,9 +47,9 @@ def _postgres(url: str) -> str:
 def _driver() -> None:
     """PostgreSQL's driver, or one line naming the extra to install, and exit status 1."""
     try:
-        needs_extra("psycopg")
+        require_extra("postgres", "paygate db")
     except ConfigurationError as exc:
-        typer.echo(f"paygate db: {exc.message}", err=True)
+        typer.echo(exc.message, err=True)
         raise typer.Exit(1) from None
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator, Mapping
 
+from paygate.adapters.registry import ProviderErrorTables
 from paygate.cli._error_guide import (
     ADVICE_MEANINGS,
     BRANCH_ACTIONS,
@@ -37,7 +38,7 @@ def _reason(reason: DeclineReason) -> Iterator[str]:
         yield f"  default advice on {where}: {advice.value} ({ADVICE_MEANINGS[advice]})"
 
 
-def _explained(value: ErrorCode | DeclineReason | RetryAdvice) -> Iterator[str]:
+def _explained(value: Value) -> Iterator[str]:
     if isinstance(value, ErrorCode):
         yield from _normalized(value)
     elif isinstance(value, DeclineReason):
@@ -46,16 +47,23 @@ def _explained(value: ErrorCode | DeclineReason | RetryAdvice) -> Iterator[str]:
         yield f"{value.value} (RetryAdvice, on CardDeclinedError.advice): {ADVICE_MEANINGS[value]}"
 
 
-def _provider_codes(term: str) -> Iterator[tuple[str, ErrorCode | DeclineReason | RetryAdvice]]:
+Value = ErrorCode | DeclineReason | RetryAdvice
+
+
+def _code_tables(t: ProviderErrorTables) -> list[tuple[str, Mapping[str, Value]]]:
+    """A provider's tables of its own codes, each with the field of its answer that holds them."""
+    return [
+        (t.type_field, t.error_types),
+        (t.code_field, t.error_codes),
+        (t.decline_field, t.decline_codes),
+        (t.advice_field, t.advice_codes),
+    ]
+
+
+def _provider_codes(term: str) -> Iterator[tuple[str, Value]]:
     """Every provider table entry named ``term``: what names it, and what it becomes."""
     for t in providers():
-        tables: list[tuple[str, Mapping[str, ErrorCode | DeclineReason | RetryAdvice]]] = [
-            (t.type_field, t.error_types),
-            (t.code_field, t.error_codes),
-            (t.decline_field, t.decline_codes),
-            (t.advice_field, t.advice_codes),
-        ]
-        for field, table in tables:
+        for field, table in _code_tables(t):
             matched = {key.lower(): value for key, value in table.items()}.get(term)
             if matched is not None:
                 yield f"{t.name} {field} {term}", matched
@@ -67,7 +75,7 @@ def look_up(term: str) -> list[str]:
     """What ``term`` means, a line each (indented lines belong to the line above); empty when
     no table names it. Case does not matter; each value is explained once."""
     key = term.strip().lower()
-    named: list[ErrorCode | DeclineReason | RetryAdvice] = [
+    named: list[Value] = [
         kind(key)
         for kind in (ErrorCode, DeclineReason, RetryAdvice)
         if key in kind.__members__.values()
@@ -87,6 +95,6 @@ def close_matches(term: str) -> list[str]:
     known = {*ErrorCode, *DeclineReason, *RetryAdvice}
     names = {str(value.value) for value in known}
     for t in providers():
-        for table in (t.error_types, t.error_codes, t.decline_codes, t.advice_codes):
+        for _, table in _code_tables(t):
             names.update(key.lower() for key in table)
     return difflib.get_close_matches(term.strip().lower(), sorted(names), n=5, cutoff=0.6)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx
 
+from paygate._extras import require_extra
 from paygate.errors import ConfigurationError
 from paygate.resilience.policies import Backend
 
@@ -17,14 +18,11 @@ def async_transport(backend: Backend, limits: httpx.Limits) -> httpx.AsyncBaseTr
     if backend == "httpx":
         return httpx.AsyncHTTPTransport(limits=limits)
     try:
-        from paygate.transports._aiohttp import AiohttpTransport  # noqa: PLC0415 - optional extra
-    except ModuleNotFoundError as exc:
-        if exc.name not in {"aiohttp", "yarl"}:
-            raise
+        require_extra("aiohttp", "the aiohttp HTTP backend (PAYGATE_HTTP__BACKEND=aiohttp)")
+    except ConfigurationError:
         if backend == "aiohttp":
-            raise ConfigurationError(
-                "the aiohttp HTTP backend (PAYGATE_HTTP__BACKEND=aiohttp) needs the aiohttp "
-                "extra, which is not installed: pip install 'paygate[aiohttp]'"
-            ) from None
-        return httpx.AsyncHTTPTransport(limits=limits)
+            raise
+        return httpx.AsyncHTTPTransport(limits=limits)  # auto, without the extra
+    from paygate.transports._aiohttp import AiohttpTransport  # noqa: PLC0415 - optional extra
+
     return AiohttpTransport(limits=limits)
