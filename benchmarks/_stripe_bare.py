@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 import httpx
 
-from paygate import Money, PaymentSource
+from paygate import AsyncGateway, Gateway, Money, PaymentSource, PaymentStatus
 from paygate.adapters.stripe import API_VERSION
 
 API_KEY = "sk_test_bench_0000000000000000"
@@ -57,5 +57,28 @@ def httpx_authorize(client: httpx.AsyncClient, tag: str) -> Callable[[int], Awai
         )
         response.raise_for_status()
         check(response.json())
+
+    return authorize
+
+
+def gateway_authorize(gateway: Gateway, tag: str) -> Callable[[int], None]:
+    """The authorize through a ``Gateway``; call ``n`` gets reference ``{tag}-{n}``, and an
+    answer that is not an authorization fails it."""
+
+    def authorize(n: int) -> None:
+        p = gateway.authorize(AMOUNT, source=VISA, reference=f"{tag}-{n}")
+        if p.status is not PaymentStatus.AUTHORIZED:
+            raise AssertionError(p)
+
+    return authorize
+
+
+def async_gateway_authorize(gateway: AsyncGateway, tag: str) -> Callable[[int], Awaitable[None]]:
+    """``gateway_authorize`` through an ``AsyncGateway``."""
+
+    async def authorize(n: int) -> None:
+        p = await gateway.authorize(AMOUNT, source=VISA, reference=f"{tag}-{n}")
+        if p.status is not PaymentStatus.AUTHORIZED:
+            raise AssertionError(p)
 
     return authorize

@@ -31,7 +31,7 @@ import httpx
 from benchmarks import _load as load
 from benchmarks import _stripe_bare as bare
 from benchmarks._load import Drive, Run, drive_calls, merge, report, served, take_turns, warm_up
-from paygate import AsyncGateway, BreakerPolicy, BulkheadPolicy, PaymentStatus
+from paygate import AsyncGateway, BreakerPolicy, BulkheadPolicy
 from paygate.testing import StripeSimulator
 
 GATEWAY = "AsyncGateway"
@@ -87,11 +87,7 @@ async def _contenders(
         client=raw,
     )
 
-    async def through_gateway(n: int) -> None:
-        p = await gateway.authorize(bare.AMOUNT, source=bare.VISA, reference=f"conc-pg-{n}")
-        if p.status is not PaymentStatus.AUTHORIZED:
-            raise AssertionError(p)
-
+    through_gateway = bare.async_gateway_authorize(gateway, "conc-pg")
     contenders = {GATEWAY: through_gateway, RAW: bare.httpx_authorize(raw, "conc-raw")}
     try:
         # The shared pool's connections, opened a few at a time; then one pass of the other

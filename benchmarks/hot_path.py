@@ -24,7 +24,7 @@ from pathlib import Path
 from benchmarks import _stripe_bare as bare
 from benchmarks._canned import canned_server
 from benchmarks._harness import Stats
-from benchmarks._load import drive_calls, drive_threads, warm_up
+from benchmarks._load import Drive, drive_calls, drive_threads, warm_up
 from benchmarks.stores import Skip, postgres_schema, redis_prefix
 from paygate import (
     AsyncGateway,
@@ -33,7 +33,6 @@ from paygate import (
     HttpPolicy,
     IdempotencyStore,
     MemoryStore,
-    PaymentStatus,
     SQLiteStore,
 )
 from paygate.records import MemoryRecordStore, RecordStore, SQLiteRecordStore
@@ -124,9 +123,7 @@ _STORES: dict[str, Callable[[], AbstractContextManager[Callable[[], Stores]]]] =
 
 
 # -- the gateways ------------------------------------------------------------------------------
-def _sync_run(
-    url: str, stores: Stores, in_flight: int, calls: int
-) -> tuple[list[float], int, float]:
+def _sync_run(url: str, stores: Stores, in_flight: int, calls: int) -> Drive:
     gateway = Gateway.for_stripe(
         bare.API_KEY,
         base_url=url,
@@ -135,23 +132,17 @@ def _sync_run(
         bulkhead=BulkheadPolicy(max_concurrent=in_flight, max_wait=30),
     )
 
-    def one(n: int) -> None:
-        p = gateway.authorize(bare.AMOUNT, source=bare.VISA, reference=f"hot-s-{n}")
-        if p.status is not PaymentStatus.AUTHORIZED:
-            raise AssertionError(p)
-
+    one = bare.gateway_authorize(gateway, "hot-s")
     try:
         drive_threads(one, in_flight * 2, in_flight, 0)  # connections and pools opened
         drive = drive_threads(one, calls, in_flight, in_flight * 2, ROUND_BUDGET)
     finally:
         gateway.close()
-    return drive.samples, drive.errors, drive.seconds
+    return drive
 
 
-def _async_run(
-    url: str, stores: Stores, in_flight: int, calls: int
-) -> tuple[list[float], int, float]:
-    async def main() -> tuple[list[float], int, float]:
+def _async_run(url: str, stores: Stores, in_flight: int, calls: int) -> Drive:
+    async def main() -> Drive:
         gateway = AsyncGateway.for_stripe(
             bare.API_KEY,
             base_url=url,
@@ -161,17 +152,13 @@ def _async_run(
             http=HttpPolicy(backend="aiohttp"),
         )
 
-        async def one(n: int) -> None:
-            p = await gateway.authorize(bare.AMOUNT, source=bare.VISA, reference=f"hot-a-{n}")
-            if p.status is not PaymentStatus.AUTHORIZED:
-                raise AssertionError(p)
-
+        one = bare.async_gateway_authorize(gateway, "hot-a")
         try:
             made = await warm_up(one, in_flight, 0)
             drive = await drive_calls(one, calls, in_flight, made, ROUND_BUDGET)
         finally:
             await gateway.aclose()
-        return drive.samples, drive.errors, drive.seconds
+        return drive
 
     return asyncio.run(main())
 
@@ -195,7 +182,7 @@ def hot_path(*, calls: dict[int, int]) -> HotPathResult:
                     for gateway, run in (("Gateway", _sync_run), ("AsyncGateway", _async_run)):
                         stores = make()
                         try:
-                            samples, errors, seconds = run(url, stores, in_flight, timed)
+                            drive = run(url, stores, in_flight, timed)
                         finally:
                             stores[0].close()
                             stores[1].close()
@@ -204,10 +191,10 @@ def hot_path(*, calls: dict[int, int]) -> HotPathResult:
                                 config,
                                 gateway,
                                 in_flight,
-                                len(samples),
-                                errors,
-                                seconds,
-                                Stats(gateway, samples),
+                                len(drive.samples),
+                                drive.errors,
+                                drive.seconds,
+                                Stats(gateway, drive.samples),
                             )
                         )
     return HotPathResult(runs)

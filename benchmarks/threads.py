@@ -20,7 +20,7 @@ import httpx
 from benchmarks import _stripe_bare as bare
 from benchmarks._canned import canned_server
 from benchmarks._load import Drive, Run, cpu_seconds, drive_threads, merge
-from paygate import BulkheadPolicy, Gateway, PaymentStatus
+from paygate import BulkheadPolicy, Gateway
 
 GATEWAY = "Gateway (shared)"
 SHARED = "httpx.Client (shared)"
@@ -68,13 +68,8 @@ def _level(url: str, server: int, threads: int, calls: int, rounds: int) -> list
                 owned.append(client)
         _raw(client, n)
 
-    def through_gateway(n: int) -> None:
-        p = gateway.authorize(bare.AMOUNT, source=bare.VISA, reference=f"th-pg-{n}")
-        if p.status is not PaymentStatus.AUTHORIZED:
-            raise AssertionError(p)
-
     contenders: dict[str, Callable[[int], None]] = {
-        GATEWAY: through_gateway,
+        GATEWAY: bare.gateway_authorize(gateway, "th-pg"),
         SHARED: lambda n: _raw(shared, n),
         OWN: own_client,
     }

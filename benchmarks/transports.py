@@ -35,7 +35,6 @@ from paygate import (
     AsyncGateway,
     BulkheadPolicy,
     HttpPolicy,
-    PaymentStatus,
 )
 
 ON_AIOHTTP = "AsyncGateway (aiohttp)"
@@ -105,15 +104,6 @@ def _gateway(url: str, concurrency: int, backend: str) -> AsyncGateway:
     )
 
 
-def _through(gateway: AsyncGateway, tag: str) -> Callable[[int], Awaitable[None]]:
-    async def authorize(n: int) -> None:
-        p = await gateway.authorize(bare.AMOUNT, source=bare.VISA, reference=f"tr-{tag}-{n}")
-        if p.status is not PaymentStatus.AUTHORIZED:
-            raise AssertionError(p)
-
-    return authorize
-
-
 # -- one level ---------------------------------------------------------------------------------
 async def _level(
     url: str, pid: int, concurrency: int, calls: int, rounds: int
@@ -128,9 +118,9 @@ async def _level(
         limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
     )
     contenders = {
-        ON_AIOHTTP: _through(on_aiohttp, "aio"),
+        ON_AIOHTTP: bare.async_gateway_authorize(on_aiohttp, "tr-aio"),
         RAW_AIOHTTP: _raw_aiohttp(session, url),
-        ON_HTTPX: _through(on_httpx, "hx"),
+        ON_HTTPX: bare.async_gateway_authorize(on_httpx, "tr-hx-gw"),
         RAW_HTTPX: bare.httpx_authorize(client, "tr-hx"),
     }
     try:
