@@ -138,6 +138,39 @@ def test_adyen_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         assert "AQE_env_key" not in shown and "44782DEF547AAA06" not in shown
 
 
+def test_the_adapter_options_users_need_are_settings_and_constructor_arguments(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from paygate.adapters.adyen import AdyenAdapter
+    from paygate.adapters.stripe import StripeAdapter
+
+    monkeypatch.setenv("PAYGATE_PROVIDER", "stripe")
+    monkeypatch.setenv("PAYGATE_STRIPE__API_KEY", "sk_test_env")
+    monkeypatch.setenv("PAYGATE_STRIPE__WEBHOOK_TOLERANCE", "60")
+    monkeypatch.setenv("PAYGATE_ADYEN__API_KEY", "AQE_env_key")
+    monkeypatch.setenv("PAYGATE_ADYEN__MERCHANT_ACCOUNT", "ShopECOM")
+    monkeypatch.setenv("PAYGATE_ADYEN__RETURN_URL", "https://shop.example/back")
+    with Gateway.from_settings() as gw:
+        assert isinstance(gw.adapter, StripeAdapter) and gw.adapter.webhook_tolerance == 60.0
+    monkeypatch.setenv("PAYGATE_PROVIDER", "adyen")
+    with Gateway.from_settings() as gw:
+        assert isinstance(gw.adapter, AdyenAdapter)
+        assert gw.adapter.return_url == "https://shop.example/back"
+    with Gateway.for_stripe("sk_test_x", webhook_tolerance=5) as gw:
+        assert isinstance(gw.adapter, StripeAdapter) and gw.adapter.webhook_tolerance == 5.0
+    with Gateway.for_adyen("AQE_x", merchant_account="M", return_url="https://s.example/r") as gw:
+        assert (
+            isinstance(gw.adapter, AdyenAdapter) and gw.adapter.return_url == "https://s.example/r"
+        )
+
+    for wrong in ("-7.5", "infinity", "soonish"):
+        monkeypatch.setenv("PAYGATE_PROVIDER", "stripe")
+        monkeypatch.setenv("PAYGATE_STRIPE__WEBHOOK_TOLERANCE", wrong)
+        with pytest.raises(ConfigurationError, match="PAYGATE_STRIPE__WEBHOOK_TOLERANCE") as bad:
+            Settings.load()
+        assert wrong not in str(bad.value).replace("PAYGATE_STRIPE", "")
+
+
 def test_adyen_without_its_merchant_account_is_a_clear_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 
 from paygate import BreakerPolicy, Gateway, Money, PaymentSource, RetryPolicy
-from paygate.errors import CircuitOpen, OutcomeUnknown
+from paygate.errors import CircuitOpen, ConfigurationError, OutcomeUnknown
 from paygate.testing import Fault, StripeSimulator
 
 VISA = PaymentSource.token("pm_card_visa")
@@ -74,6 +74,34 @@ def test_postgres_holds_keys_and_records(
         assert again == p  # the second instance replays the first one's stored outcome
         assert second.payment_record(p.id).status.value == "authorized"
     assert sim.request_count(method="POST") == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"dbname": "paygate_no_such_database"}, "the database does not exist"),
+        ({"user": "paygate_no_such_role"}, "the role does not exist"),
+    ],
+    ids=["no-such-database", "no-such-role"],
+)
+def test_a_store_url_the_server_refuses_is_a_configuration_error(
+    settings: None, monkeypatch: pytest.MonkeyPatch, change: dict[str, str], said: str
+) -> None:
+    """A URL PostgreSQL refuses is a mistake to fix, not a server to wait for: a
+    ``ConfigurationError`` saying what the server refused, without the URL's password."""
+    url = os.environ.get("PAYGATE_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("PAYGATE_TEST_POSTGRES_URL is not set")
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    given = conninfo_to_dict(url)
+    wrong = make_conninfo("", **{**given, **change, "password": "hunter2DoNotPrint"})
+    monkeypatch.setenv("PAYGATE_STORE__URL", "postgresql://?" + wrong.replace(" ", "&"))
+    with pytest.raises(ConfigurationError) as refused:
+        Gateway.from_settings()
+    assert said in str(refused.value) and "check the store URL" in str(refused.value)
+    assert "hunter2DoNotPrint" not in str(refused.value) + repr(refused.value)
+    assert refused.value.__cause__ is None and refused.value.__suppress_context__
 
 
 def test_a_breaker_opened_by_one_instance_is_open_for_another(

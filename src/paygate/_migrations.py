@@ -2,7 +2,7 @@
 
 The schema is never created implicitly: a PostgreSQL store checks the version recorded in
 ``paygate_schema_version`` when it opens and refuses a database that is behind
-(``SchemaNotReady``), naming the command that fixes it. ``upgrade`` is idempotent: it takes a
+(``ConfigurationError``), naming the command that fixes it. ``upgrade`` is idempotent: it takes a
 session advisory lock (so concurrent upgrades from several hosts queue up), then applies each
 missing migration in its own transaction together with its row in the version table.
 
@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from paygate.errors import ConfigurationError
+
 if TYPE_CHECKING:
     import psycopg
 
@@ -23,7 +25,6 @@ __all__ = [
     "LATEST",
     "MIGRATIONS",
     "Migration",
-    "SchemaNotReady",
     "current_version",
     "redacted",
     "require_schema",
@@ -118,10 +119,6 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
 LATEST: Final = MIGRATIONS[-1].version
 
 
-class SchemaNotReady(RuntimeError):
-    """The database has no paygate schema, or an older one than this paygate needs."""
-
-
 def current_version(conn: psycopg.Connection[Any]) -> int:
     """The highest migration applied (0: none, or no version table)."""
     row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (VERSION_TABLE,)).fetchone()
@@ -132,11 +129,12 @@ def current_version(conn: psycopg.Connection[Any]) -> int:
 
 
 def require_schema(conn: psycopg.Connection[Any]) -> None:
-    """Raise ``SchemaNotReady`` unless every migration this paygate knows has been applied."""
+    """Raise ``ConfigurationError`` unless every migration this paygate knows has been applied:
+    the database needs ``paygate db upgrade`` before a store can open on it."""
     version = current_version(conn)
     if version < LATEST:
         found = "no paygate schema" if version == 0 else f"paygate schema version {version}"
-        raise SchemaNotReady(
+        raise ConfigurationError(
             f"the PostgreSQL database has {found}; this paygate needs version {LATEST}. "
             "Run `paygate db upgrade --url postgresql://...` against it first."
         )

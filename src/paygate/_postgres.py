@@ -3,7 +3,9 @@ command bounded by the time its call has left (private; needs the ``postgres`` e
 
 * **Opening** waits at most ``connect_timeout`` for a first connection and the schema check;
   a server that is down, unreachable or silent is ``StoreUnavailable`` then, never a hang or
-  psycopg_pool's own ``PoolTimeout``. A database whose schema is behind is ``SchemaNotReady``.
+  psycopg_pool's own ``PoolTimeout``. A server that refuses the URL (no such database, a
+  wrong password, a role it does not let in) or a database whose schema is behind is a
+  ``ConfigurationError``, naming what to fix.
 * **Each command** (one unit of work on one pooled connection) runs in a worker thread and is
   awaited for the time left of the call in progress (``command_timeout`` outside a call); past
   it the caller gets ``StoreUnavailable`` and the stuck connection's socket is shut down, so
@@ -16,14 +18,15 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import socket
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from paygate._bounded import BoundedCalls
 from paygate._migrations import redacted, require_schema
-from paygate.errors import StoreUnavailable
+from paygate.errors import ConfigurationError, StoreUnavailable
 from paygate.resilience.deadline import time_left
 
 if TYPE_CHECKING:
@@ -33,6 +36,24 @@ __all__ = ["Pool"]
 
 T = TypeVar("T")
 _CLOSE_WAIT = 1.0  # seconds closing waits for the pool's own threads (one may be connecting)
+# The server's refusals of a connection that no retry can mend → what is wrong. libpq gives a
+# failed connection no SQLSTATE, only the server's FATAL text (English unless the server's
+# lc_messages says otherwise: a refusal not recognised stays StoreUnavailable).
+_REFUSALS: Final = (
+    (re.compile(r'FATAL: +database ".*" does not exist'), "the database does not exist"),
+    (re.compile(r'FATAL: +role ".*" does not exist'), "the role does not exist"),
+    (re.compile(r"FATAL: +password authentication failed"), "the password is wrong"),
+    (
+        re.compile(r"FATAL: +no pg_hba\.conf entry"),
+        "the server's pg_hba.conf lets no such login in",
+    ),
+)
+
+
+def _refusal(exc: BaseException) -> str | None:
+    """What the server refused, if ``exc`` is a refusal no retry can mend."""
+    text = str(exc)
+    return next((what for pattern, what in _REFUSALS if pattern.search(text)), None)
 
 
 class _Held:
@@ -93,37 +114,45 @@ class Pool:
         self._unreachable = (psycopg.OperationalError, PoolTimeout)
         options = conninfo_to_dict(conninfo).get("options") or ""
         statement_timeout = f"-c statement_timeout={math.ceil(command_timeout * 1000)}"
+        connection: dict[str, Any] = {
+            "autocommit": True,
+            # libpq counts whole seconds, and two at least
+            "connect_timeout": max(2, math.ceil(connect_timeout)),
+            "options": f"{options} {statement_timeout}".strip(),
+        }
         self._pool: Any = ConnectionPool(
             conninfo,
             min_size=1,
             max_size=size,
             timeout=connect_timeout,
-            kwargs={
-                "autocommit": True,
-                # libpq counts whole seconds, and two at least
-                "connect_timeout": max(2, math.ceil(connect_timeout)),
-                "options": f"{options} {statement_timeout}".strip(),
-            },
+            kwargs=connection,
             open=False,
         )
         self._calls = BoundedCalls(name, workers=size, ceiling=command_timeout)
 
         def first_connection() -> None:
-            with self._pool.connection(timeout=connect_timeout) as conn:
+            # Made outside the pool, whose own attempts only log why they failed: the
+            # server's refusal is what tells a wrong URL from a server that is down.
+            with psycopg.connect(conninfo, **connection) as conn:
                 require_schema(conn)
 
-        self._pool.open(wait=False)  # its own wait outlasts the timeout (libpq's 2 s at least)
         try:
             self._calls.run(first_connection, ceiling=connect_timeout)
-        except (StoreUnavailable, *self._unreachable) as exc:
-            self.close(wait=0.0)  # the pool's thread may still be connecting: leave it
-            raise StoreUnavailable(
-                f"PostgreSQL at {self.where} cannot be reached within {connect_timeout}s "
-                f"({type(exc).__name__})"
-            ) from None
-        except BaseException:
-            self.close(wait=0.0)
+        except BaseException as exc:
+            self._calls.close()  # a worker stuck connecting ends with its connect_timeout
+            refused = _refusal(exc) if isinstance(exc, psycopg.OperationalError) else None
+            if refused is not None:
+                raise ConfigurationError(
+                    f"PostgreSQL at {self.where} refused the store's connection: {refused}; "
+                    "check the store URL"
+                ) from None
+            if isinstance(exc, (StoreUnavailable, psycopg.OperationalError)):
+                raise StoreUnavailable(
+                    f"PostgreSQL at {self.where} cannot be reached within {connect_timeout}s "
+                    f"({type(exc).__name__})"
+                ) from None
             raise
+        self._pool.open(wait=False)  # its own wait outlasts the timeout (libpq's 2 s at least)
 
     def run(
         self, work: Callable[[psycopg.Connection[Any]], T], *, ceiling: float | None = None

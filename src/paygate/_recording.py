@@ -281,6 +281,9 @@ def to_payment(record: PaymentRecord, key: str | None, *, from_record: bool) -> 
         amount_captured=record.amount_captured,
         amount_refunded=record.amount_refunded,
         reference=record.reference,
+        description=record.description,
+        metadata=dict(record.metadata),
+        created_at=record.created_at,
         idempotency_key=key,
         provider_status=f"paygate record: {record.status.value}",
         pending=pending,
@@ -289,7 +292,10 @@ def to_payment(record: PaymentRecord, key: str | None, *, from_record: bool) -> 
 
 
 def public_result(result: Result, record: PaymentRecord | None) -> Result:
-    """What the caller gets: a received capture or void becomes the pending Payment."""
+    """What the caller gets: a received capture or void becomes the pending Payment; a
+    payment whose provider gave no creation time has the record's."""
+    if isinstance(result, Payment) and result.created_at is None and record is not None:
+        return result.model_copy(update={"created_at": record.created_at})
     if not isinstance(result, ModificationReceipt):
         return result
     if record is None:  # needs_payment_record guarantees one; a bug if not

@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -148,7 +148,8 @@ class Settings(QuietModel, BaseSettings):
         except ValidationError as exc:
             errors = quiet_details(exc) + errors
         if settings is not None:
-            errors += _provider_error(settings.provider, sections)
+            given = {name for name in names if data.get(name) is not None}
+            errors += _provider_error(settings.provider, given)
         if errors or settings is None:
             raise ValidationError.from_exception_data(cls.__name__, errors, hide_input=True)
         assert settings.__pydantic_extra__ is not None  # extra="allow"
@@ -256,16 +257,15 @@ def _warn_unknown_groups() -> None:
         )
 
 
-def _provider_error(
-    provider: str, sections: Mapping[str, ProviderSettings]
-) -> list[InitErrorDetails]:
-    """The error of a provider that is not registered, or whose section is missing (the
-    message names the registered providers, or the variables to set; never the value)."""
+def _provider_error(provider: str, given: Collection[str]) -> list[InitErrorDetails]:
+    """The error of a provider that is not registered, or whose section is not ``given`` (the
+    message names the registered providers, or the variables to set; never the value). A
+    section given but not valid has had its own errors named."""
     names = provider_names()
     if provider not in names:
         message = f"not a registered provider; registered: {', '.join(names)}"
         return [_value_error(("provider",), message)]
-    if provider in sections:
+    if provider in given:
         return []
     spec = provider_spec(provider)
     upper = provider.upper()

@@ -436,7 +436,14 @@ class NextAction(_Frozen):
 
 
 class Payment(_Frozen):
-    """A payment as the provider reports it, in canonical terms."""
+    """A payment as the provider reports it, in canonical terms.
+
+    ``description`` and ``metadata`` are the ones it was created with (``metadata`` without the
+    keys paygate adds itself). ``created_at`` is when it was created: the provider's time where
+    its answers carry one (Stripe's ``created``, whole seconds), else when paygate first
+    recorded it (Adyen's answers carry none); None on an answer read before anything recorded
+    it.
+    """
 
     id: str
     provider: str
@@ -446,6 +453,9 @@ class Payment(_Frozen):
     amount_captured: Money
     amount_refunded: Money
     reference: str | None = None
+    description: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    created_at: datetime | None = None
     idempotency_key: str | None = None
     provider_status: str
     next_action: NextAction | None = None

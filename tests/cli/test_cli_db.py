@@ -81,12 +81,12 @@ def test_concurrent_upgrades_apply_each_migration_once(empty_conninfo: str) -> N
 def test_stores_refuse_a_database_that_was_not_migrated(empty_conninfo: str) -> None:
     import psycopg
 
-    from paygate._migrations import SchemaNotReady
+    from paygate.errors import ConfigurationError
     from paygate.idempotency.postgres import PostgresStore
     from paygate.records.postgres import PostgresRecordStore
 
     for open_store in (PostgresStore, PostgresRecordStore):
-        with pytest.raises(SchemaNotReady, match="no paygate schema") as refused:
+        with pytest.raises(ConfigurationError, match="no paygate schema") as refused:
             open_store(empty_conninfo)
         assert "paygate db upgrade" in str(refused.value)
     assert _tables(empty_conninfo) == set()  # nothing was created implicitly
@@ -97,7 +97,7 @@ def test_stores_refuse_a_database_that_was_not_migrated(empty_conninfo: str) -> 
             "CREATE TABLE paygate_schema_version (version integer PRIMARY KEY, "
             "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
         )
-    with pytest.raises(SchemaNotReady, match="paygate db upgrade"):
+    with pytest.raises(ConfigurationError, match="paygate db upgrade"):
         PostgresRecordStore(empty_conninfo)
     status = runner.invoke(app, ["db", "status", "--url", empty_conninfo])
     assert status.exit_code == 1 and "run `paygate db upgrade`" in status.output

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -143,3 +144,28 @@ def test_a_timeout_after_commit_charges_once(gw: Any, world: World) -> None:
     placed = place_order(gw, world.approved, "swap-4", Money("20.00", "EUR"))
     assert placed.status is S.AUTHORIZED
     assert world.payments_for("swap-4") == 1
+
+
+def test_a_payment_carries_what_it_was_created_with(gw: Any, world: World) -> None:
+    """Description, metadata and creation time, the same on both providers: on the answer, on
+    a later read, after a capture, and on a replay under the same key."""
+    before = datetime.now(UTC).replace(microsecond=0)
+    facts = {"description": "Order 7 of shop 3", "metadata": {"order": "7", "shop": "3"}}
+    placed = gw.authorize(
+        Money("12.00", "EUR"), source=world.approved, reference="swap-5", idempotency_key="k-5",
+        **facts,
+    )  # fmt: skip
+    again = gw.authorize(
+        Money("12.00", "EUR"), source=world.approved, reference="swap-5", idempotency_key="k-5",
+        **facts,
+    )  # fmt: skip
+    shipped = ship_order(gw, placed.id)
+    read = gw.retrieve(placed.id)
+    for payment in (placed, again, shipped, read):
+        assert payment.description == "Order 7 of shop 3", payment
+        assert payment.metadata == {"order": "7", "shop": "3"}, payment  # not paygate's keys
+        assert payment.created_at is not None and payment.created_at.tzinfo is not None
+        assert before <= payment.created_at <= datetime.now(UTC), payment
+    assert again.created_at == placed.created_at
+    bare = place_order(gw, world.approved, "swap-6", Money("1.00", "EUR"))
+    assert (bare.description, bare.metadata) == (None, {})

@@ -44,9 +44,11 @@ class Constructors:
         base_url: str | None = None,
         api_version: str = stripe.API_VERSION,
         webhook_secret: str | None = None,
+        webhook_tolerance: float = stripe.DEFAULT_WEBHOOK_TOLERANCE,
         **options: Unpack[GatewayOptions],
     ) -> Self:
-        """A gateway to Stripe (or a Stripe simulator at ``base_url``)."""
+        """A gateway to Stripe (or a Stripe simulator at ``base_url``). ``webhook_tolerance``:
+        the seconds a signed webhook's timestamp may be off this machine's clock."""
         more: dict[str, Any] = {"base_url": base_url} if base_url is not None else {}
         return cls.for_provider(
             "stripe",
@@ -54,6 +56,7 @@ class Constructors:
             api_key=api_key,
             api_version=api_version,
             webhook_secret=webhook_secret,
+            webhook_tolerance=webhook_tolerance,
             **options,
         )
 
@@ -65,9 +68,12 @@ class Constructors:
         merchant_account: str,
         base_url: str | None = None,
         hmac_key: str | None = None,
+        return_url: str | None = None,
         **options: Unpack[GatewayOptions],
     ) -> Self:
-        """A gateway to Adyen's Checkout API (or an Adyen simulator at ``base_url``)."""
+        """A gateway to Adyen's Checkout API (or an Adyen simulator at ``base_url``).
+        ``return_url``: where a shopper sent away (3D Secure, a redirect method) comes back
+        to; Adyen requires it for those flows."""
         more: dict[str, Any] = {"base_url": base_url} if base_url is not None else {}
         return cls.for_provider(
             "adyen",
@@ -75,6 +81,7 @@ class Constructors:
             api_key=api_key,
             merchant_account=merchant_account,
             hmac_key=hmac_key,
+            return_url=return_url,
             **options,
         )
 

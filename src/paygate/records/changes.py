@@ -187,7 +187,15 @@ def observe(
         pre_authorization=pre_authorization or PaymentStatus.PENDING,
     )
     new = blank(
-        payment.provider, payment.amount, payment.reference, now, record_id, **update, status=status
+        payment.provider,
+        payment.amount,
+        payment.reference,
+        now,
+        record_id,
+        **update,
+        status=status,
+        description=payment.description,
+        metadata=payment.metadata,
     )
     return Change(new, _entry(None, new, cause, note, now), applied=True)
 
@@ -275,8 +283,16 @@ def outcome_unknown(
 ) -> Change:
     """A call whose outcome is unknown: kept on the record until it is settled. Unknown again
     under the same key (a repeat that also lost its answer) counts an attempt and backs off."""
+    sent = unknown.request or {}
     base = record or blank(
-        provider, amount, unknown.reference, now, record_id, pre_authorization=PaymentStatus.UNKNOWN
+        provider,
+        amount,
+        unknown.reference,
+        now,
+        record_id,
+        pre_authorization=PaymentStatus.UNKNOWN,
+        description=sent.get("description"),
+        metadata=sent.get("metadata") or {},
     )
     others = tuple(u for u in base.unknown if u.idempotency_key != unknown.idempotency_key)
     earlier = next((u for u in base.unknown if u.idempotency_key == unknown.idempotency_key), None)

@@ -170,6 +170,9 @@ class PaymentRecord(_Frozen):
     provider: str
     payment_id: str | None  # the provider's id; None until the provider has answered
     reference: str | None
+    # The caller's description and metadata, as the payment was created with them.
+    description: str | None = None
+    metadata: Mapping[str, str] = {}
     status: PaymentStatus
     amount: Money  # what was asked for
     # The provider's own cumulative figures, as last reported (never lowered).

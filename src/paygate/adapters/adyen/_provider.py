@@ -32,6 +32,9 @@ class AdyenSettings(ProviderSettings):
     hmac_key: SecretStr | None = Field(
         default=None, description="hex HMAC key that signs the standard webhooks"
     )
+    return_url: str | None = Field(
+        default=None, description="where a redirected shopper comes back to (returnUrl)"
+    )
 
 
 ERROR_TABLES: Final = ProviderErrorTables(

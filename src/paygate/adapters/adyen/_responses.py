@@ -134,6 +134,8 @@ def _payment(
         amount_captured=captured,
         amount_refunded=zero,
         reference=wire.merchantReference,
+        description=request.description,  # not sent (Adyen has no field for it), kept
+        metadata=request.metadata,  # sent, never echoed
         idempotency_key=base.idempotency_key,
         provider_status=wire.resultCode,
         next_action=NextAction(type=action.type, redirect_url=action.url) if action else None,

@@ -4,11 +4,13 @@ its entry in the provider registry."""
 from paygate.adapters.stripe._adapter import StripeAdapter
 from paygate.adapters.stripe._constants import API_VERSION, CAPABILITIES, DEFAULT_BASE_URL
 from paygate.adapters.stripe._provider import SPEC, StripeSettings
+from paygate.adapters.stripe._webhooks import DEFAULT_TOLERANCE as DEFAULT_WEBHOOK_TOLERANCE
 
 __all__ = [
     "API_VERSION",
     "CAPABILITIES",
     "DEFAULT_BASE_URL",
+    "DEFAULT_WEBHOOK_TOLERANCE",
     "SPEC",
     "StripeAdapter",
     "StripeSettings",

@@ -14,6 +14,7 @@ from paygate.adapters.stripe import _codes as codes
 from paygate.adapters.stripe._adapter import StripeAdapter
 from paygate.adapters.stripe._constants import API_VERSION, DEFAULT_BASE_URL, PROVIDER
 from paygate.adapters.stripe._responses import AMOUNT_TOO_LARGE, STATUS_CODES
+from paygate.adapters.stripe._webhooks import DEFAULT_TOLERANCE
 
 if TYPE_CHECKING:
     from paygate.testing.contract import ContractAdapter
@@ -27,6 +28,12 @@ class StripeSettings(ProviderSettings):
     base_url: str = Field(default=DEFAULT_BASE_URL, description="API base address")
     api_version: str = Field(default=API_VERSION, description="Stripe-Version sent and pinned")
     webhook_secret: SecretStr | None = Field(default=None, description="whsec_... signing secret")
+    webhook_tolerance: float = Field(
+        default=DEFAULT_TOLERANCE,
+        gt=0,
+        allow_inf_nan=False,
+        description="seconds a signed webhook's timestamp may be off the clock",
+    )
 
 
 ERROR_TABLES: Final = ProviderErrorTables(

@@ -11,6 +11,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 import httpx
+from pydantic import AwareDatetime, TypeAdapter
 
 from paygate.adapters.base import (
     AnswerReader,
@@ -67,6 +68,9 @@ __all__ = [
     "IntentStatus",
     "parse_response",
 ]
+
+# Unix seconds → an aware UTC datetime (pydantic reads them so; the adapter has no clock).
+_UNIX_TIME: Final = TypeAdapter[AwareDatetime | None](AwareDatetime | None)
 
 
 # -- status tables -----------------------------------------------------------------------------
@@ -174,6 +178,9 @@ def _payment(
         amount_captured=currency.from_wire(captured, code),
         amount_refunded=currency.from_wire(refunded, code),
         reference=intent.metadata.get(REFERENCE_KEY),
+        description=intent.description,
+        metadata={k: v for k, v in intent.metadata.items() if k != REFERENCE_KEY},
+        created_at=_UNIX_TIME.validate_python(intent.created),
         idempotency_key=context.idempotency_key,
         provider_status=intent.status,
         next_action=next_action,

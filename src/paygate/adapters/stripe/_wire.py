@@ -54,7 +54,8 @@ class PaymentIntentWire(_Wire):
     capture_method: StrictStr
     livemode: StrictBool
     metadata: Mapping[str, StrictStr]
-    # Unix seconds. Always sent (the spec requires it); read only to order search results.
+    description: StrictStr | None = None
+    # Unix seconds. Always sent (the spec requires it).
     created: StrictInt | None = None
     latest_charge: ChargeWire | StrictStr | None = None
     next_action: NextActionWire | None = None
