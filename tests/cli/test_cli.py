@@ -71,3 +71,56 @@ def test_sandbox_serve_prints_the_settings_that_reach_it(provider: str) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("provider", "option", "setting", "secret"),
+    [
+        ("stripe", "--webhook-secret", "PAYGATE_STRIPE__WEBHOOK_SECRET", "whsec_kept_across_runs"),
+        ("adyen", "--hmac-key", "PAYGATE_ADYEN__HMAC_KEY", "00112233445566778899AABBCCDDEEFF"),
+    ],
+)
+def test_sandbox_serve_takes_a_host_and_fixed_secrets(
+    provider: str, option: str, setting: str, secret: str
+) -> None:
+    """Listening on every interface (for a client in a container), with the secret a service
+    is already configured with, so restarting the simulator does not break its webhooks."""
+    import re
+    import subprocess
+    import sys
+
+    import httpx
+
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from paygate.cli import main; main()", "sandbox", "serve",
+         "--provider", provider, "--host", "0.0.0.0", option, secret],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        first = server.stdout.readline()
+        url = re.search(r"listening on http://0\.0\.0\.0:(\d+)", first)
+        assert url is not None, first
+        exports: dict[str, str] = {}
+        while (line := server.stdout.readline()).startswith("  export "):
+            name, _, value = shlex.split(line)[1].partition("=")
+            exports[name] = value
+        assert exports[setting] == secret
+        # Reached through an interface address, not only the one it was told.
+        state = httpx.get(f"http://127.0.0.1:{url.group(1)}/_sim/state", timeout=5)
+        assert state.status_code == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_sandbox_serve_refuses_a_secret_its_provider_does_not_use_or_cannot_sign_with() -> None:
+    other = runner.invoke(app, ["sandbox", "serve", "--provider", "adyen", "--webhook-secret", "x"])
+    assert other.exit_code == 2
+    assert other.output == "paygate sandbox serve: the adyen simulator takes no --webhook-secret\n"
+    bad = runner.invoke(app, ["sandbox", "serve", "--provider", "adyen", "--hmac-key", "not-hex!"])
+    assert bad.exit_code == 2 and "hmac_key must be a non-empty hex string" in bad.output
+    assert "not-hex!" not in bad.output and "Traceback" not in bad.output
+    no_host = runner.invoke(app, ["sandbox", "serve", "--host", "no-such-host.invalid"])
+    assert no_host.exit_code == 1 and "cannot listen on no-such-host.invalid:0" in no_host.output
+    assert "Traceback" not in no_host.output

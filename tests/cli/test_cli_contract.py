@@ -187,3 +187,43 @@ def test_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0
     assert result.output.strip() == f"paygate {__version__}"
+
+
+def test_sandbox_stops_at_once_when_no_sandbox_can_be_reached(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A machine without network is told so before any scenario, for every provider at once,
+    instead of each scenario waiting out its deadline and retries."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = int(probe.getsockname()[1])
+    monkeypatch.setenv("PAYGATE_CONTRACT_STRIPE_API_KEY", "sk_test_contract")
+    for name, value in {"API_KEY": "AQE_test", "MERCHANT_ACCOUNT": "M", "HMAC_KEY": "00FF"}.items():
+        monkeypatch.setenv(f"PAYGATE_CONTRACT_ADYEN_{name}", value)
+    monkeypatch.setattr(_cli_contract, "sandbox_address", lambda adapter: ("127.0.0.1", closed))
+    result = runner.invoke(app, ["contract", "--target", "sandbox"])
+    assert result.exit_code == 2, result.output
+    assert result.output.splitlines() == [
+        f"stripe sandbox unreachable: cannot connect to 127.0.0.1:{closed} (Connection refused)",
+        f"adyen sandbox unreachable: cannot connect to 127.0.0.1:{closed} (Connection refused)",
+        "the sandboxes need network access; --target sim runs offline",
+    ]
+
+
+def test_the_sandbox_probed_is_the_one_the_suite_would_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from paygate.testing.contract import adapter_named
+
+    monkeypatch.setenv("PAYGATE_CONTRACT_STRIPE_API_KEY", "sk_test_contract")
+    assert _cli_contract.sandbox_address(adapter_named("stripe")) == ("api.stripe.com", 443)
+    for name, value in {"API_KEY": "AQE_test", "MERCHANT_ACCOUNT": "M", "HMAC_KEY": "00FF"}.items():
+        monkeypatch.setenv(f"PAYGATE_CONTRACT_ADYEN_{name}", value)
+    adyen = adapter_named("adyen")
+    assert _cli_contract.sandbox_address(adyen) == ("checkout-test.adyen.com", 443)
+    monkeypatch.setenv(
+        "PAYGATE_CONTRACT_ADYEN_BASE_URL", "https://checkout-test.adyen.com:8443/v71"
+    )
+    assert _cli_contract.sandbox_address(adyen) == ("checkout-test.adyen.com", 8443)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 import shlex
 import time
 from contextlib import ExitStack
@@ -109,30 +110,72 @@ def demo() -> None:
 
 @sandbox.command("serve")
 def serve(
+    *,
     provider: Annotated[
         str,
         typer.Option(help="which provider to simulate", metavar=PROVIDERS, callback=_registered),
     ] = "stripe",
-    port: Annotated[int, typer.Option(help="port on 127.0.0.1; 0 picks a free one")] = 0,
+    port: Annotated[
+        int, typer.Option(help="port to listen on; 0 picks a free one", metavar="PORT")
+    ] = 0,
+    host: Annotated[
+        str,
+        typer.Option(
+            help="address to listen on; 0.0.0.0 for every interface (a container)",
+            metavar="ADDRESS",
+        ),
+    ] = "127.0.0.1",
     webhook_url: Annotated[
-        str | None, typer.Option(help="POST every signed webhook to this URL as it happens")
+        str | None,
+        typer.Option(help="POST every signed webhook to this URL as it happens", metavar="URL"),
+    ] = None,
+    webhook_secret: Annotated[
+        str | None,
+        typer.Option(
+            help="Stripe: sign webhooks with this secret (default: a fresh whsec_...)",
+            metavar="SECRET",
+        ),
+    ] = None,
+    hmac_key: Annotated[
+        str | None,
+        typer.Option(
+            help="Adyen: sign webhooks with this hex HMAC key (default: a fresh one)",
+            metavar="HEX",
+        ),
     ] = None,
 ) -> None:
-    """Serve a provider simulator on 127.0.0.1 until interrupted.
+    """Serve a provider simulator until interrupted.
 
     It prints the settings that point a paygate gateway at it (base URL, webhook secret or
-    HMAC key). Inject faults with POST /_sim/faults and clear them with DELETE /_sim/faults;
+    HMAC key); fix the secrets with --webhook-secret or --hmac-key to keep them across
+    restarts. Inject faults with POST /_sim/faults and clear them with DELETE /_sim/faults;
     read state with GET /_sim/state; forget everything with POST /_sim/reset; Adyen: decide
     received modifications with POST /_sim/process.
     """
     entry = adapter_named(provider)
+    secrets = {"webhook_secret": webhook_secret, "hmac_key": hmac_key}
+    takes = inspect.signature(entry.simulator).parameters
+    fixed = {name: value for name, value in secrets.items() if value is not None}
+    for name in fixed:
+        if name not in takes:
+            option = "--" + name.replace("_", "-")
+            typer.echo(
+                f"paygate sandbox serve: the {provider} simulator takes no {option}", err=True
+            )
+            raise typer.Exit(2)
     with ExitStack() as stack:
         try:
-            sim = stack.enter_context(entry.simulator(port=port, webhook_url=webhook_url))
-        except OSError as exc:  # the port is taken, or not ours to bind
+            simulator = entry.simulator(port=port, host=host, webhook_url=webhook_url, **fixed)
+        except ValueError as exc:  # a secret it cannot sign with (its message names no value)
+            typer.echo(f"paygate sandbox serve: {exc}", err=True)
+            raise typer.Exit(2) from None
+        try:
+            sim = stack.enter_context(simulator)
+        except OSError as exc:  # the port is taken, or not ours to bind, or no such host
             typer.echo(
-                f"paygate sandbox serve: cannot listen on 127.0.0.1:{port} ({exc.strerror}); "
-                "pick another --port, or 0 for a free one",
+                f"paygate sandbox serve: cannot listen on {host}:{port} "
+                f"({exc.strerror or type(exc).__name__}); pick another --port, or 0 for a free "
+                "one",
                 err=True,
             )
             raise typer.Exit(1) from None

@@ -5,16 +5,18 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import os
+import socket
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Final
 
+import httpx
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from paygate.adapters.registry import provider_names, provider_specs
+from paygate.adapters.registry import provider_names, provider_spec, provider_specs
 from paygate.cli import _error_guide as guide
 from paygate.cli import _error_lookup as lookup
 from paygate.errors import ErrorCode
@@ -39,6 +41,7 @@ __all__ = ["contract", "errors"]
 # --provider's metavar: the built-in providers and those of entry points (others still work).
 PROVIDERS: Final = f"[{'|'.join(provider_names())}]"
 _STYLE: Final = {"passed": "green", "failed": "red", "skipped": "yellow"}
+_PROBE_TIMEOUT: Final = 5.0  # seconds the sandbox's address has to accept a connection
 
 
 class Format(StrEnum):
@@ -84,7 +87,8 @@ def contract(
     that a provider endpoint stopped sending or sends with another type. A run with drift
     keeps the old recording and writes the new one next to it (`<provider>-<target>.new.json`).
 
-    Exits 1 when a scenario fails or drift is found, 2 on bad input or missing credentials.
+    Exits 1 when a scenario fails or drift is found; 2 on bad input, missing credentials or a
+    sandbox that cannot be reached.
     """
     console = Console(width=max(110, Console().width))
     adapters = _adapters(provider)
@@ -138,6 +142,40 @@ def _preflight(adapters: list[ContractAdapter[Any]], target: Target, console: Co
         except (LiveCredentialsError, ScenarioSkipped) as refused:
             console.print(f"[red]refused: {refused}[/red]")
             raise typer.Exit(2) from None
+    unreachable = [line for a in adapters if (line := _unreachable(a)) is not None]
+    for line in unreachable:  # every provider's at once, as for the credentials
+        typer.echo(line, err=True)
+    if unreachable:
+        typer.echo("the sandboxes need network access; --target sim runs offline", err=True)
+        raise typer.Exit(2)
+
+
+def sandbox_address(adapter: ContractAdapter[Any]) -> tuple[str, int] | None:
+    """Where ``adapter``'s sandbox is served (host, port): its sandbox options' ``base_url``,
+    else its settings' default; None for a provider without one."""
+    options = adapter.sandbox_options(os.environ)
+    field = provider_spec(adapter.name).settings.model_fields.get("base_url")
+    url = options.get("base_url") or (field.default if field is not None else None)
+    if not isinstance(url, str):
+        return None
+    parsed = httpx.URL(url)
+    return parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80)
+
+
+def _unreachable(adapter: ContractAdapter[Any]) -> str | None:
+    """Why ``adapter``'s sandbox cannot be reached from here (one line), or None: one TCP
+    connection, so that a machine without network stops at once, not after each scenario's
+    deadline and retries."""
+    address = sandbox_address(adapter)
+    if address is None:
+        return None
+    try:
+        socket.create_connection(address, timeout=_PROBE_TIMEOUT).close()
+    except OSError as exc:  # no name resolution, no route, refused, or silent
+        host, port = address
+        why = exc.strerror or type(exc).__name__
+        return f"{adapter.name} sandbox unreachable: cannot connect to {host}:{port} ({why})"
+    return None
 
 
 def _run(

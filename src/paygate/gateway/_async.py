@@ -24,7 +24,7 @@ from paygate.gateway._async_reconciler import AsyncReconciler
 from paygate.gateway._constructors import Constructors
 from paygate.gateway._options import PolicyOptions, checked
 from paygate.gateway._pipeline import Pipeline
-from paygate.gateway._steps import Prepared, as_payment, as_refund, logger
+from paygate.gateway._steps import Prepared, as_payment, as_refund
 from paygate.idempotency import BeginResult, IdempotencyStore
 from paygate.models import (
     AuthorizeRequest,
@@ -391,11 +391,17 @@ class AsyncGateway(Constructors):
                 result = await loop(self._attempt, prepared, deadline)
         except PaymentError as error:
             final = retry.finish(error)
-            steps.log_call(prepared, clock.monotonic() - started, retry.attempts, final.code.value)
+            steps.log_call(
+                self.provider,
+                prepared,
+                clock.monotonic() - started,
+                retry.attempts,
+                final.code.value,
+            )
             if final is error:
                 raise
             raise final from error
-        steps.log_call(prepared, clock.monotonic() - started, retry.attempts, "ok")
+        steps.log_call(self.provider, prepared, clock.monotonic() - started, retry.attempts, "ok")
         return result
 
     async def _attempt(self, prepared: Prepared, deadline: Deadline) -> Result:
@@ -438,7 +444,7 @@ class AsyncGateway(Constructors):
         except Exception as exc:
             if strict:
                 raise steps.unrecorded(self.provider, prepared, exc) from exc
-            steps.record_failed(prepared)
+            steps.record_failed(self.provider, prepared)
             return None
         return applied.record
 
@@ -452,9 +458,9 @@ class AsyncGateway(Constructors):
             elif not await self._io.call(
                 store.blocking, store.complete, prepared.key, token, stored
             ):
-                logger.warning("idempotency key %s: lease lost before completion", prepared.key)
+                steps.lease_lost(self.provider, prepared)
         except Exception:  # the provider's answer stands; the lease lapses and a repeat settles
-            steps.settle_failed(prepared)
+            steps.settle_failed(self.provider, prepared)
 
     async def _records(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A record store call."""

@@ -150,14 +150,15 @@ def begun(provider: str, prepared: Prepared, begin: BeginResult) -> str | Result
         assert begin.token is not None
         if begin.retaken:
             logger.warning(
-                "idempotency key %s: took over a lapsed lease; the provider's own "
+                "%s idempotency key %s: took over a lapsed lease; the provider's own "
                 "idempotency settles whatever the previous owner sent",
+                provider,
                 prepared.key,
             )
         return begin.token
     if begin.outcome is Begin.REPLAY:
         assert begin.stored is not None
-        logger.info("idempotency key %s: replaying the stored outcome", prepared.key)
+        logger.info("%s idempotency key %s: replaying the stored outcome", provider, prepared.key)
         stored = _outcomes.decode(begin.stored)
         if isinstance(stored, PaymentError):
             raise stored
@@ -176,7 +177,8 @@ def store_unavailable(
     provider: str, prepared: Prepared, store: str, exc: Exception
 ) -> StoreUnavailable:
     logger.error(
-        "%s store unavailable (%s); %s refused, nothing was sent",
+        "%s %s store unavailable (%s); %s refused, nothing was sent",
+        provider,
         store,
         type(exc).__name__,
         prepared.request.operation.value,
@@ -188,12 +190,17 @@ def store_unavailable(
     )
 
 
-def settle_failed(prepared: Prepared) -> None:
+def settle_failed(provider: str, prepared: Prepared) -> None:
     logger.exception(
-        "idempotency key %s: the outcome could not be stored; the key stays leased until "
+        "%s idempotency key %s: the outcome could not be stored; the key stays leased until "
         "its lease lapses, and a repeat is then settled by the provider's replay",
+        provider,
         prepared.key,
     )
+
+
+def lease_lost(provider: str, prepared: Prepared) -> None:
+    logger.warning("%s idempotency key %s: lease lost before completion", provider, prepared.key)
 
 
 def in_flight(provider: str, prepared: Prepared) -> IdempotencyInFlight:
@@ -306,11 +313,14 @@ def transport_error(provider: str, prepared: Prepared, exc: Exception) -> Paymen
     return decide(failure, mutating=prepared.mutating, reach=reach)
 
 
-def log_call(prepared: Prepared, elapsed: float, attempts: int, outcome: str) -> None:
+def log_call(
+    provider: str, prepared: Prepared, elapsed: float, attempts: int, outcome: str
+) -> None:
     if not logger.isEnabledFor(logging.INFO):
         return
     logger.info(
-        "%s %s key=%s attempts=%d outcome=%s elapsed_ms=%.1f",
+        "%s %s %s key=%s attempts=%d outcome=%s elapsed_ms=%.1f",
+        provider,
         prepared.request.operation.value,
         payment_id_of(prepared.request) or prepared.request.reference,
         prepared.key,
@@ -357,8 +367,9 @@ def record_change(
     if change is None:
         if prepared.earlier is not None:
             logger.warning(
-                "%s key=%s: this call did nothing at the provider, but the earlier call under "
-                "its key ended without recording an outcome; that outcome is kept unknown",
+                "%s %s key=%s: this call did nothing at the provider, but the earlier call "
+                "under its key ended without recording an outcome; that outcome is kept unknown",
+                provider,
                 prepared.request.operation.value,
                 prepared.key,
             )
@@ -374,10 +385,11 @@ def _no_change(record: PaymentRecord | None) -> Change | None:
     return None
 
 
-def record_failed(prepared: Prepared) -> None:
+def record_failed(provider: str, prepared: Prepared) -> None:
     logger.exception(
-        "%s key=%s: the payment record could not be updated; the call's intent stays in the "
-        "store and becomes an unknown outcome when its lease ends",
+        "%s %s key=%s: the payment record could not be updated; the call's intent stays in "
+        "the store and becomes an unknown outcome when its lease ends",
+        provider,
         prepared.request.operation.value,
         prepared.key,
     )
@@ -387,8 +399,9 @@ def interrupted(provider: str, prepared: Prepared, exc: BaseException) -> Outcom
     """What a call interrupted after its request may have left (a cancellation, a
     KeyboardInterrupt, a closed event loop, a bug) is recorded as: an unknown outcome."""
     logger.error(
-        "%s key=%s: interrupted by %s after its request may have been sent; kept as an "
+        "%s %s key=%s: interrupted by %s after its request may have been sent; kept as an "
         "unknown outcome",
+        provider,
         prepared.request.operation.value,
         prepared.key,
         type(exc).__name__,
@@ -405,8 +418,9 @@ def unrecorded(provider: str, prepared: Prepared, exc: Exception) -> OutcomeUnkn
     outcome by repeating the call under its key (the provider replays it), and the intent,
     still in the store, makes it an unknown outcome there once its lease ends."""
     logger.error(
-        "%s key=%s: the provider answered but the payment record could not be updated (%s); "
-        "repeat the call under its key",
+        "%s %s key=%s: the provider answered but the payment record could not be updated "
+        "(%s); repeat the call under its key",
+        provider,
         prepared.request.operation.value,
         prepared.key,
         type(exc).__name__,

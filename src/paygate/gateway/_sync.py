@@ -25,7 +25,7 @@ from paygate.gateway._sync_reconciler import Reconciler
 from paygate.gateway._constructors import Constructors
 from paygate.gateway._options import PolicyOptions, checked
 from paygate.gateway._pipeline import Pipeline
-from paygate.gateway._steps import Prepared, as_payment, as_refund, logger
+from paygate.gateway._steps import Prepared, as_payment, as_refund
 from paygate.idempotency import BeginResult, IdempotencyStore
 from paygate.models import (
     AuthorizeRequest,
@@ -392,11 +392,17 @@ class Gateway(Constructors):
                 result = loop(self._attempt, prepared, deadline)
         except PaymentError as error:
             final = retry.finish(error)
-            steps.log_call(prepared, clock.monotonic() - started, retry.attempts, final.code.value)
+            steps.log_call(
+                self.provider,
+                prepared,
+                clock.monotonic() - started,
+                retry.attempts,
+                final.code.value,
+            )
             if final is error:
                 raise
             raise final from error
-        steps.log_call(prepared, clock.monotonic() - started, retry.attempts, "ok")
+        steps.log_call(self.provider, prepared, clock.monotonic() - started, retry.attempts, "ok")
         return result
 
     def _attempt(self, prepared: Prepared, deadline: Deadline) -> Result:
@@ -439,7 +445,7 @@ class Gateway(Constructors):
         except Exception as exc:
             if strict:
                 raise steps.unrecorded(self.provider, prepared, exc) from exc
-            steps.record_failed(prepared)
+            steps.record_failed(self.provider, prepared)
             return None
         return applied.record
 
@@ -453,9 +459,9 @@ class Gateway(Constructors):
             elif not self._io.call(
                 store.blocking, store.complete, prepared.key, token, stored
             ):
-                logger.warning("idempotency key %s: lease lost before completion", prepared.key)
+                steps.lease_lost(self.provider, prepared)
         except Exception:  # the provider's answer stands; the lease lapses and a repeat settles
-            steps.settle_failed(prepared)
+            steps.settle_failed(self.provider, prepared)
 
     def _records(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A record store call."""

@@ -375,7 +375,8 @@ def still_unknown(
     cause, now, key = _resolver_cause(unknown), _now(), unknown.idempotency_key
     log = logger.error if escalate else logger.warning
     log(
-        "unknown %s of record %s (key %s) not settled%s: %s",
+        "%s unknown %s of record %s (key %s) not settled%s: %s",
+        record.provider,
         unknown.operation.value,
         record.record_id,
         key,

@@ -1,5 +1,6 @@
-"""Provider-neutral plumbing: a threaded HTTP/1.1 server on 127.0.0.1 with keep-alive, the
-``/_sim/`` control endpoints, and ``Simulator``, the base of every provider simulator.
+"""Provider-neutral plumbing: a threaded HTTP/1.1 server (on 127.0.0.1 unless told otherwise)
+with keep-alive, the ``/_sim/`` control endpoints, and ``Simulator``, the base of every provider
+simulator.
 
 Each connection gets a daemon thread; ``stop()`` ends waits, closes every open connection and
 joins the threads, so nothing outlives the simulator. An answer goes out as one write, or as a
@@ -30,7 +31,7 @@ from paygate.testing.faults import Fault
 
 logger: Final = logging.getLogger("paygate.testing")
 
-HOST: Final = "127.0.0.1"
+HOST: Final = "127.0.0.1"  # where a simulator listens unless given a host
 # Where a simulator answering in process says it is: a name no resolver answers (RFC 6761), so
 # a request that went to the network instead of the mock fails at once.
 IN_PROCESS_URL: Final = "http://in-process.paygate.invalid"
@@ -49,7 +50,7 @@ class _Connection(BaseHTTPRequestHandler):
     server_version = "paygate-simulator"
     sys_version = ""
     disable_nagle_algorithm = True
-    server: _LoopbackServer
+    server: _SimulatorServer
 
     def do_GET(self) -> None:
         self._exchange()
@@ -203,16 +204,22 @@ def _chunks(pieces: Iterable[bytes]) -> Iterator[bytes]:
             yield b"%x\r\n%s\r\n" % (len(piece), piece)
 
 
-class _LoopbackServer(ThreadingHTTPServer):
+class _SimulatorServer(ThreadingHTTPServer):
     daemon_threads = True
     # socketserver's default accept queue is 5: a client opening many connections at once (a
     # pool of 200) would see connects dropped and retried by the kernel a second later.
     request_queue_size = 1024
 
     def __init__(
-        self, port: int, dispatcher: Dispatcher, control: Control, stopping: threading.Event
+        self,
+        address: tuple[str, int],
+        dispatcher: Dispatcher,
+        control: Control,
+        stopping: threading.Event,
     ) -> None:
-        super().__init__((HOST, port), _Connection)
+        if ":" in address[0]:  # an IPv6 address
+            self.address_family = socket.AF_INET6
+        super().__init__(address, _Connection)
         self.dispatcher = dispatcher
         self.control = control
         self.stopping = stopping
@@ -252,20 +259,30 @@ class _LoopbackServer(ThreadingHTTPServer):
 
 
 class Simulator:
-    """A provider simulator served over HTTP/1.1 on 127.0.0.1: start it (or use it as a
-    context manager), point a client at ``url``, inject faults, read what it received."""
+    """A provider simulator served over HTTP/1.1 on 127.0.0.1 (or ``host``): start it (or use
+    it as a context manager), point a client at ``url``, inject faults, read what it
+    received."""
 
     def __init__(
-        self, provider: Provider, port: int = 0, *, echo_headers: tuple[str, ...] = ()
+        self,
+        provider: Provider,
+        port: int = 0,
+        *,
+        host: str = HOST,
+        echo_headers: tuple[str, ...] = (),
     ) -> None:
-        """``echo_headers``: request headers copied onto every answer, when sent."""
+        """``host``: the address to listen on (``0.0.0.0`` or ``::``: every interface, for a
+        client in a container or on another machine). ``echo_headers``: request headers
+        copied onto every answer, when sent."""
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"port must be 0 (any free port) or 1-65535, not {port!r}")
-        self._port = port
+        if not isinstance(host, str) or not host:
+            raise ValueError("host must be an address or a host name to listen on")
+        self._host, self._port = host, port
         self._stopping = threading.Event()
         self._dispatcher = Dispatcher(provider, self._stopping, echo_headers)
         self._lifecycle = threading.Lock()
-        self._server: _LoopbackServer | None = None
+        self._server: _SimulatorServer | None = None
         self._thread: threading.Thread | None = None
         self._in_process = False
 
@@ -276,10 +293,12 @@ class Simulator:
     # -- lifecycle -----------------------------------------------------------------------------
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:<port>``; the port is chosen when the simulator starts."""
+        """``http://<host>:<port>`` (``http://127.0.0.1:<port>`` by default); the port is
+        chosen when the simulator starts."""
         server = self._server
         if server is not None:
-            return f"http://{HOST}:{server.server_address[1]}"
+            host = f"[{self._host}]" if ":" in self._host else self._host
+            return f"http://{host}:{server.server_address[1]}"
         if self._in_process:
             return IN_PROCESS_URL
         raise RuntimeError(f"{type(self).__name__} is not running; call start() first")
@@ -291,7 +310,9 @@ class Simulator:
                 how = "in process" if self._in_process else "already"
                 raise RuntimeError(f"{type(self).__name__} is {how} running")
             self._stopping.clear()
-            server = _LoopbackServer(self._port, self._dispatcher, self._control, self._stopping)
+            server = _SimulatorServer(
+                (self._host, self._port), self._dispatcher, self._control, self._stopping
+            )
             thread = threading.Thread(
                 target=server.serve_forever,
                 kwargs={"poll_interval": 0.05},

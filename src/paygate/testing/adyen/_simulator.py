@@ -9,7 +9,7 @@ from typing import Any, Final
 
 from paygate.testing._deliveries import WebhookSender
 from paygate.testing._records import Reply, json_reply
-from paygate.testing._server import CONTROL_PREFIX, Simulator
+from paygate.testing._server import CONTROL_PREFIX, HOST, Simulator
 from paygate.testing.adyen._api import AdyenApi
 from paygate.testing.adyen._ledger import Ledger
 from paygate.testing.adyen._webhooks import AdyenWebhook, notification_request
@@ -64,6 +64,7 @@ class AdyenSimulator(Simulator):
         self,
         port: int = 0,
         *,
+        host: str = HOST,
         merchant_account: str = DEFAULT_MERCHANT,
         api_key: str | None = None,
         hmac_key: str | None = None,
@@ -92,7 +93,7 @@ class AdyenSimulator(Simulator):
             ),
             api_key,
         )
-        super().__init__(self._api, port, echo_headers=("Idempotency-Key",))
+        super().__init__(self._api, port, host=host, echo_headers=("Idempotency-Key",))
 
     @property
     def merchant_account(self) -> str:

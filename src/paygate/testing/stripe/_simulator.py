@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from paygate.testing._deliveries import WebhookDelivery
-from paygate.testing._server import Simulator
+from paygate.testing._server import HOST, Simulator
 from paygate.testing.stripe._api import StripeApi
 from paygate.testing.stripe._errors import StripeError
 from paygate.testing.stripe._webhooks import StripeOutbox, new_webhook_secret
@@ -43,14 +43,17 @@ class StripeSimulator(Simulator):
         self,
         port: int = 0,
         *,
+        host: str = HOST,
         webhook_secret: str | None = None,
         webhook_url: str | None = None,
     ) -> None:
+        if webhook_secret == "":
+            raise ValueError("webhook_secret must be None (a fresh one) or a non-empty string")
         self.webhook_secret = new_webhook_secret() if webhook_secret is None else webhook_secret
         self.webhook_url = webhook_url
         self._outbox = StripeOutbox(self.webhook_secret, webhook_url)
         self._api = StripeApi(self._outbox)
-        super().__init__(self._api, port)
+        super().__init__(self._api, port, host=host)
 
     def stop(self) -> None:
         """Stop serving, then let the webhook sender finish what is queued and end."""
