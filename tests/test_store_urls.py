@@ -100,6 +100,7 @@ def test_a_store_url_the_server_refuses_is_a_configuration_error(
     with pytest.raises(ConfigurationError) as refused:
         Gateway.from_settings()
     assert said in str(refused.value) and "check the store URL" in str(refused.value)
+    assert str(refused.value).startswith("PAYGATE_STORE__URL (TOML: url in [store]): ")
     assert "hunter2DoNotPrint" not in str(refused.value) + repr(refused.value)
     assert refused.value.__cause__ is None and refused.value.__suppress_context__
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 import difflib
 import os
 import warnings
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -84,13 +85,26 @@ class StoreSettings(SettingsSection):
         return self
 
     def open(self) -> IdempotencyStore:
-        return open_idempotency(self.idempotency_url or self.url)
+        with self._named("idempotency_url"):
+            return open_idempotency(self.idempotency_url or self.url)
 
     def open_records(self) -> RecordStore:
-        return open_records(self.records_url or self.url)
+        with self._named("records_url"):
+            return open_records(self.records_url or self.url)
 
     def open_breaker_state(self, provider: str) -> StateBackend | None:
-        return open_breaker_state(self.breaker_url or self.url, provider)
+        with self._named("breaker_url"):
+            return open_breaker_state(self.breaker_url or self.url, provider)
+
+    @contextmanager
+    def _named(self, field: str) -> Iterator[None]:
+        """A store's refusal of its URL (a database that does not exist, a schema behind),
+        named by the setting that holds the URL."""
+        used = field if getattr(self, field) is not None else "url"
+        try:
+            yield
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{_setting_name(('store', used))}: {exc.message}") from None
 
 
 class Settings(QuietModel, BaseSettings):
