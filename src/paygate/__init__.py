@@ -16,6 +16,7 @@ from paygate.config import Settings
 from paygate.gateway import AsyncGateway, Gateway
 from paygate.idempotency import IdempotencyStore, MemoryStore, SQLiteStore
 from paygate.models import (
+    ActionKind,
     CardDetails,
     NextAction,
     Payment,
@@ -36,6 +37,7 @@ from paygate.resilience.policies import (
 )
 
 __all__ = [
+    "ActionKind",
     "AsyncGateway",
     "BreakerPolicy",
     "BulkheadPolicy",

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from paygate.adapters.failures import Context, Mismatch
 from paygate.models import (
+    RECORD_ID_PREFIX,
     AuthorizeRequest,
     CaptureRequest,
+    CompleteActionRequest,
     FindRequest,
     ModificationReceipt,
     OperationRequest,
@@ -61,6 +63,19 @@ def mismatches(
             found.append(f"status (asked to authorize only, provider says {result.status})")
         if request.capture and result.status is PaymentStatus.AUTHORIZED:
             found.append("status (asked to capture, provider says authorized only)")
+        return found
+    if isinstance(request, CompleteActionRequest):
+        if not isinstance(result, Payment):
+            return ["result type"]
+        # The payment as first named: the provider's id, unless it had none yet (then the
+        # answer names it for the first time).
+        named = record.payment_id if record is not None else None
+        if named is None and not request.payment_id.startswith(RECORD_ID_PREFIX):
+            named = request.payment_id
+        if named is not None and result.id:
+            expect("payment_id", named, result.id)
+        if request.amount is not None:
+            expect("amount", request.amount, result.amount)
         return found
     if isinstance(result, ModificationReceipt):
         if isinstance(request, AuthorizeRequest | RetrieveRequest):

@@ -23,8 +23,10 @@ from paygate.errors import (
     PaymentError,
 )
 from paygate.models import (
+    RECORD_ID_PREFIX,
     AuthorizeRequest,
     CaptureRequest,
+    CompleteActionRequest,
     EventType,
     FindRequest,
     ModificationReceipt,
@@ -52,7 +54,7 @@ from paygate.records import (
     changes,
     guards,
 )
-from paygate.records.store import ChangeFn
+from paygate.records.store import ChangeFn, locate_payment
 from paygate.records.trail import CallCause, Cause
 
 __all__ = [
@@ -71,7 +73,10 @@ __all__ = [
 def _record_id(provider: str, idempotency_key: str) -> str:
     """The record of an authorize or purchase follows from its key, so a repeat of a call
     whose answer was lost lands on the same record."""
-    return "pr_" + hashlib.sha256(f"{provider}\0{idempotency_key}".encode()).hexdigest()[:32]
+    return (
+        RECORD_ID_PREFIX
+        + hashlib.sha256(f"{provider}\0{idempotency_key}".encode()).hexdigest()[:32]
+    )
 
 
 def locate(
@@ -87,11 +92,17 @@ def locate(
         return Locate()
     if isinstance(request, AuthorizeRequest):
         assert key is not None
-        answered = (
-            outcome.id if isinstance(outcome, Payment) else getattr(outcome, "payment_id", None)
+        answered = (  # a payment awaiting the shopper may have no id of the provider's yet
+            outcome.id or None
+            if isinstance(outcome, Payment)
+            else getattr(outcome, "payment_id", None)
         )
         return Locate(record_id=_record_id(provider, key), provider=provider, payment_id=answered)
-    return Locate(provider=provider, payment_id=request.payment_id)
+    if isinstance(request, CompleteActionRequest) and isinstance(outcome, Payment) and outcome.id:
+        # The answer may name the payment for the first time: found by the record's id then.
+        named = locate_payment(provider, request.payment_id)
+        return Locate(record_id=named.record_id, provider=provider, payment_id=outcome.id)
+    return locate_payment(provider, request.payment_id)
 
 
 def checked(
@@ -113,6 +124,14 @@ def checked(
                 payment_id=request.payment_id,
             )
         return request
+    if isinstance(request, CompleteActionRequest):
+        guards.check(record, request.operation, None, key)
+        filled = {
+            "amount": record.amount,
+            "capture": record.purchase,
+            "reference": record.reference,
+        }
+        return request.model_copy(update=filled)
     amount = guards.check(
         record, request.operation, amount_of(request), key,
         multiple_captures=capabilities.multiple_captures,
@@ -222,7 +241,8 @@ def change_for(
         return change
 
     if isinstance(outcome, Payment):
-        return lambda r: after(changes.observe(r, outcome, why, now, new_id))
+        purchase = isinstance(request, AuthorizeRequest) and request.capture
+        return lambda r: after(changes.observe(r, outcome, why, now, new_id, purchase=purchase))
     if isinstance(outcome, Refund):
         return lambda r: None if r is None else after(changes.refunded(r, outcome, why, now))
     if isinstance(outcome, ModificationReceipt):
@@ -240,6 +260,14 @@ def change_for(
                 record_id=new_id,
             )
         )
+    if isinstance(outcome, CardDeclinedError) and isinstance(request, CompleteActionRequest):
+        # The shopper's authentication failed, or the issuer refused after it.
+        return lambda r: None if r is None else after(
+            changes.declined(
+                r, outcome, amount=r.amount, reference=r.reference, provider=provider,
+                cause=why, now=now,
+            )
+        )  # fmt: skip
     if isinstance(outcome, PaymentError) and is_final(outcome) and key:
         # The provider's final answer under this key: whatever was unknown did not happen.
         refused_key = key
@@ -293,9 +321,19 @@ def to_payment(record: PaymentRecord, key: str | None, *, from_record: bool) -> 
 
 def public_result(result: Result, record: PaymentRecord | None) -> Result:
     """What the caller gets: a received capture or void becomes the pending Payment; a
-    payment whose provider gave no creation time has the record's."""
-    if isinstance(result, Payment) and result.created_at is None and record is not None:
-        return result.model_copy(update={"created_at": record.created_at})
+    payment whose provider gave no creation time has the record's, and one the provider has
+    not named yet (it awaits the shopper) is named by its record."""
+    if isinstance(result, Payment) and record is not None:
+        update: dict[str, object] = {}
+        if result.created_at is None:
+            update["created_at"] = record.created_at
+        if not result.id:
+            update["id"] = record.record_id
+        if result.description is None and record.description is not None:
+            update["description"] = record.description
+        if not result.metadata and record.metadata:
+            update["metadata"] = dict(record.metadata)
+        return result.model_copy(update=update) if update else result
     if not isinstance(result, ModificationReceipt):
         return result
     if record is None:  # needs_payment_record guarantees one; a bug if not
@@ -316,6 +354,7 @@ _REQUESTS: Final[Mapping[Operation, type[OperationRequest]]] = MappingProxyType(
         Operation.CAPTURE: CaptureRequest,
         Operation.VOID: VoidRequest,
         Operation.REFUND: RefundRequest,
+        Operation.COMPLETE_ACTION: CompleteActionRequest,
     }
 )
 

@@ -30,9 +30,12 @@ from paygate.errors import InvalidRequestError
 from paygate.money import Money
 
 __all__ = [
+    "RECORD_ID_PREFIX",
+    "ActionKind",
     "AuthorizeRequest",
     "CaptureRequest",
     "CardDetails",
+    "CompleteActionRequest",
     "EventType",
     "FindRequest",
     "ModificationReceipt",
@@ -51,6 +54,10 @@ __all__ = [
     "WebhookEvent",
     "WebhookOutcome",
 ]
+
+# Every payment record's id starts so, and no provider's payment id does: a payment the provider
+# has not named yet (it awaits the shopper) is named by its record's id.
+RECORD_ID_PREFIX: Final = "pr_"
 
 # -- field types -------------------------------------------------------------------------------
 # Strings are strict (no bytes, numbers or other objects turned into text), and each kind of
@@ -141,6 +148,19 @@ TokenId = Annotated[StrictStr, Field(min_length=1, max_length=255), AfterValidat
 Description = Annotated[StrictStr, Field(max_length=500), AfterValidator(_no_card_number)]
 Metadata = Annotated[dict[str, str], BeforeValidator(_metadata)]
 Name = Annotated[StrictStr, Field(min_length=1, max_length=255), AfterValidator(_no_controls)]
+
+
+def _web_address(value: str) -> str:
+    if not value.startswith(("https://", "http://")) or _CONTROL.search(value) or " " in value:
+        raise ValueError("must be an http(s) address without spaces or control characters")
+    return value
+
+
+# Where a shopper sent away (3-D Secure, a redirect method) comes back to. Adyen's returnUrl
+# takes up to 8000 characters; Stripe's return_url has no published limit.
+ReturnUrl = Annotated[
+    StrictStr, Field(min_length=10, max_length=8000), AfterValidator(_web_address)
+]
 HolderName = Annotated[StrictStr, Field(max_length=200), AfterValidator(_no_controls)]
 
 
@@ -168,6 +188,7 @@ class Operation(StrEnum):
     REFUND = "refund"
     RETRIEVE = "retrieve"
     FIND = "find"  # a payment by the caller's reference, where the provider can search
+    COMPLETE_ACTION = "complete_action"  # a payment the shopper has acted on (3DS, redirect)
 
     @property
     def is_mutating(self) -> bool:
@@ -342,6 +363,8 @@ class AuthorizeRequest(PaymentRequest):
     description: Description | None = None
     # The provider's limits (how many keys, how long) are in its Capabilities.
     metadata: Metadata = Field(default_factory=dict)
+    # Where the shopper comes back to after 3-D Secure or a redirect (else the adapter's own).
+    return_url: ReturnUrl | None = None
 
     @field_validator("amount")
     @classmethod
@@ -407,8 +430,50 @@ class FindRequest(PaymentRequest):
     _check_amount = field_validator("amount")(_positive_or_none)  # no payment has less
 
 
+def _details(value: object) -> object:
+    """What the front end handed back after the shopper acted: a few named strings (opaque
+    blobs: a redirect result, a 3-D Secure result). No error names a key or a value."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError("must be a mapping of strings to strings")
+    if len(value) > _MAX_DETAILS:
+        raise ValueError(f"has more than {_MAX_DETAILS} entries")
+    for key, item in value.items():
+        if not isinstance(key, str) or not isinstance(item, str) or not key:
+            raise ValueError("keys and values must be strings, keys non-empty")
+        if len(key) > 100 or len(item) > _MAX_DETAIL:
+            raise ValueError(f"a key is over 100 or a value over {_MAX_DETAIL} characters")
+        if _CONTROL.search(key) or _CONTROL.search(item):
+            raise ValueError("must not contain control characters")
+    return dict(value)
+
+
+_MAX_DETAILS: Final = 20
+_MAX_DETAIL: Final = 100_000
+
+
+class CompleteActionRequest(PaymentRequest):
+    """Go on with a payment that required the shopper to act, once they have: ``details`` are
+    what the front end got back (Adyen: ``redirectResult`` or ``threeDSResult``; Stripe needs
+    none). ``payment_id`` is the payment's id as paygate returned it. ``amount``, ``capture``
+    and ``reference`` are the payment's own, filled in from its record by the gateway."""
+
+    payment_id: ProviderId
+    details: Annotated[dict[str, str], BeforeValidator(_details)] = Field(default_factory=dict)
+    amount: Money | None = None
+    capture: bool = False
+    operation: Literal[Operation.COMPLETE_ACTION] = Operation.COMPLETE_ACTION
+
+
 OperationRequest = (
-    AuthorizeRequest | CaptureRequest | VoidRequest | RefundRequest | RetrieveRequest | FindRequest
+    AuthorizeRequest
+    | CaptureRequest
+    | VoidRequest
+    | RefundRequest
+    | RetrieveRequest
+    | FindRequest
+    | CompleteActionRequest
 )
 
 
@@ -428,11 +493,34 @@ def source_of(request: OperationRequest) -> PaymentSource | None:
 
 
 # -- results -----------------------------------------------------------------------------------
+class ActionKind(StrEnum):
+    """What a ``NextAction`` asks of the front end."""
+
+    REDIRECT = "redirect"  # send the shopper to ``redirect_url`` (GET, or POST ``form_data``)
+    THREE_DS = "three_ds"  # run the provider's 3-D Secure component with ``token``
+    OTHER = "other"  # a kind paygate does not name: ``provider_action`` holds it
+
+
 class NextAction(_Frozen):
-    """What the shopper must do before the payment can proceed (3DS, redirect)."""
+    """What the shopper must do before the payment can proceed (3-D Secure, a redirect).
+
+    ``kind`` is provider-neutral; ``type`` is the provider's own name for the action
+    (``redirect``, ``threeDS2``, ``redirect_to_url``, ``use_stripe_sdk``...). A redirect has
+    its ``redirect_url``, ``method`` and, for a POST, ``form_data``; a 3-D Secure step its
+    ``token`` (and ``subtype``: ``fingerprint`` or ``challenge``) for the provider's front-end
+    component. ``provider_action`` is the provider's whole action object, for front-end SDKs
+    that take it as it is. After the shopper acted, the front end hands back what the provider
+    gave it (``details``) to ``complete_action``.
+    """
 
     type: str
+    kind: ActionKind = ActionKind.OTHER
     redirect_url: str | None = None
+    method: str | None = None
+    form_data: dict[str, str] = Field(default_factory=dict)
+    token: str | None = None
+    subtype: str | None = None
+    provider_action: dict[str, Any] = Field(default_factory=dict)
 
 
 class Payment(_Frozen):

@@ -81,7 +81,7 @@ def test_capabilities_declare_adyen_as_record_backed() -> None:
     assert Operation.RETRIEVE not in CAPABILITIES.operations
     assert CAPABILITIES.operations == {
         Operation.AUTHORIZE, Operation.PURCHASE, Operation.CAPTURE, Operation.VOID,
-        Operation.REFUND,
+        Operation.REFUND, Operation.COMPLETE_ACTION,
     }  # fmt: skip
     assert CAPABILITIES.needs_payment_record  # modifications are only received: see _receipt
     assert CAPABILITIES.partial_capture and not CAPABILITIES.multiple_captures

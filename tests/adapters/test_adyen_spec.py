@@ -103,18 +103,24 @@ def _scalars(annotation: object) -> set[object]:
 
 
 def _check_model(model: type[BaseModel], properties: dict[str, Any], where: str) -> None:
-    for name, field in model.model_fields.items():
+    for name in model.model_fields:
         assert name in properties, f"{model.__name__}.{name} is not in Adyen's {where}"
-        for scalar in _scalars(field.annotation):
-            assert _SPEC_TYPE[scalar] in _spec_types(properties[name]), (model.__name__, name)
-        if not _scalars(field.annotation):
-            assert _spec_types(properties[name]) & {"object", "array"}, (model.__name__, name)
+        _check_field(model, name, properties[name])
+
+
+def _check_field(model: type[BaseModel], name: str, spec: dict[str, Any]) -> None:
+    annotation = model.model_fields[name].annotation
+    for scalar in _scalars(annotation):
+        assert _SPEC_TYPE[scalar] in _spec_types(spec), (model.__name__, name)
+    if not _scalars(annotation):
+        assert _spec_types(spec) & {"object", "array"}, (model.__name__, name)
 
 
 @pytest.mark.parametrize(
     ("model", "schema"),
     [
         (PaymentResponseWire, "PaymentResponse"),
+        (PaymentResponseWire, "PaymentDetailsResponse"),  # complete_action's answer
         (AmountWire, "Amount"),
         (CaptureResponseWire, "PaymentCaptureResponse"),
         (CancelResponseWire, "PaymentCancelResponse"),
@@ -128,14 +134,25 @@ def test_checkout_wire_models_read_only_fields_the_spec_has(
     _check_model(model, _properties(checkout, schema), schema)
 
 
-def test_every_action_variant_has_the_fields_the_action_model_reads(
+def test_every_field_the_action_model_reads_is_an_action_variants(
     checkout: dict[str, Any],
 ) -> None:
+    """Every variant has a ``type``; each other field read (a redirect's ``url``, ``method``
+    and ``data``, a 3-D Secure 2 step's ``token`` and ``subtype``) is some variant's, of the
+    type read, and optional (a variant without it is read too)."""
     variants = _properties(checkout, "PaymentResponse")["action"]["oneOf"]
     assert variants
-    for variant in variants:
-        name = variant["$ref"].rsplit("/", 1)[-1]
-        _check_model(ActionWire, _properties(checkout, name), name)
+    schemas = {v["$ref"].rsplit("/", 1)[-1]: _properties(checkout, v["$ref"].rsplit("/", 1)[-1])
+               for v in variants}  # fmt: skip
+    assert all("type" in properties for properties in schemas.values())
+    for name in ActionWire.model_fields:
+        having = [properties[name] for properties in schemas.values() if name in properties]
+        assert having, f"ActionWire.{name} is in no action variant"
+        for spec in having:
+            _check_field(ActionWire, name, spec)
+    assert {"CheckoutRedirectAction", "CheckoutThreeDS2Action"} <= set(schemas)
+    assert {"url", "method", "data"} <= set(schemas["CheckoutRedirectAction"])
+    assert {"token", "subtype"} <= set(schemas["CheckoutThreeDS2Action"])
 
 
 def test_result_codes_are_exactly_the_spec_enum(checkout: dict[str, Any]) -> None:

@@ -9,7 +9,15 @@ from typing import Any
 
 import pytest
 
-from paygate import Money, PaymentSource, PaymentStatus, RefundStatus, RetryPolicy, Timeout
+from paygate import (
+    ActionKind,
+    Money,
+    PaymentSource,
+    PaymentStatus,
+    RefundStatus,
+    RetryPolicy,
+    Timeout,
+)
 from paygate.errors import (
     CardDeclinedError,
     DeclineReason,
@@ -18,6 +26,7 @@ from paygate.errors import (
     InvalidWebhookError,
     OutcomeUnknown,
     RetriableError,
+    TerminalError,
 )
 from paygate.models import Operation
 from paygate.testing import AdyenSimulator, Fault
@@ -117,10 +126,38 @@ def test_declines_are_normalized_like_stripes(
     assert gw.payment_record(declined.value.payment_id).status is S.FAILED
 
 
-def test_three_ds_card_requires_action(make_adyen_gateway: Callable[..., Any]) -> None:
+def test_three_ds_card_requires_action(
+    make_adyen_gateway: Callable[..., Any], adyen_sim: AdyenSimulator
+) -> None:
+    """Adyen names no payment until the shopper is back: paygate names it by its record, and
+    the same name reads it, completes it, and then is the payment's pspReference's."""
     gw = make_adyen_gateway()
-    p = gw.authorize(eur("30.00"), source=card(number="4917610000000000"), reference="o-3ds")
-    assert p.status is S.REQUIRES_ACTION and p.next_action is not None
+    three_ds = card(number="4917610000000000")
+    with pytest.raises(TerminalError) as refused:  # Adyen requires a returnUrl to redirect to
+        gw.authorize(eur("30.00"), source=three_ds, reference="o-3ds-no-return")
+    assert refused.value.code is ErrorCode.INVALID_REQUEST and "returnUrl" in str(refused.value)
+    p = gw.authorize(
+        eur("30.00"), source=three_ds, reference="o-3ds", return_url="https://shop.example/r",
+        metadata={"cart": "7"},
+    )  # fmt: skip
+    assert p.status is S.REQUIRES_ACTION and p.id.startswith("pr_")
+    assert p.next_action is not None and p.next_action.kind is ActionKind.REDIRECT
+    assert p.next_action.method == "GET" and p.next_action.provider_action["type"] == "redirect"
+    assert gw.retrieve(p.id).status is S.REQUIRES_ACTION
+    assert gw.payment_record(p.id).payment_id is None
+    with pytest.raises(TerminalError) as early:
+        gw.capture(p.id)
+    assert early.value.code is ErrorCode.INVALID_STATE and "not named" in str(early.value)
+
+    done = gw.complete_action(p.id, details=adyen_sim.authenticate(p.next_action))
+    assert done.status is S.AUTHORIZED and not done.id.startswith("pr_")
+    assert (done.reference, done.metadata) == ("o-3ds", {"cart": "7"})
+    record = gw.payment_record(done.id)
+    assert record is not None and record.payment_id == done.id
+    assert gw.payment_record(p.id) == record  # the first name still finds it
+    with pytest.raises(TerminalError) as twice:  # another action on it: nothing awaits
+        gw.complete_action(p.id, details={"redirectResult": "other"})
+    assert twice.value.code is ErrorCode.INVALID_STATE
 
 
 def test_webhooks_out_of_order_twice_and_forged(

@@ -43,7 +43,7 @@ def test_sync_and_async_gateways_have_the_same_operations() -> None:
 # documented accessors. Anything else public is a leak of the machinery behind them.
 DOCUMENTED_SURFACE = {
     # operations
-    "authorize", "purchase", "capture", "void", "refund", "retrieve", "find",
+    "authorize", "purchase", "capture", "void", "refund", "retrieve", "find", "complete_action",
     # records, webhooks, unknown outcomes
     "payment_record", "audit_trail", "handle_webhook", "unknown_payments", "resolve_unknown",
     # constructors

@@ -55,6 +55,9 @@ def client(sim: AdyenSimulator) -> Iterator[httpx.Client]:
         yield http
 
 
+RETURN_URL = "https://shop.example/return"
+
+
 def card(number: str = "4111111145551142", **fields: str) -> dict[str, str]:
     cvc = "7373" if number.startswith("37") else "737"
     method = {"type": "scheme", "number": number, "expiryMonth": "03", "expiryYear": "2030"}
@@ -244,9 +247,17 @@ def test_requested_test_acquirer_response_code_wins_over_the_holder_name(
     assert (body["resultCode"], body.get("refusalReason")) == (result_code, reason)
 
 
-def test_three_ds_card_answers_redirect_shopper(client: httpx.Client, sim: AdyenSimulator) -> None:
-    body = pay(client, method=card("4917610000000000")).json()
-    assert body["resultCode"] == "RedirectShopper"
+def test_three_ds_card_answers_redirect_shopper_then_details(
+    client: httpx.Client, sim: AdyenSimulator
+) -> None:
+    """The shopper is redirected before the payment is named: no pspReference until
+    /payments/details carries the redirectResult they came back with, as on Adyen."""
+    no_return = pay(client, method=card("4917610000000000"))
+    assert (no_return.status_code, no_return.json()["errorCode"]) == (422, "100")
+    assert "returnUrl" in no_return.json()["message"]
+
+    body = pay(client, method=card("4917610000000000"), returnUrl=RETURN_URL).json()
+    assert body["resultCode"] == "RedirectShopper" and "pspReference" not in body
     action = body["action"]
     assert (action["type"], action["paymentMethodType"], action["method"]) == (
         "redirect",
@@ -254,12 +265,48 @@ def test_three_ds_card_answers_redirect_shopper(client: httpx.Client, sim: Adyen
         "GET",
     )
     assert action["url"].startswith("https://")
-    assert stored(sim, body["pspReference"])["status"] == "redirect"
-    assert sim.webhooks() == []
-    cancel = modify(client, body["pspReference"], "cancels")  # an abandoned 3-D Secure flow
-    assert cancel.status_code == 201
-    sim.process_modifications()
-    assert events(sim) == [("CANCELLATION", "true")]
+    [waiting] = sim.payments(reference="order-1")
+    assert waiting["status"] == "redirect" and sim.webhooks() == []
+
+    # The shopper, through the control API (as a test in another language would).
+    shopper = client.post(f"{sim.url}/_sim/authenticate", json={"url": action["url"]})
+    details = shopper.json()["details"]
+    assert shopper.status_code == 200 and set(details) == {"redirectResult"}
+    done = client.post(f"{sim.url}/v71/payments/details", json={"details": details})
+    answer = done.json()
+    assert (done.status_code, answer["resultCode"]) == (200, "Authorised")
+    assert answer["pspReference"] == waiting["pspReference"]
+    assert answer["merchantReference"] == "order-1"
+    assert answer["amount"] == {"value": 1000, "currency": "EUR"}
+    assert events(sim) == [("AUTHORISATION", "true")]
+    again = client.post(f"{sim.url}/v71/payments/details", json={"details": details})
+    assert again.json() == answer and len(sim.webhooks()) == 1  # the same answer, no new event
+    assert stored(sim, answer["pspReference"])["status"] == "authorised"
+
+    used = client.post(f"{sim.url}/_sim/authenticate", json={"url": action["url"]})
+    assert used.status_code == 400  # the shopper has been there
+    unknown = client.post(
+        f"{sim.url}/v71/payments/details", json={"details": {"redirectResult": "x"}}
+    )
+    assert unknown.status_code == 422
+    missing = client.post(f"{sim.url}/v71/payments/details", json={})
+    assert (missing.status_code, missing.json()["errorCode"]) == (422, "100")
+
+
+def test_a_failed_challenge_is_refused_with_its_reason(sim: AdyenSimulator) -> None:
+    from paygate import ActionKind, NextAction
+
+    with httpx.Client(base_url=sim.url, headers={"X-API-Key": "k"}) as client:
+        body = pay(client, method=card("4917610000000000"), returnUrl=RETURN_URL).json()
+        page = NextAction(
+            type="redirect", kind=ActionKind.REDIRECT, redirect_url=body["action"]["url"]
+        )
+        details = sim.authenticate(page, passed=False)
+        answer = client.post("/v71/payments/details", json={"details": details}).json()
+    assert (answer["resultCode"], answer["refusalReason"], answer["refusalReasonCode"]) == (
+        "Refused", "3D Not Authenticated", "11",
+    )  # fmt: skip
+    assert events(sim) == [("AUTHORISATION", "false")]
 
 
 @pytest.mark.parametrize(
@@ -285,10 +332,10 @@ def test_stored_payment_methods(
         shopperReference="shopper-1",
         shopperInteraction="ContAuth",
         recurringProcessingModel="CardOnFile",
+        returnUrl=RETURN_URL,
     ).json()
     assert (body["resultCode"], body.get("refusalReason")) == (result_code, reason)
-    payment = sim.payment(body["pspReference"])
-    assert payment is not None
+    [payment] = sim.payments(reference="order-1")  # a redirect names no pspReference yet
     assert (payment["storedPaymentMethodId"], payment["shopperReference"]) == (
         stored_id,
         "shopper-1",

@@ -22,6 +22,7 @@ from paygate.adapters.failures import (
 )
 from paygate.errors import DeclineReason, ErrorCode, InvalidRequestError, RetryAdvice
 from paygate.models import (
+    RECORD_ID_PREFIX,
     AuthorizeRequest,
     Operation,
     OperationRequest,
@@ -180,7 +181,11 @@ class Capabilities:
         if amount is not None:
             self._check_amount(amount, charge=isinstance(request, AuthorizeRequest))
         payment_id = payment_id_of(request)
-        if payment_id is not None and self.payment_id_pattern.fullmatch(payment_id) is None:
+        if (
+            payment_id is not None
+            and not payment_id.startswith(RECORD_ID_PREFIX)  # paygate's name for it
+            and self.payment_id_pattern.fullmatch(payment_id) is None
+        ):
             raise InvalidRequestError(f"payment id is not {self.payment_id_format}")
         if isinstance(request, AuthorizeRequest):
             self.metadata.check(request.metadata)

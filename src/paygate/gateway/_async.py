@@ -15,7 +15,6 @@ from typing import Any, Literal, Self, TypeVar, Unpack
 import httpx
 import tenacity
 
-from paygate import _outcomes
 from paygate._primitives import AsyncPrimitives, AsyncSender
 from paygate.adapters.base import Adapter
 from paygate.errors import PaymentError
@@ -29,6 +28,7 @@ from paygate.idempotency import BeginResult, IdempotencyStore
 from paygate.models import (
     AuthorizeRequest,
     CaptureRequest,
+    CompleteActionRequest,
     FindRequest,
     OperationRequest,
     Payment,
@@ -45,6 +45,7 @@ from paygate.models import (
 )
 from paygate.money import Money
 from paygate.records import AuditEntry, PaymentRecord, RecordStore
+from paygate.records.store import locate_payment
 from paygate.resilience.breaker import CircuitBreaker
 from paygate.resilience.bulkhead import AsyncBulkhead
 from paygate.resilience.deadline import Deadline
@@ -136,8 +137,11 @@ class AsyncGateway(Constructors):
         idempotency_key: str | None = None,
         description: str | None = None,
         metadata: dict[str, str] | None = None,
+        return_url: str | None = None,
     ) -> Payment:
-        """Hold ``amount`` on the source, to capture later."""
+        """Hold ``amount`` on the source, to capture later. A card that needs 3-D Secure (or a
+        redirect method) answers ``requires_action`` with its ``next_action``; the shopper
+        comes back to ``return_url`` (else the adapter's), then ``complete_action``."""
         request = validated(
             AuthorizeRequest,
             amount=amount,
@@ -146,6 +150,7 @@ class AsyncGateway(Constructors):
             idempotency_key=idempotency_key,
             description=description,
             metadata=metadata or {},
+            return_url=return_url,
             capture=False,
         )
         return as_payment(await self._run(request))
@@ -159,8 +164,9 @@ class AsyncGateway(Constructors):
         idempotency_key: str | None = None,
         description: str | None = None,
         metadata: dict[str, str] | None = None,
+        return_url: str | None = None,
     ) -> Payment:
-        """Authorize and capture ``amount`` in one step."""
+        """Authorize and capture ``amount`` in one step (``requires_action`` as ``authorize``)."""
         request = validated(
             AuthorizeRequest,
             amount=amount,
@@ -169,6 +175,7 @@ class AsyncGateway(Constructors):
             idempotency_key=idempotency_key,
             description=description,
             metadata=metadata or {},
+            return_url=return_url,
             capture=True,
         )
         return as_payment(await self._run(request))
@@ -197,6 +204,26 @@ class AsyncGateway(Constructors):
         """Release an authorization that was not captured."""
         request = validated(
             VoidRequest, payment_id=payment_id, reference=reference, idempotency_key=idempotency_key
+        )
+        return as_payment(await self._run(request))
+
+    async def complete_action(
+        self,
+        payment_id: str,
+        *,
+        details: dict[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Payment:
+        """Go on with a payment in ``requires_action`` once the shopper has acted (3-D Secure,
+        a redirect): ``details`` are what the front end got back (Adyen: ``redirectResult``
+        or ``threeDSResult``; Stripe: none). Authorized (or captured, for a purchase), or
+        ``requires_action`` again with the next step; a failed authentication raises
+        ``CardDeclinedError``. Repeating it under the same key replays the answer."""
+        request = validated(
+            CompleteActionRequest,
+            payment_id=payment_id,
+            details=details or {},
+            idempotency_key=idempotency_key,
         )
         return as_payment(await self._run(request))
 
@@ -232,9 +259,11 @@ class AsyncGateway(Constructors):
 
     # -- records, webhooks, unknown outcomes ------------------------------------------------------
     async def payment_record(self, payment_id: str) -> PaymentRecord | None:
-        """paygate's record of a payment, by the provider's payment id."""
+        """paygate's record of a payment, by its id as paygate returned it (the provider's, or
+        the record's for a payment the provider has not named yet)."""
         payment_id = steps.checked_payment_id(self._pipeline, payment_id)
-        return await self._records(self.records.find, self.provider, payment_id)
+        locate = locate_payment(self.provider, payment_id)
+        return await self._records(self.records.lookup, locate)
 
     async def audit_trail(self, payment_id: str) -> list[AuditEntry]:
         """Every change of the payment's record, oldest first (hash-chained)."""
@@ -302,7 +331,7 @@ class AsyncGateway(Constructors):
                     await self._io.shielded(self._record(prepared, unknown))
                     raise
             result = steps.answer(outcome, await self._record(prepared, outcome, strict=True))
-            stored = _outcomes.encode_result(result)
+            stored = steps.stored_result(prepared, result)
             return result
         except PaymentError as error:
             stored = steps.stored_outcome(error)

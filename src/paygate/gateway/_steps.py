@@ -39,9 +39,11 @@ from paygate.gateway._pipeline import Pipeline
 from paygate.idempotency import Begin, BeginResult, derive_key, fingerprint
 from paygate.models import (
     CaptureRequest,
+    CompleteActionRequest,
     Operation,
     OperationRequest,
     Payment,
+    PaymentStatus,
     Refund,
     RefundRequest,
     Result,
@@ -134,6 +136,7 @@ def prepare(provider: str, request: OperationRequest) -> Prepared:
         currency=amount.currency if amount else None,
         payment_id=payment_id,
         source=source_parts,
+        details=request.details if isinstance(request, CompleteActionRequest) else None,
     )
     fields = request.model_dump(mode="json", exclude={"idempotency_key", "source"})
     if source_parts is not None:
@@ -216,7 +219,9 @@ def guarded(prepared: Prepared) -> bool:
     """Whether the payment record is read before the call: a capture, void or refund is
     checked against it. (A new payment has nothing to check; that no request leaves without a
     reachable record store is the intent's job.)"""
-    return isinstance(prepared.request, CaptureRequest | VoidRequest | RefundRequest)
+    return isinstance(
+        prepared.request, CaptureRequest | VoidRequest | RefundRequest | CompleteActionRequest
+    )
 
 
 def checked(p: Pipeline, prepared: Prepared, record: PaymentRecord | None) -> Prepared:
@@ -331,6 +336,16 @@ def log_call(
 
 
 # -- after the answer --------------------------------------------------------------------------
+def stored_result(prepared: Prepared, result: Result) -> str | None:
+    """What the idempotency store keeps for a call that succeeded: its result, but for a
+    completed action that still awaits the shopper (their next step would otherwise replay
+    this answer under the same key)."""
+    awaiting = isinstance(result, Payment) and result.status is PaymentStatus.REQUIRES_ACTION
+    if awaiting and isinstance(prepared.request, CompleteActionRequest):
+        return None
+    return _outcomes.encode_result(result)
+
+
 def stored_outcome(error: PaymentError) -> str | None:
     """What the idempotency store keeps for a call that ended in ``error``: the provider's
     final answer (``is_final``); anything else leaves the key free for a repeat, which the

@@ -40,9 +40,12 @@ def derive_key(
     currency: str | None,
     payment_id: str | None,
     source: Mapping[str, object] | None = None,
+    details: Mapping[str, str] | None = None,
 ) -> str:
-    """A deterministic key for one logical call: the same inputs always give the same key."""
-    parts = {
+    """A deterministic key for one logical call: the same inputs always give the same key.
+    (``details``, a completed action's, joins the inputs only when given: every other call's
+    key stays what it was.)"""
+    parts: dict[str, object] = {
         "operation": operation,
         "reference": reference,
         "amount": amount,
@@ -50,6 +53,8 @@ def derive_key(
         "payment_id": payment_id,
         "source": dict(source) if source is not None else None,
     }
+    if details is not None:
+        parts["details"] = dict(details)
     return KEY_PREFIX + _digest(parts)[:_DIGEST_CHARS]
 
 

@@ -15,6 +15,7 @@ from typing import Final
 
 from paygate.errors import CardDeclinedError
 from paygate.models import (
+    RECORD_ID_PREFIX,
     EventType,
     ModificationReceipt,
     Operation,
@@ -60,7 +61,7 @@ class Change:
 
 
 def new_record_id() -> str:
-    return f"pr_{uuid.uuid4().hex}"
+    return f"{RECORD_ID_PREFIX}{uuid.uuid4().hex}"
 
 
 def blank(
@@ -162,9 +163,14 @@ def observe(
     cause: Cause,
     now: datetime,
     record_id: str | None = None,
+    *,
+    purchase: bool = False,
 ) -> Change:
-    """The provider's full view of a payment (an API answer, a retrieve)."""
-    update: dict[str, object] = {"payment_id": payment.id, **_raise_reported(record, payment)}
+    """The provider's full view of a payment (an API answer, a retrieve). ``purchase``: a new
+    record's payment was asked as a purchase."""
+    update: dict[str, object] = _raise_reported(record, payment)
+    if payment.id:  # an answer awaiting the shopper may name no payment yet
+        update["payment_id"] = payment.id
     pre_authorization = payment.status if payment.status in PRE_AUTHORIZATION else None
     voided, failed = payment.status is PaymentStatus.VOIDED, payment.status is PaymentStatus.FAILED
     if pre_authorization is not None:
@@ -196,6 +202,7 @@ def observe(
         status=status,
         description=payment.description,
         metadata=payment.metadata,
+        purchase=purchase,
     )
     return Change(new, _entry(None, new, cause, note, now), applied=True)
 
@@ -293,6 +300,7 @@ def outcome_unknown(
         pre_authorization=PaymentStatus.UNKNOWN,
         description=sent.get("description"),
         metadata=sent.get("metadata") or {},
+        purchase=sent.get("capture") is True,
     )
     others = tuple(u for u in base.unknown if u.idempotency_key != unknown.idempotency_key)
     earlier = next((u for u in base.unknown if u.idempotency_key == unknown.idempotency_key), None)

@@ -105,6 +105,20 @@ def check(
     repeated = _repeat(record, operation, key)
     if repeated is not None:
         return amount or repeated
+    if operation is Operation.COMPLETE_ACTION:
+        if record.status is not S.REQUIRES_ACTION:
+            raise _refuse(
+                record, f"the payment does not await the shopper: it is {record.status.value}",
+                ErrorCode.INVALID_STATE,
+            )  # fmt: skip
+        return None
+    if record.payment_id is None:
+        raise _refuse(
+            record,
+            f"the provider has not named this payment yet (it is {record.status.value}); "
+            "complete the shopper's action first",
+            ErrorCode.INVALID_STATE,
+        )
     if operation is Operation.CAPTURE:
         _unsettled(record, key)
         pending = record.pending()

@@ -49,7 +49,7 @@ from paygate.records.changes import (
 )
 from paygate.records.changes import apply_event as changes_apply_event
 from paygate.records.state import Intent, ModificationStatus, PaymentRecord, UnknownOperation
-from paygate.records.store import Applied, ChangeFn, Locate
+from paygate.records.store import Applied, ChangeFn, Locate, locate_payment
 from paygate.records.trail import CallCause, Cause, ResolverCause, WebhookCause
 
 __all__ = [
@@ -146,7 +146,8 @@ def lapsed(provider: str, intent: Intent, *, repeated: bool = False) -> tuple[Lo
             return None  # a record a capture, void or refund is about always exists first
         return outcome_unknown(r, unknown, amount=r.amount, provider=provider, cause=cause, now=now)
 
-    return Locate(provider=provider, payment_id=intent.payment_id), modified
+    assert intent.payment_id is not None  # a call about a payment names it
+    return locate_payment(provider, intent.payment_id), modified
 
 
 # -- webhooks ----------------------------------------------------------------------------------

@@ -173,6 +173,9 @@ class PaymentRecord(_Frozen):
     # The caller's description and metadata, as the payment was created with them.
     description: str | None = None
     metadata: Mapping[str, str] = {}
+    # Asked as a purchase (captured with its authorization): what completing a shopper's
+    # action settles it as.
+    purchase: bool = False
     status: PaymentStatus
     amount: Money  # what was asked for
     # The provider's own cumulative figures, as last reported (never lowered).

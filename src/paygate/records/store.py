@@ -19,11 +19,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Protocol
 
+from paygate.models import RECORD_ID_PREFIX
 from paygate.records.changes import Change
 from paygate.records.state import Intent, PaymentRecord
 from paygate.records.trail import GENESIS, AuditEntry, ChainProblem, seal
 
-__all__ = ["Applied", "IntentKey", "Locate", "RecordStore", "Transaction", "apply_in"]
+__all__ = [
+    "Applied",
+    "IntentKey",
+    "Locate",
+    "RecordStore",
+    "Transaction",
+    "apply_in",
+    "locate_payment",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +45,16 @@ class Locate:
     record_id: str | None = None
     provider: str | None = None
     payment_id: str | None = None
+
+
+def locate_payment(provider: str, payment_id: str) -> Locate:
+    """The record of a payment named as paygate named it to the caller: by the provider's id,
+    or, for a payment the provider has not named yet (it awaits the shopper), by the record's
+    own id."""
+    named_by_record = payment_id.startswith(RECORD_ID_PREFIX)
+    return Locate(
+        record_id=payment_id if named_by_record else None, provider=provider, payment_id=payment_id
+    )
 
 
 @dataclass(frozen=True, slots=True)

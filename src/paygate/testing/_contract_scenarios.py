@@ -115,14 +115,77 @@ def _decline(source: Callable[[Contract], PaymentSource], reason: DeclineReason)
     return run
 
 
-def three_ds_required(c: Contract) -> None:
+RETURN_URL: Final = "https://shop.example/checkout/return"
+
+
+def _awaiting_shopper(c: Contract, name: str, *, purchase: bool = False) -> Payment:
+    """A payment with a card that needs 3-D Secure: ``requires_action``, with a redirect to
+    send the shopper on, readable by the id it came back with."""
     source = c.sources.three_ds
     if source is None:
         raise ScenarioSkipped(f"{c.adapter.name} does not offer 3-D Secure")
-    payment = c.gateway.authorize(_eur("30.00"), source=source, reference=c.ref("3ds"))
+    pay = c.gateway.purchase if purchase else c.gateway.authorize
+    payment = pay(_eur("30.00"), source=source, reference=c.ref(name), return_url=RETURN_URL)
     assert payment.status is S.REQUIRES_ACTION, payment
-    assert payment.next_action is not None
+    assert payment.next_action is not None and payment.next_action.redirect_url, payment
     assert c.gateway.retrieve(payment.id).status is S.REQUIRES_ACTION
+    return payment
+
+
+def _shopper(c: Contract, payment: Payment, *, passed: bool) -> dict[str, str]:
+    """The shopper on the page ``next_action`` names (the simulator plays them: on a sandbox
+    a person would)."""
+    sim = c.simulator
+    if sim is None:
+        raise ScenarioSkipped("needs a shopper to authenticate: runs on the sim target only")
+    assert payment.next_action is not None
+    return sim.authenticate(payment.next_action, passed=passed)
+
+
+def three_ds_required(c: Contract) -> None:
+    _awaiting_shopper(c, "3ds")
+
+
+def three_ds_passed(c: Contract) -> None:
+    payment = _awaiting_shopper(c, "3ds-passed")
+    details = _shopper(c, payment, passed=True)
+    done = c.gateway.complete_action(payment.id, details=details)
+    assert done.status is S.AUTHORIZED and done.amount_authorized == _eur("30.00"), done
+    assert done.reference == c.ref("3ds-passed")
+    again = c.gateway.complete_action(payment.id, details=details)
+    assert (again.id, again.status) == (done.id, done.status)  # a repeat replays it
+    captured = _check(c, c.gateway.capture(done.id), S.CAPTURED)
+    assert captured.amount_captured == _eur("30.00")
+    assert c.charges(c.ref("3ds-passed")) == 1
+
+
+def three_ds_purchase_passed(c: Contract) -> None:
+    payment = _awaiting_shopper(c, "3ds-purchase", purchase=True)
+    done = c.gateway.complete_action(payment.id, details=_shopper(c, payment, passed=True))
+    _check(c, done, S.CAPTURED)
+
+
+def three_ds_failed(c: Contract) -> None:
+    payment = _awaiting_shopper(c, "3ds-failed")
+    details = _shopper(c, payment, passed=False)
+    declined = c.raises(
+        CardDeclinedError, lambda: c.gateway.complete_action(payment.id, details=details)
+    )
+    assert declined.reason is DeclineReason.AUTHENTICATION_REQUIRED, declined
+    record = c.gateway.payment_record(payment.id)
+    assert record is not None and record.status is S.FAILED, record
+
+
+def three_ds_abandoned(c: Contract) -> None:
+    """The shopper never comes back: the payment stays requires_action, cannot be captured,
+    and is voided (Stripe) or left to expire (Adyen, which has not named it)."""
+    payment = _awaiting_shopper(c, "3ds-abandoned")
+    refused = c.raises(TerminalError, lambda: c.gateway.capture(payment.id))
+    assert refused.code is ErrorCode.INVALID_STATE, refused
+    if payment.id.startswith("pr_"):
+        return  # the provider has not named it: nothing to void, it expires
+    voided = c.gateway.void(payment.id)
+    assert voided.status in {S.VOIDED, S.PENDING}, voided
 
 
 # -- currencies -----------------------------------------------------------------------------------
@@ -259,6 +322,10 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
         "decline",
     ),
     Scenario("three_ds_required", three_ds_required, "3-D Secure surfaces as requires_action"),
+    Scenario("three_ds_passed", three_ds_passed, "3-D Secure passed, then completed"),
+    Scenario("three_ds_purchase", three_ds_purchase_passed, "a purchase completed after 3DS"),
+    Scenario("three_ds_failed", three_ds_failed, "a failed challenge is a decline"),
+    Scenario("three_ds_abandoned", three_ds_abandoned, "an abandoned challenge"),
     Scenario("zero_decimal_jpy", zero_decimal, "JPY, no minor unit"),
     Scenario("three_decimal", three_decimal, "a three-decimal currency"),
     Scenario("idempotent_replay", idempotent_replay, "the same key returns the same payment"),

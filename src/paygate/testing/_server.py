@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
+from paygate.models import NextAction
 from paygate.testing._dispatch import Delivery, Dispatcher, Injection, Provider, Stream
 from paygate.testing._records import Headers, RecordedRequest, Reply, json_reply
 from paygate.testing.faults import Fault
@@ -400,9 +401,31 @@ class Simulator:
             if (wanted is None or r.method == wanted) and (path is None or r.path == path)
         )
 
+    # -- the shopper ---------------------------------------------------------------------------
+    def authenticate(self, action: NextAction, *, passed: bool = True) -> dict[str, str]:
+        """Play the shopper on the page a payment's ``next_action`` sends them to (3-D Secure,
+        a redirect): authenticate (``passed``) or fail. Returns the ``details`` the front end
+        would hand back, for ``complete_action``. ``ValueError`` for an action this simulator
+        did not ask for, or one already done."""
+        page = self._authentication_page(action)
+        with self._dispatcher.lock:
+            return self._authenticated(page, passed)
+
+    def _authentication_page(self, action: NextAction) -> str:
+        """Where ``action`` sends the shopper."""
+        if action.redirect_url is None:
+            raise ValueError(f"the {action.type} action names no page to send the shopper to")
+        return action.redirect_url
+
+    def _authenticated(self, page: str, passed: bool) -> dict[str, str]:
+        """The shopper has been on ``page`` (under the dispatcher's lock): the details."""
+        raise ValueError(f"{type(self).__name__} asks no shopper to act")
+
     # -- the HTTP control API ------------------------------------------------------------------
     def _control(self, method: str, path: str, body: bytes) -> Reply:
         route = (method, path.removeprefix(CONTROL_PREFIX).rstrip("/"))
+        if route == ("POST", "authenticate"):
+            return self._authenticate_json(body)
         if route == ("POST", "faults"):
             return self._inject_json(body)
         if route in {("DELETE", "faults"), ("POST", "faults/clear")}:
@@ -413,6 +436,21 @@ class Simulator:
             self.reset()
             return json_reply(200, {"reset": True})
         return json_reply(404, {"error": {"message": f"no control endpoint {method} {path}"}})
+
+    def _authenticate_json(self, body: bytes) -> Reply:
+        """``{"url": <the action's page>, "passed": true}`` → ``{"details": {...}}``."""
+        try:
+            data = json.loads(body or b"null")
+            if not isinstance(data, dict) or not isinstance(data.get("url"), str):
+                raise ValueError('the body is {"url": <the page>, "passed": true|false}')
+            passed = data.get("passed", True)
+            if not isinstance(passed, bool):
+                raise ValueError('"passed" is true or false')
+            with self._dispatcher.lock:
+                details = self._authenticated(data["url"], passed)
+        except ValueError as exc:
+            return json_reply(400, {"error": {"message": str(exc)}})
+        return json_reply(200, {"details": details})
 
     def _inject_json(self, body: bytes) -> Reply:
         try:

@@ -61,7 +61,7 @@ CAPABILITIES: Final = Capabilities(
     # payment record (needs_payment_record).
     operations=frozenset(
         {Operation.AUTHORIZE, Operation.PURCHASE, Operation.CAPTURE, Operation.VOID}
-        | {Operation.REFUND}
+        | {Operation.REFUND, Operation.COMPLETE_ACTION}
     ),
     currencies=CURRENCIES,
     partial_capture=True,

@@ -25,6 +25,7 @@ from paygate.errors import ErrorCode, InvalidRequestError
 from paygate.models import (
     AuthorizeRequest,
     CaptureRequest,
+    CompleteActionRequest,
     OperationRequest,
     RefundRequest,
     VoidRequest,
@@ -82,6 +83,9 @@ def _endpoint(
 ) -> tuple[str, JsonObject]:
     if isinstance(request, AuthorizeRequest):
         return "/payments", _payment_body(request, merchant_account, return_url)
+    if isinstance(request, CompleteActionRequest):
+        # What the front end got back (redirectResult, threeDSResult...), as Adyen gave it.
+        return "/payments/details", {"details": dict(request.details)}
     if isinstance(request, CaptureRequest | VoidRequest | RefundRequest):
         path = f"/payments/{request.payment_id}/{MODIFICATION_PATHS[request.operation]}"
         body: JsonObject = {
@@ -110,7 +114,7 @@ def _payment_body(
         "reference": request.reference,  # echoed as merchantReference, in webhooks too
         **_source_fields(request),
         "metadata": dict(request.metadata) or None,
-        "returnUrl": return_url,
+        "returnUrl": request.return_url or return_url,  # the call's own, else the adapter's
     }
     if not request.capture:
         # Per payment, whatever the merchant account's capture delay is set to.

@@ -24,6 +24,7 @@ from paygate.adapters.adyen._codes import (
 )
 from paygate.adapters.adyen._constants import PROVIDER, money
 from paygate.adapters.adyen._wire import (
+    ActionWire,
     AmountWire,
     CancelResponseWire,
     CaptureResponseWire,
@@ -50,8 +51,10 @@ from paygate.adapters.failures import (
 )
 from paygate.errors import DeclineReason, ErrorCode
 from paygate.models import (
+    ActionKind,
     AuthorizeRequest,
     CaptureRequest,
+    CompleteActionRequest,
     ModificationReceipt,
     NextAction,
     Operation,
@@ -95,7 +98,8 @@ def _payment(
     wire: PaymentResponseWire, response: httpx.Response, context: ResponseContext, base: Context
 ) -> Payment | Failure:
     request = context.request
-    assert isinstance(request, AuthorizeRequest)  # read for an authorization only (_READERS)
+    # Read for an authorization and for the details that complete one (_READERS).
+    assert isinstance(request, AuthorizeRequest | CompleteActionRequest)
     base = replace(base, request_id=base.request_id or wire.pspReference)
     try:
         result = ResultCode(wire.resultCode)
@@ -108,7 +112,8 @@ def _payment(
     status = RESULT_STATUS[result]
     if status is PaymentStatus.FAILED:
         return _declined(wire, result, response, base)
-    if wire.pspReference is None:
+    awaiting = status is PaymentStatus.REQUIRES_ACTION
+    if wire.pspReference is None and not awaiting:
         return _schema_violation(
             f"Adyen answered {wire.resultCode} without a pspReference", base, wire
         )
@@ -124,22 +129,45 @@ def _payment(
     if status is PaymentStatus.AUTHORIZED and request.capture:
         # No manualCapture was asked for: Adyen captures the authorisation by itself.
         status, captured = PaymentStatus.CAPTURED, amount
-    action = wire.action
     return Payment(
-        id=wire.pspReference,
+        # An answer asking the shopper to act names no payment yet (Adyen gives its
+        # pspReference once the action is completed): the gateway names it by its record.
+        id=wire.pspReference or "",
         provider=PROVIDER,
         status=status,
         amount=amount,
         amount_authorized=authorized,
         amount_captured=captured,
         amount_refunded=zero,
-        reference=wire.merchantReference,
-        description=request.description,  # not sent (Adyen has no field for it), kept
-        metadata=request.metadata,  # sent, never echoed
+        # An answer asking the shopper to act may leave the reference out too: the one asked.
+        reference=wire.merchantReference or (request.reference if awaiting else None),
+        # Not sent (Adyen has no field for it), kept; metadata is sent, never echoed. (A
+        # completed action's are the payment record's, which the gateway fills in.)
+        description=request.description if isinstance(request, AuthorizeRequest) else None,
+        metadata=request.metadata if isinstance(request, AuthorizeRequest) else {},
         idempotency_key=base.idempotency_key,
         provider_status=wire.resultCode,
-        next_action=NextAction(type=action.type, redirect_url=action.url) if action else None,
+        next_action=None if wire.action is None else _next_action(wire.action),
     )
+
+
+def _next_action(action: ActionWire) -> NextAction:
+    """Adyen's ``action``: ``redirect`` sends the shopper to ``url`` (a GET, or a POST of
+    ``data``); ``threeDS2`` is for the 3-D Secure 2 component, with its ``token``."""
+    raw = action.model_dump(mode="json", exclude_none=True)
+    if action.type == "redirect" and action.url:
+        return NextAction(
+            type=action.type, kind=ActionKind.REDIRECT, redirect_url=action.url,
+            method=(action.method or "GET").upper(),
+            form_data={k: str(v) for k, v in (action.data or {}).items()},
+            provider_action=raw,
+        )  # fmt: skip
+    if action.type == "threeDS2":
+        return NextAction(
+            type=action.type, kind=ActionKind.THREE_DS, token=action.token,
+            subtype=action.subtype, redirect_url=action.url, provider_action=raw,
+        )  # fmt: skip
+    return NextAction(type=action.type, redirect_url=action.url, provider_action=raw)
 
 
 def _declined(
@@ -265,6 +293,8 @@ def _adyens(envelope: ServiceErrorWire) -> bool:
 _READERS: Final[Mapping[type[OperationRequest], AnswerReader[Any]]] = MappingProxyType(
     {
         AuthorizeRequest: AnswerReader(PaymentResponseWire, _payment),
+        # PaymentDetailsResponse has PaymentResponse's fields that paygate reads.
+        CompleteActionRequest: AnswerReader(PaymentResponseWire, _payment),
         CaptureRequest: AnswerReader(
             CaptureResponseWire,
             lambda wire, _, context, base: _receipt(

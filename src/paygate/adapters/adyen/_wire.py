@@ -42,12 +42,21 @@ class AmountWire(_Wire):
 
 
 # -- Checkout API ------------------------------------------------------------------------------
-class ActionWire(_Wire):
+class ActionWire(BaseModel):
     """What the shopper must do (``CheckoutRedirectAction``, ``CheckoutThreeDS2Action``, ...):
-    every variant has a ``type``; most have a ``url``."""
+    every variant has a ``type``; most have a ``url``. A redirect may be a POST of ``data``; a
+    3-D Secure 2 step has a ``token`` for the front-end component and a ``subtype``
+    (``fingerprint`` or ``challenge``). Kept whole (``extra="allow"``): front-end components
+    take the action object as Adyen sent it."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     type: StrictStr
     url: StrictStr | None = None
+    method: StrictStr | None = None
+    data: Mapping[str, Any] | None = None  # form fields, strings in practice
+    token: StrictStr | None = None
+    subtype: StrictStr | None = None
 
 
 class PaymentResponseWire(_Wire):

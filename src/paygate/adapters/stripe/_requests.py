@@ -16,6 +16,7 @@ from paygate.errors import ErrorCode, InvalidRequestError
 from paygate.models import (
     AuthorizeRequest,
     CaptureRequest,
+    CompleteActionRequest,
     FindRequest,
     OperationRequest,
     RefundRequest,
@@ -55,8 +56,10 @@ def build_request(
         "Stripe-Version": api_version,
         "User-Agent": f"paygate/{__version__}",
     }
-    if isinstance(request, RetrieveRequest | FindRequest):
-        # A read: a GET, which Stripe keys by nothing (Idempotency-Key is for POSTs).
+    if isinstance(request, RetrieveRequest | FindRequest | CompleteActionRequest):
+        # A read: a GET, which Stripe keys by nothing (Idempotency-Key is for POSTs). Completing
+        # an action is one: a PaymentIntent confirmed with a return_url moves on by itself once
+        # the shopper has authenticated, and is read back.
         path, params = _query(request)
         url = httpx.URL(endpoint(f"{base_url}{path}"), params=tuple(params))
         return http_request("GET", url, headers)
@@ -73,8 +76,10 @@ def wire_amount(amount: Money) -> int:
     return CURRENCIES[amount.currency].to_wire(amount)
 
 
-def _query(request: RetrieveRequest | FindRequest) -> tuple[str, list[tuple[str, str]]]:
-    if isinstance(request, RetrieveRequest):
+def _query(
+    request: RetrieveRequest | FindRequest | CompleteActionRequest,
+) -> tuple[str, list[tuple[str, str]]]:
+    if isinstance(request, RetrieveRequest | CompleteActionRequest):
         path = f"/v1/payment_intents/{request.payment_id}"
         return path, encode_form({"expand": ["latest_charge"]})
     params: dict[str, FormValue] = {
@@ -97,6 +102,8 @@ def _form(request: OperationRequest) -> tuple[str, list[tuple[str, str]]]:
             "payment_method_types": ["card"],
             "description": request.description,
             "metadata": metadata,
+            # With it, a card that needs 3-D Secure answers next_action redirect_to_url.
+            "return_url": request.return_url,
             "expand": expand,
             **_source_params(request),
         }

@@ -38,14 +38,17 @@ from paygate.adapters.stripe._requests import wire_amount
 from paygate.adapters.stripe._wire import (
     ChargeWire,
     ErrorEnvelopeWire,
+    NextActionWire,
     PaymentIntentWire,
     RefundWire,
     SearchResultWire,
 )
 from paygate.errors import ErrorCode
 from paygate.models import (
+    ActionKind,
     AuthorizeRequest,
     CaptureRequest,
+    CompleteActionRequest,
     FindRequest,
     NextAction,
     Operation,
@@ -165,10 +168,7 @@ def _payment(
     captured = intent.amount_received
     refunded = charge.amount_refunded if charge and charge.captured else 0
     status = _refine(base_status, intent, captured, refunded)
-    next_action = None
-    if intent.next_action is not None:
-        redirect = intent.next_action.redirect_to_url or {}
-        next_action = NextAction(type=intent.next_action.type, redirect_url=redirect.get("url"))
+    next_action = None if intent.next_action is None else _next_action(intent.next_action)
     return Payment(
         id=intent.id,
         provider=PROVIDER,
@@ -186,6 +186,22 @@ def _payment(
         next_action=next_action,
         livemode=intent.livemode,
     )
+
+
+def _next_action(wire: NextActionWire) -> NextAction:
+    """Stripe's ``next_action``: ``redirect_to_url`` sends the shopper to its ``url`` (a GET);
+    ``use_stripe_sdk`` is for Stripe.js (``handleNextAction`` with the PaymentIntent's client
+    secret), which takes the object as it is."""
+    raw = wire.model_dump(mode="json", exclude_none=True)
+    if wire.redirect_to_url is not None and wire.redirect_to_url.get("url"):
+        url = wire.redirect_to_url["url"]
+        return NextAction(
+            type=wire.type, kind=ActionKind.REDIRECT, redirect_url=url, method="GET",
+            provider_action=raw,
+        )  # fmt: skip
+    if wire.type == "use_stripe_sdk":
+        return NextAction(type=wire.type, kind=ActionKind.THREE_DS, provider_action=raw)
+    return NextAction(type=wire.type, provider_action=raw)
 
 
 def _newest_match(
@@ -312,6 +328,31 @@ def _classify(response: httpx.Response, context: ResponseContext, base: Context)
     return error_status(response, own, stripes, failed=failed or error.type == "api_error")
 
 
+def _completed(
+    intent: PaymentIntentWire, context: ResponseContext, base: Context
+) -> Payment | Failure:
+    """A PaymentIntent read back after the shopper's action: authorized or captured, still
+    awaiting the shopper, or back to ``requires_payment_method`` with the reason it failed
+    (a failed authentication: a decline, as Stripe's 402 for it would be)."""
+    payment = _payment(intent, context, base)
+    error = intent.last_payment_error
+    if (
+        not isinstance(payment, Payment)
+        or payment.status is not PaymentStatus.FAILED
+        or error is None
+    ):
+        return payment
+    reason = decline_reason_for(error.decline_code, error.code)
+    own = replace(
+        base,
+        message=f"the payment failed after the shopper's action ({error.code or error.type})",
+        provider_code=error.code or error.type,
+        decline_code=error.decline_code,
+        payment_id=intent.id,
+    )
+    return Declined(own, reason, advice_for(reason, None))
+
+
 def _should_retry(response: httpx.Response) -> bool | None:
     """Stripe's own hint. A replayed 5xx is saved under the key: repeating it replays it again."""
     if response.status_code >= 500 and is_true(response.headers.get("idempotent-replayed")):
@@ -331,6 +372,9 @@ _READERS: Final[Mapping[type[OperationRequest], AnswerReader[Any]]] = MappingPro
         CaptureRequest: _INTENT,
         VoidRequest: _INTENT,
         RetrieveRequest: _INTENT,
+        CompleteActionRequest: AnswerReader(
+            PaymentIntentWire, lambda i, _, c, b: _completed(i, c, b)
+        ),
         FindRequest: AnswerReader(SearchResultWire, _newest_match),
         RefundRequest: AnswerReader(
             RefundWire, lambda refund, _, context, base: _refund(refund, context, base)

@@ -35,6 +35,7 @@ class ChargeWire(_Wire):
 class NextActionWire(_Wire):
     type: StrictStr
     redirect_to_url: Mapping[str, StrictStr | None] | None = None
+    use_stripe_sdk: Mapping[str, Any] | None = None  # opaque: handed to Stripe.js as it is
 
 
 class LastPaymentErrorWire(_Wire):

@@ -27,6 +27,7 @@ from paygate.testing.adyen._errors import (
 from paygate.testing.adyen._ledger import Kind, Ledger
 
 _PAYMENTS: Final = re.compile(r"/v7[12]/payments")
+_DETAILS: Final = re.compile(r"/v7[12]/payments/details")
 _MODIFICATION: Final = re.compile(r"/v7[12]/payments/([^/]+)/([a-z]+)")
 _KINDS: Final = {
     "captures": Kind.CAPTURE,
@@ -61,7 +62,6 @@ class AdyenApi:
         try:
             self._authenticate(request.headers)
             operation = self._route(request.method, request.path)
-            read.merchant_account(request.params, self.ledger.merchant_account)
             result = operation(request.params)
         except AdyenError as error:
             return error.reply()
@@ -129,6 +129,8 @@ class AdyenApi:
         if method == "POST":
             if _PAYMENTS.fullmatch(path):
                 return self._pay
+            if _DETAILS.fullmatch(path):
+                return self._details
             match = _MODIFICATION.fullmatch(path)
             kind = None if match is None else _KINDS.get(match[2])
             if match is not None and kind is not None:
@@ -137,10 +139,16 @@ class AdyenApi:
         raise AdyenError(404, "000", f"Not found: {method} {path}", VALIDATION)
 
     def _pay(self, params: Mapping[str, Any]) -> Result:
+        read.merchant_account(params, self.ledger.merchant_account)
         new = read.payment(params)
         return lambda: (200, self.ledger.authorise(new))
 
+    def _details(self, params: Mapping[str, Any]) -> Result:
+        redirect_result = read.redirect_result(params)
+        return lambda: (200, self.ledger.details(redirect_result))
+
     def _modify(self, params: Mapping[str, Any], psp: str, kind: Kind) -> Result:
+        read.merchant_account(params, self.ledger.merchant_account)
         new = read.modification(params, kind, psp)
         return lambda: (201, self.ledger.modify(new))
 

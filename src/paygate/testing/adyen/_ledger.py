@@ -41,7 +41,11 @@ _STATUS: Final = {  # resultCode → the payment's status
     REDIRECT_SHOPPER: "redirect",
 }
 _NOT_AUTHORISED: Final = frozenset({"refused", "error"})
-_REDIRECT_URL: Final = "https://simulated-3ds.invalid/redirect?pspReference="
+# Where the simulated 3-D Secure page is (never reached over the network: the simulator's
+# ``authenticate`` plays the shopper on it); the session ends the address.
+AUTHENTICATION_PAGE: Final = "https://simulated-3ds.invalid/authenticate/"
+# A failed authentication, as Adyen refuses it (refusal reason 11).
+_NOT_AUTHENTICATED: Final = ("3D Not Authenticated", "11")
 
 
 class Kind(StrEnum):
@@ -72,6 +76,7 @@ class NewPayment:
     metadata: dict[str, str]
     shopper_reference: str | None
     stored_payment_method_id: str | None
+    return_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +106,14 @@ class Ledger:
         self._payments: dict[str, dict[str, Any]] = {}
         self._modifications: list[dict[str, Any]] = []
         self._webhooks: list[AdyenWebhook] = []
+        # Payments awaiting the shopper (session → pspReference, which Adyen reveals only once
+        # the details are sent), and the redirect results their shoppers came back with.
+        self._sessions: dict[str, str] = {}
+        self._results: dict[str, tuple[str, bool]] = {}
 
     def reset(self) -> None:
+        self._sessions.clear()
+        self._results.clear()
         self._payments.clear()
         self._modifications.clear()
         self._webhooks.clear()
@@ -188,14 +199,66 @@ class Ledger:
             answer["refusalReason"] = payment["refusalReason"]
             answer["refusalReasonCode"] = payment["refusalReasonCode"]
         if outcome.result_code == REDIRECT_SHOPPER:
-            answer["action"] = {
-                "type": "redirect",
-                "method": "GET",
-                "url": _REDIRECT_URL + psp,
-                "paymentMethodType": "scheme",
+            # The payment is named only once the shopper is back and the details are sent.
+            session = secrets.token_urlsafe(16)
+            self._sessions[session] = psp
+            payment["returnUrl"] = new.return_url
+            return {
+                "resultCode": REDIRECT_SHOPPER,
+                "action": {
+                    "type": "redirect",
+                    "method": "GET",
+                    "url": AUTHENTICATION_PAGE + session,
+                    "paymentMethodType": "scheme",
+                },
             }
         if authorised or status in _NOT_AUTHORISED:
             self._authorisation_webhook(payment)
+        return answer
+
+    # -- the shopper's action --------------------------------------------------------------------
+    def authenticate(self, session: str, *, passed: bool) -> str:
+        """The shopper on a payment's 3-D Secure page: the ``redirectResult`` they come back
+        with. ``KeyError`` for a session no payment awaits."""
+        psp = self._sessions.pop(session)
+        result = secrets.token_urlsafe(24)
+        self._results[result] = (psp, passed)
+        return result
+
+    def details(self, redirect_result: str) -> dict[str, Any]:
+        """``/payments/details`` with the shopper's ``redirectResult``: the payment authorised,
+        or refused when the authentication failed (and its AUTHORISATION webhook), named by
+        its pspReference from now on. A result sent again gets the same answer."""
+        if redirect_result not in self._results:
+            raise AdyenError(422, "000", "Invalid redirectResult")
+        psp, passed = self._results[redirect_result]
+        payment = self._payments[psp]
+        if payment["status"] == "redirect":
+            if passed:
+                authorised = not payment["manualCapture"]
+                payment.update(
+                    status=_AUTHORISED, resultCode=AUTHORISED,
+                    authCode=f"{secrets.randbelow(10**6):06d}",
+                    captured=payment["amount"]["value"] if authorised else 0,
+                )  # fmt: skip
+            else:
+                reason, code = _NOT_AUTHENTICATED
+                payment.update(
+                    status="refused", resultCode=REFUSED, refusalReason=reason,
+                    refusalReasonCode=code,
+                )  # fmt: skip
+            self._authorisation_webhook(payment)
+        answer: dict[str, Any] = {
+            "pspReference": psp,
+            "resultCode": payment["resultCode"],
+            "merchantReference": payment["merchantReference"],
+            "amount": dict(payment["amount"]),
+        }
+        if payment["status"] == _AUTHORISED:
+            answer["additionalData"] = {"authCode": payment["authCode"]}
+        else:
+            answer["refusalReason"] = payment["refusalReason"]
+            answer["refusalReasonCode"] = payment["refusalReasonCode"]
         return answer
 
     def _authorisation_webhook(self, payment: dict[str, Any]) -> None:

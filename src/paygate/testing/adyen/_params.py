@@ -138,8 +138,11 @@ def payment(body: Mapping[str, Any]) -> NewPayment:
         holder = text(method, "holderName", "paymentMethod.holderName")
         outcome = TRIGGERS.get(holder or "", APPROVED)
     outcome = _requested(additional) or outcome
+    return_url = text(body, "returnUrl")
     if card.redirect:
         outcome = REDIRECT  # 3-D Secure comes before the acquirer's answer
+        if not return_url:  # the spec requires it always; a redirect cannot do without it
+            raise required("returnUrl")
     elif (card.expiry_year, card.expiry_month) < _this_month():
         outcome = EXPIRED_CARD
     return NewPayment(
@@ -152,7 +155,17 @@ def payment(body: Mapping[str, Any]) -> NewPayment:
         metadata=metadata(body),
         shopper_reference=shopper_reference,
         stored_payment_method_id=stored_id,
+        return_url=return_url,
     )
+
+
+def redirect_result(body: Mapping[str, Any]) -> str:
+    """``/payments/details``: the ``details.redirectResult`` the shopper came back with (the
+    only detail this simulator's redirect asks for)."""
+    details = body.get("details")
+    if not isinstance(details, Mapping):
+        raise required("details", is_object=True)
+    return required_text(details, "redirectResult", "details.redirectResult")
 
 
 def modification(body: Mapping[str, Any], kind: Kind, payment_psp: str) -> NewModification:

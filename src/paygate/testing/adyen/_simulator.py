@@ -11,7 +11,7 @@ from paygate.testing._deliveries import WebhookSender
 from paygate.testing._records import Reply, json_reply
 from paygate.testing._server import CONTROL_PREFIX, HOST, Simulator
 from paygate.testing.adyen._api import AdyenApi
-from paygate.testing.adyen._ledger import Ledger
+from paygate.testing.adyen._ledger import AUTHENTICATION_PAGE, Ledger
 from paygate.testing.adyen._webhooks import AdyenWebhook, notification_request
 
 DEFAULT_MERCHANT: Final = "PaygateTestMerchant"
@@ -168,6 +168,14 @@ class AdyenSimulator(Simulator):
         """Block until every webhook queued for ``webhook_url`` has been POSTed (or failed);
         False if ``timeout`` seconds pass first. True at once without a ``webhook_url``."""
         return True if self._sender is None else self._sender.wait(timeout)
+
+    # -- the shopper ---------------------------------------------------------------------------
+    def _authenticated(self, page: str, passed: bool) -> dict[str, str]:
+        session = page.removeprefix(AUTHENTICATION_PAGE)
+        try:
+            return {"redirectResult": self._api.ledger.authenticate(session, passed=passed)}
+        except KeyError:
+            raise ValueError("no payment awaits the shopper on that page") from None
 
     # -- the HTTP control API ------------------------------------------------------------------
     def _control(self, method: str, path: str, body: bytes) -> Reply:

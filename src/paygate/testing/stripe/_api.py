@@ -194,6 +194,7 @@ class StripeApi:
                 read.choice(params, "off_session", _OFF_SESSION) not in {None, "false"}
                 or read.boolean(params, "error_on_requires_action")
             ),
+            return_url=read.string(params, "return_url"),
         )
         expand = read.expand(params, {"latest_charge"})
         return lambda: self.ledger.render_intent(self.ledger.create_intent(new), expand)

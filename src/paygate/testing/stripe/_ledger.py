@@ -37,6 +37,14 @@ CANCELED: Final = "payment_intent.canceled"
 # pending refund.created followed by refund.updated.
 REFUND_CREATED: Final = "refund.created"
 EMITTED: Final = (AUTHORIZED, SUCCEEDED, PAYMENT_FAILED, CANCELED, REFUND_CREATED)
+# Where the simulated 3-D Secure page is (never reached over the network: the simulator's
+# ``authenticate`` plays the shopper on it); the PaymentIntent's id ends the address.
+AUTHENTICATION_PAGE: Final = "https://simulated-3ds.invalid/authenticate/"
+_FAILED_3DS: Final = {
+    "type": "card_error",
+    "code": "payment_intent_authentication_failure",
+    "message": "The provided PaymentMethod has failed authentication.",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +71,8 @@ class NewIntent:
     payment_method_types: list[str]
     # off_session or error_on_requires_action: a card that needs 3-D Secure is declined.
     decline_authentication: bool
+    # With it, a card that needs 3-D Secure answers redirect_to_url, else use_stripe_sdk.
+    return_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +96,11 @@ class Ledger:
         self._intents: dict[str, dict[str, Any]] = {}
         self._charges: dict[str, dict[str, Any]] = {}
         self._refunds: dict[str, dict[str, Any]] = {}
+        # PaymentIntents in requires_action: the card to charge once the shopper authenticates.
+        self._awaiting: dict[str, PaymentMethod] = {}
 
     def reset(self) -> None:
+        self._awaiting.clear()
         self._intents.clear()
         self._charges.clear()
         self._refunds.clear()
@@ -154,10 +167,22 @@ class Ledger:
             if new.decline_authentication:
                 self._decline(intent, pm, AUTHENTICATION_REQUIRED)
             intent["status"] = "requires_action"
-            intent["next_action"] = {
-                "type": "use_stripe_sdk",
-                "use_stripe_sdk": {"type": "three_d_secure_redirect", "source": new_id("src")},
-            }
+            page = AUTHENTICATION_PAGE + intent_id
+            if new.return_url is not None:
+                intent["next_action"] = {
+                    "type": "redirect_to_url",
+                    "redirect_to_url": {"url": page, "return_url": new.return_url},
+                }
+            else:
+                intent["next_action"] = {
+                    "type": "use_stripe_sdk",
+                    "use_stripe_sdk": {
+                        "type": "three_d_secure_redirect",
+                        "stripe_js": page,
+                        "source": new_id("src"),
+                    },
+                }
+            self._awaiting[intent_id] = pm
             return intent_id
         captured = new.capture_method != "manual"
         charge = self._new_charge(intent, pm, captured=captured)
@@ -168,6 +193,27 @@ class Ledger:
             intent.update(status="requires_capture", amount_capturable=new.amount)
         self._emit_intent(SUCCEEDED if captured else AUTHORIZED, intent)
         return intent_id
+
+    def authenticate(self, intent_id: str, *, passed: bool) -> None:
+        """The shopper on the 3-D Secure page of a PaymentIntent in ``requires_action``: it
+        goes on (held or charged) when they pass, and back to ``requires_payment_method``
+        with ``payment_intent_authentication_failure`` when they fail. ``KeyError`` when no
+        PaymentIntent awaits it."""
+        pm = self._awaiting.pop(intent_id)
+        intent = self._intents[intent_id]
+        intent["next_action"] = None
+        if not passed:
+            intent.update(status="requires_payment_method", last_payment_error=dict(_FAILED_3DS))
+            self._emit_intent(PAYMENT_FAILED, intent)
+            return
+        captured = intent["capture_method"] != "manual"
+        charge = self._new_charge(intent, pm, captured=captured)
+        intent["latest_charge"] = charge["id"]
+        if captured:
+            intent.update(status="succeeded", amount_received=intent["amount"])
+        else:
+            intent.update(status="requires_capture", amount_capturable=intent["amount"])
+        self._emit_intent(SUCCEEDED if captured else AUTHORIZED, intent)
 
     def _decline(self, intent: dict[str, Any], pm: PaymentMethod, decline: Decline) -> NoReturn:
         charge = self._new_charge(intent, pm, captured=False, decline=decline)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from paygate.models import NextAction
 from paygate.testing._deliveries import WebhookDelivery
 from paygate.testing._server import HOST, Simulator
 from paygate.testing.stripe._api import StripeApi
 from paygate.testing.stripe._errors import StripeError
+from paygate.testing.stripe._ledger import AUTHENTICATION_PAGE
 from paygate.testing.stripe._webhooks import StripeOutbox, new_webhook_secret
 
 
@@ -54,6 +56,21 @@ class StripeSimulator(Simulator):
         self._outbox = StripeOutbox(self.webhook_secret, webhook_url)
         self._api = StripeApi(self._outbox)
         super().__init__(self._api, port, host=host)
+
+    def _authentication_page(self, action: NextAction) -> str:
+        # use_stripe_sdk names its page as stripe_js; redirect_to_url as its url.
+        sdk = action.provider_action.get("use_stripe_sdk")
+        if action.redirect_url is None and isinstance(sdk, dict) and "stripe_js" in sdk:
+            return str(sdk["stripe_js"])
+        return super()._authentication_page(action)
+
+    def _authenticated(self, page: str, passed: bool) -> dict[str, str]:
+        intent_id = page.removeprefix(AUTHENTICATION_PAGE)
+        try:
+            self._api.ledger.authenticate(intent_id, passed=passed)
+        except KeyError:
+            raise ValueError("no PaymentIntent awaits the shopper on that page") from None
+        return {}  # Stripe moves the PaymentIntent on by itself: nothing to hand back
 
     def stop(self) -> None:
         """Stop serving, then let the webhook sender finish what is queued and end."""

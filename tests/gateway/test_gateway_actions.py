@@ -1,0 +1,176 @@
+"""complete_action on both providers and both gateways: what a payment that needed the shopper
+does when the network, the shopper or the caller misbehave. (The happy paths are the contract
+suite's three_ds scenarios.)"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from tests.conftest import ADYEN_KEY, API_KEY, KINDS, _gateway_factory
+
+from paygate import Money, Payment, PaymentSource, PaymentStatus, Timeout
+from paygate.errors import ErrorCode, InvalidRequestError, OutcomeUnknown
+from paygate.testing import AdyenSimulator, Fault, StripeSimulator
+
+S = PaymentStatus
+RETURN = "https://shop.example/return"
+STRIPE_3DS = PaymentSource.token("pm_card_threeDSecure2Required")
+ADYEN_3DS = PaymentSource.card("4917610000000000", 3, 2030, "737", holder_name="J. Smith")
+
+
+@pytest.fixture(params=[(p, k) for p in ("stripe", "adyen") for k in KINDS], ids=str)
+def world(
+    request: pytest.FixtureRequest, sim: StripeSimulator, adyen_sim: AdyenSimulator
+) -> Iterator[tuple[Callable[..., Any], StripeSimulator | AdyenSimulator, PaymentSource]]:
+    """A factory of gateways of one kind to one provider's simulator, the simulator, and a
+    card that needs 3-D Secure there."""
+    provider, kind = request.param
+    if provider == "stripe":
+        factory = _gateway_factory(kind, "for_stripe", API_KEY, base_url=sim.url)
+        simulator: StripeSimulator | AdyenSimulator = sim
+    else:
+        factory = _gateway_factory(
+            kind, "for_adyen", ADYEN_KEY, merchant_account=adyen_sim.merchant_account,
+            base_url=f"{adyen_sim.url}/v71", hmac_key=adyen_sim.hmac_key,
+        )  # fmt: skip
+        simulator = adyen_sim
+    make = next(factory)
+    yield make, simulator, STRIPE_3DS if provider == "stripe" else ADYEN_3DS
+    next(factory, None)  # closes the gateways it made
+
+
+def _awaiting(gw: Any, source: PaymentSource, reference: str) -> Payment:
+    payment: Payment = gw.authorize(
+        Money("20.00", "EUR"), source=source, reference=reference, return_url=RETURN
+    )
+    assert payment.status is S.REQUIRES_ACTION and payment.next_action is not None
+    return payment
+
+
+def test_an_answer_lost_after_the_provider_acted_is_retried_under_the_same_key(
+    world: tuple[Any, Any, PaymentSource],
+) -> None:
+    make, sim, source = world
+    gw = make()
+    payment = _awaiting(gw, source, "act-lost")
+    assert payment.next_action is not None
+    details = sim.authenticate(payment.next_action)
+    sim.inject(Fault.timeout_after_commit(hold=1.0), times=1)
+    done = gw.complete_action(payment.id, details=details)  # the retry's answer, replayed
+    assert done.status is S.AUTHORIZED
+    keys = {r.idempotency_key for r in sim.requests[-2:]}
+    assert len(keys) == 1  # both attempts under one key (Stripe's GET carries none: {None})
+    record = gw.payment_record(done.id)
+    assert record is not None and record.status is S.AUTHORIZED and not record.unknown
+    assert gw.records.verify() is None
+
+
+def test_an_unanswered_completion_is_an_unknown_outcome_settled_by_its_repeat(
+    world: tuple[Any, Any, PaymentSource],
+) -> None:
+    make, sim, source = world
+    gw = make()
+    payment = _awaiting(gw, source, "act-unknown")
+    assert payment.next_action is not None
+    details = sim.authenticate(payment.next_action)
+    sim.inject(Fault.timeout_after_commit(hold=1.0), times=None)
+    with pytest.raises(OutcomeUnknown):
+        gw.complete_action(payment.id, details=details, idempotency_key="act-unknown-key")
+    record = gw.payment_record(payment.id)
+    assert record is not None and [u.idempotency_key for u in record.unknown] == ["act-unknown-key"]
+    sim.clear_faults()
+    [resolution] = gw.resolve_unknown(due_by=datetime.now(UTC) + timedelta(days=1))
+    assert resolution.settled, resolution
+    settled = gw.payment_record(payment.id)
+    assert settled is not None and settled.status is S.AUTHORIZED and not settled.unknown
+
+
+def test_asking_before_the_shopper_is_back_does_not_stick_to_the_key(
+    world: tuple[Any, Any, PaymentSource],
+) -> None:
+    """Stripe: read back still requires_action; that answer is not kept under the key, so the
+    same call once the shopper is back goes through. (Adyen needs the shopper's details.)"""
+    make, sim, source = world
+    gw = make()
+    payment = _awaiting(gw, source, "act-early")
+    assert payment.next_action is not None
+    if isinstance(sim, StripeSimulator):
+        assert gw.complete_action(payment.id).status is S.REQUIRES_ACTION
+        sim.authenticate(payment.next_action)
+        assert gw.complete_action(payment.id).status is S.AUTHORIZED
+    else:
+        with pytest.raises(InvalidRequestError):  # Adyen: no redirectResult, a 422
+            gw.complete_action(payment.id)
+        details = sim.authenticate(payment.next_action)
+        assert gw.complete_action(payment.id, details=details).status is S.AUTHORIZED
+
+
+@pytest.mark.parametrize(
+    "details",
+    [
+        {"redirectResult": "a\x00b"},
+        {"": "x"},
+        {"redirectResult": 7},
+        {f"k{n}": "v" for n in range(21)},
+    ],
+    ids=["control-character", "empty-key", "not-a-string", "too-many"],
+)
+def test_bad_details_are_refused_before_anything_is_sent(
+    world: tuple[Any, Any, PaymentSource], details: dict[str, Any]
+) -> None:
+    make, sim, source = world
+    gw = make()
+    payment = _awaiting(gw, source, "act-bad")
+    sent = len(sim.requests)
+    with pytest.raises(InvalidRequestError) as refused:
+        gw.complete_action(payment.id, details=details)
+    assert refused.value.code is ErrorCode.INVALID_REQUEST
+    assert "a\x00b" not in str(refused.value)
+    assert len(sim.requests) == sent
+
+
+def test_a_payment_that_awaits_nothing_is_refused(
+    world: tuple[Any, Any, PaymentSource],
+) -> None:
+    make, sim, source = world
+    gw = make()
+    payment = _awaiting(gw, source, "act-twice")
+    assert payment.next_action is not None
+    done = gw.complete_action(payment.id, details=sim.authenticate(payment.next_action))
+    sent = len(sim.requests)
+    with pytest.raises(InvalidRequestError) as refused:
+        gw.complete_action(done.id, details={"redirectResult": "another"})
+    assert refused.value.code is ErrorCode.INVALID_STATE and len(sim.requests) == sent
+
+
+def test_the_deadline_bounds_a_completion(world: tuple[Any, Any, PaymentSource]) -> None:
+    make, sim, source = world
+    gw = make(timeout=Timeout(total=0.5))
+    payment = _awaiting(gw, source, "act-slow")
+    assert payment.next_action is not None
+    details = sim.authenticate(payment.next_action)
+    sim.inject(Fault.latency(5.0), times=None)
+    started = datetime.now(UTC)
+    with pytest.raises(OutcomeUnknown):
+        gw.complete_action(payment.id, details=details)
+    assert datetime.now(UTC) - started < timedelta(seconds=2)
+    record = gw.payment_record(payment.id)
+    assert record is not None and len(record.unknown) == 1  # kept, to settle later
+
+
+@pytest.mark.parametrize(
+    "return_url", ["javascript:alert(1)", "shop.example/return", "https://shop.example/a b"]
+)
+def test_a_return_url_that_is_no_web_address_is_refused_before_anything_is_sent(
+    world: tuple[Any, Any, PaymentSource], return_url: str
+) -> None:
+    make, sim, source = world
+    with pytest.raises(InvalidRequestError) as refused:
+        make().authorize(
+            Money("20.00", "EUR"), source=source, reference="act-url", return_url=return_url
+        )
+    assert "return_url" in str(refused.value) and return_url not in str(refused.value)
+    assert sim.requests == []
