@@ -24,6 +24,7 @@ from paygate.models import (
     PaymentStatus,
     Refund,
     RefundStatus,
+    StoredCredential,
 )
 from paygate.money import Currency, Money
 from paygate.resilience.policies import (
@@ -62,6 +63,7 @@ __all__ = [
     "RetryPolicy",
     "SQLiteStore",
     "Settings",
+    "StoredCredential",
     "Timeout",
     "__version__",
     "register_provider",

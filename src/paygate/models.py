@@ -50,6 +50,7 @@ __all__ = [
     "RefundStatus",
     "Resolution",
     "RetrieveRequest",
+    "StoredCredential",
     "VoidRequest",
     "WebhookEvent",
     "WebhookOutcome",
@@ -320,6 +321,12 @@ class PaymentSource(_Frozen):
         )
         return validated(cls, kind="card", card_details=details)
 
+    @classmethod
+    def stored(cls, method_id: str, *, customer: str) -> PaymentSource:
+        """A payment method the provider stored for ``customer`` (Stripe: a PaymentMethod of a
+        Customer; Adyen: a storedPaymentMethodId of a shopperReference)."""
+        return cls.token(method_id, customer=customer)
+
     def fingerprint_parts(self) -> dict[str, object]:
         """What identifies this source in an idempotency fingerprint, without any secret."""
         if self.card_details is not None:
@@ -345,6 +352,38 @@ def _secret(value: object) -> object:
     return SecretStr(value) if isinstance(value, str) else value
 
 
+class StoredCredential(_Frozen):
+    """A payment with a stored payment method, as the card networks' stored-credential rules
+    name it, so the provider can flag it to the issuer:
+
+    - ``initiator``: ``customer`` (the shopper is in the checkout) or ``merchant`` (charged
+      without them: a subscription renewal, an unscheduled top-up).
+    - ``reason``: ``one_off`` (a card on file used once), ``recurring`` (a fixed schedule),
+      ``installment`` (a fixed number of payments), ``unscheduled`` (no fixed schedule).
+    - ``first``: the first payment of a series: the payment method is stored for the later
+      ones (always a customer's).
+    - ``network_transaction_id``: the card network's id of the series' first payment, for a
+      merchant-initiated one whose method the provider did not store (Adyen's
+      ``networkTxReference``; Stripe links the series on its PaymentMethod and takes none).
+    - ``customer``: the provider's customer or shopper the method is stored for, when
+      storing one given as card details (a stored method's is its ``PaymentSource``'s).
+    """
+
+    initiator: Literal["customer", "merchant"]
+    reason: Literal["one_off", "recurring", "installment", "unscheduled"]
+    first: bool = False
+    network_transaction_id: Annotated[StrictStr, Field(min_length=1, max_length=100)] | None = None
+    customer: Name | None = None
+
+    @model_validator(mode="after")
+    def _coherent(self) -> StoredCredential:
+        if self.first and self.initiator == "merchant":
+            raise ValueError("the first payment of a series is the customer's (initiator)")
+        if self.network_transaction_id is not None and self.initiator != "merchant":
+            raise ValueError("a network transaction id links a merchant-initiated payment")
+        return self
+
+
 # -- operation requests ------------------------------------------------------------------------
 class PaymentRequest(_Frozen):
     """Fields common to every operation."""
@@ -365,6 +404,20 @@ class AuthorizeRequest(PaymentRequest):
     metadata: Metadata = Field(default_factory=dict)
     # Where the shopper comes back to after 3-D Secure or a redirect (else the adapter's own).
     return_url: ReturnUrl | None = None
+    stored_credential: StoredCredential | None = None
+
+    @model_validator(mode="after")
+    def _stored_source(self) -> AuthorizeRequest:
+        credential = self.stored_credential
+        if credential is None or credential.first:
+            return self
+        if self.source.kind == "card" and credential.network_transaction_id is None:
+            raise ValueError(
+                "a payment with a stored credential is made with the stored method "
+                "(PaymentSource.stored), or with card details and the series' "
+                "network_transaction_id"
+            )
+        return self
 
     @field_validator("amount")
     @classmethod
@@ -547,6 +600,9 @@ class Payment(_Frozen):
     idempotency_key: str | None = None
     provider_status: str
     next_action: NextAction | None = None
+    # The card network's id of this payment, when the provider gives it (Adyen's
+    # networkTxReference): what a later merchant-initiated payment of the series names.
+    network_transaction_id: str | None = None
     livemode: bool = False
     # A capture or void the provider has received but not confirmed: ``status`` is PENDING
     # until its webhook arrives.

@@ -39,6 +39,7 @@ from paygate.models import (
     Resolution,
     Result,
     RetrieveRequest,
+    StoredCredential,
     VoidRequest,
     WebhookOutcome,
     payment_id_of,
@@ -139,10 +140,13 @@ class Gateway(Constructors):
         description: str | None = None,
         metadata: dict[str, str] | None = None,
         return_url: str | None = None,
+        stored_credential: StoredCredential | None = None,
     ) -> Payment:
         """Hold ``amount`` on the source, to capture later. A card that needs 3-D Secure (or a
         redirect method) answers ``requires_action`` with its ``next_action``; the shopper
-        comes back to ``return_url`` (else the adapter's), then ``complete_action``."""
+        comes back to ``return_url`` (else the adapter's), then ``complete_action``.
+        ``stored_credential``: a payment with a stored payment method, or the first of a
+        series that stores one (who initiated it and why)."""
         request = validated(
             AuthorizeRequest,
             amount=amount,
@@ -152,6 +156,7 @@ class Gateway(Constructors):
             description=description,
             metadata=metadata or {},
             return_url=return_url,
+            stored_credential=stored_credential,
             capture=False,
         )
         return as_payment(self._run(request))
@@ -166,6 +171,7 @@ class Gateway(Constructors):
         description: str | None = None,
         metadata: dict[str, str] | None = None,
         return_url: str | None = None,
+        stored_credential: StoredCredential | None = None,
     ) -> Payment:
         """Authorize and capture ``amount`` in one step (``requires_action`` as ``authorize``)."""
         request = validated(
@@ -177,6 +183,7 @@ class Gateway(Constructors):
             description=description,
             metadata=metadata or {},
             return_url=return_url,
+            stored_credential=stored_credential,
             capture=True,
         )
         return as_payment(self._run(request))

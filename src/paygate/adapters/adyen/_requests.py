@@ -12,6 +12,7 @@ characters, values of 80) are declared in ``CAPABILITIES`` and checked before an
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any, Final
 
 import httpx
@@ -42,8 +43,20 @@ _SHOPPER_REFERENCE_MIN: Final = 3  # the spec's minLength for shopperReference
 def validate(request: OperationRequest) -> None:
     """Adyen's rules that ``CAPABILITIES`` cannot express: a stored payment method is
     charged only with the shopper it was stored for (``shopperReference``, of 3 characters
-    or more; ``PaymentSource`` already holds a customer to 255)."""
-    if not isinstance(request, AuthorizeRequest) or request.source.card_details is not None:
+    or more; ``PaymentSource`` already holds a customer to 255), and a payment method is
+    stored (the first of a series) for a shopper too."""
+    if not isinstance(request, AuthorizeRequest):
+        return
+    credential = request.stored_credential
+    if credential is not None and credential.first:
+        shopper = request.source.customer or credential.customer
+        if shopper is None or len(shopper) < _SHOPPER_REFERENCE_MIN:
+            raise InvalidRequestError(
+                "Adyen stores a payment method for a shopper: pass StoredCredential(..., "
+                "customer=<shopperReference>, 3 characters or more)",
+                provider=PROVIDER,
+            )
+    if request.source.card_details is not None:
         return
     customer = request.source.customer
     if customer is None or len(customer) < _SHOPPER_REFERENCE_MIN:
@@ -115,10 +128,17 @@ def _payment_body(
         **_source_fields(request),
         "metadata": dict(request.metadata) or None,
         "returnUrl": request.return_url or return_url,  # the call's own, else the adapter's
+        **_stored_credential_fields(request),
     }
+    additional: JsonObject = {}
     if not request.capture:
         # Per payment, whatever the merchant account's capture delay is set to.
-        body["additionalData"] = {"manualCapture": "true"}
+        additional["manualCapture"] = "true"
+    credential = request.stored_credential
+    if credential is not None and credential.network_transaction_id is not None:
+        additional["networkTxReference"] = credential.network_transaction_id
+    if additional:
+        body["additionalData"] = additional
     return _compact(body)
 
 
@@ -169,8 +189,39 @@ def _source_fields(request: AuthorizeRequest) -> JsonObject:
     return {
         "paymentMethod": {"type": "scheme", "storedPaymentMethodId": source.token_id},
         "shopperReference": source.customer,  # required and checked by validate
-        # A returning shopper's card on file, charged without its details being entered
-        # again: Adyen's ContAuth interaction with the CardOnFile model.
+        # Without a stored credential: a returning shopper's card on file, charged without
+        # its details being entered again (Adyen's ContAuth interaction, CardOnFile model).
         "shopperInteraction": "ContAuth",
         "recurringProcessingModel": "CardOnFile",
     }
+
+
+# A stored credential's reason → Adyen's recurringProcessingModel (the spec's enum has no
+# installments: a fixed series is a subscription to the networks).
+_PROCESSING_MODELS: Final = MappingProxyType(
+    {
+        "one_off": "CardOnFile",
+        "recurring": "Subscription",
+        "installment": "Subscription",
+        "unscheduled": "UnscheduledCardOnFile",
+    }
+)
+
+
+def _stored_credential_fields(request: AuthorizeRequest) -> JsonObject:
+    """Adyen's names for a stored credential: who initiated it (``shopperInteraction``
+    Ecommerce or ContAuth), why (``recurringProcessingModel``), storing the method on the
+    first of a series (``storePaymentMethod``, for the ``shopperReference``), and the
+    network's id of the series (``additionalData.networkTxReference``) for a method Adyen did
+    not store."""
+    credential = request.stored_credential
+    if credential is None:
+        return {}
+    fields: JsonObject = {
+        "shopperInteraction": "ContAuth" if credential.initiator == "merchant" else "Ecommerce",
+        "recurringProcessingModel": _PROCESSING_MODELS[credential.reason],
+    }
+    if credential.first:
+        fields["storePaymentMethod"] = True
+        fields["shopperReference"] = request.source.customer or credential.customer
+    return fields

@@ -148,7 +148,12 @@ def _payment(
         idempotency_key=base.idempotency_key,
         provider_status=wire.resultCode,
         next_action=None if wire.action is None else _next_action(wire.action),
+        network_transaction_id=_text((wire.additionalData or {}).get("networkTxReference")),
     )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _next_action(action: ActionWire) -> NextAction:

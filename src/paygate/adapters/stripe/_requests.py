@@ -39,6 +39,19 @@ def validate(request: OperationRequest) -> None:
             code=ErrorCode.UNSUPPORTED,
             provider=PROVIDER,
         )
+    if not isinstance(request, AuthorizeRequest) or request.stored_credential is None:
+        return
+    credential, source = request.stored_credential, request.source
+    if credential.initiator == "merchant" and (
+        source.card_details is not None or not source.customer
+    ):
+        # Stripe links a series on the PaymentMethod it stored for a Customer.
+        raise InvalidRequestError(
+            "Stripe charges a merchant-initiated payment with the PaymentMethod it stored for "
+            "a Customer: pass PaymentSource.stored(<pm_...>, customer=<cus_...>)",
+            code=ErrorCode.UNSUPPORTED,
+            provider=PROVIDER,
+        )
 
 
 def build_request(
@@ -104,6 +117,7 @@ def _form(request: OperationRequest) -> tuple[str, list[tuple[str, str]]]:
             "metadata": metadata,
             # With it, a card that needs 3-D Secure answers next_action redirect_to_url.
             "return_url": request.return_url,
+            **_stored_credential_params(request),
             "expand": expand,
             **_source_params(request),
         }
@@ -142,6 +156,24 @@ def _search_query(request: FindRequest) -> str:
 def _quoted(value: str) -> str:
     escaped = value.replace("'", "\\'")
     return f"'{escaped}'"
+
+
+def _stored_credential_params(request: AuthorizeRequest) -> dict[str, FormValue]:
+    """Stripe's names for a stored credential: the first payment of a series stores its
+    method (``setup_future_usage``: ``off_session`` when the merchant will charge it later,
+    ``on_session`` when only the customer will use it again); a merchant-initiated one is
+    ``off_session`` (``recurring`` on a schedule, else ``one_off``). Stripe links the series on
+    the PaymentMethod: a network transaction id is not sent."""
+    credential = request.stored_credential
+    if credential is None:
+        return {}
+    if credential.first:
+        later = "on_session" if credential.reason == "one_off" else "off_session"
+        return {"setup_future_usage": later}
+    if credential.initiator == "merchant":
+        scheduled = credential.reason in {"recurring", "installment"}
+        return {"off_session": "recurring" if scheduled else "one_off"}
+    return {}
 
 
 def _source_params(request: AuthorizeRequest) -> dict[str, FormValue]:

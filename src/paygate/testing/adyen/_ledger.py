@@ -77,6 +77,7 @@ class NewPayment:
     shopper_reference: str | None
     stored_payment_method_id: str | None
     return_url: str | None = None
+    in_series: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +196,8 @@ class Ledger:
         }
         if authorised:
             answer["additionalData"]["authCode"] = payment["authCode"]
+            if new.in_series:  # the card network's id, for the series' later payments
+                answer["additionalData"]["networkTxReference"] = f"{secrets.randbelow(10**15):015d}"
         if outcome.refusal_reason is not None:
             answer["refusalReason"] = payment["refusalReason"]
             answer["refusalReasonCode"] = payment["refusalReasonCode"]

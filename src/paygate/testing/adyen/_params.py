@@ -124,7 +124,12 @@ def payment(body: Mapping[str, Any]) -> NewPayment:
     additional = obj(body, "additionalData") or {}
     shopper_reference = text(body, "shopperReference")
     choice(body, "shopperInteraction", _SHOPPER_INTERACTIONS)
-    choice(body, "recurringProcessingModel", _RECURRING_MODELS)
+    processing_model = choice(body, "recurringProcessingModel", _RECURRING_MODELS)
+    store = body.get("storePaymentMethod")
+    if store is not None and not isinstance(store, bool):
+        raise unexpected("'storePaymentMethod' must be a boolean")
+    if store and not shopper_reference:
+        raise required("shopperReference")
     stored_id = text(method, "storedPaymentMethodId", "paymentMethod.storedPaymentMethodId")
     if stored_id is not None:
         if not shopper_reference:
@@ -156,6 +161,8 @@ def payment(body: Mapping[str, Any]) -> NewPayment:
         shopper_reference=shopper_reference,
         stored_payment_method_id=stored_id,
         return_url=return_url,
+        # A payment in a stored-credential series: the network names it (networkTxReference).
+        in_series=processing_model is not None,
     )
 
 
