@@ -111,8 +111,10 @@ def decide(failure: Failure, *, mutating: bool, reach: Reach) -> PaymentError:
     if issubclass(cls, CardDeclinedError):
         assert isinstance(failure, Declined), "only a decline is decided as one"
         return cls(
-            c.message, code=failure.code, reason=failure.reason, advice=failure.advice, **context
-        )
+            c.message, code=failure.code, reason=failure.reason, advice=failure.advice,
+            network_advice_code=failure.network_advice_code,
+            network_decline_code=failure.network_decline_code, **context,
+        )  # fmt: skip
     return cls(c.message, code=failure.code, **context)
 
 

@@ -92,6 +92,10 @@ def encode_error(error: TerminalError) -> str:
     value |= {"message": error.message, "code": error.code.value}
     if isinstance(error, CardDeclinedError):
         value |= {"reason": error.reason.value, "advice": error.advice.value}
+        value |= {
+            "network_advice_code": error.network_advice_code,
+            "network_decline_code": error.network_decline_code,
+        }
     return json.dumps({"error": type(error).__name__, "value": value}, default=str)
 
 

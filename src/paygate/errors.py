@@ -266,7 +266,11 @@ class StoreUnavailable(RetriableError):
 
 
 class CardDeclinedError(TerminalError):
-    """The card was declined. ``reason`` is normalized; ``advice`` says whether to try anew."""
+    """The card was declined. ``reason`` is normalized; ``advice`` says whether to try anew
+    (the provider's advice when it gave one, else the network's, else the reason's). The raw
+    codes: ``decline_code`` is the provider's; ``network_advice_code`` (Mastercard's merchant
+    advice code: ``"03"``) and ``network_decline_code`` (the network's or acquirer's own
+    refusal) are the network's, when the provider passed them on."""
 
     default_code = ErrorCode.CARD_DECLINED
 
@@ -276,14 +280,28 @@ class CardDeclinedError(TerminalError):
         *,
         reason: DeclineReason = DeclineReason.UNKNOWN,
         advice: RetryAdvice = RetryAdvice.UNKNOWN,
+        network_advice_code: str | None = None,
+        network_decline_code: str | None = None,
         **context: Any,
     ) -> None:
         super().__init__(message, **context)
         self.reason = reason
         self.advice = advice
+        self.network_advice_code = network_advice_code
+        self.network_decline_code = network_decline_code
 
     def __str__(self) -> str:
-        return f"{super().__str__()} [reason={self.reason.value}, advice={self.advice.value}]"
+        network = "".join(
+            f", {name}={escape_controls(value)}"
+            for name, value in (
+                ("network_advice_code", self.network_advice_code),
+                ("network_decline_code", self.network_decline_code),
+            )
+            if value is not None
+        )
+        return (
+            f"{super().__str__()} [reason={self.reason.value}, advice={self.advice.value}{network}]"
+        )
 
 
 class InvalidRequestError(TerminalError, TypeError, ValueError):

@@ -39,6 +39,7 @@ from paygate.adapters.adyen._webhooks import (
     EVENT_TYPES,
     event_type_for,
 )
+from paygate.adapters.base import network_advice_code
 from paygate.errors import DeclineReason, ErrorCode, RetryAdvice
 from paygate.models import EventType, Operation, PaymentStatus
 
@@ -157,7 +158,12 @@ def test_reason_advice_is_the_table_every_adapter_shares() -> None:
     ],
 )
 def test_mastercard_advice_codes(merchant_advice: str, advice: RetryAdvice) -> None:
-    assert advice_for(DeclineReason.INSUFFICIENT_FUNDS, merchant_advice) is advice
+    code = network_advice_code(merchant_advice)
+    assert code == merchant_advice.partition(":")[0].strip()
+    assert advice_for(DeclineReason.INSUFFICIENT_FUNDS, code) is advice
+    assert (
+        advice_for(DeclineReason.INSUFFICIENT_FUNDS, "99") is RetryAdvice.RETRY_LATER
+    )  # the reason's
 
 
 # -- errors ------------------------------------------------------------------------------------

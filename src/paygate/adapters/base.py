@@ -35,6 +35,7 @@ from paygate.models import (
 from paygate.money import Money, ProviderCurrency
 
 __all__ = [
+    "NETWORK_ADVICE",
     "REASON_ADVICE",
     "Adapter",
     "AnswerReader",
@@ -45,6 +46,7 @@ __all__ = [
     "http_request",
     "is_true",
     "json_body",
+    "network_advice_code",
     "parse_answer",
     "parse_retry_after",
 ]
@@ -373,3 +375,25 @@ _REASON_ADVICE_GROUPS: Final[tuple[tuple[RetryAdvice, tuple[DeclineReason, ...]]
 REASON_ADVICE: Final[Mapping[DeclineReason, RetryAdvice]] = MappingProxyType(
     {reason: advice for advice, reasons in _REASON_ADVICE_GROUPS for reason in reasons}
 )
+
+# The card network's advice on a decline (Mastercard's merchant advice codes, which providers
+# pass on: Adyen's merchantAdviceCode, Stripe's network_advice_code) → ``RetryAdvice``. It wins
+# over the reason's default advice; a code not listed leaves that default.
+NETWORK_ADVICE: Final[Mapping[str, RetryAdvice]] = MappingProxyType(
+    {
+        "01": RetryAdvice.UPDATE_PAYMENT_DETAILS,  # new account information available
+        "02": RetryAdvice.RETRY_LATER,  # cannot approve at this time
+        "03": RetryAdvice.DO_NOT_RETRY,  # do not try again
+        "04": RetryAdvice.UPDATE_PAYMENT_DETAILS,  # token requirements not fulfilled
+        "21": RetryAdvice.DO_NOT_RETRY,  # the cardholder cancelled the recurring payment
+    }
+)
+
+
+def network_advice_code(value: object) -> str | None:
+    """A network advice code as providers send it (``"03"``, or ``"03: Do not try again"``):
+    its code alone; None for nothing or no string."""
+    if not isinstance(value, str):
+        return None
+    code = value.partition(":")[0].strip()
+    return code or None

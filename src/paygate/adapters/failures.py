@@ -118,6 +118,9 @@ class Declined:
     context: Context
     reason: DeclineReason = DeclineReason.UNKNOWN
     advice: RetryAdvice = RetryAdvice.UNKNOWN
+    # The card network's own advice and decline code, as the provider passed them on.
+    network_advice_code: str | None = None
+    network_decline_code: str | None = None
     kind: ClassVar[Kind] = Kind.DECLINED
     code: ClassVar[ErrorCode] = ErrorCode.CARD_DECLINED
 

@@ -421,7 +421,8 @@ def _context_fields() -> str:
         "Every error carries, as attributes: "
         + ", ".join(_code(f) for f in fields)
         + ". A `CardDeclinedError` adds "
-        + " and ".join(_code(f) for f in extra)
+        + ", ".join(_code(f) for f in extra[:-1])
+        + f" and {_code(extra[-1])}"
         + ". Provider bodies are redacted before they are stored on the error."
     )
 

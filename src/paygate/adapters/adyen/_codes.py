@@ -44,7 +44,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
-from paygate.adapters.base import REASON_ADVICE
+from paygate.adapters.base import NETWORK_ADVICE, REASON_ADVICE
 from paygate.errors import DeclineReason, ErrorCode, RetryAdvice
 from paygate.models import Operation, PaymentStatus
 
@@ -208,15 +208,7 @@ REFUSAL_TEXTS: Final[Mapping[str, DeclineReason]] = MappingProxyType(
 )
 
 # Mastercard merchant advice codes (the two digits before any ": text").
-ADVICE_CODES: Final[Mapping[str, RetryAdvice]] = MappingProxyType(
-    {
-        "01": RetryAdvice.UPDATE_PAYMENT_DETAILS,  # new account information available
-        "02": RetryAdvice.RETRY_LATER,  # cannot approve at this time
-        "03": RetryAdvice.DO_NOT_RETRY,  # do not try again
-        "04": RetryAdvice.UPDATE_PAYMENT_DETAILS,  # token requirements not fulfilled
-        "21": RetryAdvice.DO_NOT_RETRY,  # the cardholder cancelled the recurring payment
-    }
-)
+ADVICE_CODES: Final[Mapping[str, RetryAdvice]] = NETWORK_ADVICE  # the networks' own, shared
 
 _ERROR_CODE_GROUPS: Final[tuple[tuple[ErrorCode, tuple[str, ...]], ...]] = (
     (ErrorCode.AMOUNT_INVALID, ("137",)),  # invalid amount specified
@@ -278,8 +270,7 @@ def decline_reason_for(
 
 
 def advice_for(reason: DeclineReason, merchant_advice: str | None) -> RetryAdvice:
-    """Mastercard's advice when it is one we know, else the reason's default advice."""
+    """Mastercard's advice (its code alone) when it is one we know, else the reason's default
+    advice."""
     by_reason = REASON_ADVICE.get(reason, RetryAdvice.UNKNOWN)
-    if merchant_advice is None:
-        return by_reason
-    return ADVICE_CODES.get(merchant_advice.partition(":")[0].strip(), by_reason)
+    return by_reason if merchant_advice is None else ADVICE_CODES.get(merchant_advice, by_reason)

@@ -36,6 +36,7 @@ from paygate.adapters.base import (
     AnswerReader,
     ResponseContext,
     is_true,
+    network_advice_code,
     parse_answer,
     parse_retry_after,
 )
@@ -184,8 +185,10 @@ def _declined(
     reason = decline_reason_for(
         wire.refusalReasonCode, wire.refusalReason, DECLINE_FALLBACK[result]
     )
-    merchant_advice = (wire.additionalData or {}).get("merchantAdviceCode")
-    advice = advice_for(reason, merchant_advice if isinstance(merchant_advice, str) else None)
+    additional = wire.additionalData or {}
+    network_advice = network_advice_code(additional.get("merchantAdviceCode"))
+    raw = additional.get("refusalReasonRaw")  # the acquirer's own refusal, where given
+    advice = advice_for(reason, network_advice)
     detail = f": {wire.refusalReason}" if wire.refusalReason else ""
     context = replace(
         base,
@@ -195,7 +198,13 @@ def _declined(
         payment_id=wire.pspReference,
         provider_body=response.json(),
     )
-    return Declined(context, reason, advice)
+    return Declined(
+        context,
+        reason,
+        advice,
+        network_advice_code=network_advice,
+        network_decline_code=raw if isinstance(raw, str) and raw else None,
+    )
 
 
 def _receipt(

@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from paygate.adapters.base import REASON_ADVICE
+from paygate.adapters.base import NETWORK_ADVICE, REASON_ADVICE
 from paygate.errors import DeclineReason, ErrorCode, RetryAdvice
 
 __all__ = [
@@ -253,7 +253,13 @@ def decline_reason_for(decline_code: str | None, code: str | None) -> DeclineRea
     return by_code if decline_code is None else DECLINE_CODES.get(decline_code, by_code)
 
 
-def advice_for(reason: DeclineReason, advice_code: str | None) -> RetryAdvice:
-    """Stripe's ``advice_code`` when it is one we know, else the reason's default advice."""
+def advice_for(
+    reason: DeclineReason, advice_code: str | None, network_advice: str | None = None
+) -> RetryAdvice:
+    """Stripe's ``advice_code`` when it is one we know, else the network's advice code when it
+    is one we know, else the reason's default advice."""
     by_reason = REASON_ADVICE.get(reason, RetryAdvice.UNKNOWN)
-    return by_reason if advice_code is None else ADVICE_CODES.get(advice_code, by_reason)
+    by_network = (
+        by_reason if network_advice is None else NETWORK_ADVICE.get(network_advice, by_reason)
+    )
+    return by_network if advice_code is None else ADVICE_CODES.get(advice_code, by_network)

@@ -17,6 +17,7 @@ from paygate.adapters.base import (
     AnswerReader,
     ResponseContext,
     is_true,
+    network_advice_code,
     parse_answer,
     parse_retry_after,
 )
@@ -320,7 +321,14 @@ def _classify(response: httpx.Response, context: ResponseContext, base: Context)
         kind = Declined if error.type == "card_error" else _OWN_ERRORS.get(code)
         if kind is Declined:
             reason = decline_reason_for(error.decline_code, error.code)
-            return Declined(own, reason, advice_for(reason, error.advice_code))
+            network = network_advice_code(error.network_advice_code)
+            return Declined(
+                own,
+                reason,
+                advice_for(reason, error.advice_code, network),
+                network_advice_code=network,
+                network_decline_code=error.network_decline_code,
+            )
         if kind is not None:
             return kind(own)
         return ProviderError(own, code, not_processed=code in _NOT_PROCESSED)

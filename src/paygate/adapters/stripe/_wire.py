@@ -95,6 +95,9 @@ class ErrorWire(_Wire):
     code: StrictStr | None = None
     decline_code: StrictStr | None = None
     advice_code: StrictStr | None = None
+    # Newer than the pinned API version's spec; read when a card error carries them.
+    network_advice_code: StrictStr | None = None
+    network_decline_code: StrictStr | None = None
     message: StrictStr | None = None
     param: StrictStr | None = None
     payment_intent: ErrorPaymentIntentWire | None = None
