@@ -33,6 +33,7 @@ from paygate.resilience.policies import (
     HttpPolicy,
     IdempotencyPolicy,
     LimitsPolicy,
+    ReattemptPolicy,
     RetryPolicy,
     Timeout,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "ProviderErrorTables",
     "ProviderSettings",
     "ProviderSpec",
+    "ReattemptPolicy",
     "Refund",
     "RefundStatus",
     "RetryPolicy",

@@ -115,6 +115,18 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         CREATE INDEX paygate_intents_lease ON paygate_intents (lease_until);
         """,
     ),
+    Migration(
+        3,
+        "card declines: what caps a merchant-initiated payment's reattempts",
+        """
+        CREATE TABLE paygate_card_declines (
+            card  text NOT NULL,
+            at    timestamptz NOT NULL,
+            final boolean NOT NULL
+        );
+        CREATE INDEX paygate_card_declines_card ON paygate_card_declines (card, at);
+        """,
+    ),
 )
 LATEST: Final = MIGRATIONS[-1].version
 

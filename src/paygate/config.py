@@ -53,6 +53,7 @@ from paygate.resilience.policies import (
     HttpPolicy,
     IdempotencyPolicy,
     LimitsPolicy,
+    ReattemptPolicy,
     RetryPolicy,
     Timeout,
 )
@@ -125,6 +126,7 @@ class Settings(QuietModel, BaseSettings):
     retry: RetryPolicy = RetryPolicy()
     breaker: BreakerPolicy = BreakerPolicy()
     bulkhead: BulkheadPolicy = BulkheadPolicy()
+    reattempts: ReattemptPolicy = ReattemptPolicy()
     idempotency: IdempotencyPolicy = IdempotencyPolicy()
     limits: LimitsPolicy = LimitsPolicy()
     http: HttpPolicy = HttpPolicy()
@@ -335,6 +337,7 @@ def gateway_options(settings: Settings) -> dict[str, Any]:
         "retry": settings.retry,
         "breaker": settings.breaker,
         "bulkhead": settings.bulkhead,
+        "reattempts": settings.reattempts,
         "idempotency": settings.idempotency,
         "limits": settings.limits,
         "http": settings.http,

@@ -86,6 +86,7 @@ class ErrorCode(StrEnum):
     AMOUNT_EXCEEDS_CAPTURABLE = "amount_exceeds_capturable"
     AMOUNT_EXCEEDS_REFUNDABLE = "amount_exceeds_refundable"
     AMOUNT_INVALID = "amount_invalid"
+    REATTEMPT_LIMITED = "reattempt_limited"
     RATE_LIMITED = "rate_limited"
     PROVIDER_UNAVAILABLE = "provider_unavailable"
     NETWORK = "network"

@@ -9,8 +9,21 @@ from typing import Any
 import pytest
 from tests.conftest import ADYEN_KEY, API_KEY
 
-from paygate import Gateway, Money, PaymentSource, PaymentStatus, StoredCredential
-from paygate.errors import CardDeclinedError, DeclineReason, ErrorCode, InvalidRequestError
+from paygate import (
+    Gateway,
+    Money,
+    PaymentSource,
+    PaymentStatus,
+    ReattemptPolicy,
+    StoredCredential,
+)
+from paygate.errors import (
+    CardDeclinedError,
+    DeclineReason,
+    ErrorCode,
+    InvalidRequestError,
+    RetriableError,
+)
 from paygate.testing import AdyenSimulator, StripeSimulator
 
 S = PaymentStatus
@@ -181,3 +194,89 @@ def test_what_a_provider_cannot_carry_is_refused_before_anything_is_sent(
         stripe_card.value
     )
     assert sim.requests == [] and adyen_sim.requests == []
+
+
+# -- the card networks' caps on reattempts -----------------------------------------------------
+MIT = StoredCredential(initiator="merchant", reason="recurring")
+POOR = PaymentSource.stored("pm_card_visa_chargeDeclinedInsufficientFunds", customer="cus_1")
+LOST = PaymentSource.stored("pm_card_visa_chargeDeclinedLostCard", customer="cus_2")
+
+
+def _charge(gw: Any, source: PaymentSource, n: int, credential: Any = MIT) -> Any:
+    return gw.authorize(EUR, source=source, reference=f"renewal-{n}", stored_credential=credential)
+
+
+def test_a_merchant_stops_reattempting_a_declined_card_at_the_networks_cap(
+    sim: StripeSimulator, make_gateway: Any
+) -> None:
+    gw = make_gateway(reattempts=ReattemptPolicy(max_per_day=3, max_per_30_days=5))
+    for n in range(3):
+        with pytest.raises(CardDeclinedError):
+            _charge(gw, POOR, n)
+    sent = len(sim.requests)
+    with pytest.raises(InvalidRequestError) as capped:
+        _charge(gw, POOR, 3)
+    assert capped.value.code is ErrorCode.REATTEMPT_LIMITED and not capped.value.retriable
+    assert "3 times in the last 24 hours" in str(capped.value) and len(sim.requests) == sent
+    # The shopper, back in the checkout, is not the merchant reattempting; another card is
+    # another count.
+    cit = StoredCredential(initiator="customer", reason="one_off")
+    with pytest.raises(CardDeclinedError):
+        _charge(gw, POOR, 4, cit)
+    assert (
+        _charge(gw, PaymentSource.stored("pm_card_visa", customer="cus_1"), 5).status
+        is S.AUTHORIZED
+    )
+
+
+def test_a_card_declined_for_good_is_never_reattempted(
+    sim: StripeSimulator, make_gateway: Any
+) -> None:
+    gw = make_gateway()
+    with pytest.raises(CardDeclinedError) as lost:
+        _charge(gw, LOST, 0)
+    assert lost.value.reason is DeclineReason.LOST_OR_STOLEN
+    sent = len(sim.requests)
+    with pytest.raises(InvalidRequestError, match="declined for good") as capped:
+        _charge(gw, LOST, 1)
+    assert capped.value.code is ErrorCode.REATTEMPT_LIMITED and len(sim.requests) == sent
+
+
+def test_the_caps_hold_across_instances_sharing_a_record_store(
+    sim: StripeSimulator, tmp_path: Any
+) -> None:
+    from paygate.records import SQLiteRecordStore
+
+    policy = ReattemptPolicy(max_per_day=2)
+    stores = [SQLiteRecordStore(tmp_path / "records.sqlite3") for _ in range(2)]
+    one, other = (
+        Gateway.for_stripe(API_KEY, base_url=sim.url, records=store, reattempts=policy)
+        for store in stores
+    )
+    try:
+        for n in range(2):
+            with pytest.raises(CardDeclinedError):
+                _charge(one, POOR, n)
+        with pytest.raises(InvalidRequestError) as capped:
+            _charge(other, POOR, 2)  # the other instance sees the first one's declines
+    finally:
+        for closing in (one, other, *stores):
+            closing.close()
+    assert capped.value.code is ErrorCode.REATTEMPT_LIMITED
+
+
+def test_unreadable_declines_refuse_a_merchant_initiated_payment(
+    sim: StripeSimulator,
+) -> None:
+    from paygate.records import MemoryRecordStore
+
+    class NoDeclines(MemoryRecordStore):
+        def declines(self, card: str, since: Any) -> Any:
+            raise ConnectionError("record store unreachable")
+
+    with (
+        Gateway.for_stripe(API_KEY, base_url=sim.url, records=NoDeclines()) as gw,
+        pytest.raises(RetriableError) as refused,
+    ):
+        _charge(gw, POOR, 0)
+    assert refused.value.code is ErrorCode.STORE_UNAVAILABLE and sim.requests == []

@@ -23,6 +23,7 @@ from paygate.records import (
     SQLiteRecordStore,
     changes,
 )
+from paygate.records.store import Declines
 from paygate.records.trail import CallCause, WebhookCause
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
@@ -104,6 +105,22 @@ def test_every_change_is_chained_and_verifies(store: RecordStore) -> None:
     assert trail[-1].to_status is PaymentStatus.PARTIALLY_REFUNDED
     assert trail[-1].amount_refunded == "3.00" and trail[1].cause.kind == "webhook"
     assert store.verify() is None
+
+
+def test_a_cards_declines_are_counted_in_their_window_and_a_final_one_forever(
+    store: RecordStore,
+) -> None:
+    now = datetime.now(UTC)
+    for days_ago in (40, 20, 1, 0):
+        store.note_decline("card_a", now - timedelta(days=days_ago, minutes=1), final=False)
+    store.note_decline("card_b", now - timedelta(days=90), final=True)
+    recent = store.declines("card_a", now - timedelta(days=30))
+    assert len(recent.at) == 3 and not recent.final
+    assert list(recent.at) == sorted(recent.at) and all(at.tzinfo for at in recent.at)
+    assert len(store.declines("card_a", now - timedelta(days=1, minutes=5)).at) == 2
+    forever = store.declines("card_b", now - timedelta(days=30))
+    assert forever.at == () and forever.final  # outside the window, and final all the same
+    assert store.declines("card_c", now - timedelta(days=30)) == Declines((), False)
 
 
 def test_concurrent_changes_to_one_record_are_serialized(store: RecordStore) -> None:

@@ -102,6 +102,7 @@ _STATED_BRANCHES: Final[Mapping[ErrorCode, frozenset[Branch]]] = MappingProxyTyp
         ErrorCode.AMOUNT_EXCEEDS_CAPTURABLE: frozenset({_T}),
         ErrorCode.AMOUNT_EXCEEDS_REFUNDABLE: frozenset({_T}),
         ErrorCode.AMOUNT_INVALID: frozenset({_T}),
+        ErrorCode.REATTEMPT_LIMITED: frozenset({_T}),
         ErrorCode.RATE_LIMITED: frozenset({_R}),
         ErrorCode.PROVIDER_UNAVAILABLE: frozenset({_O}),  # a 5xx answer to a mutating call
         ErrorCode.SCHEMA_VIOLATION: frozenset({_T, _O}),  # a read / a mutating call
@@ -190,6 +191,11 @@ CODE_MEANINGS: Final[Mapping[ErrorCode, str]] = MappingProxyType(
             "mode mixed)."
         ),
         ErrorCode.NOT_FOUND: "No such payment (or other object) for these credentials.",
+        ErrorCode.REATTEMPT_LIMITED: (
+            "A merchant-initiated payment on a card declined too often lately, or declined "
+            "for good (the card networks fine such reattempts); refused before anything was "
+            "sent. Ask the customer for another card, or wait."
+        ),
         ErrorCode.INVALID_STATE: (
             "The payment's state forbids the operation: already captured or refunded, "
             "authorization expired, disputed, ..."

@@ -21,6 +21,7 @@ from paygate.resilience.policies import (
     HttpPolicy,
     IdempotencyPolicy,
     LimitsPolicy,
+    ReattemptPolicy,
     RetryPolicy,
     Timeout,
 )
@@ -41,6 +42,7 @@ class PolicyOptions(TypedDict, total=False):
     idempotency: IdempotencyPolicy
     limits: LimitsPolicy
     http: HttpPolicy
+    reattempts: ReattemptPolicy
     clock: Clock
 
 
@@ -62,6 +64,7 @@ _POLICIES: Final[Mapping[str, type]] = {
     "idempotency": IdempotencyPolicy,
     "limits": LimitsPolicy,
     "http": HttpPolicy,
+    "reattempts": ReattemptPolicy,
 }
 
 

@@ -17,6 +17,7 @@ from paygate.resilience.policies import (
     HttpPolicy,
     IdempotencyPolicy,
     LimitsPolicy,
+    ReattemptPolicy,
     RetryPolicy,
     Timeout,
 )
@@ -42,6 +43,7 @@ class Pipeline:
         idempotency: IdempotencyPolicy | None = None,
         limits: LimitsPolicy | None = None,
         http: HttpPolicy | None = None,
+        reattempts: ReattemptPolicy | None = None,
         clock: Clock | None = None,
     ) -> None:
         self.adapter = adapter
@@ -54,6 +56,7 @@ class Pipeline:
         self.idempotency = idempotency or IdempotencyPolicy()
         self.limits = limits or LimitsPolicy()
         self.http = http or HttpPolicy()
+        self.reattempts = reattempts or ReattemptPolicy()
         self.clock: Clock = clock if clock is not None else SYSTEM_CLOCK
         # Shared breaker state (Redis) makes every instance see one provider's breaker open.
         self.breaker = CircuitBreaker(

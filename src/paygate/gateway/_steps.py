@@ -10,6 +10,7 @@ idempotency store → return or raise.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -24,6 +25,8 @@ from paygate._outcomes import is_final
 from paygate.adapters.base import ResponseContext
 from paygate.adapters.failures import Context, Unread
 from paygate.errors import (
+    CardDeclinedError,
+    DeclineReason,
     ErrorCode,
     IdempotencyConflict,
     IdempotencyInFlight,
@@ -38,6 +41,7 @@ from paygate.errors import (
 from paygate.gateway._pipeline import Pipeline
 from paygate.idempotency import Begin, BeginResult, derive_key, fingerprint
 from paygate.models import (
+    AuthorizeRequest,
     CaptureRequest,
     CompleteActionRequest,
     Operation,
@@ -57,8 +61,9 @@ from paygate.models import (
 )
 from paygate.records import Intent, IntentKey, Locate, PaymentRecord, reconcile
 from paygate.records.changes import Change
-from paygate.records.store import ChangeFn
+from paygate.records.store import ChangeFn, Declines
 from paygate.resilience.deadline import Deadline
+from paygate.resilience.policies import ReattemptPolicy
 from paygate.resilience.retry import CallRetry
 from paygate.resilience.transport_errors import from_transport_error
 from paygate.transports import BodyError, BodyTooLarge
@@ -258,6 +263,81 @@ def wrote_intent(prepared: Prepared, replaced: Intent | None) -> Prepared:
 def intent_key(provider: str, prepared: Prepared) -> IntentKey | None:
     """The intent a call's record change clears (None for a read, which writes none)."""
     return (provider, prepared.key) if prepared.key is not None else None
+
+
+# -- reattempts on a declined card ---------------------------------------------------------------
+# Declines no reattempt can turn (Visa's category 1: a lost, stolen, closed or unknown account, a
+# card the transaction is not allowed on, a pick-up; Mastercard's advice 03 and 21).
+_FINAL_REASONS: Final = frozenset(
+    {
+        DeclineReason.LOST_OR_STOLEN, DeclineReason.INVALID_ACCOUNT,
+        DeclineReason.INCORRECT_NUMBER, DeclineReason.RESTRICTED_CARD,
+        DeclineReason.FRAUD_SUSPECTED,
+    }
+)  # fmt: skip
+_FINAL_NETWORK_ADVICE: Final = frozenset({"03", "21"})
+_DAY: Final = timedelta(days=1)
+_MONTH: Final = timedelta(days=30)
+
+
+def card_of(prepared: Prepared) -> str | None:
+    """The card a new payment is made with, as a digest that names it without its number
+    (None for anything but an authorize or purchase)."""
+    request = prepared.request
+    if not isinstance(request, AuthorizeRequest):
+        return None
+    parts = json.dumps(request.source.fingerprint_parts(), sort_keys=True, separators=(",", ":"))
+    return "card_" + hashlib.sha256(parts.encode()).hexdigest()[:32]
+
+
+def merchant_initiated(prepared: Prepared) -> bool:
+    request = prepared.request
+    credential = request.stored_credential if isinstance(request, AuthorizeRequest) else None
+    return credential is not None and credential.initiator == "merchant"
+
+
+def reattempt_refused(
+    provider: str, prepared: Prepared, history: Declines, policy: ReattemptPolicy, at: datetime
+) -> InvalidRequestError | None:
+    """Why a merchant-initiated payment on a card with these declines would breach the card
+    networks' caps (None when it would not): nothing is sent then."""
+    day = sum(1 for when in history.at if when >= at - _DAY)
+    why = None
+    if history.final:
+        why = "the card was declined for good (the network will never approve it)"
+    elif day >= policy.max_per_day:
+        why = f"the card was declined {day} times in the last 24 hours"
+    elif len(history.at) >= policy.max_per_30_days:
+        why = f"the card was declined {len(history.at)} times in the last 30 days"
+    if why is None:
+        return None
+    return InvalidRequestError(
+        f"{why}: a merchant-initiated reattempt would breach the card networks' caps; nothing "
+        "was sent. Ask the customer for another card, or wait",
+        code=ErrorCode.REATTEMPT_LIMITED,
+        provider=provider,
+        idempotency_key=prepared.key,
+    )
+
+
+def reattempt_window(at: datetime) -> datetime:
+    """Since when a card's declines count."""
+    return at - _MONTH
+
+
+def decline_not_noted(provider: str, prepared: Prepared) -> None:
+    logger.exception(
+        "%s %s key=%s: the decline could not be counted against its card; the reattempt caps "
+        "count one decline fewer",
+        provider,
+        prepared.request.operation.value,
+        prepared.key,
+    )
+
+
+def final_decline(error: CardDeclinedError) -> bool:
+    """Whether no reattempt can turn this decline."""
+    return error.reason in _FINAL_REASONS or error.network_advice_code in _FINAL_NETWORK_ADVICE
 
 
 # -- attempts ----------------------------------------------------------------------------------

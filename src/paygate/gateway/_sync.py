@@ -18,7 +18,7 @@ import tenacity
 
 from paygate._primitives import Primitives, Sender
 from paygate.adapters.base import Adapter
-from paygate.errors import PaymentError
+from paygate.errors import CardDeclinedError, PaymentError
 from paygate.gateway import _steps as steps
 from paygate.gateway._sync_reconciler import Reconciler
 from paygate.gateway._constructors import Constructors
@@ -326,6 +326,8 @@ class Gateway(Constructors):
             if steps.guarded(prepared):
                 record = self._guard_record(prepared, deadline)
                 prepared = steps.checked(self._pipeline, prepared, record)
+            if steps.merchant_initiated(prepared):
+                self._check_reattempt(prepared)
             with self._bulkhead.slot(deadline.remaining()):
                 prepared = steps.sendable(self._pipeline, prepared)
                 prepared = self._write_intent(prepared)
@@ -333,6 +335,8 @@ class Gateway(Constructors):
                     outcome = self._send(prepared, deadline)
                 except PaymentError as error:
                     self._record(prepared, error)
+                    if isinstance(error, CardDeclinedError):
+                        self._note_decline(prepared, error)
                     raise
                 except BaseException as exc:
                     unknown = steps.interrupted(self.provider, prepared, exc)
@@ -380,6 +384,34 @@ class Gateway(Constructors):
             if clock.monotonic() >= give_up:
                 raise steps.in_flight(self.provider, prepared)
             self._io.sleep(policy.poll_interval)
+
+    def _check_reattempt(self, prepared: Prepared) -> None:
+        """Refuse a merchant-initiated payment the card networks' caps forbid (fail closed:
+        with the declines unreadable, the caps cannot be checked)."""
+        card, at = steps.card_of(prepared), steps.now()
+        assert card is not None  # a merchant-initiated payment is an authorize
+        try:
+            history = self._records(self.records.declines, card, steps.reattempt_window(at))
+        except Exception as exc:
+            raise steps.store_unavailable(self.provider, prepared, "payment record", exc) from exc
+        refused = steps.reattempt_refused(
+            self.provider, prepared, history, self._pipeline.reattempts, at
+        )
+        if refused is not None:
+            raise refused
+
+    def _note_decline(self, prepared: Prepared, error: CardDeclinedError) -> None:
+        """Count a declined payment against its card (a count lost only loosens the caps:
+        logged, never raised over the decline itself)."""
+        card = steps.card_of(prepared)
+        if card is None:
+            return
+        try:
+            self._records(
+                self.records.note_decline, card, steps.now(), final=steps.final_decline(error)
+            )
+        except Exception:
+            steps.decline_not_noted(self.provider, prepared)
 
     def _guard_record(self, prepared: Prepared, deadline: Deadline) -> PaymentRecord | None:
         """The record a call is checked against. A capture, void or refund of a payment paygate

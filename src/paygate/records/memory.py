@@ -5,12 +5,14 @@ from __future__ import annotations
 import threading
 from collections import Counter, OrderedDict
 from datetime import UTC, datetime
+from typing import Final
 
 from paygate.records.state import Intent, PaymentRecord
-from paygate.records.store import Applied, ChangeFn, IntentKey, Locate, apply_in
+from paygate.records.store import Applied, ChangeFn, Declines, IntentKey, Locate, apply_in
 from paygate.records.trail import GENESIS, AuditEntry, ChainProblem, verify_chain
 
 DEFAULT_MAX_RECORDS = 100_000
+_DECLINES_KEPT: Final = 1000  # a card's newest declines kept: more than any cap counts
 
 
 class MemoryRecordStore:
@@ -35,6 +37,8 @@ class MemoryRecordStore:
         self._events: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._intents: dict[IntentKey, Intent] = {}
         self._in_flight: Counter[str] = Counter()  # payment ids intents are about
+        self._declines: dict[str, list[datetime]] = {}
+        self._final: set[str] = set()
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -131,6 +135,19 @@ class MemoryRecordStore:
                 for intent in self._intents.values()
                 if lapsed_by is None or intent.lease_until <= lapsed_by
             ]
+
+    def note_decline(self, card: str, at: datetime, *, final: bool) -> None:
+        with self._lock:
+            kept = self._declines.setdefault(card, [])
+            kept.append(at)
+            del kept[:-_DECLINES_KEPT]
+            if final:
+                self._final.add(card)
+
+    def declines(self, card: str, since: datetime) -> Declines:
+        with self._lock:
+            kept = sorted(at for at in self._declines.get(card, []) if at >= since)
+            return Declines(tuple(kept), card in self._final)
 
     def lookup(self, locate: Locate) -> PaymentRecord | None:
         with self._lock:

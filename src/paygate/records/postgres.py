@@ -38,7 +38,7 @@ from psycopg import errors
 
 from paygate._postgres import Pool
 from paygate.records.state import Intent, PaymentRecord
-from paygate.records.store import Applied, ChangeFn, IntentKey, Locate, apply_in
+from paygate.records.store import Applied, ChangeFn, Declines, IntentKey, Locate, apply_in
 from paygate.records.trail import GENESIS, AuditEntry, ChainProblem, verify_chain
 
 __all__ = ["PostgresRecordStore"]
@@ -285,6 +285,26 @@ class PostgresRecordStore:
             ).fetchall()
 
         return [PaymentRecord.model_validate_json(row[0]) for row in self._pool.run(work)]
+
+    def note_decline(self, card: str, at: datetime, *, final: bool) -> None:
+        def work(conn: Connection) -> None:
+            conn.execute(
+                "INSERT INTO paygate_card_declines (card, at, final) VALUES (%s, %s, %s)",
+                (card, at, final),
+            )
+
+        self._pool.run(work)
+
+    def declines(self, card: str, since: datetime) -> Declines:
+        def work(conn: Connection) -> list[tuple[datetime, bool]]:
+            return conn.execute(
+                "SELECT at, final FROM paygate_card_declines "
+                "WHERE card = %s AND (at >= %s OR final) ORDER BY at",
+                (card, since),
+            ).fetchall()
+
+        rows = self._pool.run(work)
+        return Declines(tuple(at for at, _ in rows if at >= since), any(f for _, f in rows))
 
     def close(self) -> None:
         self._pool.close()

@@ -15,7 +15,7 @@ from typing import Final
 
 from paygate._sqlite import SharedConnection
 from paygate.records.state import Intent, PaymentRecord
-from paygate.records.store import Applied, ChangeFn, IntentKey, Locate, apply_in
+from paygate.records.store import Applied, ChangeFn, Declines, IntentKey, Locate, apply_in
 from paygate.records.trail import GENESIS, AuditEntry, ChainProblem, verify_chain
 
 _SCHEMA: Final = """
@@ -52,6 +52,12 @@ CREATE TABLE IF NOT EXISTS paygate_intents (
     body        TEXT NOT NULL,
     PRIMARY KEY (provider, key)
 );
+CREATE TABLE IF NOT EXISTS paygate_card_declines (
+    card  TEXT NOT NULL,
+    at    TEXT NOT NULL,
+    final INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS paygate_card_declines_card ON paygate_card_declines (card, at);
 """
 
 
@@ -229,6 +235,23 @@ class SQLiteRecordStore:
                     "SELECT body FROM paygate_records WHERE next_check <= ?", (_utc(due_before),)
                 ).fetchall()
         return [PaymentRecord.model_validate_json(row[0]) for row in rows]
+
+    def note_decline(self, card: str, at: datetime, *, final: bool) -> None:
+        with self._db.turn() as db:
+            db.execute(
+                "INSERT INTO paygate_card_declines (card, at, final) VALUES (?, ?, ?)",
+                (card, _utc(at), int(final)),
+            )
+
+    def declines(self, card: str, since: datetime) -> Declines:
+        with self._db.turn() as db:
+            rows = db.execute(
+                "SELECT at, final FROM paygate_card_declines WHERE card = ? AND (at >= ? OR final) "
+                "ORDER BY at",
+                (card, _utc(since)),
+            ).fetchall()
+        at = tuple(datetime.fromisoformat(row[0]) for row in rows if row[0] >= _utc(since))
+        return Declines(at, any(row[1] for row in rows))
 
     def close(self) -> None:
         self._db.close()

@@ -26,6 +26,7 @@ from paygate.records.trail import GENESIS, AuditEntry, ChainProblem, seal
 
 __all__ = [
     "Applied",
+    "Declines",
     "IntentKey",
     "Locate",
     "RecordStore",
@@ -55,6 +56,14 @@ def locate_payment(provider: str, payment_id: str) -> Locate:
     return Locate(
         record_id=payment_id if named_by_record else None, provider=provider, payment_id=payment_id
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Declines:
+    """A card's declines in a window (``at``, oldest first) and whether any was ever final."""
+
+    at: tuple[datetime, ...]
+    final: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +171,15 @@ class RecordStore(Protocol):
 
     def with_unknown(self, due_before: datetime | None = None) -> list[PaymentRecord]:
         """Records holding an unknown outcome (only those due for a check, if a time is given)."""
+        ...
+
+    def note_decline(self, card: str, at: datetime, *, final: bool) -> None:
+        """Keep that the card ``card`` (a digest naming it, never its number) was declined at
+        ``at``; ``final``: for good (the network says it will never be approved)."""
+        ...
+
+    def declines(self, card: str, since: datetime) -> Declines:
+        """The card's declines since ``since``, and whether one was ever final."""
         ...
 
     def close(self) -> None: ...

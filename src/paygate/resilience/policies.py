@@ -19,6 +19,7 @@ __all__ = [
     "HttpPolicy",
     "IdempotencyPolicy",
     "LimitsPolicy",
+    "ReattemptPolicy",
     "RetryPolicy",
     "Timeout",
 ]
@@ -69,6 +70,17 @@ class BulkheadPolicy(_Policy):
 
     max_concurrent: int = Field(default=64, ge=1, description="calls in flight at once")
     max_wait: float = Field(default=1.0, ge=0, description="seconds to wait for a free slot")
+
+
+class ReattemptPolicy(_Policy):
+    """How often a merchant-initiated payment may be tried again on a card that was declined,
+    within the caps the card networks publish and fine beyond: Mastercard counts more than 10
+    declines of a card in a day as excessive, Visa more than 15 reattempts in 30 days (and
+    none after a decline it says will never be approved). The defaults are the stricter of
+    the two, for a card whose network is not known."""
+
+    max_per_day: int = Field(default=10, ge=1, description="declines of a card in 24 hours")
+    max_per_30_days: int = Field(default=15, ge=1, description="declines of a card in 30 days")
 
 
 class IdempotencyPolicy(_Policy):
