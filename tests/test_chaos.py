@@ -44,7 +44,7 @@ def _table(title: str, reports: list[ChaosReport]) -> str:
         f"{title}",
         "provider | orders | payments | refunds | double charges | double refunds | lost "
         "(payments, captures, voids, refunds) | wrong amounts | listed unknown before settling "
-        "| open after | settle rounds | seconds",
+        "| open after | 3-D Secure completed | settle rounds | seconds",
     ]
     for r in reports:
         lost = (r.after.lost_payments, r.after.lost_captures, r.after.lost_voids)
@@ -53,7 +53,8 @@ def _table(title: str, reports: list[ChaosReport]) -> str:
             f"{r.provider} | {r.orders} | {r.after.payments} | {r.after.refunds} | "
             f"{r.after.double_charges} | {r.after.double_refunds} | {lost} | "
             f"{r.after.wrong_amounts} | {r.before.unknown_open + r.before.intents_open} | "
-            f"{r.after.unknown_open + r.after.intents_open} | {r.settle_rounds} | "
+            f"{r.after.unknown_open + r.after.intents_open} | {r.counts.get('ok complete', 0)} | "
+            f"{r.settle_rounds} | "
             f"{r.seconds:.1f}"
         )
     return "\n".join(rows)
@@ -73,6 +74,8 @@ def test_chaos_loses_no_payment(tmp_path: Path, capsys: pytest.CaptureFixture[st
     with capsys.disabled():
         print("\n" + _table("chaos (SQLite stores)", reports))
     _assert_sound(reports)
+    for report in reports:  # payments that asked for 3-D Secure went through it, under fire
+        assert report.counts.get("ok complete", 0) > 0, report.counts
     for report in reports:
         counts = report.counts
         # The run really met what it is about: faults of many kinds, unknown outcomes, calls

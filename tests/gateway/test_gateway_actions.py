@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from tests.conftest import ADYEN_KEY, API_KEY, KINDS, _gateway_factory
 
-from paygate import Money, Payment, PaymentSource, PaymentStatus, Timeout
+from paygate import Money, Payment, PaymentSource, PaymentStatus, RetryPolicy, Timeout
 from paygate.errors import ErrorCode, InvalidRequestError, OutcomeUnknown
 from paygate.testing import AdyenSimulator, Fault, StripeSimulator
 
@@ -174,3 +174,66 @@ def test_a_return_url_that_is_no_web_address_is_refused_before_anything_is_sent(
         )
     assert "return_url" in str(refused.value) and return_url not in str(refused.value)
     assert sim.requests == []
+
+
+def test_adyens_webhook_for_a_completion_whose_answer_was_lost_goes_to_its_record(
+    adyen_sim: AdyenSimulator, make_adyen_gateway: Callable[..., Any]
+) -> None:
+    """Adyen names the payment for the first time in the details answer and in its
+    AUTHORISATION webhook. The answer lost, the webhook is the first to name it: it goes to
+    the record awaiting the shopper (same reference and amount), never to a record of its own,
+    and settles the completion's unknown outcome."""
+    gw = make_adyen_gateway(retry=RetryPolicy(max_attempts=1), timeout=Timeout(total=0.5))
+    payment = _awaiting(gw, ADYEN_3DS, "act-webhook-first")
+    assert payment.next_action is not None
+    details = adyen_sim.authenticate(payment.next_action)
+    adyen_sim.inject(Fault.timeout_after_commit(hold=1.0), times=1)
+    with pytest.raises(OutcomeUnknown):
+        gw.complete_action(payment.id, details=details)
+    waiting = gw.payment_record(payment.id)
+    assert waiting is not None and waiting.payment_id is None and len(waiting.unknown) == 1
+    [delivery] = adyen_sim.drain_webhooks()
+    [outcome] = gw.handle_webhook(delivery.headers, delivery.body)
+    assert outcome.result == "applied" and outcome.payment is not None
+    record = gw.payment_record(payment.id)
+    assert record is not None and record.status is S.AUTHORIZED and not record.unknown
+    assert record.payment_id == outcome.event.payment_id
+    assert gw.payment_record(record.payment_id) == record  # one record, by either name
+    assert gw.capture(record.payment_id).status is S.PENDING  # received
+
+
+def test_adyens_webhook_while_the_completion_is_in_flight_waits_on_its_record(
+    adyen_sim: AdyenSimulator,
+) -> None:
+    """The webhook arrives while the details call still waits for its answer: it goes to the
+    record that call will answer to (its intent names it), and the answer then lands there."""
+    import threading
+
+    from tests.conftest import ADYEN_KEY as KEY
+
+    from paygate import Gateway
+
+    with Gateway.for_adyen(
+        KEY, merchant_account=adyen_sim.merchant_account, base_url=f"{adyen_sim.url}/v71",
+        hmac_key=adyen_sim.hmac_key, timeout=Timeout(total=5.0),
+    ) as gw:  # fmt: skip
+        payment = _awaiting(gw, ADYEN_3DS, "act-in-flight")
+        assert payment.next_action is not None
+        details = adyen_sim.authenticate(payment.next_action)
+        adyen_sim.inject(Fault.timeout_after_commit(hold=1.0), times=1)  # acts, then holds on
+        results: list[Any] = []
+        call = threading.Thread(
+            target=lambda: results.append(gw.complete_action(payment.id, details=details))
+        )
+        call.start()
+        while not adyen_sim.webhooks():
+            assert call.is_alive(), results
+        [delivery] = adyen_sim.drain_webhooks()
+        [outcome] = gw.handle_webhook(delivery.headers, delivery.body)
+        call.join()
+        assert outcome.result == "applied"
+        [done] = results
+        record = gw.payment_record(payment.id)
+        assert record is not None and record.payment_id == done.id
+        assert record.status is S.AUTHORIZED
+        assert gw.records.verify() is None

@@ -25,6 +25,7 @@ from paygate import _recording
 from paygate.adapters.base import Capabilities
 from paygate.errors import ErrorCode, OutcomeUnknown, PaymentError, TerminalError
 from paygate.models import (
+    RECORD_ID_PREFIX,
     EventType,
     FindRequest,
     Operation,
@@ -77,6 +78,8 @@ __all__ = [
 logger: Final = logging.getLogger("paygate")
 
 NEW_PAYMENTS: Final = _recording.NEW_PAYMENTS
+# Calls whose answer may be the first to name a payment: a new one, or one awaiting the shopper.
+_NAMING: Final = NEW_PAYMENTS | {Operation.COMPLETE_ACTION}
 # Events that can carry a payment paygate asked for but never heard the id of.
 ADOPTING_EVENTS: Final = frozenset({EventType.AUTHORIZED, EventType.FAILED, EventType.CAPTURED})
 _FAILED: Final = ModificationStatus.FAILED
@@ -178,7 +181,7 @@ def orphan(
         for record in candidates
         if record.provider == provider and record.payment_id is None
         for unknown in record.unknown
-        if unknown.operation in NEW_PAYMENTS
+        if unknown.operation in _NAMING
         and unknown.reference == reference
         and (amount is None or unknown.amount == amount)
     ]
@@ -196,19 +199,28 @@ def claimed_by(
         intent
         for intent in intents
         if intent.provider == provider
-        and intent.operation in NEW_PAYMENTS
+        and intent.operation in _NAMING
         and intent.reference == event.reference
         and intent.amount == event.amount
     ]
-    if len(claims) != 1 or claims[0].record_id is None:
+    record_id = _named_record(claims[0]) if len(claims) == 1 else None
+    if record_id is None:
         return None
-    record_id = claims[0].record_id
     cause, now = _webhook_cause(event), _now()
 
     def change(record: PaymentRecord | None) -> Change | None:
         return changes_apply_event(record, event, cause, now, record_id)
 
     return Locate(record_id=record_id), change
+
+
+def _named_record(intent: Intent) -> str | None:
+    """The record a call that may name a payment answers to: a new payment's (by its key), or
+    the record of a payment awaiting the shopper that the call completes (by its id)."""
+    if intent.operation is Operation.COMPLETE_ACTION:
+        named = intent.payment_id
+        return named if named is not None and named.startswith(RECORD_ID_PREFIX) else None
+    return intent.record_id
 
 
 def _adopting(
@@ -231,10 +243,15 @@ def _adopting(
     return Locate(record_id=record.record_id), change
 
 
-def captured_with(capabilities: Capabilities, unknown: UnknownOperation) -> bool:
+def captured_with(
+    capabilities: Capabilities, unknown: UnknownOperation, record: PaymentRecord
+) -> bool:
     """Whether settling ``unknown`` by the provider's report of its authorization means it was
-    captured too (a purchase, on a provider that captures it then and says no more)."""
-    purchase = unknown.operation is Operation.PURCHASE
+    captured too (a purchase, or the completed action of one, on a provider that captures it
+    then and says no more)."""
+    purchase = unknown.operation is Operation.PURCHASE or (
+        unknown.operation is Operation.COMPLETE_ACTION and record.purchase
+    )
     return purchase and capabilities.purchase_captured_at_authorization
 
 
@@ -244,7 +261,7 @@ def adopting_event(
     """The provider's report (a webhook) of the payment of a lost authorize answer."""
     assert event.payment_id is not None
     cause, now = _webhook_cause(event), _now()
-    capture = captured_with(capabilities, found[1])
+    capture = captured_with(capabilities, found[1], found[0])
 
     def report(r: PaymentRecord) -> Change | None:
         change = changes_apply_event(r, event, cause, now)
@@ -337,12 +354,12 @@ def settle(
     provider's report of an authorization settles it (``by_report``), a purchase it captured
     then is recorded captured."""
     cause, now, key = _resolver_cause(unknown), _now(), unknown.idempotency_key
-    capture = by_report and captured_with(capabilities, unknown)
 
     def change(r: PaymentRecord | None) -> Change | None:
         if r is None or all(u.idempotency_key != key for u in r.unknown):
             return None
         done = settled(r, key, cause, now)
+        capture = by_report and captured_with(capabilities, unknown, r)
         return captured_at_authorization(done, cause, now) if capture else done
 
     return change

@@ -34,11 +34,13 @@ class Findings:
     wrong_amounts: int = 0
     unknown_open: int = 0
     intents_open: int = 0
+    awaiting_shopper: int = 0
     examples: list[str] = field(default_factory=list)
 
     def problems(self) -> dict[str, int]:
         """The non-zero counts that must be zero."""
         totals = {"payments", "refunds", "examples", "unknown_open", "intents_open"}
+        totals.add("awaiting_shopper")
         return {
             name: value
             for name, value in vars(self).items()
@@ -169,11 +171,19 @@ def _adyen(sim: AdyenSimulator, records: _Records, findings: Findings, settled: 
     )
     for payment in payments:
         psp, reference = payment["pspReference"], payment["merchantReference"]
+        if payment["status"] == "redirect":
+            # Still awaiting the shopper: nothing moved, and Adyen has named it to no one.
+            findings.awaiting_shopper += 1
+            continue
         record = records.record(psp)
         if record is None:
-            listed = not settled and (
-                records.listed(Operation.AUTHORIZE, reference)
-                or records.listed(Operation.PURCHASE, reference)
+            listed = not settled and any(  # a completed action names the payment too
+                records.listed(operation, reference)
+                for operation in (
+                    Operation.AUTHORIZE,
+                    Operation.PURCHASE,
+                    Operation.COMPLETE_ACTION,
+                )
             )
             if not listed:
                 findings.lost_payments += 1

@@ -19,12 +19,13 @@ from paygate.errors import (
     PaymentError,
     RetriableError,
 )
-from paygate.models import Payment
+from paygate.models import NextAction, Payment
 from paygate.testing._server import Simulator
-from paygate.testing.chaos._plans import Plan, Step, fault_menu, source_for
+from paygate.testing.chaos._plans import RETURN_URL, Plan, Step, fault_menu, source_for
 
 __all__ = ["Injector", "Tally", "run_flow", "run_flow_async"]
 
+Shopper = Callable[[NextAction], dict[str, str]]  # passes 3-D Secure: the details to complete
 _TRIES: Final = 6  # how often the application repeats a call before it gives up for now
 _PAUSE: Final = 0.02  # seconds between an application's repeats
 _WAIT_FOR_WEBHOOK: Final = frozenset({ErrorCode.INVALID_STATE, ErrorCode.AMOUNT_EXCEEDS_REFUNDABLE})
@@ -68,6 +69,12 @@ class Injector:
 
 
 def _path(plan: Plan, step: Step, payment_id: str | None, prefix: str) -> str:
+    if step.verb == "complete":  # Stripe's is a read (GET), which faults thrown at POST spare
+        return (
+            f"/v1/payment_intents/{payment_id}"
+            if plan.provider == "stripe"
+            else (f"{prefix}/payments/details")
+        )
     if plan.provider == "stripe":
         if step.verb in {"authorize", "purchase"}:
             return "/v1/payment_intents"
@@ -80,8 +87,12 @@ def _path(plan: Plan, step: Step, payment_id: str | None, prefix: str) -> str:
     return f"{prefix}/payments/{payment_id}/{tail}"
 
 
-def _call(gw: Any, plan: Plan, step: Step, payment_id: str | None) -> Callable[[], Any]:
-    """The gateway call of ``step``: a blocking call, or a coroutine factory."""
+def _call(
+    gw: Any, plan: Plan, step: Step, payment: Payment | None, shopper: Shopper | None
+) -> Callable[[], Any] | None:
+    """The gateway call of ``step``: a blocking call, or a coroutine factory; None when there
+    is nothing to call (a payment that asks the shopper nothing, or no shopper to ask)."""
+    payment_id = None if payment is None else payment.id
     if step.verb in {"authorize", "purchase"}:
         return lambda: getattr(gw, step.verb)(
             plan.amount,
@@ -90,7 +101,13 @@ def _call(gw: Any, plan: Plan, step: Step, payment_id: str | None) -> Callable[[
             idempotency_key=step.key,
             description=f"chaos order {plan.reference}",
             metadata={"flow": plan.reference[-40:]},
+            return_url=RETURN_URL if plan.three_ds else None,
         )
+    if step.verb == "complete":
+        if payment is None or payment.next_action is None or shopper is None:
+            return None
+        details = shopper(payment.next_action)  # once: the page is done with after that
+        return lambda: gw.complete_action(payment.id, details=details, idempotency_key=step.key)
     if step.verb == "capture":
         return lambda: gw.capture(payment_id, amount=step.amount, idempotency_key=step.key)
     if step.verb == "void":
@@ -117,13 +134,23 @@ def _pause_after(error: PaymentError, tally: Tally) -> float | None:
     return None
 
 
-def run_flow(gw: Any, plan: Plan, injector: Injector, tally: Tally, prefix: str = "") -> None:
-    """Run ``plan`` through a blocking gateway."""
-    payment_id: str | None = None
+def run_flow(
+    gw: Any,
+    plan: Plan,
+    injector: Injector,
+    tally: Tally,
+    *,
+    prefix: str = "",
+    shopper: Shopper | None = None,
+) -> None:
+    """Run ``plan`` through a blocking gateway; ``shopper`` passes 3-D Secure."""
+    payment: Payment | None = None
     for step in plan.steps:
-        call = _call(gw, plan, step, payment_id)
+        call = _call(gw, plan, step, payment, shopper)
+        if call is None:
+            continue
         for _ in range(_TRIES):
-            injector.maybe(_path(plan, step, payment_id, prefix))
+            injector.maybe(_path(plan, step, None if payment is None else payment.id, prefix))
             try:
                 result = call()
             except PaymentError as error:
@@ -132,12 +159,12 @@ def run_flow(gw: Any, plan: Plan, injector: Injector, tally: Tally, prefix: str 
                     return
                 time.sleep(pause)
                 continue
-            payment_id = _remember(result, payment_id, tally, step)
+            payment = _remember(result, payment, tally, step)
             break
         else:
             tally.add("steps given up")
             return
-        if payment_id is None:
+        if payment is None:
             return
 
 
@@ -150,14 +177,17 @@ async def run_flow_async(
     rng: random.Random,
     cancel_rate: float,
     prefix: str = "",
+    shopper: Shopper | None = None,
 ) -> None:
     """Run ``plan`` through an asyncio gateway; some calls are cancelled from outside
     (``asyncio.wait_for`` with a short timeout), as an impatient caller would."""
-    payment_id: str | None = None
+    payment: Payment | None = None
     for step in plan.steps:
-        call: Callable[[], Awaitable[Any]] = _call(gw, plan, step, payment_id)
+        call: Callable[[], Awaitable[Any]] | None = _call(gw, plan, step, payment, shopper)
+        if call is None:
+            continue
         for _ in range(_TRIES):
-            injector.maybe(_path(plan, step, payment_id, prefix))
+            injector.maybe(_path(plan, step, None if payment is None else payment.id, prefix))
             try:
                 if rng.random() < cancel_rate:
                     result = await asyncio.wait_for(call(), rng.uniform(0.002, 0.3))
@@ -173,18 +203,19 @@ async def run_flow_async(
                     return
                 await asyncio.sleep(pause)
                 continue
-            payment_id = _remember(result, payment_id, tally, step)
+            payment = _remember(result, payment, tally, step)
             break
         else:
             tally.add("steps given up")
             return
-        if payment_id is None:
+        if payment is None:
             return
 
 
-def _remember(result: object, payment_id: str | None, tally: Tally, step: Step) -> str | None:
-    """The payment id the rest of the flow works on, once a step succeeded."""
+def _remember(result: object, payment: Payment | None, tally: Tally, step: Step) -> Payment | None:
+    """The payment the rest of the flow works on, once a step succeeded: the one it paid
+    with, under the id its completed action gave it."""
     tally.add(f"ok {step.verb}")
-    if step.verb in {"authorize", "purchase"} and isinstance(result, Payment):
-        return result.id
-    return payment_id
+    if step.verb in {"authorize", "purchase", "complete"} and isinstance(result, Payment):
+        return result
+    return payment

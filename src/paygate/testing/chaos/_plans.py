@@ -13,11 +13,15 @@ from paygate.models import PaymentSource
 from paygate.money import Money
 from paygate.testing.faults import Fault
 
-__all__ = ["PROVIDERS", "Plan", "Step", "fault_menu", "plans", "source_for"]
+__all__ = ["PROVIDERS", "RETURN_URL", "Plan", "Step", "fault_menu", "plans", "source_for"]
 
 Provider = Literal["stripe", "adyen"]
 PROVIDERS: Final[tuple[Provider, ...]] = ("stripe", "adyen")
-Verb = Literal["authorize", "purchase", "capture", "void", "refund"]
+Verb = Literal["authorize", "purchase", "complete", "capture", "void", "refund"]
+# Where a shopper sent to 3-D Secure comes back to (the simulators never go there).
+RETURN_URL: Final = "https://chaos.example/return"
+# How many orders pay with a card that asks for 3-D Secure (the shopper always passes it).
+THREE_DS_SHARE: Final = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,26 +36,35 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """One order: pay (authorize, or purchase), then capture, refunds or a void."""
+    """One order: pay (authorize, or purchase; with 3-D Secure, completed once the shopper
+    passed it), then capture, refunds or a void."""
 
     provider: Provider
     reference: str
     amount: Money
     steps: tuple[Step, ...]
+    three_ds: bool = False
 
 
-def plans(provider: Provider, count: int, seed: int, prefix: str) -> list[Plan]:
-    """``count`` orders for ``provider``, the same for the same arguments."""
+def plans(
+    provider: Provider, count: int, seed: int, prefix: str, *, three_ds: bool = False
+) -> list[Plan]:
+    """``count`` orders for ``provider``, the same for the same arguments; with ``three_ds``,
+    some pay with a card that asks for 3-D Secure."""
     rng = random.Random(f"{seed}:{provider}:{prefix}")
-    return [_plan(provider, rng, f"{prefix}-{provider}-{n}") for n in range(count)]
+    share = THREE_DS_SHARE if three_ds else 0.0
+    return [_plan(provider, rng, f"{prefix}-{provider}-{n}", share) for n in range(count)]
 
 
-def _plan(provider: Provider, rng: random.Random, reference: str) -> Plan:
+def _plan(provider: Provider, rng: random.Random, reference: str, three_ds_share: float) -> Plan:
     cents = rng.randrange(100, 100_000)
     amount = Money.from_minor_units(cents, "EUR")
     steps: list[Step] = []
     purchase = rng.random() < 0.3
     steps.append(Step("purchase" if purchase else "authorize", f"{reference}-pay"))
+    three_ds = three_ds_share > 0 and rng.random() < three_ds_share
+    if three_ds:
+        steps.append(Step("complete", f"{reference}-3ds"))
     captured = cents if purchase else 0
     if not purchase:
         roll = rng.random()
@@ -75,7 +88,7 @@ def _plan(provider: Provider, rng: random.Random, reference: str) -> Plan:
                 f"{reference}-r{n}",
             )
         )
-    return Plan(provider, reference, amount, tuple(steps))
+    return Plan(provider, reference, amount, tuple(steps), three_ds)
 
 
 def source_for(plan: Plan) -> PaymentSource:
@@ -85,8 +98,11 @@ def source_for(plan: Plan) -> PaymentSource:
     report comes: it stays unknown, for a person, which a chaos run cannot tell apart from a
     failure. Its paths have tests of their own.)"""
     if plan.provider == "stripe":
-        return PaymentSource.token("pm_card_visa")
-    return PaymentSource.token("sim_stored_visa", customer="chaos-shopper")
+        return PaymentSource.token(
+            "pm_card_threeDSecure2Required" if plan.three_ds else "pm_card_visa"
+        )
+    stored = "sim_stored_3ds" if plan.three_ds else "sim_stored_visa"
+    return PaymentSource.token(stored, customer="chaos-shopper")
 
 
 def fault_menu(deadline: float) -> Sequence[Callable[[random.Random], Fault]]:

@@ -220,8 +220,8 @@ def run_chaos(config: ChaosConfig) -> list[ChaosReport]:
 def _run_provider(config: ChaosConfig, provider: Provider) -> ChaosReport:
     started = time.monotonic()
     tally = Tally()
-    sync_plans = plans(provider, config.flows, config.seed, "sync")
-    async_plans = plans(provider, config.flows, config.seed, "async")
+    sync_plans = plans(provider, config.flows, config.seed, "sync", three_ds=True)
+    async_plans = plans(provider, config.flows, config.seed, "async", three_ds=True)
     prefix = ADYEN_PREFIX if provider == "adyen" else ""
     store, records = _stores(config, provider)
     options = gateway_options(config.deadline) | {"store": store, "records": records}
@@ -231,7 +231,9 @@ def _run_provider(config: ChaosConfig, provider: Provider) -> ChaosReport:
 
             def threads() -> None:
                 with ThreadPoolExecutor(config.threads, thread_name_prefix="chaos") as pool:
-                    list(pool.map(lambda p: run_flow(gw, p, injector, tally, prefix), sync_plans))
+                    list(pool.map(lambda p: run_flow(
+                        gw, p, injector, tally, prefix=prefix, shopper=sim.authenticate
+                    ), sync_plans))  # fmt: skip
 
             runner = threading.Thread(target=threads, name="chaos-threads")
             runner.start()
@@ -298,7 +300,7 @@ async def _tasks(
             async with gate:
                 await run_flow_async(
                     agw, plan, injector, tally, rng=rng, cancel_rate=config.cancel_rate,
-                    prefix=prefix,
+                    prefix=prefix, shopper=sim.authenticate,
                 )  # fmt: skip
 
         await asyncio.gather(*(one(plan) for plan in async_plans))

@@ -38,7 +38,7 @@ def main(argv: list[str]) -> int:
             if index < start:
                 continue
             _note(progress, index)  # the order in progress, for the next start to find
-            run_flow(gw, plan, quiet, tally, prefix)
+            run_flow(gw, plan, quiet, tally, prefix=prefix)
         _note(progress, int(flows))
     return 0
 
