@@ -19,6 +19,7 @@ from paygate.adapters.adyen._webhooks import sign
 from paygate.adapters.base import ResponseContext
 from paygate.errors import (
     CardDeclinedError,
+    ConfigurationError,
     DeclineReason,
     ErrorCode,
     InvalidRequestError,
@@ -108,6 +109,27 @@ def test_construction_refuses_unusable_credentials(kwargs: dict[str, Any], messa
     with pytest.raises(ValueError, match=message) as refused:
         AdyenAdapter(**kwargs)
     assert "not-hex-secret" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "spaced",
+    [
+        HMAC_HEX[:32] + " " + HMAC_HEX[32:],  # bytes.fromhex would take this, silently
+        HMAC_HEX[:32] + "\n" + HMAC_HEX[32:],
+        HMAC_HEX[:2] + "\t" + HMAC_HEX[2:],
+        " " + HMAC_HEX,
+        HMAC_HEX + "\n",  # a key file's last line break
+        HMAC_HEX + "\u00a0",  # a no-break space from a web page
+    ],
+    ids=["space", "line-break", "tab", "leading", "trailing-newline", "no-break-space"],
+)
+def test_an_hmac_key_with_whitespace_is_a_configuration_error_never_cleaned(spaced: str) -> None:
+    for key in (spaced, SecretStr(spaced)):
+        with pytest.raises(ConfigurationError, match="whitespace") as refused:
+            AdyenAdapter(KEY, merchant_account="M", hmac_key=key)
+        text = f"{refused.value} {refused.value!r}"
+        assert "PAYGATE_ADYEN__HMAC_KEY" in text
+        assert HMAC_HEX[:8] not in text and HMAC_HEX[-8:] not in text
 
 
 def test_repr_masks_the_api_key_and_the_hmac_key() -> None:

@@ -44,7 +44,7 @@ from paygate.adapters.adyen._wire import (
     NotificationItemWire,
     NotificationRequestWire,
 )
-from paygate.errors import ErrorCode, InvalidWebhookError
+from paygate.errors import ConfigurationError, ErrorCode, InvalidWebhookError
 from paygate.models import EventType, WebhookEvent
 from paygate.money import Money
 
@@ -153,16 +153,32 @@ def parse_webhook(body: bytes, *, hmac_key: SecretStr | None) -> list[WebhookEve
 
 
 def decode_hmac_key(key: SecretStr) -> bytes:
-    """The HMAC key as bytes (it is given hex-encoded); ``ValueError`` that never echoes it."""
+    """The HMAC key as bytes (it is given hex-encoded). ``ConfigurationError`` (a
+    ``ValueError``) for a key that is not one, whose message never echoes it.
+
+    Whitespace anywhere in the key is refused, never cleaned: ``bytes.fromhex`` would skip it
+    silently, and a key pasted with a space or a line break in it is one the operator should
+    look at again (a key cut short or run into the next line signs nothing Adyen sent)."""
+    text = key.get_secret_value()
+    if any(char.isspace() for char in text):
+        raise _key_error(
+            "has whitespace in it (a space, tab or line break): give the hex string from the "
+            "Customer Area exactly, with nothing around or inside it"
+        )
     try:
-        decoded = bytes.fromhex(key.get_secret_value())
+        decoded = bytes.fromhex(text)
     except ValueError:
-        raise ValueError(
-            "the Adyen HMAC key must be the hex string from the Customer Area"
-        ) from None
+        raise _key_error("must be the hex string from the Customer Area") from None
     if not decoded:
-        raise ValueError("the Adyen HMAC key is empty")
+        raise _key_error("is empty")
     return decoded
+
+
+def _key_error(problem: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"the Adyen HMAC key (hmac_key, PAYGATE_ADYEN__HMAC_KEY) {problem}; "
+        "the key is not repeated here"
+    )
 
 
 def signing_string(item: Mapping[str, Any]) -> str:
