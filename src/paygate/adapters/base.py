@@ -41,6 +41,7 @@ __all__ = [
     "MetadataLimits",
     "ResponseContext",
     "endpoint",
+    "event_amount",
     "http_request",
     "is_true",
     "json_body",
@@ -318,6 +319,20 @@ class Adapter(Protocol):
         webhook secret is configured (an unsigned delivery is never trusted).
         """
         ...
+
+
+def event_amount(read: Callable[[int, str], Money], minor: int, currency: str) -> Money | None:
+    """A webhook event's amount, read by the provider's scale (``read``: the adapter's
+    ``money``), or None when paygate cannot hold it: a currency the provider does not take here
+    (``KeyError``), or a value finer than the currency's unit (``ValueError``: Adyen's CLP
+    hundredths that are not whole pesos). paygate sends neither, so such an event is about no
+    payment paygate made: the reader makes it ``EventType.OTHER``, applied to nothing, rather
+    than refuse the delivery (a refused delivery is sent again for days, and an Adyen batch
+    would hold up every other item in it) or read the amount as another one."""
+    try:
+        return read(minor, currency)
+    except (KeyError, ValueError):
+        return None
 
 
 def parse_retry_after(headers: httpx.Headers) -> float | None:

@@ -188,3 +188,4 @@ class EventObjectWire(_Wire):
     id: StrictStr | None = None
     payment_intent: Any = None
     metadata: Any = None
+    status: Any = None
