@@ -11,6 +11,7 @@ import pytest
 
 from paygate import Money, PaymentSource, PaymentStatus, RefundStatus
 from paygate._decision import decided
+from paygate._integrity import mismatches
 from paygate.adapters.base import ResponseContext
 from paygate.adapters.stripe import API_VERSION, CAPABILITIES, StripeAdapter
 from paygate.errors import (
@@ -468,3 +469,71 @@ def test_a_503_to_a_mutating_call_is_an_unknown_outcome_and_a_replayed_one_a_sav
     assert isinstance(replayed, OutcomeUnknown) and replayed.provider_retry_hint is False
     read = respond(RetrieveRequest(payment_id="pi_1"), 503, error("api_error"))
     assert isinstance(read, RetriableError)  # a read moved nothing
+
+
+# -- fields the spec makes optional --------------------------------------------------------------
+REFUND = RefundRequest(payment_id="pi_123", amount=Money("2.00", "EUR"))
+
+
+def refund_body(**over: Any) -> dict[str, Any]:
+    body = {"id": "re_1", "object": "refund", "amount": 200, "currency": "eur",
+            "payment_intent": "pi_123", "status": "succeeded", "metadata": {}}  # fmt: skip
+    body.update(over)
+    return {k: v for k, v in body.items() if v is not ...}
+
+
+@pytest.mark.parametrize("payment_intent", [None, ...], ids=["null", "absent"])
+def test_a_refund_without_its_payment_intent_is_the_refund_asked_for(
+    payment_intent: object,
+) -> None:
+    result = respond(REFUND, 200, refund_body(payment_intent=payment_intent))
+    assert isinstance(result, Refund), result  # not an unknown outcome
+    assert (result.payment_id, result.status, result.amount) == (
+        "pi_123",
+        RefundStatus.SUCCEEDED,
+        Money("2.00", "EUR"),
+    )
+    assert mismatches(REFUND, result) == []
+
+
+@pytest.mark.parametrize("status", [None, ...], ids=["null", "absent"])
+def test_a_refund_without_a_status_is_pending_never_succeeded(status: object) -> None:
+    result = respond(REFUND, 200, refund_body(status=status))
+    assert isinstance(result, Refund) and result.status is RefundStatus.PENDING
+
+
+def test_a_refund_status_paygate_does_not_know_is_still_a_schema_violation() -> None:
+    result = respond(REFUND, 200, refund_body(status="reversed"))
+    assert isinstance(result, OutcomeUnknown) and result.code is ErrorCode.SCHEMA_VIOLATION
+
+
+def test_a_refund_of_another_payment_is_still_a_mismatch() -> None:
+    result = respond(REFUND, 200, refund_body(payment_intent="pi_other"))
+    assert isinstance(result, Refund)
+    assert mismatches(REFUND, result) == ["payment_id (asked pi_123, provider says pi_other)"]
+
+
+def _without(body: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k not in names}
+
+
+def test_a_payment_intent_without_its_optional_amounts_reads_them_as_nothing_received() -> None:
+    result = respond(AUTH, 200, _without(intent(), "amount_capturable", "amount_received"))
+    assert isinstance(result, Payment) and result.status is PaymentStatus.AUTHORIZED
+    assert result.amount_captured == Money.zero("EUR")
+    assert result.amount_authorized == Money("12.34", "EUR")
+
+
+def test_a_succeeded_payment_intent_without_amount_received_is_a_schema_violation() -> None:
+    body = _without(intent(status="succeeded"), "amount_received")
+    capture = CaptureRequest(payment_id="pi_123")
+    result = respond(capture, 200, body)  # never read as 0, nor as the whole amount
+    assert isinstance(result, OutcomeUnknown) and result.code is ErrorCode.SCHEMA_VIOLATION
+    assert "amount_received" in result.message
+
+
+def test_a_payment_intent_without_metadata_echoes_no_reference_and_fails_integrity() -> None:
+    result = respond(AUTH, 200, _without(intent(), "metadata"))
+    assert isinstance(result, Payment)
+    assert (result.reference, result.metadata) == (None, {})
+    assert mismatches(AUTH, result) == ["reference (asked order-42, provider says None)"]

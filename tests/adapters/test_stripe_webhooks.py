@@ -547,6 +547,25 @@ def test_a_value_paygate_does_not_know_is_other_and_kept_never_an_outcome(
     assert event.payment_id == "pi_3Webhook"  # still names its payment, for the operator
 
 
+@pytest.mark.parametrize(
+    ("event_type", "absent"),
+    [
+        ("payment_intent.amount_capturable_updated", "amount_capturable"),
+        ("payment_intent.succeeded", "amount_received"),
+    ],
+)
+def test_an_absent_optional_amount_is_never_read_as_another(event_type: str, absent: str) -> None:
+    obj = {k: v for k, v in intent(status="succeeded").items() if k != absent}
+    [event] = parse(event_body(event_type, obj))
+    assert (event.type, event.amount) == (EventType.OTHER, None)
+
+
+def test_a_payment_intent_event_without_metadata_names_no_reference() -> None:
+    obj = {k: v for k, v in intent().items() if k != "metadata"}
+    [event] = parse(event_body("payment_intent.amount_capturable_updated", obj))
+    assert (event.type, event.reference) == (EventType.AUTHORIZED, None)
+
+
 def test_an_unknown_dispute_status_is_acknowledged_and_applied_to_nothing() -> None:
     body = event_body("charge.dispute.created", dispute(status="appeal_needs_response"))
     with Gateway(StripeAdapter("sk_test_webhooks", webhook_secret=SECRET)) as gw:
