@@ -266,8 +266,10 @@ def test_the_whole_whsec_string_is_the_key() -> None:
         (0, True),
         (DEFAULT_TOLERANCE, True),  # exactly at the tolerance: still accepted
         (DEFAULT_TOLERANCE + 1, False),
+        (-1, True),  # from the future: only the age is checked, as Stripe's libraries do
         (-DEFAULT_TOLERANCE, True),
-        (-DEFAULT_TOLERANCE - 1, False),  # from the future, beyond the tolerance
+        (-DEFAULT_TOLERANCE - 1, True),  # from the future, beyond the tolerance: accepted too
+        (-10 * 365 * 86400, True),
     ],
 )
 def test_the_tolerance_boundary(age: float, accepted: bool) -> None:
@@ -292,6 +294,22 @@ def test_the_signature_is_checked_before_the_age() -> None:
     assert refused(BODY, old_and_forged).code is ErrorCode.WEBHOOK_SIGNATURE_INVALID
     old_and_genuine = signed(BODY, t=int(NOW) - 10_000)
     assert refused(BODY, old_and_genuine).code is ErrorCode.WEBHOOK_STALE
+
+
+def test_a_future_timestamp_is_accepted_only_with_a_genuine_signature() -> None:
+    ahead = int(NOW) + 10_000
+    forged = signed(BODY, t=ahead, secret="whsec_notOurs")
+    assert refused(BODY, forged).code is ErrorCode.WEBHOOK_SIGNATURE_INVALID
+    # The signature covers the timestamp: moving it forward breaks the signature.
+    moved = signed(BODY)["Stripe-Signature"].replace(f"t={int(NOW)}", f"t={ahead}")
+    assert refused(BODY, {"Stripe-Signature": moved}).code is ErrorCode.WEBHOOK_SIGNATURE_INVALID
+    assert len(adapter.parse_webhook(signed(BODY, t=ahead), BODY, now=NOW)) == 1
+
+
+def test_a_stale_message_says_how_old() -> None:
+    error = refused(BODY, signed(BODY, t=int(NOW) - 400))
+    assert error.code is ErrorCode.WEBHOOK_STALE
+    assert "400 s old" in error.message and "300 s tolerance" in error.message
 
 
 def test_a_custom_tolerance_is_honoured() -> None:

@@ -48,7 +48,8 @@ class Constructors:
         **options: Unpack[GatewayOptions],
     ) -> Self:
         """A gateway to Stripe (or a Stripe simulator at ``base_url``). ``webhook_tolerance``:
-        the seconds a signed webhook's timestamp may be off this machine's clock."""
+        the seconds a signed webhook's timestamp may be behind this machine's clock (one ahead
+        of it is accepted, as Stripe's own libraries do)."""
         more: dict[str, Any] = {"base_url": base_url} if base_url is not None else {}
         return cls.for_provider(
             "stripe",

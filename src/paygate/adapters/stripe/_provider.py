@@ -32,7 +32,7 @@ class StripeSettings(ProviderSettings):
         default=DEFAULT_TOLERANCE,
         gt=0,
         allow_inf_nan=False,
-        description="seconds a signed webhook's timestamp may be off the clock",
+        description="seconds a signed webhook's timestamp may be behind the clock",
     )
 
 

@@ -10,6 +10,14 @@ secret then learns nothing but "invalid", whatever timestamp it tries: it cannot
 tolerance window or the receiver's clock. Only a delivery Stripe really signed can come back as
 stale, which tells the operator something true (a replay, or a clock out of step).
 
+**Only the age is checked**, as every official Stripe library does (stripe-python's
+``WebhookSignature.verify_header``: ``timestamp < now - tolerance`` is refused): a timestamp
+more than ``tolerance`` seconds before ``now`` is stale; one after ``now`` is accepted however
+far ahead. Only Stripe can sign a timestamp, so one from the future says this machine's clock is
+behind Stripe's, not that the delivery is forged; refusing it would turn a slow clock into
+events lost while Stripe resends them for days. The replay guard is the age check, and
+the gateway's deduplication by event id behind it.
+
 **Events.** A Stripe delivery carries one event. ``EVENT_RULES`` says, per Stripe event type,
 which object ``data.object`` is and what the event means in canonical terms: fixed, or chosen
 by that object's status from a table. An event type the table does not list is
@@ -212,18 +220,19 @@ def verify_signature(
     now: float,
     tolerance: float = DEFAULT_TOLERANCE,
 ) -> None:
-    """Accept a delivery Stripe signed with ``secret`` within ``tolerance`` seconds of ``now``;
-    raise ``InvalidWebhookError`` (signature invalid, or stale) otherwise."""
+    """Accept a delivery Stripe signed with ``secret`` no more than ``tolerance`` seconds
+    before ``now`` (a timestamp after ``now`` is accepted); raise ``InvalidWebhookError``
+    (signature invalid, or stale) otherwise."""
     timestamp, signatures = _parse_header(_signature_header(headers))
     expected = _signature(secret, timestamp, body)
     # Every candidate is compared in constant time; which one matched says nothing secret.
     if not any(hmac.compare_digest(expected, candidate) for candidate in signatures):
         raise _invalid("no v1 signature in the Stripe-Signature header matches this body")
     age = now - timestamp
-    if abs(age) > tolerance:
+    if age > tolerance:
         raise InvalidWebhookError(
-            f"the Stripe-Signature timestamp is {abs(age):.0f} s "
-            f"{'old' if age > 0 else 'in the future'}, outside the {tolerance:g} s tolerance",
+            f"the Stripe-Signature timestamp is {age:.0f} s old, "
+            f"outside the {tolerance:g} s tolerance",
             code=ErrorCode.WEBHOOK_STALE,
             provider=PROVIDER,
         )
