@@ -170,6 +170,14 @@ def test_the_adapter_options_users_need_are_settings_and_constructor_arguments(
         assert gw.adapter.return_url == "https://shop.example/back"
     with Gateway.for_stripe("sk_test_x", webhook_tolerance=5) as gw:
         assert isinstance(gw.adapter, StripeAdapter) and gw.adapter.webhook_tolerance == 5.0
+        assert not gw.adapter.capabilities.raw_card_data  # raw card numbers: off by default
+    with Gateway.for_stripe("sk_test_x", raw_card_data=True) as gw:
+        assert gw.adapter.capabilities.raw_card_data
+    monkeypatch.setenv("PAYGATE_PROVIDER", "stripe")
+    monkeypatch.setenv("PAYGATE_STRIPE__RAW_CARD_DATA", "true")
+    with Gateway.from_settings() as gw:
+        assert isinstance(gw.adapter, StripeAdapter) and gw.adapter.capabilities.raw_card_data
+    monkeypatch.delenv("PAYGATE_STRIPE__RAW_CARD_DATA")
     with Gateway.for_adyen("AQE_x", merchant_account="M", return_url="https://s.example/r") as gw:
         assert (
             isinstance(gw.adapter, AdyenAdapter) and gw.adapter.return_url == "https://s.example/r"

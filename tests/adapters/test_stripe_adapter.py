@@ -14,6 +14,7 @@ from paygate._decision import decided
 from paygate._integrity import mismatches
 from paygate.adapters.base import ResponseContext
 from paygate.adapters.stripe import API_VERSION, CAPABILITIES, StripeAdapter
+from paygate.adapters.stripe._constants import CURRENCIES
 from paygate.errors import (
     CardDeclinedError,
     DeclineReason,
@@ -537,3 +538,30 @@ def test_a_payment_intent_without_metadata_echoes_no_reference_and_fails_integri
     assert isinstance(result, Payment)
     assert (result.reference, result.metadata) == (None, {})
     assert mismatches(AUTH, result) == ["reference (asked order-42, provider says None)"]
+
+
+# -- raw card numbers: refused unless the adapter opts in ------------------------------------------
+RAW = AuthorizeRequest(
+    amount=Money("10.00", "EUR"),
+    source=PaymentSource.card("4242424242424242", 12, 2030, "123"),
+    reference="o",
+)
+
+
+def test_raw_card_data_is_refused_by_default_and_taken_once_opted_in() -> None:
+    assert not CAPABILITIES.raw_card_data and not adapter.capabilities.raw_card_data
+    with pytest.raises(InvalidRequestError, match="raw_card_data=True") as refused:
+        adapter.capabilities.check(RAW)
+    assert refused.value.code is ErrorCode.UNSUPPORTED
+    opted = StripeAdapter(KEY, raw_card_data=True)
+    assert opted.capabilities.raw_card_data and opted.capabilities.currencies is CURRENCIES
+    opted.capabilities.check(RAW)
+    sent = form(opted.build_request(RAW, idempotency_key="k"))
+    assert sent["payment_method_data[type]"] == "card"
+    assert "raw_card_data=True" in repr(opted) and "raw_card_data" not in repr(adapter)
+
+
+@pytest.mark.parametrize("value", ["true", 1, None])
+def test_raw_card_data_takes_only_a_bool(value: Any) -> None:
+    with pytest.raises(TypeError, match="raw_card_data"):
+        StripeAdapter(KEY, raw_card_data=value)

@@ -391,7 +391,9 @@ def test_secrets_never_leak(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     store_path = tmp_path / "idem.sqlite3"
-    gw = make_gateway(store=SQLiteStore(store_path), records=SQLiteRecordStore(store_path))
+    gw = make_gateway(  # raw cards are the point: they must never leak once sent
+        store=SQLiteStore(store_path), records=SQLiteRecordStore(store_path), raw_card_data=True
+    )
     card = PaymentSource.card("4000000000009995", 12, 2031, "7319", holder_name="A Shopper")
     texts = [repr(gw), repr(card), str(card)]
     p = gw.authorize(

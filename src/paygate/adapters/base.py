@@ -170,6 +170,9 @@ class Capabilities:
     # The smallest amount the provider charges, per currency (authorize and purchase only;
     # captures and refunds of part of a payment may be smaller).
     minimum_charge: Mapping[str, Money] = field(default_factory=dict)
+    # Why raw card data is refused, and how to opt in, where the provider takes it only on
+    # request (Stripe: an account with raw card data access); said in the refusal.
+    raw_card_refusal: str = ""
 
     def check(self, request: OperationRequest) -> None:
         """Refuse, before any I/O, a request this provider cannot carry out."""
@@ -191,7 +194,8 @@ class Capabilities:
             raise _unsupported("partial refunds are not supported by this provider")
         source = source_of(request)
         if source is not None and source.kind == "card" and not self.raw_card_data:
-            raise _unsupported("raw card data is not accepted by this provider; use a token")
+            generic = "raw card data is not accepted by this provider; use a token"
+            raise _unsupported(self.raw_card_refusal or generic)
         if request.reference is not None and len(request.reference) > self.max_reference_length:
             raise InvalidRequestError(
                 f"reference is longer than {self.max_reference_length} characters"

@@ -34,6 +34,10 @@ class StripeSettings(ProviderSettings):
         allow_inf_nan=False,
         description="seconds a signed webhook's timestamp may be behind the clock",
     )
+    raw_card_data: bool = Field(
+        default=False,
+        description="send PaymentSource.card numbers (accounts with raw card data access only)",
+    )
 
 
 ERROR_TABLES: Final = ProviderErrorTables(
