@@ -138,6 +138,18 @@ def test_adyen_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         assert "AQE_env_key" not in shown and "44782DEF547AAA06" not in shown
 
 
+def test_an_hmac_key_with_whitespace_stops_a_gateway_built_from_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PAYGATE_PROVIDER", "adyen")
+    monkeypatch.setenv("PAYGATE_ADYEN__API_KEY", "AQE_env_key")
+    monkeypatch.setenv("PAYGATE_ADYEN__MERCHANT_ACCOUNT", "M")
+    monkeypatch.setenv("PAYGATE_ADYEN__HMAC_KEY", "44782DEF547AAA06 C910C43932B1EB0C")
+    with pytest.raises(ConfigurationError, match="whitespace") as refused:
+        Gateway.from_settings()
+    assert "44782DEF" not in str(refused.value)
+
+
 def test_the_adapter_options_users_need_are_settings_and_constructor_arguments(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -158,6 +170,14 @@ def test_the_adapter_options_users_need_are_settings_and_constructor_arguments(
         assert gw.adapter.return_url == "https://shop.example/back"
     with Gateway.for_stripe("sk_test_x", webhook_tolerance=5) as gw:
         assert isinstance(gw.adapter, StripeAdapter) and gw.adapter.webhook_tolerance == 5.0
+        assert not gw.adapter.capabilities.raw_card_data  # raw card numbers: off by default
+    with Gateway.for_stripe("sk_test_x", raw_card_data=True) as gw:
+        assert gw.adapter.capabilities.raw_card_data
+    monkeypatch.setenv("PAYGATE_PROVIDER", "stripe")
+    monkeypatch.setenv("PAYGATE_STRIPE__RAW_CARD_DATA", "true")
+    with Gateway.from_settings() as gw:
+        assert isinstance(gw.adapter, StripeAdapter) and gw.adapter.capabilities.raw_card_data
+    monkeypatch.delenv("PAYGATE_STRIPE__RAW_CARD_DATA")
     with Gateway.for_adyen("AQE_x", merchant_account="M", return_url="https://s.example/r") as gw:
         assert (
             isinstance(gw.adapter, AdyenAdapter) and gw.adapter.return_url == "https://s.example/r"

@@ -14,10 +14,6 @@ _SECRET_KEY: Final = re.compile(
     r"client_secret|hmac\w*|signature)$",
     re.IGNORECASE,
 )
-# A run of 13-19 digits (optionally spaced or dashed) standing on its own is treated as a card
-# number. Digits inside a longer token (an idempotency key's hex digest, a provider id) are not:
-# masking them would break searching logs by key, and a card number is never glued to letters.
-_PAN: Final = re.compile(r"(?<![0-9A-Za-z_])(?:\d[ -]?){9,15}(\d{4})(?![0-9A-Za-z_])")
 _KEY: Final = re.compile(r"\b((?:sk|rk|pk|whsec)_(?:test|live)?_?)[A-Za-z0-9]{4,}")
 
 REDACTED: Final = "[redacted]"
@@ -48,9 +44,24 @@ _CARD_RANGES: Final[tuple[tuple[str, str, int, int], ...]] = (
 
 
 def redact_text(text: str) -> str:
-    """Mask card numbers (keeping the last 4) and Stripe-style keys inside free text."""
-    text = _PAN.sub(lambda m: f"****{m.group(1)}", text)
+    """Mask card numbers (keeping the last 4) and Stripe-style keys inside free text.
+
+    A card number here is what ``contains_card_number`` finds, less the Luhn check: 13 to 19
+    digits standing on their own (single spaces or dashes between groups), in a card network's
+    issuer range and of a length it issues. A number one digit off a card (a mistyped PAN)
+    is still the shopper's card data, so it is masked too; identifiers outside every issuer
+    range stay readable (an Adyen pspReference such as 8815840175430930 or 9913140798220028),
+    and so do digits glued to letters (an idempotency key's hex digest, a provider id).
+    """
+    text = _DIGIT_RUN.sub(_mask_run, text)
     return _KEY.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+
+
+def _mask_run(run: re.Match[str]) -> str:
+    """One run of digits: ``****`` and the last 4 digits of the card number in it, if it holds
+    one (the whole run goes: its other digits may belong to the same card); else as it was."""
+    card = _card_in(run.group(), luhn=False)
+    return run.group() if card is None else f"****{card[-4:]}"
 
 
 def redact(value: object) -> object:
@@ -93,25 +104,29 @@ def contains_card_number(text: str) -> bool:
     random 13-19 digit number in sixteen matches; a millisecond timestamp (it starts with 1)
     never does.
     """
-    for run in _DIGIT_RUN.finditer(text):
-        groups = _SEPARATOR.split(run.group())
-        for start in range(len(groups)):
-            digits = ""
-            for group in groups[start:]:
-                digits += group
-                if len(digits) > 19:
-                    break
-                if len(digits) >= 13 and _is_card_number(digits):
-                    return True
-    return False
+    return any(_card_in(run.group(), luhn=True) for run in _DIGIT_RUN.finditer(text))
 
 
-def _is_card_number(digits: str) -> bool:
-    in_range = any(
+def _card_in(run: str, *, luhn: bool) -> str | None:
+    """The digits of the first card number among the runs of whole groups of ``run`` (a run
+    of digits, single spaces or dashes between them), or None."""
+    groups = _SEPARATOR.split(run)
+    for start in range(len(groups)):
+        digits = ""
+        for group in groups[start:]:
+            digits += group
+            if len(digits) > 19:
+                break
+            if len(digits) >= 13 and _in_issuer_range(digits) and (not luhn or _luhn(digits)):
+                return digits
+    return None
+
+
+def _in_issuer_range(digits: str) -> bool:
+    return any(
         low <= digits[: len(low)] <= high and shortest <= len(digits) <= longest
         for low, high, shortest, longest in _CARD_RANGES
     )
-    return in_range and _luhn(digits)
 
 
 def _luhn(digits: str) -> bool:

@@ -691,6 +691,10 @@ class WebhookEvent(_Frozen):
     modification_id: str | None = None  # the capture / refund / cancel's own provider id
     occurred_at: datetime | None = None  # when the provider says it happened (UTC)
     reason: str | None = None  # the provider's stated reason for a failure, if any
+    # The status the provider gave what the event is about, exactly as sent, known to paygate
+    # or not: a Stripe PaymentIntent's, refund's or dispute's ``status``; an Adyen item's
+    # ``success``. A value paygate does not know makes the event ``other``, never an outcome.
+    provider_status: str | None = None
 
 
 class WebhookOutcome(_Frozen):

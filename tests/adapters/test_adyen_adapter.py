@@ -19,6 +19,7 @@ from paygate.adapters.adyen._webhooks import sign
 from paygate.adapters.base import ResponseContext
 from paygate.errors import (
     CardDeclinedError,
+    ConfigurationError,
     DeclineReason,
     ErrorCode,
     InvalidRequestError,
@@ -108,6 +109,27 @@ def test_construction_refuses_unusable_credentials(kwargs: dict[str, Any], messa
     with pytest.raises(ValueError, match=message) as refused:
         AdyenAdapter(**kwargs)
     assert "not-hex-secret" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "spaced",
+    [
+        HMAC_HEX[:32] + " " + HMAC_HEX[32:],  # bytes.fromhex would take this, silently
+        HMAC_HEX[:32] + "\n" + HMAC_HEX[32:],
+        HMAC_HEX[:2] + "\t" + HMAC_HEX[2:],
+        " " + HMAC_HEX,
+        HMAC_HEX + "\n",  # a key file's last line break
+        HMAC_HEX + "\u00a0",  # a no-break space from a web page
+    ],
+    ids=["space", "line-break", "tab", "leading", "trailing-newline", "no-break-space"],
+)
+def test_an_hmac_key_with_whitespace_is_a_configuration_error_never_cleaned(spaced: str) -> None:
+    for key in (spaced, SecretStr(spaced)):
+        with pytest.raises(ConfigurationError, match="whitespace") as refused:
+            AdyenAdapter(KEY, merchant_account="M", hmac_key=key)
+        text = f"{refused.value} {refused.value!r}"
+        assert "PAYGATE_ADYEN__HMAC_KEY" in text
+        assert HMAC_HEX[:8] not in text and HMAC_HEX[-8:] not in text
 
 
 def test_repr_masks_the_api_key_and_the_hmac_key() -> None:
@@ -698,6 +720,7 @@ def test_a_signed_authorisation_is_read() -> None:
         modification_id=None,
         occurred_at=datetime(2024, 5, 6, 15, 15, 34, tzinfo=UTC),
         reason=None,
+        provider_status="true",
     )
 
 
@@ -794,6 +817,7 @@ def test_several_items_are_read_in_order() -> None:
         ({"value": 1234, "currency": "JPY"}, Money("1234", "JPY")),
         ({"value": 123400, "currency": "CLP"}, Money("1234", "CLP")),
         ({"value": 5124, "currency": "KWD"}, Money("5.124", "KWD")),
+        ({"value": 123456, "currency": "CLP"}, None),  # hundredths of a peso: not paygate's
         ({"value": 1000, "currency": "MGA"}, None),  # not taken through Adyen here
         (None, None),
     ],
@@ -803,6 +827,54 @@ def test_event_amounts_use_adyens_scale(
 ) -> None:
     (event,) = parse(delivery(item(amount=amount)))
     assert event.amount == expected
+    # An amount paygate cannot hold is about no payment it made: the item is acknowledged and
+    # applied to nothing, never read as an authorization of some other amount.
+    unreadable = amount is not None and expected is None
+    assert event.type is (EventType.OTHER if unreadable else EventType.AUTHORIZED)
+
+
+def test_a_clp_item_paygate_cannot_hold_does_not_refuse_its_batch() -> None:
+    clp = {"currency": "CLP"}
+    whole = item(
+        "CAPTURE", pspReference="MOD1", originalReference="PSP1", amount=clp | {"value": 500000}
+    )
+    # 10.50 CLP at Adyen's two decimals: a value paygate's CLP (ISO: no decimals) cannot hold.
+    fraction = item(
+        "REFUND", pspReference="MOD2", originalReference="PSP2", amount=clp | {"value": 1050}
+    )
+    first, captured, refund = parse(delivery(item(), whole, fraction))
+    assert first.type is EventType.AUTHORIZED
+    assert (captured.type, captured.amount) == (EventType.CAPTURED, Money("5000", "CLP"))
+    assert (refund.type, refund.amount, refund.payment_id) == (EventType.OTHER, None, "PSP2")
+
+
+@pytest.mark.parametrize("flag", ["maybe", "", "1", "yes"])
+def test_a_success_flag_paygate_does_not_know_is_other_and_kept(flag: str) -> None:
+    (event,) = parse(delivery(item(success=flag)))
+    assert event.type is EventType.OTHER  # never an authorization (nor a failure)
+    assert event.provider_status == flag and event.event_id == f"PSP1:AUTHORISATION:{flag}"
+    assert event.reason is None
+
+
+@pytest.mark.parametrize(("flag", "expected"), [(" TRUE ", "true"), ("False", "false")])
+def test_a_success_flag_is_read_in_any_casing(flag: str, expected: str) -> None:
+    (event,) = parse(delivery(item(success=flag)))
+    assert event.event_id == f"PSP1:AUTHORISATION:{expected}" and event.provider_status == flag
+    assert event.type is (EventType.AUTHORIZED if expected == "true" else EventType.FAILED)
+
+
+@pytest.mark.parametrize(
+    ("code", "action"),
+    [("A_CODE_ADYEN_ADDS_LATER", None), ("CANCEL_OR_REFUND", "partial_refund")],
+)
+def test_an_event_code_or_action_paygate_does_not_know_is_other(
+    code: str, action: str | None
+) -> None:
+    extra = {"modification.action": action} if action else None
+    (event,) = parse(
+        delivery(item(code, pspReference="MOD1", originalReference="PSP1", additionalData=extra))
+    )
+    assert (event.type, event.provider_type, event.payment_id) == (EventType.OTHER, code, "PSP1")
 
 
 def test_an_empty_original_reference_is_no_original_reference() -> None:
@@ -885,9 +957,9 @@ def test_a_body_that_is_not_a_notification_is_malformed(body: bytes) -> None:
     [
         {"eventCode": None},
         {"merchantAccountCode": None},
-        {"success": "maybe"},
+        {"success": None},
         {"amount": {"value": "1234", "currency": "EUR"}},
-        {"amount": {"value": 1050, "currency": "CLP"}},  # hundredths of a peso paygate can't hold
+        {"amount": {"value": 1234}},
     ],
 )
 def test_a_signed_item_paygate_cannot_read_is_malformed(over: dict[str, Any]) -> None:

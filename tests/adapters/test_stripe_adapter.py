@@ -11,8 +11,10 @@ import pytest
 
 from paygate import Money, PaymentSource, PaymentStatus, RefundStatus
 from paygate._decision import decided
+from paygate._integrity import mismatches
 from paygate.adapters.base import ResponseContext
 from paygate.adapters.stripe import API_VERSION, CAPABILITIES, StripeAdapter
+from paygate.adapters.stripe._constants import CURRENCIES
 from paygate.errors import (
     CardDeclinedError,
     DeclineReason,
@@ -468,3 +470,98 @@ def test_a_503_to_a_mutating_call_is_an_unknown_outcome_and_a_replayed_one_a_sav
     assert isinstance(replayed, OutcomeUnknown) and replayed.provider_retry_hint is False
     read = respond(RetrieveRequest(payment_id="pi_1"), 503, error("api_error"))
     assert isinstance(read, RetriableError)  # a read moved nothing
+
+
+# -- fields the spec makes optional --------------------------------------------------------------
+REFUND = RefundRequest(payment_id="pi_123", amount=Money("2.00", "EUR"))
+
+
+def refund_body(**over: Any) -> dict[str, Any]:
+    body = {"id": "re_1", "object": "refund", "amount": 200, "currency": "eur",
+            "payment_intent": "pi_123", "status": "succeeded", "metadata": {}}  # fmt: skip
+    body.update(over)
+    return {k: v for k, v in body.items() if v is not ...}
+
+
+@pytest.mark.parametrize("payment_intent", [None, ...], ids=["null", "absent"])
+def test_a_refund_without_its_payment_intent_is_the_refund_asked_for(
+    payment_intent: object,
+) -> None:
+    result = respond(REFUND, 200, refund_body(payment_intent=payment_intent))
+    assert isinstance(result, Refund), result  # not an unknown outcome
+    assert (result.payment_id, result.status, result.amount) == (
+        "pi_123",
+        RefundStatus.SUCCEEDED,
+        Money("2.00", "EUR"),
+    )
+    assert mismatches(REFUND, result) == []
+
+
+@pytest.mark.parametrize("status", [None, ...], ids=["null", "absent"])
+def test_a_refund_without_a_status_is_pending_never_succeeded(status: object) -> None:
+    result = respond(REFUND, 200, refund_body(status=status))
+    assert isinstance(result, Refund) and result.status is RefundStatus.PENDING
+
+
+def test_a_refund_status_paygate_does_not_know_is_still_a_schema_violation() -> None:
+    result = respond(REFUND, 200, refund_body(status="reversed"))
+    assert isinstance(result, OutcomeUnknown) and result.code is ErrorCode.SCHEMA_VIOLATION
+
+
+def test_a_refund_of_another_payment_is_still_a_mismatch() -> None:
+    result = respond(REFUND, 200, refund_body(payment_intent="pi_other"))
+    assert isinstance(result, Refund)
+    assert mismatches(REFUND, result) == ["payment_id (asked pi_123, provider says pi_other)"]
+
+
+def _without(body: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k not in names}
+
+
+def test_a_payment_intent_without_its_optional_amounts_reads_them_as_nothing_received() -> None:
+    result = respond(AUTH, 200, _without(intent(), "amount_capturable", "amount_received"))
+    assert isinstance(result, Payment) and result.status is PaymentStatus.AUTHORIZED
+    assert result.amount_captured == Money.zero("EUR")
+    assert result.amount_authorized == Money("12.34", "EUR")
+
+
+def test_a_succeeded_payment_intent_without_amount_received_is_a_schema_violation() -> None:
+    body = _without(intent(status="succeeded"), "amount_received")
+    capture = CaptureRequest(payment_id="pi_123")
+    result = respond(capture, 200, body)  # never read as 0, nor as the whole amount
+    assert isinstance(result, OutcomeUnknown) and result.code is ErrorCode.SCHEMA_VIOLATION
+    assert "amount_received" in result.message
+
+
+def test_a_payment_intent_without_metadata_echoes_no_reference_and_fails_integrity() -> None:
+    result = respond(AUTH, 200, _without(intent(), "metadata"))
+    assert isinstance(result, Payment)
+    assert (result.reference, result.metadata) == (None, {})
+    assert mismatches(AUTH, result) == ["reference (asked order-42, provider says None)"]
+
+
+# -- raw card numbers: refused unless the adapter opts in ------------------------------------------
+RAW = AuthorizeRequest(
+    amount=Money("10.00", "EUR"),
+    source=PaymentSource.card("4242424242424242", 12, 2030, "123"),
+    reference="o",
+)
+
+
+def test_raw_card_data_is_refused_by_default_and_taken_once_opted_in() -> None:
+    assert not CAPABILITIES.raw_card_data and not adapter.capabilities.raw_card_data
+    with pytest.raises(InvalidRequestError, match="raw_card_data=True") as refused:
+        adapter.capabilities.check(RAW)
+    assert refused.value.code is ErrorCode.UNSUPPORTED
+    opted = StripeAdapter(KEY, raw_card_data=True)
+    assert opted.capabilities.raw_card_data and opted.capabilities.currencies is CURRENCIES
+    opted.capabilities.check(RAW)
+    sent = form(opted.build_request(RAW, idempotency_key="k"))
+    assert sent["payment_method_data[type]"] == "card"
+    assert "raw_card_data=True" in repr(opted) and "raw_card_data" not in repr(adapter)
+
+
+@pytest.mark.parametrize("value", ["true", 1, None])
+def test_raw_card_data_takes_only_a_bool(value: Any) -> None:
+    with pytest.raises(TypeError, match="raw_card_data"):
+        StripeAdapter(KEY, raw_card_data=value)

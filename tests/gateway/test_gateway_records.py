@@ -161,7 +161,9 @@ def _lost_card_authorize(
 ) -> tuple[Any, PaymentRecord]:
     """A gateway, and the unknown outcome of a card authorize whose answer Stripe never sent
     (it charged, then held the connection past the read timeout)."""
-    gw = make_gateway(retry=RetryPolicy(max_attempts=1), timeout=Timeout(read=0.3, total=5))
+    gw = make_gateway(  # a raw card is the point: the simulator takes one, once opted in
+        retry=RetryPolicy(max_attempts=1), timeout=Timeout(read=0.3, total=5), raw_card_data=True
+    )
     card = PaymentSource.card("4242424242424242", 12, 2031, "123")
     sim.inject(Fault.timeout_after_commit(hold=1.0), times=1, method="POST", path=PI_PATH)
     with pytest.raises(OutcomeUnknown):

@@ -10,7 +10,9 @@ import re
 import threading
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
+import httpx
 import pytest
 
 from paygate import (
@@ -38,7 +40,7 @@ from paygate.errors import (
     TerminalError,
 )
 from paygate.records import SQLiteRecordStore
-from paygate.testing import FakeClock, Fault, StripeSimulator
+from paygate.testing import FakeClock, Fault, MockProvider, StripeSimulator
 
 VISA = PaymentSource.token("pm_card_visa")
 EUR = "EUR"
@@ -389,7 +391,9 @@ def test_secrets_never_leak(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     store_path = tmp_path / "idem.sqlite3"
-    gw = make_gateway(store=SQLiteStore(store_path), records=SQLiteRecordStore(store_path))
+    gw = make_gateway(  # raw cards are the point: they must never leak once sent
+        store=SQLiteStore(store_path), records=SQLiteRecordStore(store_path), raw_card_data=True
+    )
     card = PaymentSource.card("4000000000009995", 12, 2031, "7319", holder_name="A Shopper")
     texts = [repr(gw), repr(card), str(card)]
     p = gw.authorize(
@@ -409,3 +413,21 @@ def test_secrets_never_leak(
     for secret in (api_key, "4242424242424242", "4000000000009995"):
         assert secret not in blob, secret
     assert not re.search(r"cvc\W{0,6}7319", blob, re.IGNORECASE)
+
+
+def test_a_refund_answer_without_its_payment_intent_settles_through_the_gateway() -> None:
+    def handler(request: httpx.Request) -> httpx.Response | None:
+        if (request.method, request.url.path) != ("POST", "/v1/refunds"):
+            return None  # the simulator answers
+        sent = dict(parse_qsl(request.content.decode()))
+        body = {"id": "re_noPI", "object": "refund", "amount": int(sent["amount"]),
+                "currency": "eur", "payment_intent": None, "status": "succeeded"}  # fmt: skip
+        return httpx.Response(200, json=body, headers={"Request-Id": "req_r"})
+
+    with MockProvider("stripe", handler).gateway() as gw:
+        paid = gw.purchase(
+            Money("10.00", "EUR"), source=PaymentSource.token("pm_card_visa"), reference="o-r"
+        )
+        refund = gw.refund(paid.id, amount=Money("2.00", "EUR"))
+        assert (refund.payment_id, refund.status) == (paid.id, RefundStatus.SUCCEEDED)
+        assert gw.unknown_payments() == []  # nothing left to reconcile

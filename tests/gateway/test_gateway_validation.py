@@ -454,10 +454,47 @@ def test_a_card_number_outside_the_card_fields_is_refused_never_logged_or_kept(
     assert target.gw.unknown_payments() == []
 
 
-def test_a_card_number_in_the_card_fields_is_fine(target: Target) -> None:
-    if target.provider == "stripe":
-        card = PaymentSource.card(PAN, 12, 2030, "123")
-    else:
+def test_a_card_number_in_the_card_fields_is_fine(
+    target: Target, sim: StripeSimulator, blocking: Callable[[AsyncGateway], Any]
+) -> None:
+    if target.provider == "adyen":
         card = PaymentSource.card("4111111145551142", 3, 2030, "737", holder_name="APPROVED")
-    p = target.gw.authorize(eur("10.00"), source=card, reference="o-card")
+        p = target.gw.authorize(eur("10.00"), source=card, reference="o-card")
+        assert p.status is PaymentStatus.AUTHORIZED
+        return
+    # Stripe takes raw card numbers only from a gateway that opts in (raw_card_data=True).
+    card = PaymentSource.card(PAN, 12, 2030, "123")
+    if isinstance(target.gw, Gateway):
+        with Gateway.for_stripe(STRIPE_KEY, base_url=sim.url, raw_card_data=True) as gw:
+            p = gw.authorize(eur("10.00"), source=card, reference="o-card")
+    else:
+        driver = blocking(AsyncGateway.for_stripe(STRIPE_KEY, base_url=sim.url, raw_card_data=True))
+        p = driver.authorize(eur("10.00"), source=card, reference="o-card")
+        driver.aclose()
     assert p.status is PaymentStatus.AUTHORIZED
+
+
+@pytest.mark.parametrize("operation", ["authorize", "purchase"])
+def test_a_raw_card_on_stripe_is_refused_before_anything_unless_opted_in(
+    make_gateway: Callable[..., Any], sim: StripeSimulator, operation: str
+) -> None:
+    gw, store, records, breaker = spied(make_gateway)
+    card = PaymentSource.card("4242424242424242", 12, 2030, "123")
+    with pytest.raises(InvalidRequestError) as refusal:
+        getattr(gw, operation)(eur("10.00"), source=card, reference="o-raw", idempotency_key="k")
+    error = refusal.value
+    assert error.code is ErrorCode.UNSUPPORTED and error.http_status is None
+    # Why, and the two ways out: a PaymentMethod id, or the opt-in (argument and setting).
+    for said in ("raw card data access", "pm_card_visa", "raw_card_data=True"):
+        assert said in error.message, said
+    assert "PAYGATE_STRIPE__RAW_CARD_DATA" in error.message
+    assert "4242424242424242" not in f"{error} {error!r}"
+    assert (store.calls, records.calls, breaker.calls, sim.requests) == ([], [], [], [])
+    # A token goes through, and the same card does once the gateway opts in.
+    token = getattr(gw, operation)(
+        eur("10.00"), source=PaymentSource.token("pm_card_visa"), reference="o-tok"
+    )
+    assert token.status in {PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURED}
+    opted = make_gateway(raw_card_data=True)
+    paid = getattr(opted, operation)(eur("10.00"), source=card, reference="o-raw")
+    assert paid.status in {PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURED}

@@ -43,6 +43,7 @@ __all__ = [
     "MetadataLimits",
     "ResponseContext",
     "endpoint",
+    "event_amount",
     "http_request",
     "is_true",
     "json_body",
@@ -172,6 +173,9 @@ class Capabilities:
     # The smallest amount the provider charges, per currency (authorize and purchase only;
     # captures and refunds of part of a payment may be smaller).
     minimum_charge: Mapping[str, Money] = field(default_factory=dict)
+    # Why raw card data is refused, and how to opt in, where the provider takes it only on
+    # request (Stripe: an account with raw card data access); said in the refusal.
+    raw_card_refusal: str = ""
 
     def check(self, request: OperationRequest) -> None:
         """Refuse, before any I/O, a request this provider cannot carry out."""
@@ -197,7 +201,8 @@ class Capabilities:
             raise _unsupported("partial refunds are not supported by this provider")
         source = source_of(request)
         if source is not None and source.kind == "card" and not self.raw_card_data:
-            raise _unsupported("raw card data is not accepted by this provider; use a token")
+            generic = "raw card data is not accepted by this provider; use a token"
+            raise _unsupported(self.raw_card_refusal or generic)
         if request.reference is not None and len(request.reference) > self.max_reference_length:
             raise InvalidRequestError(
                 f"reference is longer than {self.max_reference_length} characters"
@@ -325,6 +330,20 @@ class Adapter(Protocol):
         webhook secret is configured (an unsigned delivery is never trusted).
         """
         ...
+
+
+def event_amount(read: Callable[[int, str], Money], minor: int, currency: str) -> Money | None:
+    """A webhook event's amount, read by the provider's scale (``read``: the adapter's
+    ``money``), or None when paygate cannot hold it: a currency the provider does not take here
+    (``KeyError``), or a value finer than the currency's unit (``ValueError``: Adyen's CLP
+    hundredths that are not whole pesos). paygate sends neither, so such an event is about no
+    payment paygate made: the reader makes it ``EventType.OTHER``, applied to nothing, rather
+    than refuse the delivery (a refused delivery is sent again for days, and an Adyen batch
+    would hold up every other item in it) or read the amount as another one."""
+    try:
+        return read(minor, currency)
+    except (KeyError, ValueError):
+        return None
 
 
 def parse_retry_after(headers: httpx.Headers) -> float | None:

@@ -429,7 +429,11 @@ def _context_fields() -> str:
         + ". A `CardDeclinedError` adds "
         + ", ".join(_code(f) for f in extra[:-1])
         + f" and {_code(extra[-1])}"
-        + ". Provider bodies are redacted before they are stored on the error."
+        + ". Provider bodies are redacted before they are stored on the error: secret fields"
+        " (card number, CVC, keys, signatures) are masked, and so is any card number in a"
+        " message or body (`****` and its last 4 digits), a number in a card network's issuer"
+        " range whether or not its check digit is right; identifiers outside those ranges,"
+        " such as an Adyen `pspReference` (`8816118280275544`), are left as they are."
     )
 
 

@@ -45,10 +45,15 @@ class Constructors:
         api_version: str = stripe.API_VERSION,
         webhook_secret: str | None = None,
         webhook_tolerance: float = stripe.DEFAULT_WEBHOOK_TOLERANCE,
+        raw_card_data: bool = False,
         **options: Unpack[GatewayOptions],
     ) -> Self:
         """A gateway to Stripe (or a Stripe simulator at ``base_url``). ``webhook_tolerance``:
-        the seconds a signed webhook's timestamp may be off this machine's clock."""
+        the seconds a signed webhook's timestamp may be behind this machine's clock (one ahead
+        of it is accepted, as Stripe's own libraries do). ``raw_card_data``: send
+        ``PaymentSource.card`` numbers, which Stripe takes only from accounts with raw card
+        data access (and the Stripe simulator); without it they are refused before anything
+        is sent."""
         more: dict[str, Any] = {"base_url": base_url} if base_url is not None else {}
         return cls.for_provider(
             "stripe",
@@ -57,6 +62,7 @@ class Constructors:
             api_version=api_version,
             webhook_secret=webhook_secret,
             webhook_tolerance=webhook_tolerance,
+            raw_card_data=raw_card_data,
             **options,
         )
 

@@ -23,6 +23,14 @@ item's pspReference, eventCode and success) is what makes a replay harmless.
 **Events.** ``EVENT_TYPES`` gives, per eventCode, what a successful and an unsuccessful item
 mean. In a modification's item ``pspReference`` is the modification and ``originalReference``
 the payment; in an authorisation's there is no ``originalReference``.
+
+**Values paygate does not know.** A verified item is never refused for a value paygate does
+not know, since one refused item holds up its whole batch and Adyen sends it again for days. An
+eventCode the table does not list, a ``success`` that is neither true nor false (kept as sent
+in ``WebhookEvent.provider_status``), a CANCEL_OR_REFUND action other than cancel or refund,
+and an amount paygate cannot hold (a currency Adyen does not take here; CLP hundredths that
+are not whole pesos, since Adyen writes CLP with two decimals) make the item
+``EventType.OTHER``: acknowledged and applied to nothing, never read as an outcome.
 """
 
 from __future__ import annotations
@@ -39,14 +47,10 @@ from pydantic import AwareDatetime, SecretStr, TypeAdapter, ValidationError
 from pydantic_core import TzInfo
 
 from paygate.adapters.adyen._constants import PROVIDER, money
-from paygate.adapters.adyen._wire import (
-    AmountWire,
-    NotificationItemWire,
-    NotificationRequestWire,
-)
-from paygate.errors import ErrorCode, InvalidWebhookError
+from paygate.adapters.adyen._wire import NotificationItemWire, NotificationRequestWire
+from paygate.adapters.base import event_amount
+from paygate.errors import ConfigurationError, ErrorCode, InvalidWebhookError
 from paygate.models import EventType, WebhookEvent
-from paygate.money import Money
 
 __all__ = [
     "CANCEL_OR_REFUND_ACTIONS",
@@ -127,6 +131,8 @@ CANCEL_OR_REFUND_ACTIONS: Final[Mapping[str, tuple[EventType, EventType]]] = Map
 )
 
 _FAILURES: Final = frozenset({_E.FAILED, _E.CAPTURE_FAILED, _E.VOID_FAILED, _E.REFUND_FAILED})
+# An item's success flag, in any casing and spacing.
+_SUCCESS: Final[Mapping[str, bool]] = MappingProxyType({"true": True, "false": False})
 
 
 def event_type_for(event_code: str, success: bool, action: str | None = None) -> EventType:
@@ -153,16 +159,32 @@ def parse_webhook(body: bytes, *, hmac_key: SecretStr | None) -> list[WebhookEve
 
 
 def decode_hmac_key(key: SecretStr) -> bytes:
-    """The HMAC key as bytes (it is given hex-encoded); ``ValueError`` that never echoes it."""
+    """The HMAC key as bytes (it is given hex-encoded). ``ConfigurationError`` (a
+    ``ValueError``) for a key that is not one, whose message never echoes it.
+
+    Whitespace anywhere in the key is refused, never cleaned: ``bytes.fromhex`` would skip it
+    silently, and a key pasted with a space or a line break in it is one the operator should
+    look at again (a key cut short or run into the next line signs nothing Adyen sent)."""
+    text = key.get_secret_value()
+    if any(char.isspace() for char in text):
+        raise _key_error(
+            "has whitespace in it (a space, tab or line break): give the hex string from the "
+            "Customer Area exactly, with nothing around or inside it"
+        )
     try:
-        decoded = bytes.fromhex(key.get_secret_value())
+        decoded = bytes.fromhex(text)
     except ValueError:
-        raise ValueError(
-            "the Adyen HMAC key must be the hex string from the Customer Area"
-        ) from None
+        raise _key_error("must be the hex string from the Customer Area") from None
     if not decoded:
-        raise ValueError("the Adyen HMAC key is empty")
+        raise _key_error("is empty")
     return decoded
+
+
+def _key_error(problem: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"the Adyen HMAC key (hmac_key, PAYGATE_ADYEN__HMAC_KEY) {problem}; "
+        "the key is not repeated here"
+    )
 
 
 def signing_string(item: Mapping[str, Any]) -> str:
@@ -225,47 +247,33 @@ def _event(raw: Mapping[str, Any], index: int) -> WebhookEvent:
         item = NotificationItemWire.model_validate(raw)
     except ValidationError as exc:
         raise _malformed(f"notification item {index} broke the schema at: {_fields(exc)}") from None
-    success = _success(item, index)
+    success = _SUCCESS.get(item.success.strip().casefold())
     additional = item.additionalData or {}
     action = additional.get(_ACTION_KEY)
-    kind = event_type_for(item.eventCode, success, action if isinstance(action, str) else None)
+    kind = _E.OTHER  # a success flag paygate does not know: never an outcome
+    if success is not None:
+        kind = event_type_for(item.eventCode, success, action if isinstance(action, str) else None)
+    amount = None
+    if item.amount is not None:
+        amount = event_amount(money, item.amount.value, item.amount.currency)
+        if amount is None:
+            kind = _E.OTHER  # an amount paygate cannot hold: about no payment of its own
     original = item.originalReference or None  # some senders write "" for "none"
+    flag = item.success if success is None else ("true" if success else "false")
     return WebhookEvent(
         provider=PROVIDER,
-        event_id=f"{item.pspReference}:{item.eventCode}:{'true' if success else 'false'}",
+        event_id=f"{item.pspReference}:{item.eventCode}:{flag}",
         type=kind,
         provider_type=item.eventCode,
         payment_id=original or item.pspReference,
         reference=item.merchantReference or None,
-        amount=_amount(item.amount, item, index),
+        amount=amount,
         modification_id=item.pspReference if original else None,
         occurred_at=_occurred_at(item.eventDate),
         # On success the field carries other things (auth code and card summary, a report URL).
-        reason=item.reason if kind in _FAILURES or not success else None,
+        reason=item.reason if kind in _FAILURES or success is False else None,
+        provider_status=item.success,
     )
-
-
-def _success(item: NotificationItemWire, index: int) -> bool:
-    value = item.success.strip().casefold()
-    if value not in {"true", "false"}:
-        raise _malformed(f"notification item {index} has a success flag that is not true/false")
-    return value == "true"
-
-
-def _amount(amount: AmountWire | None, item: NotificationItemWire, index: int) -> Money | None:
-    """The item's amount by Adyen's scale. None when absent or in a currency Adyen does not
-    take for paygate (such an item is about no payment paygate made)."""
-    if amount is None:
-        return None
-    try:
-        return money(amount.value, amount.currency)
-    except KeyError:
-        return None
-    except ValueError:
-        raise _malformed(
-            f"notification item {index} ({item.eventCode}) has an amount paygate cannot hold "
-            f"exactly ({amount.value} {amount.currency} minor units)"
-        ) from None
 
 
 def _occurred_at(event_date: str | None) -> AwareDatetime | None:

@@ -10,12 +10,14 @@ protocol method."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Final
 
 import httpx
 from pydantic import SecretStr
 
 from paygate._redaction import url_without_credentials
+from paygate.adapters.base import Capabilities
 from paygate.adapters.stripe import _requests, _responses, _webhooks
 from paygate.adapters.stripe._constants import API_VERSION, CAPABILITIES, DEFAULT_BASE_URL, PROVIDER
 from paygate.adapters.stripe._webhooks import DEFAULT_TOLERANCE
@@ -26,7 +28,6 @@ class StripeAdapter:
     """Translates canonical operations to Stripe's v1 API and back. Does no I/O."""
 
     name: Final = PROVIDER
-    capabilities: Final = CAPABILITIES
 
     def __init__(
         self,
@@ -36,6 +37,7 @@ class StripeAdapter:
         api_version: str = API_VERSION,
         webhook_secret: SecretStr | str | None = None,
         webhook_tolerance: float = DEFAULT_TOLERANCE,
+        raw_card_data: bool = False,
     ) -> None:
         self._api_key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
         if not self._api_key.get_secret_value():
@@ -52,13 +54,22 @@ class StripeAdapter:
                 f"webhook_tolerance must be a positive number of seconds, not {webhook_tolerance!r}"
             )
         self.webhook_tolerance = float(webhook_tolerance)
+        if not isinstance(raw_card_data, bool):
+            raise TypeError(f"raw_card_data must be True or False, not {raw_card_data!r}")
+        # Raw card numbers (PaymentSource.card) are refused before anything is sent unless the
+        # caller opts in: Stripe takes them only from accounts with raw card data access.
+        self.raw_card_data = raw_card_data
+        self.capabilities: Final[Capabilities] = (
+            replace(CAPABILITIES, raw_card_data=True) if raw_card_data else CAPABILITIES
+        )
 
     def __repr__(self) -> str:
         secrets = "api_key=**********"
         if self._webhook_secret is not None:
             secrets += ", webhook_secret=**********"
         base_url = url_without_credentials(self.base_url)
-        return f"paygate.adapters.stripe.StripeAdapter(base_url={base_url!r}, {secrets})"
+        raw = ", raw_card_data=True" if self.raw_card_data else ""
+        return f"paygate.adapters.stripe.StripeAdapter(base_url={base_url!r}, {secrets}{raw})"
 
     # The operation's own rules, checked before any I/O; the reading of an answer.
     validate = staticmethod(_requests.validate)

@@ -81,7 +81,10 @@ CAPABILITIES: Final = Capabilities(
     multiple_captures=False,
     partial_refund=True,
     multiple_refunds=True,
-    raw_card_data=True,
+    # Off unless the adapter is built with raw_card_data=True: Stripe's published spec has no
+    # raw card fields for payment_method_data, and Stripe refuses card numbers sent as
+    # payment_method_data[type]=card unless the account has raw card data access.
+    raw_card_data=False,
     idempotent_replay=True,
     max_idempotency_key_length=255,
     max_reference_length=500,
@@ -99,6 +102,13 @@ CAPABILITIES: Final = Capabilities(
     max_amount=99_999_999,  # eight digits in minor units
     minimum_charge=MappingProxyType(
         {code: Money(amount, code) for code, amount in _MINIMUM_CHARGE.items()}
+    ),
+    raw_card_refusal=(
+        "Stripe refuses raw card numbers (payment_method_data[type]=card) unless the account "
+        "has raw card data access: pass a PaymentMethod id instead "
+        "(PaymentSource.token('pm_card_visa') in test mode), or, for an account with that "
+        "access or the Stripe simulator, opt in with raw_card_data=True "
+        "(PAYGATE_STRIPE__RAW_CARD_DATA=true, or Gateway.for_stripe(..., raw_card_data=True))"
     ),
 )
 

@@ -32,7 +32,11 @@ class StripeSettings(ProviderSettings):
         default=DEFAULT_TOLERANCE,
         gt=0,
         allow_inf_nan=False,
-        description="seconds a signed webhook's timestamp may be off the clock",
+        description="seconds a signed webhook's timestamp may be behind the clock",
+    )
+    raw_card_data: bool = Field(
+        default=False,
+        description="send PaymentSource.card numbers (accounts with raw card data access only)",
     )
 
 

@@ -167,6 +167,17 @@ def _payment(
     charge = intent.latest_charge if isinstance(intent.latest_charge, ChargeWire) else None
     authorized = charge.amount if charge and charge.status == "succeeded" else 0
     captured = intent.amount_received
+    if captured is None:
+        if base_status is PaymentStatus.CAPTURED:
+            message = "Stripe returned a succeeded PaymentIntent without its amount_received"
+            unread = replace(
+                base,
+                message=message,
+                payment_id=intent.id,
+                provider_body=intent.model_dump(mode="json"),
+            )
+            return SchemaViolation(unread)
+        captured = 0  # nothing can have been received before the PaymentIntent succeeded
     refunded = charge.amount_refunded if charge and charge.captured else 0
     status = _refine(base_status, intent, captured, refunded)
     next_action = None if intent.next_action is None else _next_action(intent.next_action)
@@ -268,11 +279,14 @@ def _refine(
 
 
 def _refund(refund: RefundWire, context: ResponseContext, base: Context) -> Refund | Failure:
-    status = REFUND_STATUS_MAP.get(refund.status or "")
-    if status is None or refund.payment_intent is None or refund.currency.upper() not in CURRENCIES:
+    request = context.request
+    assert isinstance(request, RefundRequest)  # read for a refund only (_READERS)
+    # No status (the spec allows null): Stripe made the refund and has not said how it ended.
+    status = REFUND_STATUS_MAP.get(refund.status) if refund.status else RefundStatus.PENDING
+    if status is None or refund.currency.upper() not in CURRENCIES:
         message = (
             f"Stripe returned a refund paygate cannot read (status {refund.status!r}, "
-            f"payment_intent {refund.payment_intent!r}, currency {refund.currency!r})"
+            f"currency {refund.currency!r})"
         )
         return SchemaViolation(
             replace(base, message=message, provider_body=refund.model_dump(mode="json"))
@@ -280,7 +294,9 @@ def _refund(refund: RefundWire, context: ResponseContext, base: Context) -> Refu
     return Refund(
         id=refund.id,
         provider=PROVIDER,
-        payment_id=refund.payment_intent,
+        # A refund without a PaymentIntent (the spec allows it) is the refund of the payment it
+        # was asked for: the request named that PaymentIntent.
+        payment_id=refund.payment_intent or request.payment_id,
         status=status,
         amount=money(refund.amount, refund.currency),
         reference=(refund.metadata or {}).get(REFERENCE_KEY),

@@ -10,10 +10,28 @@ secret then learns nothing but "invalid", whatever timestamp it tries: it cannot
 tolerance window or the receiver's clock. Only a delivery Stripe really signed can come back as
 stale, which tells the operator something true (a replay, or a clock out of step).
 
+**Only the age is checked**, as every official Stripe library does (stripe-python's
+``WebhookSignature.verify_header``: ``timestamp < now - tolerance`` is refused): a timestamp
+more than ``tolerance`` seconds before ``now`` is stale; one after ``now`` is accepted however
+far ahead. Only Stripe can sign a timestamp, so one from the future says this machine's clock is
+behind Stripe's, not that the delivery is forged; refusing it would turn a slow clock into
+events lost while Stripe resends them for days. The replay guard is the age check, and
+the gateway's deduplication by event id behind it.
+
 **Events.** A Stripe delivery carries one event. ``EVENT_RULES`` says, per Stripe event type,
 which object ``data.object`` is and what the event means in canonical terms: fixed, or chosen
-by that object's status from a table. A status a table does not list is refused as malformed,
-never guessed; an event type the table does not list is ``EventType.OTHER``.
+by that object's status from a table. An event type the table does not list is
+``EventType.OTHER``.
+
+**Values paygate does not know.** Stripe adds enum values without a new API version (dispute
+statuses ``appeal_needs_response``, ``appeal_under_review``, ``prevented`` came after the
+2023-08-16 spec paygate reads). A status no table of the object's kind lists, a refund without
+a status (the spec lets it be null), and an amount paygate cannot hold (a currency Stripe does
+not take here, an ISK or UGX amount off its step) make the event ``EventType.OTHER``: verified,
+acknowledged and applied to nothing, never guessed as an outcome. The status is kept as sent
+in ``WebhookEvent.provider_status``. Refusing the delivery instead would not help: Stripe would
+send the same event again for days. Only a status that contradicts its event (a dispute closed
+while it ``needs_response``) is refused as malformed.
 """
 
 from __future__ import annotations
@@ -30,6 +48,7 @@ from typing import Final, Literal, TypeVar
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from paygate.adapters.base import event_amount
 from paygate.adapters.stripe._constants import PROVIDER, REFERENCE_KEY, money
 from paygate.adapters.stripe._wire import (
     DisputeWire,
@@ -48,6 +67,7 @@ __all__ = [
     "DISPUTE_CLOSED",
     "DISPUTE_OPENED",
     "EVENT_RULES",
+    "KNOWN_STATUSES",
     "REFUND_EVENTS",
     "SIGNATURE_HEADER",
     "EventObject",
@@ -128,6 +148,15 @@ DISPUTE_CLOSED: Final[Mapping[str, EventType]] = MappingProxyType(
 
 _REFUND_RULE: Final = EventRule(EventObject.REFUND, REFUND_EVENTS, "amount")
 
+# Every status paygate knows, per kind of object: one of them that its event's table does not
+# list contradicts the event; any other is newer than paygate.
+KNOWN_STATUSES: Final[Mapping[EventObject, frozenset[str]]] = MappingProxyType(
+    {
+        EventObject.REFUND: frozenset(REFUND_EVENTS),
+        EventObject.DISPUTE: frozenset(DISPUTE_OPENED) | frozenset(DISPUTE_CLOSED),
+    }
+)
+
 EVENT_RULES: Final[Mapping[str, EventRule]] = MappingProxyType(
     {
         "payment_intent.amount_capturable_updated": EventRule(
@@ -191,18 +220,19 @@ def verify_signature(
     now: float,
     tolerance: float = DEFAULT_TOLERANCE,
 ) -> None:
-    """Accept a delivery Stripe signed with ``secret`` within ``tolerance`` seconds of ``now``;
-    raise ``InvalidWebhookError`` (signature invalid, or stale) otherwise."""
+    """Accept a delivery Stripe signed with ``secret`` no more than ``tolerance`` seconds
+    before ``now`` (a timestamp after ``now`` is accepted); raise ``InvalidWebhookError``
+    (signature invalid, or stale) otherwise."""
     timestamp, signatures = _parse_header(_signature_header(headers))
     expected = _signature(secret, timestamp, body)
     # Every candidate is compared in constant time; which one matched says nothing secret.
     if not any(hmac.compare_digest(expected, candidate) for candidate in signatures):
         raise _invalid("no v1 signature in the Stripe-Signature header matches this body")
     age = now - timestamp
-    if abs(age) > tolerance:
+    if age > tolerance:
         raise InvalidWebhookError(
-            f"the Stripe-Signature timestamp is {abs(age):.0f} s "
-            f"{'old' if age > 0 else 'in the future'}, outside the {tolerance:g} s tolerance",
+            f"the Stripe-Signature timestamp is {age:.0f} s old, "
+            f"outside the {tolerance:g} s tolerance",
             code=ErrorCode.WEBHOOK_STALE,
             provider=PROVIDER,
         )
@@ -272,20 +302,33 @@ def read_events(body: bytes) -> list[WebhookEvent]:
     if rule is None:
         return [_build(event, EventType.OTHER, _loose(event))]
     subject = _subject(rule.carries, event)
-    outcome = rule.outcome
-    if not isinstance(outcome, EventType):
-        known = outcome.get(subject.status or "")
-        if known is None:
-            raise _malformed(
-                f"a {event.type} event whose {rule.carries.value} has a status paygate does not "
-                f"know for it ({subject.status!r})",
-                payment_id=subject.payment_id,
-            )
-        outcome = known
+    outcome = _outcome(event, rule, subject)
     amount = None
     if rule.amount is not None:
-        amount = _amount(getattr(subject.wire, rule.amount), subject.currency, event)
+        minor: int | None = getattr(subject.wire, rule.amount)
+        amount = event_amount(money, minor, subject.currency or "") if minor is not None else None
+        if amount is None:
+            outcome = EventType.OTHER  # no amount paygate can hold: about no payment of its own
     return [_build(event, outcome, subject, amount)]
+
+
+def _outcome(event: EventWire, rule: EventRule, subject: _Subject) -> EventType:
+    """What the event means: its rule's fixed outcome, or the one its object's status gives.
+    A status paygate does not know (or none) is ``OTHER``; a known one the event's table does
+    not list contradicts the event and is refused."""
+    if isinstance(rule.outcome, EventType):
+        return rule.outcome
+    status = subject.status
+    known = rule.outcome.get(status) if status is not None else None
+    if known is not None:
+        return known
+    if status is None or status not in KNOWN_STATUSES.get(rule.carries, frozenset()):
+        return EventType.OTHER
+    raise _malformed(
+        f"a {event.type} event whose {rule.carries.value} has the status {status!r}, which "
+        "contradicts the event",
+        payment_id=subject.payment_id,
+    )
 
 
 def _subject(kind: EventObject, event: EventWire) -> _Subject:
@@ -329,23 +372,18 @@ def _subject(kind: EventObject, event: EventWire) -> _Subject:
 def _loose(event: EventWire) -> _Subject:
     """An event paygate applies to nothing: the payment it names, when it names one."""
     found = _validate(EventObjectWire, event.data.object, "object")
+    status = found.status if isinstance(found.status, str) else None
     if found.object == EventObject.PAYMENT_INTENT.value:
         metadata = found.metadata if isinstance(found.metadata, Mapping) else {}
         reference = metadata.get(REFERENCE_KEY)
         return _Subject(
-            found, found.id, reference=reference if isinstance(reference, str) else None
+            found,
+            found.id,
+            status,
+            reference=reference if isinstance(reference, str) else None,
         )
     payment = found.payment_intent
-    return _Subject(found, payment if isinstance(payment, str) else None)
-
-
-def _amount(minor: int, currency: str | None, event: EventWire) -> Money:
-    try:
-        return money(minor, currency or "")
-    except (KeyError, ValueError):
-        raise _malformed(
-            f"a {event.type} event in a currency paygate cannot read for Stripe ({currency!r})"
-        ) from None
+    return _Subject(found, payment if isinstance(payment, str) else None, status)
 
 
 def _build(
@@ -363,6 +401,7 @@ def _build(
             "modification_id": subject.modification_id,
             "occurred_at": event.created,  # Unix seconds → an aware UTC datetime
             "reason": subject.reason,
+            "provider_status": subject.status,
         }
     )
 

@@ -48,13 +48,21 @@ class PaymentIntentWire(_Wire):
     id: StrictStr
     object: Literal["payment_intent"]
     amount: StrictInt
-    amount_capturable: StrictInt
-    amount_received: StrictInt
+    # Optional in the spec (Stripe sends both on every PaymentIntent). Absent, they are not
+    # read as 0 or as the amount: an absent amount_capturable makes an
+    # amount_capturable_updated event OTHER; an absent amount_received is 0 only where no money
+    # can have been received yet (before the PaymentIntent succeeded), and a succeeded one
+    # without it is a schema violation (the captured figure the integrity check compares).
+    amount_capturable: StrictInt | None = None
+    amount_received: StrictInt | None = None
     currency: StrictStr
     status: StrictStr
     capture_method: StrictStr
     livemode: StrictBool
-    metadata: Mapping[str, StrictStr]
+    # Optional in the spec. Absent, it is empty: no caller metadata, and no reference, so an
+    # authorize answer without it fails the integrity check (the reference asked for is not
+    # echoed) instead of matching silently.
+    metadata: Mapping[str, StrictStr] = {}
     description: StrictStr | None = None
     # Unix seconds. Always sent (the spec requires it).
     created: StrictInt | None = None
@@ -78,8 +86,13 @@ class RefundWire(_Wire):
     object: Literal["refund"]
     amount: StrictInt
     currency: StrictStr
-    payment_intent: StrictStr | None
-    status: StrictStr | None
+    # Optional and nullable in the spec (a refund of a charge made without a PaymentIntent
+    # has none). A refund answer without it is read as the payment the refund was asked for
+    # (the request names it); a refund event without it names no payment.
+    payment_intent: StrictStr | None = None
+    # Optional and nullable in the spec. An answer without it is a pending refund (Stripe made
+    # it, its outcome comes by refund.updated); an event without it is OTHER.
+    status: StrictStr | None = None
     metadata: Mapping[str, StrictStr] | None = None
 
 
@@ -192,3 +205,4 @@ class EventObjectWire(_Wire):
     id: StrictStr | None = None
     payment_intent: Any = None
     metadata: Any = None
+    status: Any = None
