@@ -117,7 +117,8 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     ),
     Migration(
         3,
-        "card declines: what caps a merchant-initiated payment's reattempts",
+        "card declines (what caps a merchant-initiated payment's reattempts), and the "
+        "payments awaiting the shopper",
         """
         CREATE TABLE paygate_card_declines (
             card  text NOT NULL,
@@ -125,6 +126,8 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             final boolean NOT NULL
         );
         CREATE INDEX paygate_card_declines_card ON paygate_card_declines (card, at);
+        CREATE INDEX paygate_records_awaiting
+            ON paygate_records (provider) WHERE status = 'requires_action';
         """,
     ),
 )

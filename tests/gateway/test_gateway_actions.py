@@ -132,7 +132,7 @@ def test_bad_details_are_refused_before_anything_is_sent(
     assert len(sim.requests) == sent
 
 
-def test_a_payment_that_awaits_nothing_is_refused(
+def test_completing_again_answers_from_the_record_and_a_payment_that_never_waited_is_refused(
     world: tuple[Any, Any, PaymentSource],
 ) -> None:
     make, sim, source = world
@@ -141,9 +141,18 @@ def test_a_payment_that_awaits_nothing_is_refused(
     assert payment.next_action is not None
     done = gw.complete_action(payment.id, details=sim.authenticate(payment.next_action))
     sent = len(sim.requests)
+    again = gw.complete_action(payment.id, details={"redirectResult": "another"})
+    assert (again.id, again.status, again.from_record) == (done.id, S.AUTHORIZED, True)
+    assert len(sim.requests) == sent  # the record holds the outcome: nothing asked
+    plain = (
+        PaymentSource.token("pm_card_visa")
+        if isinstance(sim, StripeSimulator)
+        else (PaymentSource.card("4111111145551142", 3, 2030, "737", holder_name="J. Smith"))
+    )
+    never = gw.authorize(Money("5.00", "EUR"), source=plain, reference="act-never")
     with pytest.raises(InvalidRequestError) as refused:
-        gw.complete_action(done.id, details={"redirectResult": "another"})
-    assert refused.value.code is ErrorCode.INVALID_STATE and len(sim.requests) == sent
+        gw.complete_action(never.id, details={"redirectResult": "x"})
+    assert refused.value.code is ErrorCode.INVALID_STATE and "does not await" in str(refused.value)
 
 
 def test_the_deadline_bounds_a_completion(world: tuple[Any, Any, PaymentSource]) -> None:
@@ -220,15 +229,16 @@ def test_adyens_webhook_while_the_completion_is_in_flight_waits_on_its_record(
         payment = _awaiting(gw, ADYEN_3DS, "act-in-flight")
         assert payment.next_action is not None
         details = adyen_sim.authenticate(payment.next_action)
-        adyen_sim.inject(Fault.timeout_after_commit(hold=1.0), times=1)  # acts, then holds on
+        [delivery] = adyen_sim.drain_webhooks()  # held back until the call is in flight
+        adyen_sim.inject(Fault.timeout_after_commit(hold=1.0), times=1)  # answers, then holds
         results: list[Any] = []
         call = threading.Thread(
             target=lambda: results.append(gw.complete_action(payment.id, details=details))
         )
         call.start()
-        while not adyen_sim.webhooks():
+        while not any(r.path.endswith("/payments/details") for r in adyen_sim.requests):
             assert call.is_alive(), results
-        [delivery] = adyen_sim.drain_webhooks()
+        assert [i.operation.value for i in gw.records.intents()] == ["complete_action"]
         [outcome] = gw.handle_webhook(delivery.headers, delivery.body)
         call.join()
         assert outcome.result == "applied"
@@ -237,3 +247,44 @@ def test_adyens_webhook_while_the_completion_is_in_flight_waits_on_its_record(
         assert record is not None and record.payment_id == done.id
         assert record.status is S.AUTHORIZED
         assert gw.records.verify() is None
+
+
+def test_a_shopper_who_paid_and_never_came_back_is_settled_by_the_webhook(
+    adyen_sim: AdyenSimulator, make_adyen_gateway: Callable[..., Any]
+) -> None:
+    """The shopper authenticated at their bank and closed the window: nothing calls
+    complete_action, and Adyen's AUTHORISATION webhook is the first and only word. It names
+    the payment on the record awaiting the shopper; completing it later answers from there."""
+    gw = make_adyen_gateway()
+    payment = _awaiting(gw, ADYEN_3DS, "act-gone")
+    assert payment.next_action is not None
+    adyen_sim.authenticate(payment.next_action)  # the details are never handed back
+    [delivery] = adyen_sim.drain_webhooks()
+    [outcome] = gw.handle_webhook(delivery.headers, delivery.body)
+    assert outcome.result == "applied"
+    record = gw.payment_record(payment.id)
+    assert record is not None and record.status is S.AUTHORIZED
+    assert record.payment_id == outcome.event.payment_id
+    assert gw.payment_record(record.payment_id) == record  # one record
+    sent = len(adyen_sim.requests)
+    late = gw.complete_action(payment.id, details={"redirectResult": "too-late"})
+    assert (late.id, late.status) == (record.payment_id, S.AUTHORIZED)
+    assert len(adyen_sim.requests) == sent
+
+
+def test_payments_left_awaiting_the_shopper_are_listed(
+    world: tuple[Any, Any, PaymentSource],
+) -> None:
+    make, sim, source = world
+    gw = make()
+    left = _awaiting(gw, source, "act-left")
+    done = _awaiting(gw, source, "act-done")
+    assert done.next_action is not None
+    gw.complete_action(done.id, details=sim.authenticate(done.next_action))
+    waiting = gw.payments_awaiting_action()
+    assert [r.reference for r in waiting] == ["act-left"]
+    assert waiting[0].status is S.REQUIRES_ACTION
+    assert gw.payments_awaiting_action(older_than=timedelta(hours=1)) == []
+    if not left.id.startswith("pr_"):  # the provider named it: it can be released
+        assert gw.void(left.id).status in {S.VOIDED, S.PENDING}
+        assert gw.payments_awaiting_action() == []

@@ -123,6 +123,24 @@ def test_a_cards_declines_are_counted_in_their_window_and_a_final_one_forever(
     assert store.declines("card_c", now - timedelta(days=30)) == Declines((), False)
 
 
+def test_payments_awaiting_the_shopper_are_listed_per_provider(store: RecordStore) -> None:
+    from paygate.records.changes import observe
+
+    now = datetime.now(UTC)
+    for n, (provider, name) in enumerate((("adyen", "b"), ("stripe", "s"), ("adyen", "a"))):
+        waiting = Payment(
+            id="", provider=provider, status=PaymentStatus.REQUIRES_ACTION, amount=eur("3.00"),
+            amount_authorized=eur("0"), amount_captured=eur("0"), amount_refunded=eur("0"),
+            reference=f"wait-{name}", provider_status="RedirectShopper",
+        )  # fmt: skip
+        cause = CallCause(operation="authorize", idempotency_key=f"k-{name}")
+        at = now + timedelta(seconds=n)
+        store.apply(Locate(), lambda r, w=waiting, c=cause, t=at: observe(r, w, c, t))
+    _purchase(store)  # not awaiting anything
+    assert [r.reference for r in store.awaiting_action("adyen")] == ["wait-b", "wait-a"]
+    assert [r.reference for r in store.awaiting_action("stripe")] == ["wait-s"]
+
+
 def test_concurrent_changes_to_one_record_are_serialized(store: RecordStore) -> None:
     record_id = _purchase(store)
     threads = [threading.Thread(target=_deliver, args=(store, refund_event(n))) for n in range(40)]

@@ -8,7 +8,7 @@ one; the blocking twin (``_sync.py``) is generated from it by ``scripts/unasync.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar, Unpack
 
@@ -232,6 +232,14 @@ class AsyncGateway(Constructors):
             details=details or {},
             idempotency_key=idempotency_key,
         )
+        try:
+            locate = locate_payment(self.provider, request.payment_id)
+            record = await self._records(self.records.lookup, locate)
+        except Exception:  # the call's own guard reads it again, and fails closed
+            record = None
+        done = steps.completed_action(record)
+        if done is not None:
+            return done  # the provider's webhook told the outcome first
         return as_payment(await self._run(request))
 
     async def refund(
@@ -290,6 +298,16 @@ class AsyncGateway(Constructors):
         resends; an older event never moves a payment backwards (it is kept in the trail).
         """
         return await self._reconciler.handle_webhook(headers, body)
+
+    async def payments_awaiting_action(
+        self, *, older_than: timedelta = timedelta(0)
+    ) -> list[PaymentRecord]:
+        """Payments still awaiting the shopper (``requires_action``) for at least
+        ``older_than``, oldest first: the abandoned ones, to void where the provider named
+        them (``void``) or to leave to expire."""
+        waiting = await self._records(self.records.awaiting_action, self.provider)
+        cutoff = steps.now() - older_than
+        return [record for record in waiting if record.created_at <= cutoff]
 
     async def unknown_payments(self) -> list[PaymentRecord]:
         """Records holding a call whose outcome is still unknown, those of calls that ended

@@ -543,6 +543,21 @@ def can_retrieve(p: Pipeline) -> bool:
     return Operation.RETRIEVE in p.adapter.capabilities.operations
 
 
+def completed_action(record: PaymentRecord | None) -> Payment | None:
+    """The payment as its record holds it when the record already has the outcome of the
+    shopper's action (the provider's webhook named and settled it first), else None:
+    completing it then asks the provider nothing more."""
+    if (
+        record is None
+        or record.payment_id is None
+        or record.pre_authorization is not PaymentStatus.REQUIRES_ACTION
+        or record.status is PaymentStatus.REQUIRES_ACTION
+        or record.unknown
+    ):
+        return None
+    return _recording.to_payment(record, None, from_record=True)
+
+
 def from_record(provider: str, prepared: Prepared, record: PaymentRecord | None) -> Payment:
     """A read answered from the record, for a provider that cannot be asked."""
     if record is None:

@@ -9,7 +9,7 @@ one; the blocking twin (``_sync.py``) is generated from it by ``scripts/unasync.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar, Unpack
 
@@ -233,6 +233,14 @@ class Gateway(Constructors):
             details=details or {},
             idempotency_key=idempotency_key,
         )
+        try:
+            locate = locate_payment(self.provider, request.payment_id)
+            record = self._records(self.records.lookup, locate)
+        except Exception:  # the call's own guard reads it again, and fails closed
+            record = None
+        done = steps.completed_action(record)
+        if done is not None:
+            return done  # the provider's webhook told the outcome first
         return as_payment(self._run(request))
 
     def refund(
@@ -291,6 +299,16 @@ class Gateway(Constructors):
         resends; an older event never moves a payment backwards (it is kept in the trail).
         """
         return self._reconciler.handle_webhook(headers, body)
+
+    def payments_awaiting_action(
+        self, *, older_than: timedelta = timedelta(0)
+    ) -> list[PaymentRecord]:
+        """Payments still awaiting the shopper (``requires_action``) for at least
+        ``older_than``, oldest first: the abandoned ones, to void where the provider named
+        them (``void``) or to leave to expire."""
+        waiting = self._records(self.records.awaiting_action, self.provider)
+        cutoff = steps.now() - older_than
+        return [record for record in waiting if record.created_at <= cutoff]
 
     def unknown_payments(self) -> list[PaymentRecord]:
         """Records holding a call whose outcome is still unknown, those of calls that ended

@@ -89,6 +89,11 @@ class Reconciler:
                 )
             else:  # the call that made it may still be waiting for its answer
                 claimed = rec.claimed_by(self._pipeline.provider, in_flight, event)
+                if claimed is None:  # or the shopper acted, and nothing asked Adyen since
+                    waiting = self._records(
+                        self._pipeline.records.awaiting_action, self._pipeline.provider
+                    )
+                    claimed = rec.awaited_by(self._pipeline.provider, waiting, event)
                 if claimed is not None:
                     locate, change = claimed
         applied = self._records(self._pipeline.records.apply, locate, change, event=seen)

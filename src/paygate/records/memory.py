@@ -7,6 +7,7 @@ from collections import Counter, OrderedDict
 from datetime import UTC, datetime
 from typing import Final
 
+from paygate.models import PaymentStatus
 from paygate.records.state import Intent, PaymentRecord
 from paygate.records.store import Applied, ChangeFn, Declines, IntentKey, Locate, apply_in
 from paygate.records.trail import GENESIS, AuditEntry, ChainProblem, verify_chain
@@ -135,6 +136,15 @@ class MemoryRecordStore:
                 for intent in self._intents.values()
                 if lapsed_by is None or intent.lease_until <= lapsed_by
             ]
+
+    def awaiting_action(self, provider: str) -> list[PaymentRecord]:
+        with self._lock:
+            waiting = [
+                r
+                for r in self._records.values()
+                if r.provider == provider and r.status is PaymentStatus.REQUIRES_ACTION
+            ]
+        return sorted(waiting, key=lambda r: r.created_at)
 
     def note_decline(self, card: str, at: datetime, *, final: bool) -> None:
         with self._lock:

@@ -286,6 +286,16 @@ class PostgresRecordStore:
 
         return [PaymentRecord.model_validate_json(row[0]) for row in self._pool.run(work)]
 
+    def awaiting_action(self, provider: str) -> list[PaymentRecord]:
+        def work(conn: Connection) -> list[tuple[str]]:
+            return conn.execute(
+                "SELECT body::text FROM paygate_records WHERE provider = %s AND status = %s",
+                (provider, "requires_action"),
+            ).fetchall()
+
+        records = [PaymentRecord.model_validate_json(row[0]) for row in self._pool.run(work)]
+        return sorted(records, key=lambda r: r.created_at)
+
     def note_decline(self, card: str, at: datetime, *, final: bool) -> None:
         def work(conn: Connection) -> None:
             conn.execute(

@@ -60,6 +60,7 @@ __all__ = [
     "Replay",
     "adopting_event",
     "adopting_found",
+    "awaited_by",
     "claimed_by",
     "describe",
     "finds",
@@ -210,6 +211,36 @@ def claimed_by(
 
     def change(record: PaymentRecord | None) -> Change | None:
         return changes_apply_event(record, event, cause, now, record_id)
+
+    return Locate(record_id=record_id), change
+
+
+def awaited_by(
+    provider: str, waiting: list[PaymentRecord], event: WebhookEvent
+) -> tuple[Locate, ChangeFn] | None:
+    """Where an event about a payment paygate has no record of goes when a payment awaits the
+    shopper for the same reference and amount (exactly one), with no provider id yet: the
+    shopper acted and the provider names it first in its webhook (a redirect the shopper
+    completed at their bank, and never came back from). That record takes the payment's id."""
+    found = [
+        record
+        for record in waiting
+        if record.provider == provider
+        and record.payment_id is None
+        and record.reference == event.reference
+        and record.amount == event.amount
+    ]
+    if len(found) != 1 or event.payment_id is None:
+        return None
+    record_id, payment_id = found[0].record_id, event.payment_id
+    cause, now = _webhook_cause(event), _now()
+
+    def change(record: PaymentRecord | None) -> Change | None:
+        if record is None or record.payment_id is not None:
+            return None  # named meanwhile by another path
+        named = record.model_copy(update={"payment_id": payment_id})
+        applied = changes_apply_event(named, event, cause, now)
+        return None if applied is None else Change(applied.record, applied.entry, True)
 
     return Locate(record_id=record_id), change
 

@@ -33,6 +33,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS paygate_records_payment
     ON paygate_records (provider, payment_id) WHERE payment_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS paygate_records_unknown
     ON paygate_records (next_check) WHERE next_check IS NOT NULL;
+CREATE INDEX IF NOT EXISTS paygate_records_awaiting
+    ON paygate_records (provider) WHERE status = 'requires_action';
 CREATE TABLE IF NOT EXISTS paygate_audit_trail (
     record_id TEXT NOT NULL,
     seq       INTEGER NOT NULL,
@@ -235,6 +237,15 @@ class SQLiteRecordStore:
                     "SELECT body FROM paygate_records WHERE next_check <= ?", (_utc(due_before),)
                 ).fetchall()
         return [PaymentRecord.model_validate_json(row[0]) for row in rows]
+
+    def awaiting_action(self, provider: str) -> list[PaymentRecord]:
+        with self._db.turn() as db:
+            rows = db.execute(
+                "SELECT body FROM paygate_records WHERE provider = ? AND status = ?",
+                (provider, "requires_action"),
+            ).fetchall()
+        records = [PaymentRecord.model_validate_json(row[0]) for row in rows]
+        return sorted(records, key=lambda r: r.created_at)
 
     def note_decline(self, card: str, at: datetime, *, final: bool) -> None:
         with self._db.turn() as db:

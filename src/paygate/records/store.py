@@ -173,6 +173,11 @@ class RecordStore(Protocol):
         """Records holding an unknown outcome (only those due for a check, if a time is given)."""
         ...
 
+    def awaiting_action(self, provider: str) -> list[PaymentRecord]:
+        """The provider's payments still awaiting the shopper (``requires_action``), oldest
+        first."""
+        ...
+
     def note_decline(self, card: str, at: datetime, *, final: bool) -> None:
         """Keep that the card ``card`` (a digest naming it, never its number) was declined at
         ``at``; ``final``: for good (the network says it will never be approved)."""

@@ -110,7 +110,7 @@ class Ledger:
         # Payments awaiting the shopper (session → pspReference, which Adyen reveals only once
         # the details are sent), and the redirect results their shoppers came back with.
         self._sessions: dict[str, str] = {}
-        self._results: dict[str, tuple[str, bool]] = {}
+        self._results: dict[str, str] = {}  # redirectResult → pspReference
 
     def reset(self) -> None:
         self._sessions.clear()
@@ -221,36 +221,37 @@ class Ledger:
 
     # -- the shopper's action --------------------------------------------------------------------
     def authenticate(self, session: str, *, passed: bool) -> str:
-        """The shopper on a payment's 3-D Secure page: the ``redirectResult`` they come back
-        with. ``KeyError`` for a session no payment awaits."""
+        """The shopper on a payment's 3-D Secure page: the payment is decided there, authorised
+        or refused (and its AUTHORISATION webhook queued, so it arrives whether or not the
+        shopper comes back); the ``redirectResult`` they come back with. ``KeyError`` for a
+        session no payment awaits."""
         psp = self._sessions.pop(session)
+        payment = self._payments[psp]
+        if passed:
+            authorised = not payment["manualCapture"]
+            payment.update(
+                status=_AUTHORISED, resultCode=AUTHORISED,
+                authCode=f"{secrets.randbelow(10**6):06d}",
+                captured=payment["amount"]["value"] if authorised else 0,
+            )  # fmt: skip
+        else:
+            reason, code = _NOT_AUTHENTICATED
+            payment.update(
+                status="refused", resultCode=REFUSED, refusalReason=reason, refusalReasonCode=code
+            )
+        self._authorisation_webhook(payment)
         result = secrets.token_urlsafe(24)
-        self._results[result] = (psp, passed)
+        self._results[result] = psp
         return result
 
     def details(self, redirect_result: str) -> dict[str, Any]:
-        """``/payments/details`` with the shopper's ``redirectResult``: the payment authorised,
-        or refused when the authentication failed (and its AUTHORISATION webhook), named by
-        its pspReference from now on. A result sent again gets the same answer."""
-        if redirect_result not in self._results:
+        """``/payments/details`` with the shopper's ``redirectResult``: the payment as decided
+        on the 3-D Secure page, named by its pspReference from now on. A result sent again gets
+        the same answer."""
+        psp = self._results.get(redirect_result)
+        if psp is None:
             raise AdyenError(422, "000", "Invalid redirectResult")
-        psp, passed = self._results[redirect_result]
         payment = self._payments[psp]
-        if payment["status"] == "redirect":
-            if passed:
-                authorised = not payment["manualCapture"]
-                payment.update(
-                    status=_AUTHORISED, resultCode=AUTHORISED,
-                    authCode=f"{secrets.randbelow(10**6):06d}",
-                    captured=payment["amount"]["value"] if authorised else 0,
-                )  # fmt: skip
-            else:
-                reason, code = _NOT_AUTHENTICATED
-                payment.update(
-                    status="refused", resultCode=REFUSED, refusalReason=reason,
-                    refusalReasonCode=code,
-                )  # fmt: skip
-            self._authorisation_webhook(payment)
         answer: dict[str, Any] = {
             "pspReference": psp,
             "resultCode": payment["resultCode"],
