@@ -152,31 +152,23 @@ def _payment(
         base_status = STATUS_MAP[IntentStatus(intent.status)]
         currency = CURRENCIES[intent.currency.upper()]
     except (ValueError, KeyError):
-        message = (
-            f"Stripe returned a PaymentIntent with an unknown status or currency "
-            f"({intent.status!r}, {intent.currency!r})"
-        )
-        unread = replace(
+        return _unreadable(
+            intent,
             base,
-            message=message,
-            payment_id=intent.id,
-            provider_body=intent.model_dump(mode="json"),
+            "Stripe returned a PaymentIntent with an unknown status or currency "
+            f"({intent.status!r}, {intent.currency!r})",
         )
-        return SchemaViolation(unread)
     code = intent.currency.upper()
     charge = intent.latest_charge if isinstance(intent.latest_charge, ChargeWire) else None
     authorized = charge.amount if charge and charge.status == "succeeded" else 0
     captured = intent.amount_received
     if captured is None:
         if base_status is PaymentStatus.CAPTURED:
-            message = "Stripe returned a succeeded PaymentIntent without its amount_received"
-            unread = replace(
+            return _unreadable(
+                intent,
                 base,
-                message=message,
-                payment_id=intent.id,
-                provider_body=intent.model_dump(mode="json"),
+                "Stripe returned a succeeded PaymentIntent without its amount_received",
             )
-            return SchemaViolation(unread)
         captured = 0  # nothing can have been received before the PaymentIntent succeeded
     refunded = charge.amount_refunded if charge and charge.captured else 0
     status = _refine(base_status, intent, captured, refunded)
@@ -197,6 +189,18 @@ def _payment(
         provider_status=intent.status,
         next_action=next_action,
         livemode=intent.livemode,
+    )
+
+
+def _unreadable(intent: PaymentIntentWire, base: Context, message: str) -> SchemaViolation:
+    """A PaymentIntent that validated but says what paygate cannot use; it keeps what was read."""
+    return SchemaViolation(
+        replace(
+            base,
+            message=message,
+            payment_id=intent.id,
+            provider_body=intent.model_dump(mode="json"),
+        )
     )
 
 
