@@ -288,3 +288,26 @@ def test_payments_left_awaiting_the_shopper_are_listed(
     if not left.id.startswith("pr_"):  # the provider named it: it can be released
         assert gw.void(left.id).status in {S.VOIDED, S.PENDING}
         assert gw.payments_awaiting_action() == []
+
+
+def test_a_purchase_settled_by_the_webhook_alone_is_captured(
+    adyen_sim: AdyenSimulator, make_adyen_gateway: Callable[..., Any]
+) -> None:
+    """Adyen captures a purchase when it authorizes it and sends no CAPTURE webhook: the
+    AUTHORISATION that names a 3-D Secure purchase nobody completed captures it on its record,
+    as the simulator's ledger has it."""
+    gw = make_adyen_gateway()
+    payment = gw.purchase(
+        Money("20.00", "EUR"), source=ADYEN_3DS, reference="act-gone-purchase", return_url=RETURN
+    )
+    assert payment.next_action is not None
+    adyen_sim.authenticate(payment.next_action)
+    [delivery] = adyen_sim.drain_webhooks()
+    gw.handle_webhook(delivery.headers, delivery.body)
+    record = gw.payment_record(payment.id)
+    assert record is not None and record.status is S.CAPTURED
+    assert record.payment_id is not None
+    charged = adyen_sim.payment(record.payment_id)
+    assert charged is not None and charged["captured"] == 2000
+    assert record.amount_captured == Money("20.00", "EUR")
+    assert gw.complete_action(payment.id).status is S.CAPTURED  # from the record

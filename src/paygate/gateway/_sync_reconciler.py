@@ -93,7 +93,9 @@ class Reconciler:
                     waiting = self._records(
                         self._pipeline.records.awaiting_action, self._pipeline.provider
                     )
-                    claimed = rec.awaited_by(self._pipeline.provider, waiting, event)
+                    claimed = rec.awaited_by(
+                        self._pipeline.adapter.capabilities, self._pipeline.provider, waiting, event
+                    )
                 if claimed is not None:
                     locate, change = claimed
         applied = self._records(self._pipeline.records.apply, locate, change, event=seen)

@@ -216,12 +216,13 @@ def claimed_by(
 
 
 def awaited_by(
-    provider: str, waiting: list[PaymentRecord], event: WebhookEvent
+    capabilities: Capabilities, provider: str, waiting: list[PaymentRecord], event: WebhookEvent
 ) -> tuple[Locate, ChangeFn] | None:
     """Where an event about a payment paygate has no record of goes when a payment awaits the
     shopper for the same reference and amount (exactly one), with no provider id yet: the
     shopper acted and the provider names it first in its webhook (a redirect the shopper
-    completed at their bank, and never came back from). That record takes the payment's id."""
+    completed at their bank, and never came back from). That record takes the payment's id; a
+    purchase the provider captured when it authorized it (and says no more) is captured."""
     found = [
         record
         for record in waiting
@@ -240,7 +241,13 @@ def awaited_by(
             return None  # named meanwhile by another path
         named = record.model_copy(update={"payment_id": payment_id})
         applied = changes_apply_event(named, event, cause, now)
-        return None if applied is None else Change(applied.record, applied.entry, True)
+        if applied is None:
+            return None
+        applied = Change(applied.record, applied.entry, True)
+        captured = named.purchase and capabilities.purchase_captured_at_authorization
+        if captured and event.type is EventType.AUTHORIZED:
+            return captured_at_authorization(applied, cause, now)
+        return applied
 
     return Locate(record_id=record_id), change
 
