@@ -18,6 +18,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/python scripts/unasync.py --check
 	$(BIN)/python scripts/render_transitions.py --check
+	$(BIN)/python scripts/build_simulator_schemas.py --check
 	$(BIN)/ruff check src tests contract_tests benchmarks scripts
 	$(BIN)/ruff format --check src tests contract_tests benchmarks scripts
 

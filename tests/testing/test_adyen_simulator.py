@@ -231,14 +231,14 @@ def test_holder_names_force_the_acquirer_result(
 @pytest.mark.parametrize(
     ("code", "result_code", "reason"),
     [
-        (2, "Refused", "Refused"),
+        ("2", "Refused", "Refused"),
         ("12", "Refused", "Not enough balance"),
         ("4", "Error", "Acquirer Error"),
         ("1", "Authorised", None),
     ],
 )
 def test_requested_test_acquirer_response_code_wins_over_the_holder_name(
-    client: httpx.Client, code: int | str, result_code: str, reason: str | None
+    client: httpx.Client, code: str, result_code: str, reason: str | None
 ) -> None:
     additional = {"RequestedTestAcquirerResponseCode": code}
     body = pay(
@@ -401,7 +401,7 @@ def test_both_api_versions_are_served(client: httpx.Client, sim: AdyenSimulator)
         ({"paymentMethod": card(cvc="73")}, 422, "103", None),
         ({"paymentMethod": card("370000000000002", cvc="737")}, 422, "103", None),
         ({"paymentMethod": card(expiryMonth="13")}, 422, "129", None),
-        ({"paymentMethod": {**card(), "type": "ideal"}}, 422, "905", None),
+        ({"paymentMethod": {"type": "ideal", "issuer": "1121"}}, 422, "905", None),
         ({"amount": {"value": -1, "currency": "EUR"}}, 422, "137", None),
         ({"amount": {"value": 100, "currency": "eur"}}, 422, "138", None),
         ({"amount": {"value": "10.00", "currency": "EUR"}}, 400, "702", "amount.value"),
@@ -490,7 +490,10 @@ def test_another_merchant_account_is_403(client: httpx.Client, sim: AdyenSimulat
     assert response.status_code == 403
     assert (response.json()["errorCode"], response.json()["errorType"]) == ("010", "security")
     psp = authorised(client)
-    other = client.post(f"{PAYMENTS}/{psp}/captures", json={"merchantAccount": "Other"})
+    amount = {"value": 1000, "currency": "EUR"}
+    other = client.post(
+        f"{PAYMENTS}/{psp}/captures", json={"merchantAccount": "Other", "amount": amount}
+    )
     assert other.status_code == 403
     assert len(sim.payments()) == 1 and sim.modifications() == []
 

@@ -1,6 +1,7 @@
 """The Adyen simulator's HTTP face, plugged into the neutral server as its ``Provider``:
 ``X-API-Key`` auth, the Checkout routes (v71 and v72), body checks (before execution, never
-saved under a key), and Adyen's answers, ``ServiceError`` bodies and headers.
+saved under a key: a JSON Content-Type, then the version's published schema, ``_validate``,
+then the simulator's own), and Adyen's answers, ``ServiceError`` bodies and headers.
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ from paygate.testing.adyen._errors import (
     unexpected,
 )
 from paygate.testing.adyen._ledger import Kind, Ledger
+from paygate.testing.adyen._validate import refusal
 
-_PAYMENTS: Final = re.compile(r"/v7[12]/payments")
-_DETAILS: Final = re.compile(r"/v7[12]/payments/details")
-_MODIFICATION: Final = re.compile(r"/v7[12]/payments/([^/]+)/([a-z]+)")
+_PAYMENTS: Final = re.compile(r"/v(7[12])/payments")
+_DETAILS: Final = re.compile(r"/v(7[12])/payments/details")
+_MODIFICATION: Final = re.compile(r"/v(7[12])/payments/([^/]+)/([a-z]+)")
+_JSON: Final = "application/json"
 _KINDS: Final = {
     "captures": Kind.CAPTURE,
     "cancels": Kind.CANCEL,
@@ -40,6 +43,7 @@ _KINDS: Final = {
 _ANY_REPEAT: Final = "adyen: a repeat under a key replays the first answer"
 
 Result = Callable[[], tuple[int, dict[str, Any]]]  # runs the operation: status and body
+Operation = Callable[[Mapping[str, Any]], Result]
 
 
 class AdyenApi:
@@ -53,6 +57,10 @@ class AdyenApi:
     def decode(self, query: str, headers: Headers, body: bytes) -> dict[str, Any]:
         if not body:
             return {}
+        media_type = headers.get("content-type", "").partition(";")[0].strip().lower()
+        if media_type != _JSON:
+            shown = media_type or "none"
+            raise ValueError(f"the request body must be {_JSON}, not Content-Type {shown}")
         value = json.loads(body)  # a JSONDecodeError (or UnicodeDecodeError) is a ValueError
         if not isinstance(value, dict):
             raise ValueError("the request body must be a JSON object")
@@ -61,7 +69,10 @@ class AdyenApi:
     def admit(self, request: RecordedRequest) -> Reply | Admitted:
         try:
             self._authenticate(request.headers)
-            operation = self._route(request.method, request.path)
+            operation, version, endpoint = self._route(request.method, request.path)
+            refused = refusal(version, endpoint, request.params)
+            if refused is not None:
+                raise refused
             result = operation(request.params)
         except AdyenError as error:
             return error.reply()
@@ -125,17 +136,18 @@ class AdyenApi:
         if not key or (expected is not None and key != expected):
             raise unauthorized()
 
-    def _route(self, method: str, path: str) -> Callable[[Mapping[str, Any]], Result]:
+    def _route(self, method: str, path: str) -> tuple[Operation, str, str]:
+        """The operation, the API version, and the endpoint's path in ``_schema.REQUESTS``."""
         if method == "POST":
-            if _PAYMENTS.fullmatch(path):
-                return self._pay
-            if _DETAILS.fullmatch(path):
-                return self._details
+            if match := _PAYMENTS.fullmatch(path):
+                return self._pay, match[1], "/payments"
+            if match := _DETAILS.fullmatch(path):
+                return self._details, match[1], "/payments/details"
             match = _MODIFICATION.fullmatch(path)
-            kind = None if match is None else _KINDS.get(match[2])
+            kind = None if match is None else _KINDS.get(match[3])
             if match is not None and kind is not None:
-                psp = match[1]
-                return lambda params: self._modify(params, psp, kind)
+                psp, endpoint = match[2], f"/payments/{{paymentPspReference}}/{match[3]}"
+                return (lambda params: self._modify(params, psp, kind)), match[1], endpoint
         raise AdyenError(404, "000", f"Not found: {method} {path}", VALIDATION)
 
     def _pay(self, params: Mapping[str, Any]) -> Result:

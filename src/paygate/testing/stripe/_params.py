@@ -1,6 +1,8 @@
 """Reading Stripe request parameters: each helper returns a typed value or raises the
 ``invalid_request_error`` Stripe answers with before executing anything (never saved under
-an idempotency key)."""
+an idempotency key). The request has already passed ``_validate`` (the published spec's
+parameters, types and enums); what is checked here is what the spec cannot say: the
+simulator's test cards, supported currencies, minimum charges, metadata limits."""
 
 from __future__ import annotations
 
@@ -9,20 +11,20 @@ import time
 from collections.abc import Collection, Mapping
 from typing import Any, Final
 
+from paygate._currencies import ISO_4217_EXPONENTS
 from paygate.testing.stripe._cards import BY_NUMBER, CARDS, LIVE_CARD_IN_TEST_MODE, Card
 from paygate.testing.stripe._errors import CARD_ERROR, StripeError, invalid
 from paygate.testing.stripe._ledger import PaymentMethod, new_id
 
 _INTEGER: Final = re.compile(r"-?[0-9]+")
-
-
-def only(params: Mapping[str, Any], allowed: Collection[str]) -> None:
-    """Refuse a parameter the endpoint does not take."""
-    for name in params:
-        if name not in allowed:
-            raise invalid(
-                f"Received unknown parameter: {name}", code="parameter_unknown", param=name
-            )
+_MAX_AMOUNT: Final = 99_999_999
+# Stripe's published minimum charge amounts, in minor units (USD 0.50, JPY 50, HUF 175.00...).
+MINIMUM_CHARGE: Final = {
+    "usd": 50, "aed": 200, "aud": 50, "bgn": 100, "brl": 50, "cad": 50, "chf": 50,
+    "czk": 1500, "dkk": 250, "eur": 50, "gbp": 30, "hkd": 400, "huf": 17500, "inr": 50,
+    "jpy": 50, "mxn": 1000, "myr": 200, "nok": 300, "nzd": 50, "pln": 200, "ron": 200,
+    "sek": 300, "sgd": 50, "thb": 1000,
+}  # fmt: skip
 
 
 def string(params: Mapping[str, Any], name: str, param: str | None = None) -> str | None:
@@ -87,10 +89,37 @@ def choice(params: Mapping[str, Any], name: str, choices: Collection[str]) -> st
 
 
 def currency(params: Mapping[str, Any]) -> str:
+    """An ISO 4217 code, lower-cased (Stripe takes a subset of them; the simulator all)."""
     code = required(params, "currency")
-    if len(code) != 3 or not (code.isascii() and code.isalpha()):
-        raise invalid(f"Invalid currency: {code}", param="currency")
+    if code.upper() not in ISO_4217_EXPONENTS:
+        raise invalid(
+            f"Invalid currency: {code}. Stripe takes a three-letter ISO currency code, in "
+            "lowercase, of a currency it supports.",
+            param="currency",
+        )
     return code.lower()
+
+
+def charge_amount(params: Mapping[str, Any], currency_code: str) -> int:
+    """A PaymentIntent's ``amount``: at least Stripe's minimum charge in its currency (its
+    published table; elsewhere Stripe converts to the account's currency first, which the
+    simulator cannot, so any positive amount goes), at most eight digits."""
+    amount = integer(params, "amount")
+    minimum = MINIMUM_CHARGE.get(currency_code, 1)
+    if amount < minimum:
+        raise invalid(
+            f"Amount must be at least {minimum} {currency_code} in minor units "
+            "(Stripe's minimum charge).",
+            code="amount_too_small",
+            param="amount",
+        )
+    if amount > _MAX_AMOUNT:
+        raise invalid(
+            f"Amount must be no more than {_MAX_AMOUNT} in minor units (eight digits).",
+            code="amount_too_large",
+            param="amount",
+        )
+    return amount
 
 
 def metadata(params: Mapping[str, Any]) -> dict[str, str]:
