@@ -131,6 +131,7 @@ def test_the_contract_suite_runs_what_its_capabilities_allow(
         "three_ds_required",  # no 3-D Secure source
         "three_ds_passed",
         "three_ds_purchase",
+        "three_ds_in_page",
         "three_ds_failed",
         "three_ds_abandoned",
         "three_decimal",  # no three-decimal currency

@@ -17,6 +17,7 @@ from paygate.gateway import AsyncGateway, Gateway
 from paygate.idempotency import IdempotencyStore, MemoryStore, SQLiteStore
 from paygate.models import (
     ActionKind,
+    BrowserInfo,
     CardDetails,
     NextAction,
     Payment,
@@ -42,6 +43,7 @@ __all__ = [
     "ActionKind",
     "AsyncGateway",
     "BreakerPolicy",
+    "BrowserInfo",
     "BulkheadPolicy",
     "CardDetails",
     "Currency",

@@ -33,6 +33,7 @@ __all__ = [
     "RECORD_ID_PREFIX",
     "ActionKind",
     "AuthorizeRequest",
+    "BrowserInfo",
     "CaptureRequest",
     "CardDetails",
     "CompleteActionRequest",
@@ -352,6 +353,22 @@ def _secret(value: object) -> object:
     return SecretStr(value) if isinstance(value, str) else value
 
 
+class BrowserInfo(_Frozen):
+    """The shopper's browser, as the issuer's 3-D Secure 2 risk check needs it for a payment
+    made in a browser. Given with a payment, Adyen runs 3-D Secure 2 natively (its component
+    in your page: a fingerprint, then a challenge if the issuer wants one) instead of
+    redirecting; Stripe takes none (Stripe.js collects it)."""
+
+    user_agent: Annotated[StrictStr, Field(min_length=1, max_length=512)]
+    accept_header: Annotated[StrictStr, Field(min_length=1, max_length=2048)]
+    language: Annotated[StrictStr, Field(min_length=1, max_length=35)]
+    color_depth: Annotated[StrictInt, Field(ge=1, le=48)]
+    screen_height: Annotated[StrictInt, Field(ge=1, le=100_000)]
+    screen_width: Annotated[StrictInt, Field(ge=1, le=100_000)]
+    time_zone_offset: Annotated[StrictInt, Field(ge=-840, le=840)]  # minutes from UTC
+    java_enabled: bool = False
+
+
 class StoredCredential(_Frozen):
     """A payment with a stored payment method, as the card networks' stored-credential rules
     name it, so the provider can flag it to the issuer:
@@ -405,6 +422,7 @@ class AuthorizeRequest(PaymentRequest):
     # Where the shopper comes back to after 3-D Secure or a redirect (else the adapter's own).
     return_url: ReturnUrl | None = None
     stored_credential: StoredCredential | None = None
+    browser: BrowserInfo | None = None
 
     @model_validator(mode="after")
     def _stored_source(self) -> AuthorizeRequest:

@@ -311,3 +311,56 @@ def test_a_purchase_settled_by_the_webhook_alone_is_captured(
     assert charged is not None and charged["captured"] == 2000
     assert record.amount_captured == Money("20.00", "EUR")
     assert gw.complete_action(payment.id).status is S.CAPTURED  # from the record
+
+
+def test_with_the_browser_adyen_runs_3ds2_in_the_page_fingerprint_then_challenge(
+    adyen_sim: AdyenSimulator, make_adyen_gateway: Callable[..., Any]
+) -> None:
+    from paygate import ActionKind, BrowserInfo
+    from paygate.errors import CardDeclinedError, DeclineReason
+
+    browser = BrowserInfo(
+        user_agent="Mozilla/5.0", accept_header="text/html", language="nl-NL", color_depth=24,
+        screen_height=900, screen_width=1440, time_zone_offset=-60,
+    )  # fmt: skip
+    gw = make_adyen_gateway()
+    payment = gw.authorize(
+        Money("20.00", "EUR"), source=ADYEN_3DS, reference="act-page",
+        return_url="https://shop.example:8443/checkout/return", browser=browser,
+    )  # fmt: skip
+    sent = adyen_sim.requests[-1].params
+    assert (sent["channel"], sent["origin"]) == ("Web", "https://shop.example:8443")
+    assert sent["browserInfo"]["timeZoneOffset"] == -60 and sent["browserInfo"]["colorDepth"] == 24
+    assert sent["authenticationData"] == {"threeDSRequestData": {"nativeThreeDS": "preferred"}}
+    action = payment.next_action
+    assert payment.status is S.REQUIRES_ACTION and action is not None
+    assert (action.kind, action.subtype, action.type) == (
+        ActionKind.THREE_DS,
+        "fingerprint",
+        "threeDS2",
+    )
+    assert action.token and action.redirect_url is None
+    challenge = gw.complete_action(payment.id, details=adyen_sim.authenticate(action))
+    assert challenge.status is S.REQUIRES_ACTION and challenge.id == payment.id  # still unnamed
+    assert challenge.next_action is not None and challenge.next_action.subtype == "challenge"
+    details = adyen_sim.authenticate(challenge.next_action, passed=False)
+    assert set(details) == {"threeDSResult"}
+    with pytest.raises(CardDeclinedError) as declined:
+        gw.complete_action(payment.id, details=details)
+    assert declined.value.reason is DeclineReason.AUTHENTICATION_REQUIRED
+    record = gw.payment_record(payment.id)
+    assert record is not None and record.status is S.FAILED and record.payment_id is not None
+
+
+def test_a_browser_that_does_not_add_up_is_refused_before_anything_is_sent() -> None:
+    from pydantic import ValidationError
+
+    from paygate import BrowserInfo
+
+    for wrong in ({"color_depth": 0}, {"time_zone_offset": 10_000}, {"user_agent": ""}):
+        fields: dict[str, Any] = {
+            "user_agent": "Mozilla/5.0", "accept_header": "text/html", "language": "en",
+            "color_depth": 24, "screen_height": 900, "screen_width": 1440, "time_zone_offset": 0,
+        } | wrong  # fmt: skip
+        with pytest.raises(ValidationError):
+            BrowserInfo(**fields)

@@ -28,6 +28,7 @@ from paygate.gateway._steps import Prepared, as_payment, as_refund
 from paygate.idempotency import BeginResult, IdempotencyStore
 from paygate.models import (
     AuthorizeRequest,
+    BrowserInfo,
     CaptureRequest,
     CompleteActionRequest,
     FindRequest,
@@ -141,12 +142,14 @@ class Gateway(Constructors):
         metadata: dict[str, str] | None = None,
         return_url: str | None = None,
         stored_credential: StoredCredential | None = None,
+        browser: BrowserInfo | None = None,
     ) -> Payment:
         """Hold ``amount`` on the source, to capture later. A card that needs 3-D Secure (or a
         redirect method) answers ``requires_action`` with its ``next_action``; the shopper
         comes back to ``return_url`` (else the adapter's), then ``complete_action``.
         ``stored_credential``: a payment with a stored payment method, or the first of a
-        series that stores one (who initiated it and why)."""
+        series that stores one (who initiated it and why). ``browser``: the shopper's browser,
+        for 3-D Secure 2 in the page where the provider runs it so (Adyen)."""
         request = validated(
             AuthorizeRequest,
             amount=amount,
@@ -157,6 +160,7 @@ class Gateway(Constructors):
             metadata=metadata or {},
             return_url=return_url,
             stored_credential=stored_credential,
+            browser=browser,
             capture=False,
         )
         return as_payment(self._run(request))
@@ -172,6 +176,7 @@ class Gateway(Constructors):
         metadata: dict[str, str] | None = None,
         return_url: str | None = None,
         stored_credential: StoredCredential | None = None,
+        browser: BrowserInfo | None = None,
     ) -> Payment:
         """Authorize and capture ``amount`` in one step (``requires_action`` as ``authorize``)."""
         request = validated(
@@ -184,6 +189,7 @@ class Gateway(Constructors):
             metadata=metadata or {},
             return_url=return_url,
             stored_credential=stored_credential,
+            browser=browser,
             capture=True,
         )
         return as_payment(self._run(request))

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from paygate import Money, Payment, PaymentSource, PaymentStatus
+from paygate import BrowserInfo, Money, Payment, PaymentSource, PaymentStatus
 from paygate.errors import (
     CardDeclinedError,
     DeclineReason,
@@ -163,6 +163,32 @@ def three_ds_purchase_passed(c: Contract) -> None:
     payment = _awaiting_shopper(c, "3ds-purchase", purchase=True)
     done = c.gateway.complete_action(payment.id, details=_shopper(c, payment, passed=True))
     _check(c, done, S.CAPTURED)
+
+
+BROWSER: Final = BrowserInfo(
+    user_agent="Mozilla/5.0 (contract)", accept_header="text/html", language="en-GB",
+    color_depth=24, screen_height=900, screen_width=1440, time_zone_offset=0,
+)  # fmt: skip
+
+
+def three_ds_in_page(c: Contract) -> None:
+    """With the shopper's browser: 3-D Secure in the page where the provider runs it so
+    (Adyen: a device fingerprint, then a challenge, each handed back through complete_action),
+    a redirect or Stripe.js where it does not. Every step is requires_action until the last."""
+    source = c.sources.three_ds
+    if source is None:
+        raise ScenarioSkipped(f"{c.adapter.name} does not offer 3-D Secure")
+    payment = c.gateway.authorize(
+        _eur("30.00"), source=source, reference=c.ref("3ds-page"), return_url=RETURN_URL,
+        browser=BROWSER,
+    )  # fmt: skip
+    steps = 0
+    while payment.status is S.REQUIRES_ACTION:
+        steps += 1
+        assert steps <= 3, payment
+        payment = c.gateway.complete_action(payment.id, details=_shopper(c, payment, passed=True))
+    assert payment.status is S.AUTHORIZED and payment.reference == c.ref("3ds-page"), payment
+    assert c.charges(c.ref("3ds-page")) == 1
 
 
 def three_ds_failed(c: Contract) -> None:
@@ -324,6 +350,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
     Scenario("three_ds_required", three_ds_required, "3-D Secure surfaces as requires_action"),
     Scenario("three_ds_passed", three_ds_passed, "3-D Secure passed, then completed"),
     Scenario("three_ds_purchase", three_ds_purchase_passed, "a purchase completed after 3DS"),
+    Scenario("three_ds_in_page", three_ds_in_page, "3-D Secure in the page, step by step"),
     Scenario("three_ds_failed", three_ds_failed, "a failed challenge is a decline"),
     Scenario("three_ds_abandoned", three_ds_abandoned, "an abandoned challenge"),
     Scenario("zero_decimal_jpy", zero_decimal, "JPY, no minor unit"),

@@ -129,6 +129,7 @@ def _payment_body(
         "metadata": dict(request.metadata) or None,
         "returnUrl": request.return_url or return_url,  # the call's own, else the adapter's
         **_stored_credential_fields(request),
+        **_native_three_ds_fields(request, request.return_url or return_url),
     }
     additional: JsonObject = {}
     if not request.capture:
@@ -194,6 +195,34 @@ def _source_fields(request: AuthorizeRequest) -> JsonObject:
         "shopperInteraction": "ContAuth",
         "recurringProcessingModel": "CardOnFile",
     }
+
+
+def _native_three_ds_fields(request: AuthorizeRequest, return_url: str | None) -> JsonObject:
+    """With the shopper's browser: 3-D Secure 2 in the page (``nativeThreeDS: preferred``), for
+    a web channel, with the ``browserInfo`` the issuer's risk check reads and the ``origin`` of
+    the page the component runs in (the return URL's)."""
+    browser = request.browser
+    if browser is None:
+        return {}
+    fields: JsonObject = {
+        "channel": "Web",
+        "browserInfo": {
+            "userAgent": browser.user_agent,
+            "acceptHeader": browser.accept_header,
+            "language": browser.language,
+            "colorDepth": browser.color_depth,
+            "screenHeight": browser.screen_height,
+            "screenWidth": browser.screen_width,
+            "timeZoneOffset": browser.time_zone_offset,
+            "javaEnabled": browser.java_enabled,
+        },
+        "authenticationData": {"threeDSRequestData": {"nativeThreeDS": "preferred"}},
+    }
+    if return_url is not None:
+        url = httpx.URL(return_url)
+        port = f":{url.port}" if url.port is not None else ""
+        fields["origin"] = f"{url.scheme}://{url.host}{port}"
+    return fields
 
 
 # A stored credential's reason → Adyen's recurringProcessingModel (the spec's enum has no

@@ -156,8 +156,8 @@ class AdyenApi:
         return lambda: (200, self.ledger.authorise(new))
 
     def _details(self, params: Mapping[str, Any]) -> Result:
-        redirect_result = read.redirect_result(params)
-        return lambda: (200, self.ledger.details(redirect_result))
+        result = read.action_result(params)
+        return lambda: (200, self.ledger.details(result))
 
     def _modify(self, params: Mapping[str, Any], psp: str, kind: Kind) -> Result:
         read.merchant_account(params, self.ledger.merchant_account)

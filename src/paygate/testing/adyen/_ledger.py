@@ -33,6 +33,8 @@ from paygate.testing.adyen._errors import AdyenError, new_psp_reference
 from paygate.testing.adyen._webhooks import AdyenWebhook
 
 _AUTHORISED: Final = "authorised"
+IDENTIFY_SHOPPER: Final = "IdentifyShopper"  # 3-D Secure 2 in the page: the device first
+CHALLENGE_SHOPPER: Final = "ChallengeShopper"  # then the issuer's challenge
 _STATUS: Final = {  # resultCode → the payment's status
     AUTHORISED: _AUTHORISED,
     REFUSED: "refused",
@@ -77,6 +79,7 @@ class NewPayment:
     shopper_reference: str | None
     stored_payment_method_id: str | None
     return_url: str | None = None
+    native_three_ds: bool = False  # 3-D Secure 2 in the page (a browser), not a redirect
     in_series: bool = False
 
 
@@ -111,10 +114,16 @@ class Ledger:
         # the details are sent), and the redirect results their shoppers came back with.
         self._sessions: dict[str, str] = {}
         self._results: dict[str, str] = {}  # redirectResult → pspReference
+        # 3-D Secure 2 in the page: the sessions of a device fingerprint (a challenge follows
+        # it), and the fingerprint results that lead to that challenge.
+        self._fingerprints: set[str] = set()
+        self._challenges: dict[str, str] = {}  # threeDSResult → pspReference
 
     def reset(self) -> None:
         self._sessions.clear()
         self._results.clear()
+        self._fingerprints.clear()
+        self._challenges.clear()
         self._payments.clear()
         self._modifications.clear()
         self._webhooks.clear()
@@ -206,6 +215,12 @@ class Ledger:
             session = secrets.token_urlsafe(16)
             self._sessions[session] = psp
             payment["returnUrl"] = new.return_url
+            if new.native_three_ds:  # the issuer reads the device first
+                self._fingerprints.add(session)
+                return {
+                    "resultCode": IDENTIFY_SHOPPER,
+                    "action": _three_ds2_action("fingerprint", session),
+                }
             return {
                 "resultCode": REDIRECT_SHOPPER,
                 "action": {
@@ -220,12 +235,25 @@ class Ledger:
         return answer
 
     # -- the shopper's action --------------------------------------------------------------------
-    def authenticate(self, session: str, *, passed: bool) -> str:
-        """The shopper on a payment's 3-D Secure page: the payment is decided there, authorised
-        or refused (and its AUTHORISATION webhook queued, so it arrives whether or not the
-        shopper comes back); the ``redirectResult`` they come back with. ``KeyError`` for a
+    def authenticate(self, session: str, *, passed: bool) -> tuple[str, str]:
+        """The shopper on a payment's 3-D Secure page, or its component in the page: what they
+        come back with (``redirectResult``, or ``threeDSResult`` in the page). A device
+        fingerprint decides nothing: the issuer asks for a challenge next. A challenge or a
+        redirect decides the payment, authorised or refused (and queues its AUTHORISATION
+        webhook, so it arrives whether or not the shopper comes back). ``KeyError`` for a
         session no payment awaits."""
         psp = self._sessions.pop(session)
+        result = secrets.token_urlsafe(24)
+        if session in self._fingerprints:
+            self._fingerprints.discard(session)
+            self._challenges[result] = psp
+            return "threeDSResult", result
+        native = self._payments[psp]["resultCode"] == CHALLENGE_SHOPPER
+        self._decide(psp, passed=passed)
+        self._results[result] = psp
+        return ("threeDSResult" if native else "redirectResult"), result
+
+    def _decide(self, psp: str, *, passed: bool) -> None:
         payment = self._payments[psp]
         if passed:
             authorised = not payment["manualCapture"]
@@ -240,17 +268,27 @@ class Ledger:
                 status="refused", resultCode=REFUSED, refusalReason=reason, refusalReasonCode=code
             )
         self._authorisation_webhook(payment)
-        result = secrets.token_urlsafe(24)
-        self._results[result] = psp
-        return result
 
-    def details(self, redirect_result: str) -> dict[str, Any]:
-        """``/payments/details`` with the shopper's ``redirectResult``: the payment as decided
-        on the 3-D Secure page, named by its pspReference from now on. A result sent again gets
-        the same answer."""
-        psp = self._results.get(redirect_result)
+    def details(self, result: str) -> dict[str, Any]:
+        """``/payments/details`` with what the shopper's action gave back: after a device
+        fingerprint, the challenge to run (still no pspReference); after a challenge or a
+        redirect, the payment as decided then, named by its pspReference from now on. A result
+        sent again gets the same answer."""
+        challenged = self._challenges.get(result)
+        if challenged is not None:
+            payment = self._payments[challenged]
+            session = payment.get("challenge")
+            if session is None:  # the first time this fingerprint comes back
+                session = payment["challenge"] = secrets.token_urlsafe(16)
+                self._sessions[session] = challenged
+                payment["resultCode"] = CHALLENGE_SHOPPER
+            return {
+                "resultCode": CHALLENGE_SHOPPER,
+                "action": _three_ds2_action("challenge", session),
+            }
+        psp = self._results.get(result)
         if psp is None:
-            raise AdyenError(422, "000", "Invalid redirectResult")
+            raise AdyenError(422, "000", "Invalid details")
         payment = self._payments[psp]
         answer: dict[str, Any] = {
             "pspReference": psp,
@@ -416,3 +454,14 @@ def _refund(payment: dict[str, Any], currency: str | None, value: int) -> str | 
 def _now() -> str:
     """Now, ISO 8601 with the local offset, as Adyen's ``eventDate``."""
     return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def _three_ds2_action(subtype: str, session: str) -> dict[str, Any]:
+    """A ``CheckoutThreeDS2Action``: the 3-D Secure 2 component's next step, and its token."""
+    return {
+        "type": "threeDS2",
+        "subtype": subtype,
+        "token": session,
+        "paymentMethodType": "scheme",
+        "paymentData": f"sim-payment-data-{session}",
+    }

@@ -137,6 +137,11 @@ def payment(body: Mapping[str, Any]) -> NewPayment:
         outcome = TRIGGERS.get(holder or "", APPROVED)
     outcome = _requested(additional) or outcome
     return_url = text(body, "returnUrl")
+    authentication = obj(body, "authenticationData") or {}
+    request_data = obj(authentication, "threeDSRequestData") or {}
+    native = (
+        text(request_data, "nativeThreeDS") == "preferred" and obj(body, "browserInfo") is not None
+    )
     if card.redirect:
         outcome = REDIRECT  # 3-D Secure comes before the acquirer's answer
         if not return_url:  # the spec requires it always; a redirect cannot do without it
@@ -154,18 +159,20 @@ def payment(body: Mapping[str, Any]) -> NewPayment:
         shopper_reference=shopper_reference,
         stored_payment_method_id=stored_id,
         return_url=return_url,
+        native_three_ds=native,
         # A payment in a stored-credential series: the network names it (networkTxReference).
         in_series=processing_model is not None,
     )
 
 
-def redirect_result(body: Mapping[str, Any]) -> str:
-    """``/payments/details``: the ``details.redirectResult`` the shopper came back with (the
-    only detail this simulator's redirect asks for)."""
+def action_result(body: Mapping[str, Any]) -> str:
+    """``/payments/details``: what the shopper's action gave back, ``details.redirectResult``
+    (a redirect) or ``details.threeDSResult`` (3-D Secure 2 in the page)."""
     details = body.get("details")
     if not isinstance(details, Mapping):
         raise required("details", is_object=True)
-    return required_text(details, "redirectResult", "details.redirectResult")
+    result = text(details, "threeDSResult", "details.threeDSResult")
+    return result or required_text(details, "redirectResult", "details.redirectResult")
 
 
 def modification(body: Mapping[str, Any], kind: Kind, payment_psp: str) -> NewModification:

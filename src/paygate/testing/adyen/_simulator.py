@@ -7,6 +7,7 @@ import json
 import secrets
 from typing import Any, Final
 
+from paygate.models import ActionKind, NextAction
 from paygate.testing._deliveries import WebhookSender
 from paygate.testing._records import Reply, json_reply
 from paygate.testing._server import CONTROL_PREFIX, HOST, Simulator
@@ -170,12 +171,19 @@ class AdyenSimulator(Simulator):
         return True if self._sender is None else self._sender.wait(timeout)
 
     # -- the shopper ---------------------------------------------------------------------------
+    def _authentication_page(self, action: NextAction) -> str:
+        # 3-D Secure 2 in the page has no page to go to: its component runs on the token.
+        if action.kind is ActionKind.THREE_DS and action.token is not None:
+            return AUTHENTICATION_PAGE + action.token
+        return super()._authentication_page(action)
+
     def _authenticated(self, page: str, passed: bool) -> dict[str, str]:
         session = page.removeprefix(AUTHENTICATION_PAGE)
         try:
-            return {"redirectResult": self._api.ledger.authenticate(session, passed=passed)}
+            name, result = self._api.ledger.authenticate(session, passed=passed)
         except KeyError:
             raise ValueError("no payment awaits the shopper on that page") from None
+        return {name: result}
 
     # -- the HTTP control API ------------------------------------------------------------------
     def _control(self, method: str, path: str, body: bytes) -> Reply:
