@@ -238,14 +238,6 @@ class AsyncGateway(Constructors):
             details=details or {},
             idempotency_key=idempotency_key,
         )
-        try:
-            locate = locate_payment(self.provider, request.payment_id)
-            record = await self._records(self.records.lookup, locate)
-        except Exception:  # the call's own guard reads it again, and fails closed
-            record = None
-        done = steps.completed_action(record)
-        if done is not None:
-            return done  # the provider's webhook told the outcome first
         return as_payment(await self._run(request))
 
     async def refund(
@@ -348,6 +340,9 @@ class AsyncGateway(Constructors):
         try:
             if steps.guarded(prepared):
                 record = await self._guard_record(prepared, deadline)
+                done = steps.completed_action(prepared, record)
+                if done is not None:
+                    return done  # the provider's webhook told the outcome first: nothing sent
                 prepared = steps.checked(self._pipeline, prepared, record)
             if steps.merchant_initiated(prepared):
                 await self._check_reattempt(prepared)

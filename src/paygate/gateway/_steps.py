@@ -10,7 +10,6 @@ idempotency store → return or raise.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -286,8 +285,7 @@ def card_of(prepared: Prepared) -> str | None:
     request = prepared.request
     if not isinstance(request, AuthorizeRequest):
         return None
-    parts = json.dumps(request.source.fingerprint_parts(), sort_keys=True, separators=(",", ":"))
-    return "card_" + hashlib.sha256(parts.encode()).hexdigest()[:32]
+    return "card_" + fingerprint("card", request.source.fingerprint_parts())[:32]
 
 
 def merchant_initiated(prepared: Prepared) -> bool:
@@ -543,12 +541,13 @@ def can_retrieve(p: Pipeline) -> bool:
     return Operation.RETRIEVE in p.adapter.capabilities.operations
 
 
-def completed_action(record: PaymentRecord | None) -> Payment | None:
-    """The payment as its record holds it when the record already has the outcome of the
-    shopper's action (the provider's webhook named and settled it first), else None:
-    completing it then asks the provider nothing more."""
+def completed_action(prepared: Prepared, record: PaymentRecord | None) -> Payment | None:
+    """For a completion of a shopper's action whose record already has its outcome (the
+    provider's webhook named and settled it first): the payment as the record holds it, so
+    the provider is asked nothing more. None otherwise."""
     if (
-        record is None
+        not isinstance(prepared.request, CompleteActionRequest)
+        or record is None
         or record.payment_id is None
         or record.pre_authorization is not PaymentStatus.REQUIRES_ACTION
         or record.status is PaymentStatus.REQUIRES_ACTION

@@ -239,14 +239,6 @@ class Gateway(Constructors):
             details=details or {},
             idempotency_key=idempotency_key,
         )
-        try:
-            locate = locate_payment(self.provider, request.payment_id)
-            record = self._records(self.records.lookup, locate)
-        except Exception:  # the call's own guard reads it again, and fails closed
-            record = None
-        done = steps.completed_action(record)
-        if done is not None:
-            return done  # the provider's webhook told the outcome first
         return as_payment(self._run(request))
 
     def refund(
@@ -349,6 +341,9 @@ class Gateway(Constructors):
         try:
             if steps.guarded(prepared):
                 record = self._guard_record(prepared, deadline)
+                done = steps.completed_action(prepared, record)
+                if done is not None:
+                    return done  # the provider's webhook told the outcome first: nothing sent
                 prepared = steps.checked(self._pipeline, prepared, record)
             if steps.merchant_initiated(prepared):
                 self._check_reattempt(prepared)

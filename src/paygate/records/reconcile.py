@@ -235,19 +235,14 @@ def awaited_by(
         return None
     record_id, payment_id = found[0].record_id, event.payment_id
     cause, now = _webhook_cause(event), _now()
+    capture = found[0].purchase and capabilities.purchase_captured_at_authorization
+    report = _authorization_report(event, cause, now, capture=capture)
 
     def change(record: PaymentRecord | None) -> Change | None:
         if record is None or record.payment_id is not None:
             return None  # named meanwhile by another path
-        named = record.model_copy(update={"payment_id": payment_id})
-        applied = changes_apply_event(named, event, cause, now)
-        if applied is None:
-            return None
-        applied = Change(applied.record, applied.entry, True)
-        captured = named.purchase and capabilities.purchase_captured_at_authorization
-        if captured and event.type is EventType.AUTHORIZED:
-            return captured_at_authorization(applied, cause, now)
-        return applied
+        applied = report(record.model_copy(update={"payment_id": payment_id}))
+        return None if applied is None else Change(applied.record, applied.entry, True)
 
     return Locate(record_id=record_id), change
 
@@ -300,14 +295,24 @@ def adopting_event(
     assert event.payment_id is not None
     cause, now = _webhook_cause(event), _now()
     capture = captured_with(capabilities, found[1], found[0])
+    report = _authorization_report(event, cause, now, capture=capture)
+    return _adopting(found, event.payment_id, report, cause)
 
-    def report(r: PaymentRecord) -> Change | None:
-        change = changes_apply_event(r, event, cause, now)
+
+def _authorization_report(
+    event: WebhookEvent, cause: Cause, now: datetime, *, capture: bool
+) -> Callable[[PaymentRecord], Change | None]:
+    """The provider's report of a payment paygate had not named yet, applied to its record;
+    with ``capture``, a purchase its provider captured when it authorized it (and says no more
+    of) is recorded captured too (a failed one is left as it is)."""
+
+    def report(record: PaymentRecord) -> Change | None:
+        change = changes_apply_event(record, event, cause, now)
         if change is None or not capture:
             return change
         return captured_at_authorization(change, cause, now)
 
-    return _adopting(found, event.payment_id, report, cause)
+    return report
 
 
 def adopting_found(payment: Payment, found: Orphan) -> tuple[Locate, ChangeFn]:
