@@ -187,7 +187,6 @@ def _declined(
     )
     additional = wire.additionalData or {}
     network_advice = network_advice_code(additional.get("merchantAdviceCode"))
-    raw = additional.get("refusalReasonRaw")  # the acquirer's own refusal, where given
     advice = advice_for(reason, network_advice)
     detail = f": {wire.refusalReason}" if wire.refusalReason else ""
     context = replace(
@@ -203,7 +202,7 @@ def _declined(
         reason,
         advice,
         network_advice_code=network_advice,
-        network_decline_code=raw if isinstance(raw, str) and raw else None,
+        network_decline_code=_text(additional.get("refusalReasonRaw")),  # the acquirer's own
     )
 
 
