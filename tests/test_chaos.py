@@ -44,7 +44,7 @@ def _table(title: str, reports: list[ChaosReport]) -> str:
         f"{title}",
         "provider | orders | payments | refunds | double charges | double refunds | lost "
         "(payments, captures, voids, refunds) | wrong amounts | listed unknown before settling "
-        "| open after | 3-D Secure completed | settle rounds | seconds",
+        "| open after | completed by the shopper (3-D Secure, iDEAL) | settle rounds | seconds",
     ]
     for r in reports:
         lost = (r.after.lost_payments, r.after.lost_captures, r.after.lost_voids)
@@ -74,7 +74,9 @@ def test_chaos_loses_no_payment(tmp_path: Path, capsys: pytest.CaptureFixture[st
     with capsys.disabled():
         print("\n" + _table("chaos (SQLite stores)", reports))
     _assert_sound(reports)
-    for report in reports:  # payments that asked for 3-D Secure went through it, under fire
+    for (
+        report
+    ) in reports:  # payments that asked the shopper (3-D Secure, iDEAL) went on, under fire
         assert report.counts.get("ok complete", 0) > 0, report.counts
     for report in reports:
         counts = report.counts

@@ -134,6 +134,10 @@ def test_the_contract_suite_runs_what_its_capabilities_allow(
         "three_ds_in_page",
         "three_ds_failed",
         "three_ds_abandoned",
+        "three_ds_frictionless",
+        "redirect_completed",  # no redirect method
+        "redirect_refused",
+        "redirect_abandoned",
         "three_decimal",  # no three-decimal currency
         "webhook_confirmation",  # no webhooks
     }

@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import (
@@ -279,22 +280,48 @@ class CardDetails(_Frozen):
     __str__ = __repr__
 
 
-class PaymentSource(_Frozen):
-    """What pays: a provider token / payment-method id (preferred) or raw test card data.
+class RedirectMethod(StrEnum):
+    """A payment method that sends the shopper to their bank (or wallet) and back, rather than
+    taking card details. The value is the method's name at both providers."""
 
-    Build one with ``PaymentSource.token("pm_card_visa")`` or ``PaymentSource.card(...)``.
+    IDEAL = "ideal"
+
+    @property
+    def currencies(self) -> frozenset[str]:
+        """The currencies the method moves (iDEAL: euros, between Dutch bank accounts)."""
+        return _REDIRECT_CURRENCIES[self]
+
+
+_REDIRECT_CURRENCIES: Final[Mapping[RedirectMethod, frozenset[str]]] = MappingProxyType(
+    {RedirectMethod.IDEAL: frozenset({"EUR"})}
+)
+
+
+class PaymentSource(_Frozen):
+    """What pays: a provider token / payment-method id (preferred), raw test card data, or a
+    redirect method the shopper completes at their bank.
+
+    Build one with ``PaymentSource.token("pm_card_visa")``, ``PaymentSource.card(...)`` or
+    ``PaymentSource.redirect("ideal")``.
     """
 
-    kind: Literal["token", "card"]
+    kind: Literal["token", "card", "redirect"]
     token_id: TokenId | None = None
     customer: Name | None = None
     card_details: CardDetails | None = None
+    method: RedirectMethod | None = None
 
     @model_validator(mode="after")
     def _one_of(self) -> PaymentSource:
-        is_token = self.kind == "token"
-        if is_token != (self.token_id is not None) or is_token == (self.card_details is not None):
-            raise ValueError("a payment source is either a token or card details")
+        given = {
+            "token": self.token_id is not None,
+            "card": self.card_details is not None,
+            "redirect": self.method is not None,
+        }
+        if [kind for kind, present in given.items() if present] != [self.kind]:
+            raise ValueError("a payment source is one of a token, card details or a redirect")
+        if self.kind == "redirect" and self.customer is not None:
+            raise ValueError("a redirect method is not stored for a customer")
         return self
 
     @classmethod
@@ -328,6 +355,14 @@ class PaymentSource(_Frozen):
         Customer; Adyen: a storedPaymentMethodId of a shopperReference)."""
         return cls.token(method_id, customer=customer)
 
+    @classmethod
+    def redirect(cls, method: RedirectMethod | str) -> PaymentSource:
+        """A redirect method (``"ideal"``): the payment answers ``requires_action`` with the
+        bank's address to send the shopper to, and is completed with ``complete_action`` once
+        they are back at the ``return_url``. Taken by ``purchase`` only (the bank moves the
+        money at once: there is no authorization to capture later)."""
+        return validated(cls, kind="redirect", method=method)
+
     def fingerprint_parts(self) -> dict[str, object]:
         """What identifies this source in an idempotency fingerprint, without any secret."""
         if self.card_details is not None:
@@ -337,11 +372,15 @@ class PaymentSource(_Frozen):
                 "exp": f"{c.exp_month:02d}/{c.exp_year}",
                 "holder": c.holder_name,
             }
+        if self.method is not None:
+            return {"redirect": self.method.value}
         return {"token": self.token_id, "customer": self.customer}
 
     def __repr__(self) -> str:
         if self.card_details is not None:
             return f"paygate.PaymentSource.card({self.card_details!r})"
+        if self.method is not None:
+            return f"paygate.PaymentSource.redirect({self.method.value!r})"
         return f"paygate.PaymentSource.token({self.token_id!r})"
 
     __str__ = __repr__
@@ -427,13 +466,34 @@ class AuthorizeRequest(PaymentRequest):
     @model_validator(mode="after")
     def _stored_source(self) -> AuthorizeRequest:
         credential = self.stored_credential
-        if credential is None or credential.first:
+        if credential is None:
+            return self
+        if self.source.kind == "redirect":
+            raise ValueError("a redirect method is not a stored credential: the shopper is present")
+        if credential.first:
             return self
         if self.source.kind == "card" and credential.network_transaction_id is None:
             raise ValueError(
                 "a payment with a stored credential is made with the stored method "
                 "(PaymentSource.stored), or with card details and the series' "
                 "network_transaction_id"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _redirect_purchase(self) -> AuthorizeRequest:
+        method = self.source.method
+        if method is None:
+            return self
+        if not self.capture:
+            raise ValueError(
+                f"{method.value} moves the money when the shopper approves it: there is no "
+                "authorization to capture later, so it is taken by purchase, not authorize"
+            )
+        if self.amount.currency not in method.currencies:
+            raise ValueError(
+                f"{method.value} takes {', '.join(sorted(method.currencies))}, "
+                f"not {self.amount.currency}"
             )
         return self
 

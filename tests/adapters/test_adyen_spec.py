@@ -202,6 +202,7 @@ ADAPTER = AdyenAdapter(
 )
 CARD = PaymentSource.card("4111111145551142", 3, 2030, "737", holder_name="A B")
 TOKEN = PaymentSource.token("8415995487234100", customer="shopper-7")
+IDEAL = PaymentSource.redirect("ideal")
 PAYMENTS = "/payments"
 
 
@@ -217,6 +218,11 @@ PAYMENTS = "/payments"
         ),
         (
             AuthorizeRequest(amount=Money("1", "EUR"), source=TOKEN, reference="r", capture=True),
+            PAYMENTS,
+            "PaymentRequest",
+        ),
+        (
+            AuthorizeRequest(amount=Money("1", "EUR"), source=IDEAL, reference="r", capture=True),
             PAYMENTS,
             "PaymentRequest",
         ),
@@ -261,7 +267,8 @@ def test_every_field_sent_is_in_the_spec_and_every_required_one_is_sent(
     if "amount" in sent:
         assert set(sent["amount"]) == set(_schema(checkout, "Amount")["required"])
     if "paymentMethod" in sent:
-        card = _properties(checkout, "CardDetails")
+        details = "IdealDetails" if sent["paymentMethod"]["type"] == "ideal" else "CardDetails"
+        card = _properties(checkout, details)
         assert set(sent["paymentMethod"]) <= set(card)
         assert sent["paymentMethod"]["type"] in card["type"]["enum"]
         assert all(isinstance(v, str) for v in sent["paymentMethod"].values())

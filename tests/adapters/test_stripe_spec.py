@@ -125,6 +125,16 @@ CARD = PaymentSource.card("4242424242424242", 12, 2030, "123", holder_name="A B"
             "/v1/payment_intents",
         ),
         (
+            AuthorizeRequest(
+                amount=Money("1", "EUR"),
+                source=PaymentSource.redirect("ideal"),
+                reference="r",
+                capture=True,
+                return_url="https://shop.example/back",
+            ),
+            "/v1/payment_intents",
+        ),
+        (
             CaptureRequest(payment_id="pi_1", amount=Money("1", "EUR")),
             "/v1/payment_intents/{intent}/capture",
         ),

@@ -36,8 +36,8 @@ def test_every_command_explains_itself(args: list[str]) -> None:
 def test_contract_on_the_simulators_passes_every_scenario() -> None:
     result = runner.invoke(app, ["contract", "--target", "sim"])
     assert result.exit_code == 0, result.output
-    assert "contract: stripe on sim (26/26)" in result.output
-    assert "contract: adyen on sim (26/26)" in result.output
+    assert "contract: stripe on sim (30/30)" in result.output
+    assert "contract: adyen on sim (30/30)" in result.output
     for scenario in SCENARIOS:
         assert scenario.name in result.output
     assert "card_declined/insufficient_funds" in result.output  # a normalized code seen

@@ -401,7 +401,7 @@ def test_both_api_versions_are_served(client: httpx.Client, sim: AdyenSimulator)
         ({"paymentMethod": card(cvc="73")}, 422, "103", None),
         ({"paymentMethod": card("370000000000002", cvc="737")}, 422, "103", None),
         ({"paymentMethod": card(expiryMonth="13")}, 422, "129", None),
-        ({"paymentMethod": {"type": "ideal", "issuer": "1121"}}, 422, "905", None),
+        ({"paymentMethod": {"type": "alipay"}}, 422, "905", None),
         ({"amount": {"value": -1, "currency": "EUR"}}, 422, "137", None),
         ({"amount": {"value": 100, "currency": "eur"}}, 422, "138", None),
         ({"amount": {"value": "10.00", "currency": "EUR"}}, 400, "702", "amount.value"),

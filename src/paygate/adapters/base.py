@@ -26,6 +26,7 @@ from paygate.models import (
     AuthorizeRequest,
     Operation,
     OperationRequest,
+    RedirectMethod,
     Result,
     WebhookEvent,
     amount_of,
@@ -50,6 +51,7 @@ __all__ = [
     "network_advice_code",
     "parse_answer",
     "parse_retry_after",
+    "require_return_url",
 ]
 
 
@@ -176,6 +178,8 @@ class Capabilities:
     # Why raw card data is refused, and how to opt in, where the provider takes it only on
     # request (Stripe: an account with raw card data access); said in the refusal.
     raw_card_refusal: str = ""
+    # The redirect methods the provider takes (PaymentSource.redirect).
+    redirect_methods: frozenset[RedirectMethod] = frozenset()
 
     def check(self, request: OperationRequest) -> None:
         """Refuse, before any I/O, a request this provider cannot carry out."""
@@ -203,6 +207,9 @@ class Capabilities:
         if source is not None and source.kind == "card" and not self.raw_card_data:
             generic = "raw card data is not accepted by this provider; use a token"
             raise _unsupported(self.raw_card_refusal or generic)
+        method = None if source is None else source.method
+        if method is not None and method not in self.redirect_methods:
+            raise _unsupported(f"{method.value} is not offered by this provider")
         if request.reference is not None and len(request.reference) > self.max_reference_length:
             raise InvalidRequestError(
                 f"reference is longer than {self.max_reference_length} characters"
@@ -236,6 +243,21 @@ class Capabilities:
 
 def _unsupported(message: str) -> InvalidRequestError:
     return InvalidRequestError(message, code=ErrorCode.UNSUPPORTED)
+
+
+def require_return_url(request: OperationRequest, default: str | None, provider: str) -> None:
+    """Refuse a redirect method with nowhere to send the shopper back to: the provider sends
+    them on to their bank, which returns them to this address (the call's, else ``default``)."""
+    if (
+        isinstance(request, AuthorizeRequest)
+        and request.source.method is not None
+        and (request.return_url or default) is None
+    ):
+        raise InvalidRequestError(
+            f"{request.source.method.value} sends the shopper to their bank and back: pass "
+            "return_url, the page they come back to",
+            provider=provider,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -281,9 +281,9 @@ _MONTH: Final = timedelta(days=30)
 
 def card_of(prepared: Prepared) -> str | None:
     """The card a new payment is made with, as a digest that names it without its number
-    (None for anything but an authorize or purchase)."""
+    (None for anything but an authorize or purchase, and for a redirect method: no card)."""
     request = prepared.request
-    if not isinstance(request, AuthorizeRequest):
+    if not isinstance(request, AuthorizeRequest) or request.source.method is not None:
         return None
     return "card_" + fingerprint("card", request.source.fingerprint_parts())[:32]
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from paygate import BrowserInfo, Money, Payment, PaymentSource, PaymentStatus
+from paygate import ActionKind, BrowserInfo, Money, Payment, PaymentSource, PaymentStatus
 from paygate.errors import (
     CardDeclinedError,
     DeclineReason,
@@ -191,6 +191,27 @@ def three_ds_in_page(c: Contract) -> None:
     assert c.charges(c.ref("3ds-page")) == 1
 
 
+def three_ds_frictionless(c: Contract) -> None:
+    """A card whose issuer authenticates it without the shopper: authorized with no challenge
+    (Stripe at once; Adyen in the page after the device fingerprint, which the front end
+    hands back with no one asked anything)."""
+    source = c.sources.three_ds_frictionless
+    if source is None:
+        raise ScenarioSkipped(f"{c.adapter.name} has no frictionless 3-D Secure test card")
+    payment = c.gateway.authorize(
+        _eur("30.00"), source=source, reference=c.ref("3ds-frictionless"),
+        return_url=RETURN_URL, browser=BROWSER,
+    )  # fmt: skip
+    if payment.status is S.REQUIRES_ACTION:
+        action = payment.next_action
+        assert action is not None and action.subtype != "challenge", action
+        payment = c.gateway.complete_action(payment.id, details=_shopper(c, payment, passed=True))
+    assert payment.status is S.AUTHORIZED, payment  # one step at most: no challenge
+    assert payment.amount_authorized == _eur("30.00"), payment
+    _check(c, payment, S.AUTHORIZED)
+    assert c.charges(c.ref("3ds-frictionless")) == 1
+
+
 def three_ds_failed(c: Contract) -> None:
     payment = _awaiting_shopper(c, "3ds-failed")
     details = _shopper(c, payment, passed=False)
@@ -208,6 +229,61 @@ def three_ds_abandoned(c: Contract) -> None:
     payment = _awaiting_shopper(c, "3ds-abandoned")
     refused = c.raises(TerminalError, lambda: c.gateway.capture(payment.id))
     assert refused.code is ErrorCode.INVALID_STATE, refused
+    if payment.id.startswith("pr_"):
+        return  # the provider has not named it: nothing to void, it expires
+    voided = c.gateway.void(payment.id)
+    assert voided.status in {S.VOIDED, S.PENDING}, voided
+
+
+def _sent_to_bank(c: Contract, name: str) -> Payment:
+    """A redirect-method purchase (iDEAL): ``requires_action``, sending the shopper to their
+    bank by the address in ``next_action``."""
+    source = c.sources.redirect
+    if source is None:
+        raise ScenarioSkipped(f"{c.adapter.name} has no redirect payment method")
+    payment = c.gateway.purchase(
+        _eur("25.00"), source=source, reference=c.ref(name), return_url=RETURN_URL
+    )
+    assert payment.status is S.REQUIRES_ACTION, payment
+    action = payment.next_action
+    assert action is not None and action.kind is ActionKind.REDIRECT, action
+    assert action.redirect_url and action.method == "GET", action
+    return payment
+
+
+def redirect_completed(c: Contract) -> None:
+    """The shopper approves at their bank and comes back: the purchase is captured, once."""
+    payment = _sent_to_bank(c, "redirect")
+    details = _shopper(c, payment, passed=True)
+    done = c.gateway.complete_action(payment.id, details=details)
+    assert done.status is S.CAPTURED and done.amount_captured == _eur("25.00"), done
+    again = c.gateway.complete_action(done.id, details=details)
+    assert (again.id, again.status) == (done.id, done.status)  # a repeat replays it
+    _check(c, done, S.CAPTURED)
+    assert c.charges(c.ref("redirect")) == 1
+
+
+def redirect_refused(c: Contract) -> None:
+    """The shopper does not approve at their bank: a decline, the record failed, nothing
+    charged."""
+    payment = _sent_to_bank(c, "redirect-refused")
+    details = _shopper(c, payment, passed=False)
+    declined = c.raises(
+        CardDeclinedError, lambda: c.gateway.complete_action(payment.id, details=details)
+    )
+    assert declined.reason is DeclineReason.GENERIC, declined
+    record = c.gateway.payment_record(payment.id)
+    assert record is not None and record.status is S.FAILED, record
+    assert not record.amount_captured.is_positive, record
+
+
+def redirect_abandoned(c: Contract) -> None:
+    """The shopper never comes back from their bank: the purchase stays requires_action,
+    is listed as awaiting them, and is voided (Stripe) or left to expire (Adyen, which has
+    not named it)."""
+    payment = _sent_to_bank(c, "redirect-abandoned")
+    waiting = c.gateway.payments_awaiting_action()
+    assert payment.id in {record.payment_id or record.record_id for record in waiting}, waiting
     if payment.id.startswith("pr_"):
         return  # the provider has not named it: nothing to void, it expires
     voided = c.gateway.void(payment.id)
@@ -351,8 +427,12 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
     Scenario("three_ds_passed", three_ds_passed, "3-D Secure passed, then completed"),
     Scenario("three_ds_purchase", three_ds_purchase_passed, "a purchase completed after 3DS"),
     Scenario("three_ds_in_page", three_ds_in_page, "3-D Secure in the page, step by step"),
+    Scenario("three_ds_frictionless", three_ds_frictionless, "3-D Secure with no challenge"),
     Scenario("three_ds_failed", three_ds_failed, "a failed challenge is a decline"),
     Scenario("three_ds_abandoned", three_ds_abandoned, "an abandoned challenge"),
+    Scenario("redirect_completed", redirect_completed, "iDEAL: the bank approves, captured"),
+    Scenario("redirect_refused", redirect_refused, "iDEAL: the shopper does not approve"),
+    Scenario("redirect_abandoned", redirect_abandoned, "iDEAL: the shopper never comes back"),
     Scenario("zero_decimal_jpy", zero_decimal, "JPY, no minor unit"),
     Scenario("three_decimal", three_decimal, "a three-decimal currency"),
     Scenario("idempotent_replay", idempotent_replay, "the same key returns the same payment"),

@@ -74,8 +74,10 @@ class LiveCredentialsError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Sources:
-    """The test payment sources of a provider, one per behaviour (``three_ds`` None: the
-    provider has no 3-D Secure test source, and the scenario is skipped)."""
+    """The test payment sources of a provider, one per behaviour (None: the provider has no
+    such test source, and the scenarios that need it are skipped). ``three_ds`` is a card
+    whose issuer challenges the shopper, ``three_ds_frictionless`` one whose issuer
+    authenticates without asking them, ``redirect`` a redirect method (iDEAL)."""
 
     approved: PaymentSource
     generic_decline: PaymentSource
@@ -83,6 +85,8 @@ class Sources:
     expired_card: PaymentSource
     incorrect_cvc: PaymentSource
     three_ds: PaymentSource | None = None
+    three_ds_frictionless: PaymentSource | None = None
+    redirect: PaymentSource | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,9 +78,11 @@ class AdyenAdapter:
             f"hmac_key={hmac_key})"
         )
 
-    # The operation's own rules, checked before any I/O; the reading of an answer.
-    validate = staticmethod(_requests.validate)
-    parse_response = staticmethod(_responses.parse_response)
+    def validate(self, request: OperationRequest) -> None:
+        """The operation's own rules, checked before any I/O."""
+        _requests.validate(request, return_url=self.return_url)
+
+    parse_response = staticmethod(_responses.parse_response)  # the reading of an answer
 
     def build_request(
         self, request: OperationRequest, *, idempotency_key: str | None

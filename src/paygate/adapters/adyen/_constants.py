@@ -10,7 +10,7 @@ from typing import Final
 
 from paygate._currencies import ISO_4217_EXPONENTS
 from paygate.adapters.base import Capabilities, MetadataLimits
-from paygate.models import Operation
+from paygate.models import Operation, RedirectMethod
 from paygate.money import Money, ProviderCurrency
 
 __all__ = [
@@ -82,6 +82,8 @@ CAPABILITIES: Final = Capabilities(
     payment_id_pattern=re.compile(r"[A-Za-z0-9]{16}"),
     payment_id_format="an Adyen pspReference (16 letters and digits)",
     max_amount=2**63 - 1,  # amount.value is an int64 in the spec
+    # paymentMethod.type "ideal" (the spec's IdealDetails): a redirect to the bank.
+    redirect_methods=frozenset({RedirectMethod.IDEAL}),
 )
 
 

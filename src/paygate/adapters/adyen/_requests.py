@@ -21,7 +21,7 @@ from pydantic import SecretStr
 from paygate import __version__
 from paygate.adapters.adyen._codes import MODIFICATION_PATHS, REFUND_REASONS
 from paygate.adapters.adyen._constants import CURRENCIES, PROVIDER
-from paygate.adapters.base import endpoint, http_request, json_body
+from paygate.adapters.base import endpoint, http_request, json_body, require_return_url
 from paygate.errors import ErrorCode, InvalidRequestError
 from paygate.models import (
     AuthorizeRequest,
@@ -40,11 +40,13 @@ JsonObject = dict[str, Any]
 _SHOPPER_REFERENCE_MIN: Final = 3  # the spec's minLength for shopperReference
 
 
-def validate(request: OperationRequest) -> None:
+def validate(request: OperationRequest, *, return_url: str | None = None) -> None:
     """Adyen's rules that ``CAPABILITIES`` cannot express: a stored payment method is
     charged only with the shopper it was stored for (``shopperReference``, of 3 characters
-    or more; ``PaymentSource`` already holds a customer to 255), and a payment method is
-    stored (the first of a series) for a shopper too."""
+    or more; ``PaymentSource`` already holds a customer to 255), a payment method is
+    stored (the first of a series) for a shopper too, and a redirect method has a
+    ``returnUrl`` (the call's, else the adapter's ``return_url``)."""
+    require_return_url(request, return_url, PROVIDER)
     if not isinstance(request, AuthorizeRequest):
         return
     credential = request.stored_credential
@@ -56,7 +58,7 @@ def validate(request: OperationRequest) -> None:
                 "customer=<shopperReference>, 3 characters or more)",
                 provider=PROVIDER,
             )
-    if request.source.card_details is not None:
+    if request.source.kind != "token":
         return
     customer = request.source.customer
     if customer is None or len(customer) < _SHOPPER_REFERENCE_MIN:
@@ -176,6 +178,9 @@ def _required_amount(request: CaptureRequest | RefundRequest) -> Money:
 
 def _source_fields(request: AuthorizeRequest) -> JsonObject:
     source = request.source
+    if source.method is not None:
+        # IdealDetails: the bank is chosen on the page the shopper is sent to.
+        return {"paymentMethod": {"type": source.method.value}}
     card = source.card_details
     if card is not None:
         method: JsonObject = {

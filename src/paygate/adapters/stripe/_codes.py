@@ -189,6 +189,10 @@ CODE_REASONS: Final[Mapping[str, DeclineReason]] = MappingProxyType(
         "invalid_number": DeclineReason.INCORRECT_NUMBER,
         "payment_intent_action_required": DeclineReason.AUTHENTICATION_REQUIRED,
         "payment_intent_authentication_failure": DeclineReason.AUTHENTICATION_REQUIRED,
+        # A redirect method's attempt the shopper did not approve at their bank (or that
+        # failed there): refused, with no more said (Adyen's "Shopper Cancelled" alike).
+        "payment_intent_payment_attempt_failed": DeclineReason.GENERIC,
+        "payment_method_customer_decline": DeclineReason.GENERIC,
         "payment_method_provider_timeout": DeclineReason.ISSUER_UNAVAILABLE,
         "processing_error": DeclineReason.PROCESSING_ERROR,
         "setup_intent_authentication_failure": DeclineReason.AUTHENTICATION_REQUIRED,

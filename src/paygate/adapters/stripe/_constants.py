@@ -10,7 +10,7 @@ from typing import Final
 
 from paygate._currencies import ISO_4217_EXPONENTS
 from paygate.adapters.base import Capabilities, MetadataLimits
-from paygate.models import Operation
+from paygate.models import Operation, RedirectMethod
 from paygate.money import Money, ProviderCurrency
 
 __all__ = [
@@ -110,6 +110,8 @@ CAPABILITIES: Final = Capabilities(
         "access or the Stripe simulator, opt in with raw_card_data=True "
         "(PAYGATE_STRIPE__RAW_CARD_DATA=true, or Gateway.for_stripe(..., raw_card_data=True))"
     ),
+    # payment_method_data[type]=ideal: next_action redirect_to_url, to the bank.
+    redirect_methods=frozenset({RedirectMethod.IDEAL}),
 )
 
 

@@ -9,7 +9,7 @@ import httpx
 from pydantic import SecretStr
 
 from paygate import __version__
-from paygate.adapters.base import endpoint, http_request
+from paygate.adapters.base import endpoint, http_request, require_return_url
 from paygate.adapters.stripe._constants import CURRENCIES, PROVIDER, REFERENCE_KEY, SEARCH_LIMIT
 from paygate.adapters.stripe._wire import FormValue, encode_form, form_body
 from paygate.errors import ErrorCode, InvalidRequestError
@@ -31,7 +31,9 @@ __all__ = ["build_request", "validate", "wire_amount"]
 def validate(request: OperationRequest) -> None:
     """Stripe's rules that ``CAPABILITIES`` cannot express. A quote inside a quoted search
     value is escaped with a backslash (Stripe's search docs); no escape is documented for
-    a backslash itself, so a reference with one cannot be searched for."""
+    a backslash itself, so a reference with one cannot be searched for. A redirect method
+    needs the call's return_url (Stripe's ``return_url``: this adapter has no default)."""
+    require_return_url(request, None, PROVIDER)
     if isinstance(request, FindRequest) and "\\" in request.reference:
         raise InvalidRequestError(
             "Stripe's search syntax documents no escape for a backslash, so a reference "
@@ -112,7 +114,7 @@ def _form(request: OperationRequest) -> tuple[str, list[tuple[str, str]]]:
             "currency": request.amount.currency.lower(),
             "confirm": True,
             "capture_method": "automatic" if request.capture else "manual",
-            "payment_method_types": ["card"],
+            "payment_method_types": [_method_type(request)],
             "description": request.description,
             "metadata": metadata,
             # With it, a card that needs 3-D Secure answers next_action redirect_to_url.
@@ -176,8 +178,17 @@ def _stored_credential_params(request: AuthorizeRequest) -> dict[str, FormValue]
     return {}
 
 
+def _method_type(request: AuthorizeRequest) -> str:
+    """The PaymentMethod type the PaymentIntent takes: a card, or the redirect method."""
+    method = request.source.method
+    return "card" if method is None else method.value
+
+
 def _source_params(request: AuthorizeRequest) -> dict[str, FormValue]:
     source = request.source
+    if source.method is not None:
+        # Stripe creates the PaymentMethod with the PaymentIntent; the bank is chosen on its page.
+        return {"payment_method_data": {"type": source.method.value}}
     if source.card_details is None:
         return {"payment_method": source.token_id, "customer": source.customer}
     card = source.card_details

@@ -75,6 +75,9 @@ class Card:
     expiry_month: int = 3
     expiry_year: int = 2030
     redirect: bool = False  # a 3-D Secure card: the payment answers RedirectShopper
+    # A 3-D Secure card whose issuer authenticates without a challenge: after the device
+    # fingerprint (in the page) or on the redirect, the payment is authorised.
+    frictionless: bool = False
 
     @property
     def summary(self) -> str:
@@ -87,8 +90,13 @@ class Card:
 
 
 # Test card numbers that behave specially (every other valid number of a known brand is
-# approved, as on Adyen's test platform).
+# approved, as on Adyen's test platform). Adyen lists its cards enrolled in 3-D Secure 2
+# without saying which flow each takes (its test issuers decide); the simulator challenges on
+# the Visa one (the challenge card of shared/providers/README.md) and runs the frictionless
+# flow on the American Express one (3714 4963 5398 431 on Adyen's test-card page), so that
+# both flows can be tested.
 THREE_DS_CARD: Final = Card("4917610000000000", "visa", redirect=True)
+FRICTIONLESS_CARD: Final = Card("371449635398431", "amex", redirect=True, frictionless=True)
 TEST_CARDS: Final[Mapping[str, Card]] = MappingProxyType(
     {
         card.number: card
@@ -98,6 +106,7 @@ TEST_CARDS: Final[Mapping[str, Card]] = MappingProxyType(
             Card("370000000000002", "amex"),
             Card("4111111111111111", "visa"),
             THREE_DS_CARD,
+            FRICTIONLESS_CARD,
         )
     }
 )

@@ -9,7 +9,7 @@ from typing import Final
 
 import httpx
 
-from paygate import Gateway, Money, PaymentSource
+from paygate import Gateway, Money, PaymentSource, RedirectMethod
 from paygate.adapters.adyen import DEFAULT_BASE_URL
 from paygate.models import WebhookOutcome
 from paygate.testing.adyen._simulator import AdyenSimulator
@@ -35,8 +35,8 @@ ADYEN_URL_ENV: Final = "PAYGATE_CONTRACT_ADYEN_BASE_URL"  # optional: the test e
 _TEST_HOST: Final = httpx.URL(DEFAULT_BASE_URL).host
 
 
-def _card(holder: str, number: str = "4111111145551142") -> PaymentSource:
-    return PaymentSource.card(number, 3, 2030, "737", holder_name=holder)
+def _card(holder: str, number: str = "4111111145551142", cvc: str = "737") -> PaymentSource:
+    return PaymentSource.card(number, 3, 2030, cvc, holder_name=holder)
 
 
 def _sim_options(sim: AdyenSimulator) -> dict[str, str]:
@@ -83,6 +83,8 @@ CONTRACT: Final = ContractAdapter(
         expired_card=_card("CARD_EXPIRED"),
         incorrect_cvc=_card("CVC_DECLINED"),
         three_ds=_card("3DS", number="4917610000000000"),
+        three_ds_frictionless=_card("3DS", number="371449635398431", cvc="7373"),
+        redirect=PaymentSource.redirect(RedirectMethod.IDEAL),
     ),
     simulator=AdyenSimulator,
     sim_options=_sim_options,

@@ -48,6 +48,8 @@ _NOT_AUTHORISED: Final = frozenset({"refused", "error"})
 AUTHENTICATION_PAGE: Final = "https://simulated-3ds.invalid/authenticate/"
 # A failed authentication, as Adyen refuses it (refusal reason 11).
 _NOT_AUTHENTICATED: Final = ("3D Not Authenticated", "11")
+# A redirect the shopper did not approve at their bank (refusal reason 16).
+_SHOPPER_CANCELLED: Final = ("Shopper Cancelled", "16")
 
 
 class Kind(StrEnum):
@@ -72,7 +74,7 @@ class NewPayment:
     value: int
     currency: str
     reference: str
-    card: Card
+    card: Card | None  # None: a redirect method (``method``)
     outcome: Outcome
     manual_capture: bool
     metadata: dict[str, str]
@@ -81,6 +83,7 @@ class NewPayment:
     return_url: str | None = None
     native_three_ds: bool = False  # 3-D Secure 2 in the page (a browser), not a redirect
     in_series: bool = False
+    method: str = "scheme"  # paymentMethod.type: a card, or a redirect method (ideal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,25 +186,22 @@ class Ledger:
             "refunded": 0,
             "cancelled": False,
             "authCode": f"{secrets.randbelow(10**6):06d}" if authorised else None,
-            "paymentMethod": card.brand,
-            "cardSummary": card.summary,
-            "expiryDate": card.expiry,
+            "paymentMethod": new.method if card is None else card.brand,
+            "cardSummary": None if card is None else card.summary,
+            "expiryDate": None if card is None else card.expiry,
+            "frictionless": card is not None and card.frictionless,
             "shopperReference": new.shopper_reference,
             "storedPaymentMethodId": new.stored_payment_method_id,
             "metadata": dict(new.metadata),
             "createdAt": _now(),
         }
         answer: dict[str, Any] = {
-            "additionalData": {
-                "cardSummary": card.summary,
-                "expiryDate": card.expiry,
-                "paymentMethod": card.brand,
-            },
+            "additionalData": {**_card_data(payment), "paymentMethod": payment["paymentMethod"]},
             "pspReference": psp,
             "resultCode": outcome.result_code,
             "amount": dict(amount),
             "merchantReference": new.reference,
-            "paymentMethod": {"brand": card.brand, "type": "scheme"},
+            "paymentMethod": {"brand": payment["paymentMethod"], "type": new.method},
         }
         if authorised:
             answer["additionalData"]["authCode"] = payment["authCode"]
@@ -227,7 +227,7 @@ class Ledger:
                     "type": "redirect",
                     "method": "GET",
                     "url": AUTHENTICATION_PAGE + session,
-                    "paymentMethodType": "scheme",
+                    "paymentMethodType": new.method,
                 },
             }
         if authorised or status in _NOT_AUTHORISED:
@@ -236,20 +236,24 @@ class Ledger:
 
     # -- the shopper's action --------------------------------------------------------------------
     def authenticate(self, session: str, *, passed: bool) -> tuple[str, str]:
-        """The shopper on a payment's 3-D Secure page, or its component in the page: what they
-        come back with (``redirectResult``, or ``threeDSResult`` in the page). A device
-        fingerprint decides nothing: the issuer asks for a challenge next. A challenge or a
-        redirect decides the payment, authorised or refused (and queues its AUTHORISATION
-        webhook, so it arrives whether or not the shopper comes back). ``KeyError`` for a
+        """The shopper on a payment's page (3-D Secure, their bank for a redirect method), or
+        the 3-D Secure component in the page: what they come back with (``redirectResult``,
+        or ``threeDSResult`` in the page). A device fingerprint decides nothing but for a
+        frictionless card: the issuer asks for a challenge next. A challenge or a redirect
+        decides the payment, authorised or refused (and queues its AUTHORISATION webhook, so
+        it arrives whether or not the shopper comes back); a frictionless card's issuer
+        authenticates whatever ``passed`` says, as no shopper is asked. ``KeyError`` for a
         session no payment awaits."""
         psp = self._sessions.pop(session)
+        payment = self._payments[psp]
         result = secrets.token_urlsafe(24)
-        if session in self._fingerprints:
-            self._fingerprints.discard(session)
+        fingerprint = session in self._fingerprints
+        self._fingerprints.discard(session)
+        if fingerprint and not payment["frictionless"]:
             self._challenges[result] = psp
             return "threeDSResult", result
-        native = self._payments[psp]["resultCode"] == CHALLENGE_SHOPPER
-        self._decide(psp, passed=passed)
+        native = fingerprint or payment["resultCode"] == CHALLENGE_SHOPPER
+        self._decide(psp, passed=passed or payment["frictionless"])
         self._results[result] = psp
         return ("threeDSResult" if native else "redirectResult"), result
 
@@ -263,7 +267,8 @@ class Ledger:
                 captured=payment["amount"]["value"] if authorised else 0,
             )  # fmt: skip
         else:
-            reason, code = _NOT_AUTHENTICATED
+            # A card's issuer refused the authentication; a bank's shopper did not approve.
+            reason, code = _NOT_AUTHENTICATED if payment["cardSummary"] else _SHOPPER_CANCELLED
             payment.update(
                 status="refused", resultCode=REFUSED, refusalReason=reason, refusalReasonCode=code
             )
@@ -306,14 +311,10 @@ class Ledger:
     def _authorisation_webhook(self, payment: dict[str, Any]) -> None:
         authorised = payment["status"] == _AUTHORISED
         item = self._item(payment, "AUTHORISATION", payment["pspReference"], authorised)
-        item["additionalData"] = {
-            "cardSummary": payment["cardSummary"],
-            "expiryDate": payment["expiryDate"],
-        }
+        item["additionalData"] = _card_data(payment)
         if authorised:
-            item["reason"] = ":".join(
-                (payment["authCode"], payment["cardSummary"], payment["expiryDate"])
-            )
+            card = (payment["cardSummary"], payment["expiryDate"]) if payment["cardSummary"] else ()
+            item["reason"] = ":".join((payment["authCode"], *card))
             manual = payment["manualCapture"]
             item["operations"] = ["CANCEL", "CAPTURE", "REFUND"] if manual else ["REFUND"]
         else:
@@ -449,6 +450,13 @@ def _refund(payment: dict[str, Any], currency: str | None, value: int) -> str | 
         return "Refund amount exceeds the captured amount left to refund"
     payment["refunded"] += value
     return None
+
+
+def _card_data(payment: dict[str, Any]) -> dict[str, str]:
+    """The card's ``additionalData`` (its last four digits and expiry); none for a redirect."""
+    if payment["cardSummary"] is None:
+        return {}
+    return {"cardSummary": payment["cardSummary"], "expiryDate": payment["expiryDate"]}
 
 
 def _now() -> str:

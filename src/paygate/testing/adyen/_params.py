@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -41,6 +42,7 @@ _CURRENCY: Final = re.compile(r"[A-Z]{3}")
 _MONTH: Final = re.compile(r"0?[1-9]|1[0-2]")
 _YEAR: Final = re.compile(r"20[0-9]{2}")
 _CARD_TYPES: Final = ("scheme", "card")
+_REDIRECT_TYPES: Final = ("ideal",)
 _AMOUNT_KINDS: Final = frozenset({Kind.CAPTURE, Kind.REFUND})
 
 
@@ -113,7 +115,10 @@ def payment(body: Mapping[str, Any]) -> NewPayment:
     method = obj(body, "paymentMethod")
     if method is None:
         raise required("paymentMethod", is_object=True)
-    if required_text(method, "type", "paymentMethod.type") not in _CARD_TYPES:
+    method_type = required_text(method, "type", "paymentMethod.type")
+    if method_type in _REDIRECT_TYPES:
+        return _redirect_payment(body, value, currency, reference, method_type)
+    if method_type not in _CARD_TYPES:
         raise AdyenError(422, "905", "Payment details are not supported", CONFIGURATION)
     additional = obj(body, "additionalData") or {}
     shopper_reference = text(body, "shopperReference")
@@ -165,6 +170,29 @@ def payment(body: Mapping[str, Any]) -> NewPayment:
     )
 
 
+def _redirect_payment(
+    body: Mapping[str, Any], value: int, currency: str, reference: str, method_type: str
+) -> NewPayment:
+    """A payment with a redirect method (iDEAL): the shopper is sent to their bank and back
+    to ``returnUrl``, which such a payment cannot do without."""
+    return_url = text(body, "returnUrl")
+    if not return_url:
+        raise required("returnUrl")
+    return NewPayment(
+        value=value,
+        currency=currency,
+        reference=reference,
+        card=None,
+        outcome=REDIRECT,
+        manual_capture=False,  # the bank moves the money when the shopper approves
+        metadata=metadata(body),
+        shopper_reference=text(body, "shopperReference"),
+        stored_payment_method_id=None,
+        return_url=return_url,
+        method=method_type,
+    )
+
+
 def action_result(body: Mapping[str, Any]) -> str:
     """``/payments/details``: what the shopper's action gave back, ``details.redirectResult``
     (a redirect) or ``details.threeDSResult`` (3-D Secure 2 in the page)."""
@@ -200,8 +228,9 @@ def _card(method: Mapping[str, Any]) -> Card:
         cvc.isascii() and cvc.isdigit() and len(cvc) == (4 if brand == "amex" else 3)
     ):
         raise AdyenError(422, "103", "CVC is not the right length")
-    redirect = known is not None and known.redirect
-    return Card(number, brand, int(month), int(year), redirect)
+    if known is not None:
+        return replace(known, expiry_month=int(month), expiry_year=int(year))
+    return Card(number, brand, int(month), int(year))
 
 
 def _this_month() -> tuple[int, int]:

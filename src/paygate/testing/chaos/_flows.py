@@ -101,7 +101,7 @@ def _call(
             idempotency_key=step.key,
             description=f"chaos order {plan.reference}",
             metadata={"flow": plan.reference[-40:]},
-            return_url=RETURN_URL if plan.three_ds else None,
+            return_url=RETURN_URL if plan.shopper_acts else None,
         )
     if step.verb == "complete":
         if payment is None or payment.next_action is None or shopper is None:

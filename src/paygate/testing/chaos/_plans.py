@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from paygate.models import PaymentSource
+from paygate.models import PaymentSource, RedirectMethod
 from paygate.money import Money
 from paygate.testing.faults import Fault
 
@@ -18,10 +18,14 @@ __all__ = ["PROVIDERS", "RETURN_URL", "Plan", "Step", "fault_menu", "plans", "so
 Provider = Literal["stripe", "adyen"]
 PROVIDERS: Final[tuple[Provider, ...]] = ("stripe", "adyen")
 Verb = Literal["authorize", "purchase", "complete", "capture", "void", "refund"]
-# Where a shopper sent to 3-D Secure comes back to (the simulators never go there).
+# What pays: a card, a card that asks for 3-D Secure, or iDEAL (the shopper's bank).
+Payer = Literal["card", "3ds", "ideal"]
+# Where a shopper sent to 3-D Secure or their bank comes back to (the simulators never go there).
 RETURN_URL: Final = "https://chaos.example/return"
-# How many orders pay with a card that asks for 3-D Secure (the shopper always passes it).
+# How many orders pay with a card that asks for 3-D Secure, and how many by iDEAL (always a
+# purchase); the shopper always passes or approves.
 THREE_DS_SHARE: Final = 0.1
+IDEAL_SHARE: Final = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,35 +40,45 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """One order: pay (authorize, or purchase; with 3-D Secure, completed once the shopper
-    passed it), then capture, refunds or a void."""
+    """One order: pay (authorize, or purchase; with 3-D Secure or iDEAL, completed once the
+    shopper passed it or approved it at their bank), then capture, refunds or a void."""
 
     provider: Provider
     reference: str
     amount: Money
     steps: tuple[Step, ...]
-    three_ds: bool = False
+    payer: Payer = "card"
+
+    @property
+    def shopper_acts(self) -> bool:
+        return self.payer != "card"
 
 
 def plans(
-    provider: Provider, count: int, seed: int, prefix: str, *, three_ds: bool = False
+    provider: Provider, count: int, seed: int, prefix: str, *, shoppers: bool = False
 ) -> list[Plan]:
-    """``count`` orders for ``provider``, the same for the same arguments; with ``three_ds``,
-    some pay with a card that asks for 3-D Secure."""
+    """``count`` orders for ``provider``, the same for the same arguments; with ``shoppers``,
+    some pay with a card that asks for 3-D Secure and some by iDEAL."""
     rng = random.Random(f"{seed}:{provider}:{prefix}")
-    share = THREE_DS_SHARE if three_ds else 0.0
-    return [_plan(provider, rng, f"{prefix}-{provider}-{n}", share) for n in range(count)]
+    return [_plan(provider, rng, f"{prefix}-{provider}-{n}", shoppers) for n in range(count)]
 
 
-def _plan(provider: Provider, rng: random.Random, reference: str, three_ds_share: float) -> Plan:
+def _payer(rng: random.Random, shoppers: bool) -> Payer:
+    roll = rng.random() if shoppers else 1.0
+    if roll < THREE_DS_SHARE:
+        return "3ds"
+    return "ideal" if roll < THREE_DS_SHARE + IDEAL_SHARE else "card"
+
+
+def _plan(provider: Provider, rng: random.Random, reference: str, shoppers: bool) -> Plan:
     cents = rng.randrange(100, 100_000)
     amount = Money.from_minor_units(cents, "EUR")
     steps: list[Step] = []
-    purchase = rng.random() < 0.3
+    payer = _payer(rng, shoppers)
+    purchase = rng.random() < 0.3 or payer == "ideal"  # iDEAL has nothing to capture later
     steps.append(Step("purchase" if purchase else "authorize", f"{reference}-pay"))
-    three_ds = three_ds_share > 0 and rng.random() < three_ds_share
-    if three_ds:
-        steps.append(Step("complete", f"{reference}-3ds"))
+    if payer != "card":
+        steps.append(Step("complete", f"{reference}-{payer}"))
     captured = cents if purchase else 0
     if not purchase:
         roll = rng.random()
@@ -88,7 +102,7 @@ def _plan(provider: Provider, rng: random.Random, reference: str, three_ds_share
                 f"{reference}-r{n}",
             )
         )
-    return Plan(provider, reference, amount, tuple(steps), three_ds)
+    return Plan(provider, reference, amount, tuple(steps), payer)
 
 
 def source_for(plan: Plan) -> PaymentSource:
@@ -96,12 +110,14 @@ def source_for(plan: Plan) -> PaymentSource:
     stored card. (A raw card is never kept: a lost answer for it is settled only by a report
     of the payment, a search or a webhook, and when the provider never made the payment no
     report comes: it stays unknown, for a person, which a chaos run cannot tell apart from a
-    failure. Its paths have tests of their own.)"""
+    failure. Its paths have tests of their own.) iDEAL is the same on both."""
+    if plan.payer == "ideal":
+        return PaymentSource.redirect(RedirectMethod.IDEAL)
     if plan.provider == "stripe":
         return PaymentSource.token(
-            "pm_card_threeDSecure2Required" if plan.three_ds else "pm_card_visa"
+            "pm_card_threeDSecure2Required" if plan.payer == "3ds" else "pm_card_visa"
         )
-    stored = "sim_stored_3ds" if plan.three_ds else "sim_stored_visa"
+    stored = "sim_stored_3ds" if plan.payer == "3ds" else "sim_stored_visa"
     return PaymentSource.token(stored, customer="chaos-shopper")
 
 

@@ -220,8 +220,8 @@ def run_chaos(config: ChaosConfig) -> list[ChaosReport]:
 def _run_provider(config: ChaosConfig, provider: Provider) -> ChaosReport:
     started = time.monotonic()
     tally = Tally()
-    sync_plans = plans(provider, config.flows, config.seed, "sync", three_ds=True)
-    async_plans = plans(provider, config.flows, config.seed, "async", three_ds=True)
+    sync_plans = plans(provider, config.flows, config.seed, "sync", shoppers=True)
+    async_plans = plans(provider, config.flows, config.seed, "async", shoppers=True)
     prefix = ADYEN_PREFIX if provider == "adyen" else ""
     store, records = _stores(config, provider)
     options = gateway_options(config.deadline) | {"store": store, "records": records}

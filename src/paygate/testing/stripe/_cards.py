@@ -1,6 +1,7 @@
 """Stripe's published test cards and test PaymentMethods, and what confirming each one does.
 
-Numbers and ``pm_`` ids from the "Stripe test data" table in shared/providers/README.md.
+Numbers and ``pm_`` ids from the "Stripe test data" table in shared/providers/README.md, and
+the 3-D Secure "supported, not required" card of Stripe's testing page (4000 0000 0000 3055).
 """
 
 from __future__ import annotations
@@ -97,6 +98,9 @@ CARDS: Final[Mapping[str, Card]] = MappingProxyType(
             _declined("card_velocity_exceeded", "Your card was declined: too many attempts."),
         ),
         "pm_card_threeDSecure2Required": Card("4000000000003220", "visa", authenticate=True),
+        # Enrolled, not required: Stripe authenticates it without the shopper (frictionless),
+        # or not at all, and the payment goes through with no action.
+        "pm_card_threeDSecureOptional": Card("4000000000003055", "visa"),
         "pm_card_authenticationRequired": Card("4000002760003184", "visa", authenticate=True),
     }
 )

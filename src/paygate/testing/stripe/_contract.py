@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from paygate import Money, PaymentSource
+from paygate import Money, PaymentSource, RedirectMethod
 from paygate.testing.contract import (
     ContractAdapter,
     LiveCredentialsError,
@@ -53,6 +53,8 @@ CONTRACT: Final = ContractAdapter(
         expired_card=PaymentSource.token("pm_card_chargeDeclinedExpiredCard"),
         incorrect_cvc=PaymentSource.token("pm_card_chargeDeclinedIncorrectCvc"),
         three_ds=PaymentSource.token("pm_card_threeDSecure2Required"),
+        three_ds_frictionless=PaymentSource.token("pm_card_threeDSecureOptional"),
+        redirect=PaymentSource.redirect(RedirectMethod.IDEAL),
     ),
     simulator=StripeSimulator,
     sim_options=_sim_options,

@@ -45,17 +45,26 @@ _FAILED_3DS: Final = {
     "code": "payment_intent_authentication_failure",
     "message": "The provided PaymentMethod has failed authentication.",
 }
+# A redirect method the shopper did not approve at their bank (they cancelled, or it failed).
+_FAILED_REDIRECT: Final = {
+    "type": "invalid_request_error",
+    "code": "payment_intent_payment_attempt_failed",
+    "message": "The latest payment attempt of this PaymentIntent has failed or been canceled.",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class PaymentMethod:
-    """A card PaymentMethod the request named or carried."""
+    """A PaymentMethod the request named or carried: a card, or (``card`` None) a redirect
+    method of ``type`` (ideal), whose shopper approves the payment at their bank."""
 
     id: str
-    card: Card
-    exp_month: int
-    exp_year: int
+    card: Card | None
+    exp_month: int = 0
+    exp_year: int = 0
     holder_name: str | None = None
+    type: str = "card"
+    bank: str | None = None  # iDEAL: the bank, when the request chose it
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,33 +165,19 @@ class Ledger:
         """Create (and, with ``confirm``, confirm) a PaymentIntent; its id. A declined
         confirmation raises the 402 card error after storing the failed PaymentIntent."""
         pm = new.payment_method
+        if pm is not None:
+            _check_method(new, pm)
         intent_id = new_id("pi")
         intent = self._intents[intent_id] = _intent_json(intent_id, new)
         if pm is None or not new.confirm:
             intent["status"] = "requires_payment_method" if pm is None else "requires_confirmation"
             return intent_id
-        if pm.card.decline is not None:
+        if pm.card is not None and pm.card.decline is not None:
             self._decline(intent, pm, pm.card.decline)
-        if pm.card.authenticate:
-            if new.decline_authentication:
+        if pm.card is None or pm.card.authenticate:  # the shopper acts first
+            if pm.card is not None and new.decline_authentication:
                 self._decline(intent, pm, AUTHENTICATION_REQUIRED)
-            intent["status"] = "requires_action"
-            page = AUTHENTICATION_PAGE + intent_id
-            if new.return_url is not None:
-                intent["next_action"] = {
-                    "type": "redirect_to_url",
-                    "redirect_to_url": {"url": page, "return_url": new.return_url},
-                }
-            else:
-                intent["next_action"] = {
-                    "type": "use_stripe_sdk",
-                    "use_stripe_sdk": {
-                        "type": "three_d_secure_redirect",
-                        "stripe_js": page,
-                        "source": new_id("src"),
-                    },
-                }
-            self._awaiting[intent_id] = pm
+            self._await_shopper(intent, new, pm)
             return intent_id
         captured = new.capture_method != "manual"
         charge = self._new_charge(intent, pm, captured=captured)
@@ -194,16 +189,40 @@ class Ledger:
         self._emit_intent(SUCCEEDED if captured else AUTHORIZED, intent)
         return intent_id
 
+    def _await_shopper(self, intent: dict[str, Any], new: NewIntent, pm: PaymentMethod) -> None:
+        """``requires_action``: the shopper goes to the page (3-D Secure, or their bank for a
+        redirect method) and comes back to ``return_url``; without one (a card only: a redirect
+        method needs it), Stripe.js runs 3-D Secure in the page (``use_stripe_sdk``)."""
+        page = AUTHENTICATION_PAGE + intent["id"]
+        intent["status"] = "requires_action"
+        if new.return_url is not None:
+            intent["next_action"] = {
+                "type": "redirect_to_url",
+                "redirect_to_url": {"url": page, "return_url": new.return_url},
+            }
+        else:
+            intent["next_action"] = {
+                "type": "use_stripe_sdk",
+                "use_stripe_sdk": {
+                    "type": "three_d_secure_redirect",
+                    "stripe_js": page,
+                    "source": new_id("src"),
+                },
+            }
+        self._awaiting[intent["id"]] = pm
+
     def authenticate(self, intent_id: str, *, passed: bool) -> None:
-        """The shopper on the 3-D Secure page of a PaymentIntent in ``requires_action``: it
-        goes on (held or charged) when they pass, and back to ``requires_payment_method``
-        with ``payment_intent_authentication_failure`` when they fail. ``KeyError`` when no
+        """The shopper on the page of a PaymentIntent in ``requires_action`` (3-D Secure, or
+        their bank for a redirect method): it goes on (held or charged) when they pass, and
+        back to ``requires_payment_method`` when they fail (``payment_intent_authentication_
+        failure``; ``payment_intent_payment_attempt_failed`` at the bank). ``KeyError`` when no
         PaymentIntent awaits it."""
         pm = self._awaiting.pop(intent_id)
         intent = self._intents[intent_id]
         intent["next_action"] = None
         if not passed:
-            intent.update(status="requires_payment_method", last_payment_error=dict(_FAILED_3DS))
+            failure = _FAILED_3DS if pm.card is not None else _FAILED_REDIRECT
+            intent.update(status="requires_payment_method", last_payment_error=dict(failure))
             self._emit_intent(PAYMENT_FAILED, intent)
             return
         captured = intent["capture_method"] != "manual"
@@ -358,6 +377,34 @@ class Ledger:
         return self._intents[charge["payment_intent"]], charge
 
 
+def _check_method(new: NewIntent, pm: PaymentMethod) -> None:
+    """Refuse a PaymentMethod the PaymentIntent cannot take: one whose type is not among its
+    ``payment_method_types``; a redirect method confirmed without the ``return_url`` the
+    shopper comes back to, or with manual capture (the bank moves the money when the shopper
+    approves)."""
+    if pm.type not in new.payment_method_types:
+        raise invalid(
+            f"The PaymentMethod's type ({pm.type}) is not among this PaymentIntent's "
+            f"payment_method_types ({', '.join(new.payment_method_types)}).",
+            code="payment_intent_incompatible_payment_method",
+            param="payment_method_types",
+        )
+    if pm.card is not None or not new.confirm:
+        return
+    if new.capture_method == "manual":
+        raise invalid(
+            f"capture_method=manual is not supported by the payment method type {pm.type}.",
+            param="capture_method",
+        )
+    if new.return_url is None:
+        raise invalid(
+            f"A return_url is required to confirm a PaymentIntent with {pm.type}: the "
+            "customer is redirected to their bank and back.",
+            code="parameter_missing",
+            param="return_url",
+        )
+
+
 def _intent_json(intent_id: str, new: NewIntent) -> dict[str, Any]:
     return {
         "id": intent_id,
@@ -401,7 +448,17 @@ def _intent_json(intent_id: str, new: NewIntent) -> dict[str, Any]:
     }
 
 
-def _card_json(pm: PaymentMethod) -> dict[str, Any]:
+def _method_json(pm: PaymentMethod) -> dict[str, Any]:
+    """The method's own object (``card``, ``ideal``), as PaymentMethods and charges carry it."""
+    if pm.card is None:
+        return {
+            "bank": pm.bank,
+            "bic": None,
+            "generated_sepa_debit": None,
+            "generated_sepa_debit_mandate": None,
+            "iban_last4": None,
+            "verified_name": None,
+        }
     return {
         "brand": pm.card.brand,
         "country": "US",
@@ -421,12 +478,12 @@ def _payment_method_json(pm: PaymentMethod) -> dict[str, Any]:
         "id": pm.id,
         "object": "payment_method",
         "billing_details": _billing_details(pm),
-        "card": _card_json(pm),
+        pm.type: _method_json(pm) if pm.card is not None else {"bank": pm.bank, "bic": None},
         "created": int(time.time()),
         "customer": None,
         "livemode": False,
         "metadata": {},
-        "type": "card",
+        "type": pm.type,
     }
 
 
@@ -462,7 +519,7 @@ def _charge_json(
         "paid": decline is None,
         "payment_intent": intent["id"],
         "payment_method": pm.id,
-        "payment_method_details": {"card": _card_json(pm), "type": "card"},
+        "payment_method_details": {pm.type: _method_json(pm), "type": pm.type},
         "refunded": False,
         "status": status,
     }

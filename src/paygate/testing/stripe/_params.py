@@ -17,6 +17,7 @@ from paygate.testing.stripe._errors import CARD_ERROR, StripeError, invalid
 from paygate.testing.stripe._ledger import PaymentMethod, new_id
 
 _INTEGER: Final = re.compile(r"-?[0-9]+")
+_METHOD_TYPES: Final = frozenset({"card", "ideal"})
 _MAX_AMOUNT: Final = 99_999_999
 # Stripe's published minimum charge amounts, in minor units (USD 0.50, JPY 50, HUF 175.00...).
 MINIMUM_CHARGE: Final = {
@@ -160,16 +161,17 @@ def payment_method_types(params: Mapping[str, Any]) -> list[str]:
     value = params.get("payment_method_types")
     if value is None:
         return ["card"]
-    if not isinstance(value, list) or any(v != "card" for v in value):
+    if not isinstance(value, list) or not value or any(v not in _METHOD_TYPES for v in value):
         raise invalid(
-            "Invalid payment_method_types: this simulator supports only card.",
+            "Invalid payment_method_types: this simulator supports card and ideal.",
             param="payment_method_types",
         )
-    return ["card"]
+    return [str(v) for v in value]
 
 
 def payment_method(params: Mapping[str, Any]) -> PaymentMethod | None:
-    """The card behind ``payment_method`` (a test ``pm_`` id) or ``payment_method_data``."""
+    """The card behind ``payment_method`` (a test ``pm_`` id), or the card or iDEAL method
+    ``payment_method_data`` describes."""
     pm_id = string(params, "payment_method")
     data = params.get("payment_method_data")
     if pm_id is not None and data is not None:
@@ -188,11 +190,16 @@ def payment_method(params: Mapping[str, Any]) -> PaymentMethod | None:
     if data is None:
         return None
     prefix = "payment_method_data"
-    if not isinstance(data, dict) or required(data, "type", f"{prefix}[type]") != "card":
+    method_type = required(data, "type", f"{prefix}[type]") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or method_type not in _METHOD_TYPES:
         raise invalid(
-            "Invalid payment_method_data: this simulator supports only type=card.",
+            "Invalid payment_method_data: this simulator supports type=card and type=ideal.",
             param=f"{prefix}[type]",
         )
+    if method_type == "ideal":  # the bank, if not chosen here, is chosen on the bank's page
+        bank = data.get("ideal")
+        chosen = string(bank, "bank") if isinstance(bank, dict) else None
+        return PaymentMethod(new_id("pm"), None, type="ideal", bank=chosen)
     card_data = data.get("card")
     if not isinstance(card_data, dict):
         raise invalid(
