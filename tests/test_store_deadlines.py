@@ -5,6 +5,7 @@ never a driver's own exception."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import sqlite3
@@ -16,7 +17,15 @@ from typing import Any
 
 import pytest
 
-from paygate import Gateway, Money, PaymentSource, RetryPolicy, SQLiteStore, Timeout
+from paygate import (
+    AsyncGateway,
+    Gateway,
+    Money,
+    PaymentSource,
+    RetryPolicy,
+    SQLiteStore,
+    Timeout,
+)
 from paygate.errors import ErrorCode, StoreUnavailable
 from paygate.records import SQLiteRecordStore
 from paygate.testing import StripeSimulator
@@ -144,6 +153,53 @@ def test_a_redis_that_goes_silent_mid_call_is_refused_by_the_deadline(
     store.close()
 
 
+def test_through_asyncgateway_a_redis_that_goes_silent_is_refused_by_the_deadline(
+    server: Callable[..., _Server], sim: StripeSimulator, api_key: str
+) -> None:
+    """The same silence met by the store's asyncio face (redis-py's asyncio client on the
+    gateway's loop): the deadline cuts it, and the loop is never blocked."""
+    from paygate.idempotency.redis import RedisStore
+
+    # Answers the handshake and the PING, then meets the first script with silence.
+    redis = server(lambda data: None if b"EVAL" in data else b"+PONG\r\n" * data.count(b"*"))
+    store = RedisStore(f"redis://127.0.0.1:{redis.port}/0?protocol=2", socket_timeout=5.0)
+
+    async def main() -> tuple[BaseException | None, float, int]:
+        options: dict[str, Any] = {
+            "retry": RetryPolicy(max_attempts=1),
+            "timeout": Timeout(total=1.0),
+        }
+        ticks = 0
+
+        async def ticker() -> None:  # counts while the call waits: a blocked loop would not
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.05)
+                ticks += 1
+
+        async with AsyncGateway.for_stripe(api_key, base_url=sim.url, store=store, **options) as gw:
+            counting = asyncio.ensure_future(ticker())
+            started = time.monotonic()
+            try:
+                await gw.authorize(Money("1.00", "EUR"), source=VISA, reference="order-aredis")
+            except BaseException as exc:
+                error: BaseException | None = exc
+            else:
+                error = None
+            took = time.monotonic() - started
+            counting.cancel()
+        return error, took, ticks
+
+    sent_before = len(sim.requests)
+    error, took, ticks = asyncio.run(main())
+    assert isinstance(error, StoreUnavailable), error
+    assert error.code is ErrorCode.STORE_UNAVAILABLE and "nothing was sent" in str(error)
+    assert took < 1.0 + SLACK, took
+    assert ticks >= 10, ticks  # the loop ran on while the store was silent
+    assert len(sim.requests) == sent_before
+    store.close()
+
+
 # -- PostgreSQL ----------------------------------------------------------------------------------
 def test_an_unreachable_or_silent_postgresql_is_refused_when_the_store_opens(
     server: Callable[..., _Server],
@@ -218,6 +274,46 @@ def test_a_postgresql_that_hangs_mid_call_is_refused_by_the_deadline(
     assert len(sim.requests) == sent  # the intent could not be written: nothing was sent
     proxy.frozen.clear()
     records.close()
+
+
+def test_through_asyncgateway_a_postgresql_that_hangs_is_refused_by_the_deadline(
+    frozen_postgres: tuple[str, _Proxy], sim: StripeSimulator, api_key: str
+) -> None:
+    """The idempotency store's asyncio face (psycopg's asyncio pool) meets a PostgreSQL that
+    hangs mid-call: refused within the deadline, nothing sent; its connection is cut, and
+    once the server answers again the next call goes through."""
+    from paygate.idempotency.postgres import PostgresStore
+
+    conninfo, proxy = frozen_postgres
+    store = PostgresStore(conninfo, pool_size=2)
+
+    async def main() -> tuple[BaseException | None, float, int]:
+        options: dict[str, Any] = {
+            "retry": RetryPolicy(max_attempts=1),
+            "timeout": Timeout(total=1.0),
+        }
+        async with AsyncGateway.for_stripe(api_key, base_url=sim.url, store=store, **options) as gw:
+            await gw.authorize(Money("2.00", "EUR"), source=VISA, reference="order-apg-ok")
+            sent = len(sim.requests)
+            proxy.frozen.set()  # PostgreSQL accepts and says nothing more
+            started = time.monotonic()
+            try:
+                await gw.authorize(Money("2.00", "EUR"), source=VISA, reference="order-apg-hung")
+            except BaseException as exc:
+                error: BaseException | None = exc
+            else:
+                error = None
+            took = time.monotonic() - started
+            proxy.frozen.clear()
+            again = await gw.authorize(Money("2.00", "EUR"), source=VISA, reference="order-apg-2")
+            assert again.status.value == "authorized"
+        return error, took, sent
+
+    error, took, sent = asyncio.run(main())
+    assert isinstance(error, StoreUnavailable), error
+    assert took < 1.0 + SLACK, took
+    assert len(sim.requests) == sent + 1  # only the call after the thaw was sent
+    store.close()
 
 
 # -- SQLite --------------------------------------------------------------------------------------

@@ -15,14 +15,15 @@ command bounded by the time its call has left (private; needs the ``postgres`` e
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import os
 import re
 import socket
 import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from paygate._bounded import BoundedCalls
 from paygate._migrations import redacted, require_schema
@@ -32,7 +33,7 @@ from paygate.resilience.deadline import time_left
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["Pool"]
+__all__ = ["AsyncPool", "Pool"]
 
 T = TypeVar("T")
 _CLOSE_WAIT = 1.0  # seconds closing waits for the pool's own threads (one may be connecting)
@@ -56,6 +57,10 @@ def _refusal(exc: BaseException) -> str | None:
     return next((what for pattern, what in _REFUSALS if pattern.search(text)), None)
 
 
+class _Socketed(Protocol):
+    def fileno(self) -> int: ...
+
+
 class _Held:
     """The connection a command holds, for the caller to cut when the command overruns."""
 
@@ -63,10 +68,10 @@ class _Held:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._conn: psycopg.Connection[Any] | None = None
+        self._conn: _Socketed | None = None
         self._aborted = False
 
-    def take(self, conn: psycopg.Connection[Any]) -> None:
+    def take(self, conn: _Socketed) -> None:
         with self._lock:
             if self._aborted:
                 raise StoreUnavailable("the command was given up before it started")
@@ -111,7 +116,11 @@ class Pool:
         if size < 1:
             raise ValueError("pool_size must be at least 1")
         self.where = redacted(conninfo)
-        self._unreachable = (psycopg.OperationalError, PoolTimeout)
+        self.name = name
+        self.size = size
+        self.connect_timeout = connect_timeout
+        self.conninfo = conninfo
+        self.unreachable = (psycopg.OperationalError, PoolTimeout)
         options = conninfo_to_dict(conninfo).get("options") or ""
         statement_timeout = f"-c statement_timeout={math.ceil(command_timeout * 1000)}"
         connection: dict[str, Any] = {
@@ -120,6 +129,7 @@ class Pool:
             "connect_timeout": max(2, math.ceil(connect_timeout)),
             "options": f"{options} {statement_timeout}".strip(),
         }
+        self.connection = connection
         self._pool: Any = ConnectionPool(
             conninfo,
             min_size=1,
@@ -172,12 +182,105 @@ class Pool:
 
         try:
             return self._calls.run(command, abort=held.abort, ceiling=seconds)
-        except self._unreachable as exc:
+        except self.unreachable as exc:
             raise StoreUnavailable(
                 f"PostgreSQL at {self.where} is unavailable ({type(exc).__name__})"
             ) from exc
+
+    @property
+    def ceiling(self) -> float:
+        """How long a command takes at most outside a call (the command timeout)."""
+        return self._calls.ceiling
 
     def close(self, wait: float = _CLOSE_WAIT) -> None:
         """Close every connection, waiting at most ``wait`` seconds for the pool's threads."""
         self._calls.close()
         self._pool.close(timeout=wait)
+
+
+class AsyncPool:
+    """A ``Pool``'s connections for one event loop: psycopg's asyncio pool, with the same
+    settings, opened on the first command (the schema was checked when ``pool`` opened).
+
+    A command is awaited for the time left of the call; past it the caller gets
+    ``StoreUnavailable`` and the command's connection is cut, as ``Pool`` does, so that the
+    command ends at once and the pool drops the connection (psycopg, cancelled, would ask the
+    server to cancel the query and then wait for it: a server that went silent never answers).
+    """
+
+    def __init__(self, pool: Pool) -> None:
+        self._settings = pool
+        self._pool: Any = None
+        self._opening = asyncio.Lock()
+
+    async def _opened(self) -> Any:
+        if self._pool is None:
+            async with self._opening:
+                if self._pool is None:
+                    from psycopg_pool import AsyncConnectionPool  # noqa: PLC0415
+
+                    p = self._settings
+                    pool = AsyncConnectionPool(
+                        p.conninfo,
+                        min_size=1,
+                        max_size=p.size,
+                        timeout=p.connect_timeout,
+                        kwargs=p.connection,
+                        open=False,
+                    )
+                    await pool.open(wait=False)
+                    self._pool = pool
+        return self._pool
+
+    async def run(
+        self,
+        work: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]],
+        *,
+        ceiling: float | None = None,
+    ) -> T:
+        """``await work(conn)`` on a pooled connection, within the time left of the call (or
+        ``ceiling`` seconds, instead of the command timeout, outside one)."""
+        p = self._settings
+        seconds = time_left(p.ceiling if ceiling is None else ceiling)
+        pool = await self._opened()
+        held = _Held()
+
+        async def command() -> T:
+            async with pool.connection(timeout=seconds) as conn:
+                held.take(conn)
+                try:
+                    return await work(conn)
+                finally:
+                    held.release()
+
+        task = asyncio.ensure_future(command())
+        task.add_done_callback(_consume)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=seconds)
+        except asyncio.CancelledError:
+            held.abort()
+            task.cancel()
+            raise
+        if not done:
+            held.abort()
+            task.cancel()
+            raise StoreUnavailable(f"the {p.name} did not answer within {seconds:.3g}s")
+        try:
+            return task.result()
+        except p.unreachable as exc:
+            raise StoreUnavailable(
+                f"PostgreSQL at {p.where} is unavailable ({type(exc).__name__})"
+            ) from exc
+
+    async def aclose(self, wait: float = _CLOSE_WAIT) -> None:
+        """Close this loop's connections."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close(timeout=wait)
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    """Take the outcome of a command the caller may have stopped waiting for (cut at its
+    deadline), so that asyncio does not report it as never retrieved."""
+    if not task.cancelled():
+        task.exception()

@@ -4,8 +4,10 @@ asyncio, and its blocking twin is generated (``scripts/unasync.py``): ``AsyncX``
 ``await`` goes, and the names stay the same.
 
 * ``Primitives`` / ``AsyncPrimitives``: sleeping, calling a store (a store that does blocking
-  I/O runs in a worker thread under asyncio), finishing a step whatever cancels the caller,
-  one HTTP exchange read within a size limit and the call's deadline, and the event-loop check.
+  I/O runs in a worker thread under asyncio), the idempotency store as the gateway calls it
+  (under asyncio its native face where it has one), finishing a step whatever cancels the
+  caller, one HTTP exchange read within a size limit and the call's deadline, and the
+  event-loop check.
 * ``Semaphore`` / ``AsyncSemaphore``: a counted slot, taken within a timeout.
 * ``Sender`` / ``AsyncSender``: where a gateway's requests go.
 """
@@ -21,6 +23,12 @@ from typing import Any, Final, TypeVar
 import httpx
 
 from paygate.errors import ErrorCode, InvalidRequestError
+from paygate.idempotency.store import (
+    AsyncIdempotencyStore,
+    BeginResult,
+    IdempotencyStore,
+    NativeAsync,
+)
 from paygate.resilience.breaker import StateBackend
 from paygate.resilience.clock import Clock
 from paygate.resilience.deadline import Deadline
@@ -49,6 +57,17 @@ class Primitives:
         """A store call (``blocking``: whether the store does blocking I/O; here it does not
         matter: the caller's thread waits either way)."""
         return fn(*args, **kwargs)
+
+    @staticmethod
+    def keys(store: IdempotencyStore) -> IdempotencyStore:
+        """The idempotency store as the gateway calls it: itself."""
+        return store
+
+    @staticmethod
+    def close_keys(keys: IdempotencyStore, store: IdempotencyStore, *, owned: bool) -> None:
+        """Close the store when the gateway owns it."""
+        if owned:
+            store.close()
 
     @staticmethod
     def shielded(done: T) -> T:
@@ -93,6 +112,23 @@ class AsyncPrimitives:
         if blocking:
             return await asyncio.to_thread(fn, *args, **kwargs)
         return fn(*args, **kwargs)
+
+    @staticmethod
+    def keys(store: IdempotencyStore) -> AsyncIdempotencyStore:
+        """The idempotency store as the gateway calls it: its native asyncio face (Redis,
+        PostgreSQL), else the store itself, in a worker thread when it does blocking I/O."""
+        if isinstance(store, NativeAsync):
+            return store.for_asyncio()
+        return _Threaded(store)
+
+    @staticmethod
+    async def close_keys(
+        keys: AsyncIdempotencyStore, store: IdempotencyStore, *, owned: bool
+    ) -> None:
+        """Close the face's asyncio connections, and the store when the gateway owns it."""
+        await keys.aclose()
+        if owned:
+            await AsyncPrimitives.call(store.blocking, store.close)
 
     @staticmethod
     async def shielded(step: Awaitable[T]) -> T:
@@ -146,6 +182,33 @@ class AsyncPrimitives:
                 "another: make one gateway per event loop; nothing was sent",
                 code=ErrorCode.UNSUPPORTED,
             )
+
+
+class _Threaded:
+    """A store with no asyncio face, as ``AsyncGateway`` calls it: in a worker thread when it
+    does blocking I/O, inline when it does not."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: IdempotencyStore) -> None:
+        self._store = store
+
+    async def begin_async(self, key: str, fingerprint: str, *, lease_seconds: float) -> BeginResult:
+        store = self._store
+        return await AsyncPrimitives.call(
+            store.blocking, store.begin, key, fingerprint, lease_seconds=lease_seconds
+        )
+
+    async def complete_async(self, key: str, token: str, outcome: str) -> bool:
+        store = self._store
+        return await AsyncPrimitives.call(store.blocking, store.complete, key, token, outcome)
+
+    async def release_async(self, key: str, token: str) -> None:
+        store = self._store
+        await AsyncPrimitives.call(store.blocking, store.release, key, token)
+
+    async def aclose(self) -> None:
+        """Nothing of its own to close."""
 
 
 class Semaphore:

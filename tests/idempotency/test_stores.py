@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import textwrap
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from paygate.idempotency import Begin, IdempotencyStore, MemoryStore, SQLiteStore
+from paygate._primitives import AsyncPrimitives
+from paygate.idempotency import Begin, BeginResult, IdempotencyStore, MemoryStore, SQLiteStore
+from paygate.idempotency.store import NativeAsync
 
 
 class Clock:
@@ -31,21 +35,58 @@ def redis_target(redis_url: str, redis_prefix: str) -> tuple[str, str]:
     return redis_url, redis_prefix
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres", "redis"])
+class ThroughAsyncio:
+    """A store called as ``AsyncGateway`` calls it (its asyncio face: Redis's and PostgreSQL's
+    own drivers, in their asyncio flavour), from a blocking test: each call on a fresh event
+    loop, with a face of its own, so that threads may call it too."""
+
+    blocking = True
+
+    def __init__(self, store: IdempotencyStore) -> None:
+        self.store = store
+
+    def _run(self, verb: str, *args: Any, **kwargs: Any) -> Any:
+        async def call() -> Any:
+            face = AsyncPrimitives.keys(self.store)
+            try:
+                return await getattr(face, verb)(*args, **kwargs)
+            finally:
+                await face.aclose()
+
+        return asyncio.run(call())
+
+    def begin(self, key: str, fingerprint: str, *, lease_seconds: float) -> BeginResult:
+        result: BeginResult = self._run(
+            "begin_async", key, fingerprint, lease_seconds=lease_seconds
+        )
+        return result
+
+    def complete(self, key: str, token: str, outcome: str) -> bool:
+        return bool(self._run("complete_async", key, token, outcome))
+
+    def release(self, key: str, token: str) -> None:
+        self._run("release_async", key, token)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+@pytest.fixture(
+    params=["memory", "sqlite", "postgres", "redis", "postgres-asyncio", "redis-asyncio"]
+)
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
     opened: list[IdempotencyStore] = []
-    conninfo = request.getfixturevalue("postgres_conninfo") if request.param == "postgres" else ""
-    redis_url, prefix = (
-        request.getfixturevalue("redis_target") if request.param == "redis" else ("", "")
-    )
+    kind, _, face = request.param.partition("-")
+    conninfo = request.getfixturevalue("postgres_conninfo") if kind == "postgres" else ""
+    redis_url, prefix = request.getfixturevalue("redis_target") if kind == "redis" else ("", "")
 
     def make(**options: object) -> IdempotencyStore:
         store: IdempotencyStore
-        if request.param == "memory":
+        if kind == "memory":
             store = MemoryStore(**options)  # type: ignore[arg-type]
-        elif request.param == "sqlite":
+        elif kind == "sqlite":
             store = SQLiteStore(tmp_path / "idem.sqlite3", **options)  # type: ignore[arg-type]
-        elif request.param == "postgres":
+        elif kind == "postgres":
             from paygate.idempotency.postgres import PostgresStore
 
             store = PostgresStore(conninfo, pool_size=4, **options)  # type: ignore[arg-type]
@@ -53,6 +94,9 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store
             from paygate.idempotency.redis import RedisStore
 
             store = RedisStore(redis_url, prefix=prefix, **options)  # type: ignore[arg-type]
+        if face:
+            assert isinstance(store, NativeAsync)  # else the gateway would use a thread
+            store = ThroughAsyncio(store)
         opened.append(store)
         return store
 

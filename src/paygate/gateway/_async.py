@@ -76,6 +76,7 @@ class AsyncGateway(Constructors):
         self._sender = AsyncSender(client, transport, p.http_limits(), p.http.backend)
         self._bulkhead = AsyncBulkhead(p.provider, p.bulkhead)
         self._io = AsyncPrimitives(p.clock)
+        self._keys = self._io.keys(p.store)  # the idempotency store, as it is called
         self._reconciler = AsyncReconciler(p, self._io, self._run)
 
     def __repr__(self) -> str:
@@ -122,8 +123,7 @@ class AsyncGateway(Constructors):
     async def aclose(self) -> None:
         p = self._pipeline
         await self._sender.aclose()
-        if p.owns_store:
-            await self._io.call(p.store.blocking, p.store.close)
+        await self._io.close_keys(self._keys, p.store, owned=p.owns_store)
         if p.owns_records:
             await self._io.call(p.records.blocking, p.records.close)
         if p.owns_breaker_state:
@@ -383,16 +383,12 @@ class AsyncGateway(Constructors):
         """The idempotency store's lease on the call's key (its token), or the outcome stored
         under it; waits, within the policy and the deadline, while another call holds it."""
         assert prepared.key is not None and prepared.fingerprint is not None
-        policy, store, clock = self._pipeline.idempotency, self.store, self._pipeline.clock
+        policy, clock = self._pipeline.idempotency, self._pipeline.clock
         give_up = clock.monotonic() + min(policy.in_flight_wait, deadline.remaining())
         while True:
             try:
-                begun: BeginResult = await self._io.call(
-                    store.blocking,
-                    store.begin,
-                    prepared.key,
-                    prepared.fingerprint,
-                    lease_seconds=policy.lease,
+                begun: BeginResult = await self._keys.begin_async(
+                    prepared.key, prepared.fingerprint, lease_seconds=policy.lease
                 )
             except Exception as exc:  # fail closed: never a provider call without a key
                 raise steps.store_unavailable(self.provider, prepared, "idempotency", exc) from exc
@@ -538,13 +534,10 @@ class AsyncGateway(Constructors):
     async def _settle(self, prepared: Prepared, token: str, stored: str | None) -> None:
         """Complete the key with the outcome to replay, or free it for a repeat."""
         assert prepared.key is not None
-        store = self.store
         try:
             if stored is None:
-                await self._io.call(store.blocking, store.release, prepared.key, token)
-            elif not await self._io.call(
-                store.blocking, store.complete, prepared.key, token, stored
-            ):
+                await self._keys.release_async(prepared.key, token)
+            elif not await self._keys.complete_async(prepared.key, token, stored):
                 steps.lease_lost(self.provider, prepared)
         except Exception:  # the provider's answer stands; the lease lapses and a repeat settles
             steps.settle_failed(self.provider, prepared)

@@ -77,6 +77,7 @@ class Gateway(Constructors):
         self._sender = Sender(client, transport, p.http_limits())
         self._bulkhead = Bulkhead(p.provider, p.bulkhead)
         self._io = Primitives(p.clock)
+        self._keys = self._io.keys(p.store)  # the idempotency store, as it is called
         self._reconciler = Reconciler(p, self._io, self._run)
 
     def __repr__(self) -> str:
@@ -123,8 +124,7 @@ class Gateway(Constructors):
     def close(self) -> None:
         p = self._pipeline
         self._sender.close()
-        if p.owns_store:
-            self._io.call(p.store.blocking, p.store.close)
+        self._io.close_keys(self._keys, p.store, owned=p.owns_store)
         if p.owns_records:
             self._io.call(p.records.blocking, p.records.close)
         if p.owns_breaker_state:
@@ -384,16 +384,12 @@ class Gateway(Constructors):
         """The idempotency store's lease on the call's key (its token), or the outcome stored
         under it; waits, within the policy and the deadline, while another call holds it."""
         assert prepared.key is not None and prepared.fingerprint is not None
-        policy, store, clock = self._pipeline.idempotency, self.store, self._pipeline.clock
+        policy, clock = self._pipeline.idempotency, self._pipeline.clock
         give_up = clock.monotonic() + min(policy.in_flight_wait, deadline.remaining())
         while True:
             try:
-                begun: BeginResult = self._io.call(
-                    store.blocking,
-                    store.begin,
-                    prepared.key,
-                    prepared.fingerprint,
-                    lease_seconds=policy.lease,
+                begun: BeginResult = self._keys.begin(
+                    prepared.key, prepared.fingerprint, lease_seconds=policy.lease
                 )
             except Exception as exc:  # fail closed: never a provider call without a key
                 raise steps.store_unavailable(self.provider, prepared, "idempotency", exc) from exc
@@ -539,13 +535,10 @@ class Gateway(Constructors):
     def _settle(self, prepared: Prepared, token: str, stored: str | None) -> None:
         """Complete the key with the outcome to replay, or free it for a repeat."""
         assert prepared.key is not None
-        store = self.store
         try:
             if stored is None:
-                self._io.call(store.blocking, store.release, prepared.key, token)
-            elif not self._io.call(
-                store.blocking, store.complete, prepared.key, token, stored
-            ):
+                self._keys.release(prepared.key, token)
+            elif not self._keys.complete(prepared.key, token, stored):
                 steps.lease_lost(self.provider, prepared)
         except Exception:  # the provider's answer stands; the lease lapses and a repeat settles
             steps.settle_failed(self.provider, prepared)

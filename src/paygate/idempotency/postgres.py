@@ -19,7 +19,10 @@ matches.
 
 Every command runs on the bounded pool of ``paygate._postgres``: opening waits at most
 ``connect_timeout`` and a server that cannot be reached is ``StoreUnavailable``; a command
-takes at most the time its call has left (``command_timeout`` outside a call).
+takes at most the time its call has left (``command_timeout`` outside a call). Under
+``AsyncGateway`` the same statements run through the store's asyncio face (``for_asyncio``):
+psycopg's asyncio pool on the gateway's event loop, bounded the same way, with no worker
+thread in between.
 
 Times (leases, expiry) are the database's clock (``clock_timestamp()``), so hosts whose clocks
 disagree still agree on when a lease lapses. Completed entries are forgotten after ``ttl``; a
@@ -35,9 +38,9 @@ from typing import Any, Final
 
 import psycopg
 
-from paygate._postgres import Pool
+from paygate._postgres import AsyncPool, Pool
 from paygate.idempotency.memory import DEFAULT_TTL
-from paygate.idempotency.store import BeginResult, Entry, decide
+from paygate.idempotency.store import AsyncIdempotencyStore, BeginResult, Entry, decide
 
 __all__ = ["PostgresStore"]
 
@@ -52,6 +55,50 @@ _CLAIM_NEW: Final = (
     "SELECT %(key)s, %(fingerprint)s, %(token)s, at + %(lease)s, NULL, at + %(expires)s "
     f"FROM (SELECT {_NOW} AS at) AS store ON CONFLICT (key) DO NOTHING RETURNING 1"
 )
+# The row of a key that was there a moment ago, locked, with the store's time.
+_LOCK: Final = (
+    f"SELECT {_NOW}, fingerprint, token, lease_until, outcome, expires_at "
+    "FROM paygate_idempotency WHERE key = %(key)s FOR UPDATE"
+)
+# When a release or a purge deleted that row since the claim found it (and the key may have
+# been taken again since): an upsert that locks whatever row is there, or inserts a
+# placeholder, cannot miss; it costs a row version, which is why it is not the first choice.
+_LOCK_OR_PLACE: Final = (
+    "INSERT INTO paygate_idempotency "
+    "(key, fingerprint, token, lease_until, outcome, expires_at) "
+    "VALUES (%(key)s, %(fingerprint)s, NULL, 0, NULL, 0) "
+    "ON CONFLICT (key) DO UPDATE SET key = excluded.key "
+    f"RETURNING {_NOW}, fingerprint, token, lease_until, outcome, expires_at"
+)
+_WRITE: Final = (
+    "UPDATE paygate_idempotency SET fingerprint = %s, token = %s, "
+    "lease_until = %s, outcome = %s, expires_at = %s WHERE key = %s"
+)
+_COMPLETE: Final = (
+    "UPDATE paygate_idempotency SET token = NULL, lease_until = 0, "
+    f"outcome = %(outcome)s, expires_at = {_NOW} + %(ttl)s "
+    "WHERE key = %(key)s AND token = %(token)s"
+)
+_RELEASE: Final = "DELETE FROM paygate_idempotency WHERE key = %s AND token = %s"
+_PURGE: Final = (
+    "DELETE FROM paygate_idempotency WHERE key IN ("
+    "SELECT key FROM paygate_idempotency "
+    f"WHERE outcome IS NOT NULL AND expires_at <= {_NOW} "
+    "LIMIT %(batch)s FOR UPDATE SKIP LOCKED)"
+)
+
+
+def _locked(row: tuple[Any, ...] | None) -> tuple[float, Entry | None]:
+    """The store's time and the entry of a locked row (None: a placeholder, neither in
+    flight nor done)."""
+    assert row is not None  # the lock found the row, or the upsert returned it
+    if row[2] is None and row[4] is None:
+        return float(row[0]), None
+    return float(row[0]), Entry(*row[1:])
+
+
+def _write_params(write: Entry, key: str) -> tuple[Any, ...]:
+    return (write.fingerprint, write.token, write.lease_until, write.outcome, write.expires_at, key)
 
 
 class PostgresStore:
@@ -93,9 +140,11 @@ class PostgresStore:
     def _now(self) -> dict[str, Any]:
         return {"now": self._clock() if self._clock is not None else None}
 
-    def begin(self, key: str, fingerprint: str, *, lease_seconds: float) -> BeginResult:
-        self._maybe_purge()
-        # What a key never seen gets (its times counted from 0, then from the database's now).
+    def _claim(
+        self, key: str, fingerprint: str, lease_seconds: float
+    ) -> tuple[BeginResult, dict[str, Any]]:
+        """What a key never seen gets (its times counted from 0, then from the database's
+        now), and the parameters of every statement of ``begin``."""
         claimed, fresh = decide(None, fingerprint, 0.0, lease_seconds)
         assert fresh is not None
         params = {
@@ -106,103 +155,100 @@ class PostgresStore:
             "lease": fresh.lease_until,
             "expires": fresh.expires_at,
         }
+        return claimed, params
+
+    def _complete_params(self, key: str, token: str, outcome: str) -> dict[str, Any]:
+        return {**self._now(), "outcome": outcome, "ttl": self._ttl, "key": key, "token": token}
+
+    def begin(self, key: str, fingerprint: str, *, lease_seconds: float) -> BeginResult:
+        if self._purge_due():
+            self.purge()
+        claimed, params = self._claim(key, fingerprint, lease_seconds)
 
         def work(conn: psycopg.Connection[Any]) -> BeginResult:
             if conn.execute(_CLAIM_NEW, params).fetchone() is not None:
                 return claimed  # a new key, leased in one statement
             with conn.transaction():
-                now, existing = self._lock_entry(conn, params)
+                row = conn.execute(_LOCK, params).fetchone()
+                if row is None:
+                    row = conn.execute(_LOCK_OR_PLACE, params).fetchone()
+                now, existing = _locked(row)
                 result, write = decide(existing, fingerprint, now, lease_seconds)
                 if write is not None:
-                    conn.execute(
-                        "UPDATE paygate_idempotency SET fingerprint = %s, token = %s, "
-                        "lease_until = %s, outcome = %s, expires_at = %s WHERE key = %s",
-                        (
-                            write.fingerprint,
-                            write.token,
-                            write.lease_until,
-                            write.outcome,
-                            write.expires_at,
-                            key,
-                        ),
-                    )
+                    conn.execute(_WRITE, _write_params(write, key))
             return result
 
         return self._pool.run(work)
 
-    @staticmethod
-    def _lock_entry(
-        conn: psycopg.Connection[Any], params: dict[str, Any]
-    ) -> tuple[float, Entry | None]:
-        """Lock the row of a key that was there a moment ago; the store's time and the entry
-        the row holds (None: a placeholder, as for a new key)."""
-        found = conn.execute(
-            f"SELECT {_NOW}, fingerprint, token, lease_until, outcome, expires_at "
-            "FROM paygate_idempotency WHERE key = %(key)s FOR UPDATE",
-            params,
-        ).fetchone()
-        if found is not None:
-            return float(found[0]), Entry(*found[1:])
-        # A release or a purge deleted the row since the claim found it (and the key may have
-        # been taken again since). An upsert that locks whatever row is there, or inserts a
-        # placeholder, cannot miss; it costs a row version, which is why it is not the first
-        # choice.
-        row = conn.execute(
-            "INSERT INTO paygate_idempotency "
-            "(key, fingerprint, token, lease_until, outcome, expires_at) "
-            "VALUES (%(key)s, %(fingerprint)s, NULL, 0, NULL, 0) "
-            "ON CONFLICT (key) DO UPDATE SET key = excluded.key "
-            f"RETURNING {_NOW}, fingerprint, token, lease_until, outcome, expires_at",
-            params,
-        ).fetchone()
-        assert row is not None  # an upsert always returns its row
-        if row[2] is None and row[4] is None:  # a placeholder: neither in flight nor done
-            return float(row[0]), None
-        return float(row[0]), Entry(*row[1:])
-
     def complete(self, key: str, token: str, outcome: str) -> bool:
-        params = {**self._now(), "outcome": outcome, "ttl": self._ttl, "key": key, "token": token}
-        return self._pool.run(
-            lambda conn: (
-                conn.execute(
-                    "UPDATE paygate_idempotency SET token = NULL, lease_until = 0, "
-                    f"outcome = %(outcome)s, expires_at = {_NOW} + %(ttl)s "
-                    "WHERE key = %(key)s AND token = %(token)s",
-                    params,
-                ).rowcount
-                == 1
-            )
-        )
+        params = self._complete_params(key, token, outcome)
+        return self._pool.run(lambda conn: conn.execute(_COMPLETE, params).rowcount == 1)
 
     def release(self, key: str, token: str) -> None:
-        self._pool.run(
-            lambda conn: conn.execute(
-                "DELETE FROM paygate_idempotency WHERE key = %s AND token = %s", (key, token)
-            )
-        )
+        self._pool.run(lambda conn: conn.execute(_RELEASE, (key, token)))
 
     def purge(self) -> int:
         """Delete completed entries past their expiry (one batch); how many were deleted."""
         params = {**self._now(), "batch": _PURGE_BATCH}
-        return self._pool.run(
-            lambda conn: (
-                conn.execute(
-                    "DELETE FROM paygate_idempotency WHERE key IN ("
-                    "SELECT key FROM paygate_idempotency "
-                    f"WHERE outcome IS NOT NULL AND expires_at <= {_NOW} "
-                    "LIMIT %(batch)s FOR UPDATE SKIP LOCKED)",
-                    params,
-                ).rowcount
-            )
-        )
+        return self._pool.run(lambda conn: conn.execute(_PURGE, params).rowcount)
 
-    def _maybe_purge(self) -> None:
+    def _purge_due(self) -> bool:
+        """Whether a sweep is due (then the next is a minute away)."""
         now = time.monotonic()
         with self._purge_lock:
             if now < self._next_purge:
-                return
+                return False
             self._next_purge = now + _PURGE_EVERY
-        self.purge()
+        return True
+
+    def for_asyncio(self) -> AsyncIdempotencyStore:
+        """This store's asyncio face, for one event loop (``AsyncGateway`` takes one)."""
+        return _AsyncPostgresStore(self, AsyncPool(self._pool))
 
     def close(self) -> None:
         self._pool.close()
+
+
+class _AsyncPostgresStore:
+    """A ``PostgresStore`` for one event loop: its statements on psycopg's asyncio pool."""
+
+    def __init__(self, store: PostgresStore, pool: AsyncPool) -> None:
+        self._store = store
+        self._pool = pool
+
+    async def begin_async(self, key: str, fingerprint: str, *, lease_seconds: float) -> BeginResult:
+        store = self._store
+        if store._purge_due():
+            await self._pool.run(
+                lambda conn: conn.execute(_PURGE, {**store._now(), "batch": _PURGE_BATCH})
+            )
+        claimed, params = store._claim(key, fingerprint, lease_seconds)
+
+        async def work(conn: psycopg.AsyncConnection[Any]) -> BeginResult:
+            if await (await conn.execute(_CLAIM_NEW, params)).fetchone() is not None:
+                return claimed  # a new key, leased in one statement
+            async with conn.transaction():
+                row = await (await conn.execute(_LOCK, params)).fetchone()
+                if row is None:
+                    row = await (await conn.execute(_LOCK_OR_PLACE, params)).fetchone()
+                now, existing = _locked(row)
+                result, write = decide(existing, fingerprint, now, lease_seconds)
+                if write is not None:
+                    await conn.execute(_WRITE, _write_params(write, key))
+            return result
+
+        return await self._pool.run(work)
+
+    async def complete_async(self, key: str, token: str, outcome: str) -> bool:
+        params = self._store._complete_params(key, token, outcome)
+
+        async def work(conn: psycopg.AsyncConnection[Any]) -> bool:
+            return (await conn.execute(_COMPLETE, params)).rowcount == 1
+
+        return await self._pool.run(work)
+
+    async def release_async(self, key: str, token: str) -> None:
+        await self._pool.run(lambda conn: conn.execute(_RELEASE, (key, token)))
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()

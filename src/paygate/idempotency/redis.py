@@ -9,22 +9,30 @@ clock, whose reading is then passed in instead.
 Redis forgets a key on its own: a completed entry ``ttl`` seconds after completion, an entry
 left in flight (its owner crashed) ``lease + ttl`` seconds after it was taken.
 
+Under ``AsyncGateway`` the store is called through its asyncio face (``for_asyncio``):
+redis-py's asyncio client on the gateway's event loop, the same scripts and the same bounds (a
+command takes at most the time its call has left), with no worker thread in between.
+
 redis-py is an optional dependency (``paygate[redis]``); import this module by name.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any, Final, TypeVar, cast
 
 import redis
+import redis.asyncio
 from redis.backoff import ExponentialWithJitterBackoff
+from redis.commands.core import AsyncScript
 from redis.retry import Retry
 
 from paygate._bounded import BoundedCalls
 from paygate.errors import StoreUnavailable
 from paygate.idempotency.memory import DEFAULT_TTL
-from paygate.idempotency.store import Begin, BeginResult, new_token
+from paygate.idempotency.store import AsyncIdempotencyStore, Begin, BeginResult, new_token
+from paygate.resilience.deadline import time_left
 
 T = TypeVar("T")
 
@@ -95,6 +103,27 @@ _OUTCOMES: Final = {
 }
 
 
+def _retry() -> Retry:
+    """A command is retried (twice, briefly) when its connection failed, never when it timed
+    out: it may have run. (A begin run twice finds its own lease: in flight, never a second
+    owner.)"""
+    return Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 2, (redis.ConnectionError,))
+
+
+def _begun(reply: list[Any]) -> BeginResult:
+    """``begin``'s script reply as the store protocol says it."""
+    outcome = _OUTCOMES[reply[0]]
+    if outcome is Begin.PROCEED:
+        return BeginResult(outcome, token=reply[1].decode(), retaken=reply[0] == b"retaken")
+    if outcome is Begin.REPLAY:
+        return BeginResult(outcome, stored=reply[1].decode())
+    return BeginResult(outcome)
+
+
+def _unavailable(exc: Exception) -> StoreUnavailable:
+    return StoreUnavailable(f"Redis is unavailable ({type(exc).__name__})")
+
+
 class RedisStore:
     """Keys, leases and outcomes in Redis. Safe across threads, processes and hosts.
 
@@ -120,13 +149,12 @@ class RedisStore:
         self._ttl = ttl
         self._prefix = prefix
         self._clock = clock
-        # A command is retried (twice, briefly) when its connection failed, never when it timed
-        # out: it may have run. (A begin run twice finds its own lease: in flight, never a
-        # second owner.)
-        retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 2, (redis.ConnectionError,))
+        self._url = url
+        self._socket_timeout = socket_timeout
         self._redis: redis.Redis = redis.Redis.from_url(
-            url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout, retry=retry
-        )
+            url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout,
+            retry=_retry(),
+        )  # fmt: skip
         self._begin = self._redis.register_script(_BEGIN)
         self._complete = self._redis.register_script(_COMPLETE)
         self._release = self._redis.register_script(_RELEASE)
@@ -139,6 +167,16 @@ class RedisStore:
     def _now(self) -> str:
         return "" if self._clock is None else repr(self._clock())
 
+    def _begin_args(self, lease_seconds: float, fingerprint: str) -> list[str]:
+        return [self._now(), fingerprint, repr(float(lease_seconds)), repr(self._ttl), new_token()]
+
+    def _complete_args(self, token: str, outcome: str) -> list[str]:
+        return [self._now(), token, outcome, repr(self._ttl)]
+
+    def for_asyncio(self) -> AsyncIdempotencyStore:
+        """This store's asyncio face, for one event loop (``AsyncGateway`` takes one)."""
+        return _AsyncRedisStore(self)
+
     def _call(self, command: Callable[[], T]) -> T:
         """``command()`` within the time left of the call; whatever else goes wrong talking
         to Redis (unreachable, timed out, an answer redis-py cannot read) as
@@ -148,21 +186,14 @@ class RedisStore:
         except StoreUnavailable:
             raise
         except Exception as exc:
-            raise StoreUnavailable(f"Redis is unavailable ({type(exc).__name__})") from exc
+            raise _unavailable(exc) from exc
 
     def begin(self, key: str, fingerprint: str, *, lease_seconds: float) -> BeginResult:
-        args = [self._now(), fingerprint, repr(float(lease_seconds)), repr(self._ttl), new_token()]
-        entry = [self._prefix + key]
-        reply = cast(list[Any], self._call(lambda: self._begin(keys=entry, args=args)))
-        outcome = _OUTCOMES[reply[0]]
-        if outcome is Begin.PROCEED:
-            return BeginResult(outcome, token=reply[1].decode(), retaken=reply[0] == b"retaken")
-        if outcome is Begin.REPLAY:
-            return BeginResult(outcome, stored=reply[1].decode())
-        return BeginResult(outcome)
+        args, entry = self._begin_args(lease_seconds, fingerprint), [self._prefix + key]
+        return _begun(cast(list[Any], self._call(lambda: self._begin(keys=entry, args=args))))
 
     def complete(self, key: str, token: str, outcome: str) -> bool:
-        args = [self._now(), token, outcome, repr(self._ttl)]
+        args = self._complete_args(token, outcome)
         return bool(self._call(lambda: self._complete(keys=[self._prefix + key], args=args)))
 
     def release(self, key: str, token: str) -> None:
@@ -171,3 +202,63 @@ class RedisStore:
     def close(self) -> None:
         self._calls.close()
         self._redis.close()
+
+
+class _AsyncRedisStore:
+    """A ``RedisStore`` for one event loop: redis-py's asyncio client, opened on the first call
+    (an asyncio client belongs to the loop it first runs on), running the store's scripts
+    within the time each call has left. A command cut at the deadline is ``StoreUnavailable``,
+    and redis-py drops the connection it was on (its answer may still come: a later command
+    must never read it)."""
+
+    def __init__(self, store: RedisStore) -> None:
+        self._store = store
+        self._redis: redis.asyncio.Redis | None = None
+        self._scripts: dict[str, AsyncScript] = {}
+
+    def _script(self, source: str) -> AsyncScript:
+        """One of the store's scripts on this face's client (opened on the first call)."""
+        script = self._scripts.get(source)
+        if script is None:
+            if self._redis is None:
+                store = self._store
+                self._redis = redis.asyncio.Redis.from_url(
+                    store._url, socket_timeout=store._socket_timeout,
+                    socket_connect_timeout=store._socket_timeout, retry=_retry(),
+                )  # fmt: skip
+            script = self._scripts[source] = self._redis.register_script(source)
+        return script
+
+    async def _call(self, source: str, keys: list[str], args: list[str]) -> Any:
+        """Run one of the store's scripts within the time left of the call; whatever goes
+        wrong talking to Redis as ``StoreUnavailable``."""
+        seconds = time_left(self._store._socket_timeout)
+        script = self._script(source)
+        try:
+            async with asyncio.timeout(seconds):
+                return await script(keys=keys, args=args)
+        except TimeoutError:
+            raise StoreUnavailable(
+                f"the Redis idempotency store did not answer within {seconds:.3g}s"
+            ) from None
+        except Exception as exc:
+            raise _unavailable(exc) from exc
+
+    async def begin_async(self, key: str, fingerprint: str, *, lease_seconds: float) -> BeginResult:
+        store = self._store
+        args = store._begin_args(lease_seconds, fingerprint)
+        return _begun(await self._call(_BEGIN, [store._prefix + key], args))
+
+    async def complete_async(self, key: str, token: str, outcome: str) -> bool:
+        store = self._store
+        args = store._complete_args(token, outcome)
+        return bool(await self._call(_COMPLETE, [store._prefix + key], args))
+
+    async def release_async(self, key: str, token: str) -> None:
+        await self._call(_RELEASE, [self._store._prefix + key], [token])
+
+    async def aclose(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+            self._scripts.clear()

@@ -10,9 +10,18 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-__all__ = ["Begin", "BeginResult", "Entry", "IdempotencyStore", "decide", "new_token"]
+__all__ = [
+    "AsyncIdempotencyStore",
+    "Begin",
+    "BeginResult",
+    "Entry",
+    "IdempotencyStore",
+    "NativeAsync",
+    "decide",
+    "new_token",
+]
 
 
 class Begin(Enum):
@@ -95,3 +104,30 @@ class IdempotencyStore(Protocol):
     def close(self) -> None:
         """Release resources; the store is unusable afterwards."""
         ...
+
+
+class AsyncIdempotencyStore(Protocol):
+    """An idempotency store as ``AsyncGateway`` calls it: the same verbs, awaited. A store
+    with a native asyncio driver gives one (``NativeAsync``); any other is run in a worker
+    thread when it does blocking I/O, or inline when it does not."""
+
+    async def begin_async(
+        self, key: str, fingerprint: str, *, lease_seconds: float
+    ) -> BeginResult: ...
+
+    async def complete_async(self, key: str, token: str, outcome: str) -> bool: ...
+
+    async def release_async(self, key: str, token: str) -> None: ...
+
+    async def aclose(self) -> None:
+        """Release what this face holds (its asyncio connections); the store stays open."""
+        ...
+
+
+@runtime_checkable
+class NativeAsync(Protocol):
+    """A store that talks to its server from asyncio itself (Redis, PostgreSQL), rather than
+    from a worker thread: ``for_asyncio()`` gives a new face for one event loop, opened on
+    its first call and sharing the store's settings."""
+
+    def for_asyncio(self) -> AsyncIdempotencyStore: ...
