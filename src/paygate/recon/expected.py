@@ -75,7 +75,10 @@ class Expected:
         self.failed_refunds = failed_refunds
         self.captures = captures
         self.unknown = unknown
-        # tallied while matching
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget what a match tallied (each run starts from nothing)."""
         self.settled = 0  # charge rows, in minor units
         self.rows = 0
         self.released = 0  # partial-capture releases (negative)

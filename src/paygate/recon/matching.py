@@ -82,6 +82,7 @@ class Matcher:
         for expected in records:
             if expected.provider != provider:
                 continue
+            expected.reset()
             self._records.append(expected)
             if expected.payment_id is not None:
                 self._by_payment[expected.payment_id] = expected
