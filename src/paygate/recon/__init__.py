@@ -17,6 +17,11 @@ from paygate.recon.report import summary_table, write_csv, write_jsonl, write_re
 from paygate.recon.results import Category, Finding, Reconciliation, Tally
 from paygate.recon.run import apply_actions, read_settlement, reconcile
 from paygate.recon.stripe import read_balance_transactions, read_stripe_report
+from paygate.recon.stripe_api import (
+    FetchError,
+    balance_transactions_request,
+    fetch_balance_transactions,
+)
 
 __all__ = [
     "Action",
@@ -24,6 +29,7 @@ __all__ = [
     "Entry",
     "EntryKind",
     "Expected",
+    "FetchError",
     "Finding",
     "Matcher",
     "ReconPolicy",
@@ -31,6 +37,8 @@ __all__ = [
     "ReportError",
     "Tally",
     "apply_actions",
+    "balance_transactions_request",
+    "fetch_balance_transactions",
     "minor_units",
     "read_balance_transactions",
     "read_payment_accounting",

@@ -109,6 +109,14 @@ class StripeSimulator(Simulator):
             intents, refunds = self._api.ledger.intents(), self._api.ledger.refunds()
         return settlement.write_report(path, intents, refunds, faults)
 
+    def inject_settlement(self, faults: SettlementFaults | None) -> None:
+        """Settle ``GET /v1/balance_transactions`` with ``faults`` written in (None: as the
+        ledger stands). The listing is the report ``write_settlement`` writes, as API
+        objects: newest first, ``created[gte]``/``[lt]`` windows, ``starting_after`` pages,
+        ``expand[]=data.source``."""
+        with self._dispatcher.lock:
+            self._api.settlement_faults = faults
+
     # -- webhooks ------------------------------------------------------------------------------
     def webhooks(self) -> list[WebhookDelivery]:
         """The webhook deliveries not drained yet, oldest first, each signed now."""
