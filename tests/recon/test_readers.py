@@ -296,3 +296,12 @@ def test_a_file_that_is_no_adyen_report_is_refused(tmp_path: Path) -> None:
         read_settlement("adyen", path)
     with pytest.raises(ValueError, match="no settlement reader for 'paypal'"):
         read_settlement("paypal", path)
+
+
+def test_progress_is_told_the_characters_read(tmp_path: Path) -> None:
+    rows = [stripe_row(balance_transaction_id=f"txn_{n}") for n in range(40_000)]
+    path = write(tmp_path / "r.csv", STRIPE, *rows)
+    seen: list[int] = []
+    assert sum(1 for _ in read_stripe_report(path, progress=seen.append)) == 40_000
+    assert len(seen) >= 3 and seen == sorted(seen)
+    assert seen[-1] == path.stat().st_size  # ASCII: one character a byte
