@@ -305,3 +305,11 @@ def test_progress_is_told_the_characters_read(tmp_path: Path) -> None:
     assert sum(1 for _ in read_stripe_report(path, progress=seen.append)) == 40_000
     assert len(seen) >= 3 and seen == sorted(seen)
     assert seen[-1] == path.stat().st_size  # ASCII: one character a byte
+
+
+def test_the_public_names_are_sorted_and_exist() -> None:
+    from paygate import recon, testing
+
+    assert recon.__all__ == sorted(recon.__all__)
+    assert all(hasattr(recon, name) for name in recon.__all__)
+    assert "SettlementFaults" in testing.__all__
