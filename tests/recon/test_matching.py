@@ -267,3 +267,16 @@ def test_expected_is_projected_from_a_record() -> None:
     view = Expected.of(record)
     assert (view.payment_id, view.captured, view.unknown, view.refunds) == (None, 0, True, None)
     assert (view.record_id, view.reference, view.currency) == (record_id, "order-1", "EUR")
+
+
+def test_reprs_say_paygate_and_stay_short() -> None:
+    row = entry("stripe", amount=2001)
+    result = run("stripe", [row], [expected("stripe")])
+    assert repr(row) == "paygate.recon.Entry(stripe charge e1, EUR 2001, f.csv line 2)"
+    assert repr(result) == (
+        "paygate.recon.Reconciliation(stripe, 1 rows, 1 findings, 1 need a person)"
+    )
+    assert repr(result.findings[0]) == (
+        "paygate.recon.Finding(amount_over, stripe pay_1, expected EUR 20.00, "
+        "settled EUR 20.01, f.csv line 2)"
+    )

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from paygate import Gateway, Money, PaymentSource
+from paygate import Gateway, Money, PaymentSource, RetryPolicy, Timeout
+from paygate.errors import OutcomeUnknown
 from paygate.recon import Category, ReconPolicy, read_settlement, reconcile
-from paygate.testing import AdyenSimulator, SettlementFaults, StripeSimulator
+from paygate.testing import AdyenSimulator, Fault, SettlementFaults, StripeSimulator
 
 C = Category
 LATER = ReconPolicy(as_of=datetime.now(UTC) + timedelta(days=30))
@@ -192,3 +193,35 @@ def test_adyen_injected_discrepancies_are_found_exactly(
     )
     record = store.find("adyen", ids["order-1"])
     assert record is not None and record.disputed
+
+
+def test_a_lost_answer_is_resolved_by_the_settlement(tmp_path: Path) -> None:
+    """The authorize charged on Stripe and its answer never came back: the record holds an
+    unknown outcome and no payment id; the settlement shows the charge under the record's
+    reference, and reconciling resolves the record from it, citing the row."""
+    with (
+        StripeSimulator() as sim,
+        Gateway.for_stripe(
+            "sk_test_recon", base_url=sim.url, retry=RetryPolicy(max_attempts=1),
+            timeout=Timeout(read=0.3, total=1.0),
+        ) as gw,
+    ):  # fmt: skip
+        sim.inject(Fault.timeout_after_commit(hold=1.0), method="POST", path="/v1/payment_intents")
+        with pytest.raises(OutcomeUnknown):
+            gw.purchase(Money("30.00", "EUR"), source=VISA, reference="order-lost")
+        [record] = gw.unknown_payments()
+        assert record.payment_id is None and record.unknown
+        report = sim.write_settlement(tmp_path / "itemized.csv")
+        result = reconcile(
+            "stripe", read_settlement("stripe", report), gw.records.scan("stripe"), store=gw.records
+        )
+        assert [f.category for f in result.findings] == [C.UNKNOWN_RESOLVED]
+        assert result.exit_code == 0 and result.applied == [record.record_id]
+        [intent] = sim.payment_intents(reference="order-lost")
+        resolved = gw.records.get(record.record_id)
+        assert resolved is not None and resolved.unknown == ()
+        assert resolved.payment_id == intent["id"]
+        assert resolved.amount_captured == Money("30.00", "EUR")
+        assert gw.unknown_payments() == []
+        cause = gw.records.trail(record.record_id)[-1].cause
+        assert cause.kind == "settlement" and cause.line == result.findings[0].line

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
 from paygate._stores import open_records
-from paygate.adapters.stripe._constants import DEFAULT_BASE_URL
+from paygate.adapters.stripe import DEFAULT_BASE_URL
 from paygate.errors import InvalidRequestError
 from paygate.money import Money
 from paygate.recon import (

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Final
 
-from paygate.adapters.adyen._constants import PROVIDER
+from paygate.adapters.adyen import SPEC
 from paygate.recon._csvfile import Layout, Progress, read_rows
 from paygate.recon._rows import Cells
 from paygate.recon.entries import Entry, EntryKind
@@ -28,6 +28,7 @@ __all__ = [
     "read_settlement_details",
 ]
 
+PROVIDER: Final = SPEC.name
 K = EntryKind
 SETTLEMENT_TYPES: Final[Mapping[str, EntryKind]] = MappingProxyType(
     {

@@ -98,6 +98,12 @@ class Entry:
     source: str
     line: int
 
+    def __repr__(self) -> str:
+        return (
+            f"paygate.recon.Entry({self.provider} {self.provider_kind} {self.entry_id}, "
+            f"{self.amount_currency} {self.amount}, {self.source} line {self.line})"
+        )
+
     @property
     def net_checks(self) -> bool:
         """Whether ``net == gross - fee``, as every right row has it."""

@@ -69,6 +69,14 @@ class Finding:
     source: str | None = None
     line: int | None = None
 
+    def __repr__(self) -> str:
+        where = f", {self.source} line {self.line}" if self.line is not None else ""
+        return (
+            f"paygate.recon.Finding({self.category.value}, {self.provider} "
+            f"{self.payment_reference}, expected {self.money(self.expected)}, "
+            f"settled {self.money(self.settled)}{where})"
+        )
+
     def money(self, minor: int | None) -> Money | None:
         return None if minor is None else Money.from_minor_units(minor, self.currency)
 
@@ -91,6 +99,13 @@ class Reconciliation:
     findings: list[Finding] = field(default_factory=list)
     tallies: dict[tuple[Category, str], Tally] = field(default_factory=dict)
     applied: list[str] = field(default_factory=list)  # record ids changed through the store
+
+    def __repr__(self) -> str:
+        """One line, however many findings: never the findings themselves."""
+        return (
+            f"paygate.recon.Reconciliation({self.provider}, {self.rows:,} rows, "
+            f"{len(self.findings):,} findings, {len(self.problems):,} need a person)"
+        )
 
     def count(self, category: Category, currency: str, amount: int, rows: int = 1) -> None:
         tally = self.tallies.get((category, currency))

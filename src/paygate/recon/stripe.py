@@ -16,7 +16,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
-from paygate.adapters.stripe._constants import PROVIDER, REFERENCE_KEY, money
+from paygate.adapters.stripe import CAPABILITIES, REFERENCE_KEY, SPEC
 from paygate.errors import InvalidRequestError
 from paygate.money import Currency
 from paygate.recon._csvfile import Layout, Progress, read_rows
@@ -51,6 +51,7 @@ CATEGORIES: Final[Mapping[str, EntryKind]] = MappingProxyType(
     }
 )
 
+PROVIDER: Final = SPEC.name
 _REFERENCE_COLUMN: Final = f"payment_metadata[{REFERENCE_KEY}]"
 
 ITEMIZED: Final = Layout(
@@ -153,7 +154,8 @@ class _Object:
     def minor(self, name: str, code: str) -> int:
         """A Stripe amount (Stripe's scale for ``code``) as ISO minor units of ``code``."""
         try:
-            return money(self.integer(name), code).to_minor_units()
+            scale = CAPABILITIES.currencies[code.upper()]
+            return scale.from_wire(self.integer(name), code.upper()).to_minor_units()
         except (KeyError, InvalidRequestError) as exc:
             raise self.error(f"{name}: {exc}") from None
 

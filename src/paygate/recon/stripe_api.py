@@ -16,7 +16,7 @@ import httpx
 from pydantic import SecretStr
 
 from paygate.adapters.base import parse_retry_after
-from paygate.adapters.stripe._constants import API_VERSION, DEFAULT_BASE_URL
+from paygate.adapters.stripe import API_VERSION, DEFAULT_BASE_URL
 from paygate.recon.entries import Entry
 from paygate.recon.stripe import read_balance_transactions
 from paygate.resilience.deadline import Deadline

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from paygate.adapters.adyen._constants import money
+from paygate.adapters.adyen import CURRENCIES
 from paygate.testing._settlement import (
     CHARGE,
     CHARGEBACK,
@@ -77,7 +77,7 @@ _CREDIT: Final = frozenset({CHARGE})
 
 
 def _iso(minor: int, currency: str) -> int:
-    return money(minor, currency).to_minor_units()
+    return CURRENCIES[currency].from_wire(minor, currency).to_minor_units()
 
 
 def movements(

@@ -13,7 +13,7 @@ from itertools import count
 from pathlib import Path
 from typing import Any, Final
 
-from paygate.adapters.stripe._constants import CURRENCIES, REFERENCE_KEY, money
+from paygate.adapters.stripe import CAPABILITIES, REFERENCE_KEY
 from paygate.money import Money
 from paygate.testing._settlement import (
     CHARGE,
@@ -49,12 +49,13 @@ _SIGN: Final = {CHARGE: 1, RELEASE: -1, REFUND: -1, CHARGEBACK: -1}
 
 def _iso(minor: int, currency: str) -> int:
     """A Stripe amount as ISO minor units."""
-    return money(minor, currency).to_minor_units()
+    code = currency.upper()
+    return CAPABILITIES.currencies[code].from_wire(minor, code).to_minor_units()
 
 
 def _wire(minor: int, currency: str) -> int:
     """ISO minor units as a Stripe amount."""
-    return CURRENCIES[currency].to_wire(Money.from_minor_units(minor, currency))
+    return CAPABILITIES.currencies[currency].to_wire(Money.from_minor_units(minor, currency))
 
 
 def _id(prefix: str, *parts: object) -> str:
