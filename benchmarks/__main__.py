@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks import concurrency as conc
-from benchmarks import failfast, hostile, hot_path, loopback, steady
+from benchmarks import failfast, hostile, hot_path, loopback, recon, steady
 from benchmarks import threads as th
 from benchmarks import transports as tr
 from benchmarks._load import Run
@@ -426,6 +426,30 @@ def _hostile_table(results: list[hostile.HostileResult]) -> Table:
     return table
 
 
+def _recon_table(points: list[recon.ReconPoint]) -> Table:
+    first = points[0]
+    table = Table(
+        title="Settlement reconciliation: a Stripe itemized report read and matched against as "
+        "many records (every category planted at a known count; a fresh interpreter per size)",
+        caption="growth: seconds per row relative to the smallest size (1.00x is linear); "
+        "targets for 1,000,000 rows: at most 20 s and 1.5 GiB peak RSS",
+    )
+    for column in ("rows", "records", "seconds", "rows/s", "growth", "peak RSS MiB", "counts"):
+        table.add_column(column, justify="left" if column == "counts" else "right")
+    for point in points:
+        growth = (point.seconds / point.rows) / (first.seconds / first.rows)
+        table.add_row(
+            f"{point.rows:,}",
+            f"{point.records:,}",
+            f"{point.seconds:,.2f}",
+            f"{point.rate:,.0f}",
+            f"{growth:.2f}x",
+            f"{point.peak_rss / 2**20:,.0f}",
+            "as planted" if point.correct else "WRONG",
+        )
+    return table
+
+
 def _markdown(table: Table) -> str:
     """The table as plain Markdown: its title as a heading, its caption below."""
 
@@ -511,6 +535,7 @@ def main(argv: list[str] | None = None) -> int:
         lambda: _hostile_table(
             hostile.hostile(("1 GB gzip bomb",)) if quick else hostile.hostile()
         ),
+        lambda: _recon_table(recon.scaling((2_000,) if quick else (10_000, 100_000, 1_000_000))),
     ]
     started = time.perf_counter()
     tables: list[Table] = []

@@ -418,3 +418,22 @@ def test_a_payment_is_on_one_record_whichever_record_an_answer_names(store: Reco
     )
     assert applied.record is not None and applied.record.record_id == first
     assert store.get("pr_named_by_the_key") is None
+
+
+def test_scan_lists_a_providers_records_by_id_across_pages(
+    store: RecordStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import paygate.records.postgres as postgres_store
+    import paygate.records.sqlite as sqlite_store
+
+    for module in (sqlite_store, postgres_store):
+        monkeypatch.setattr(module, "SCAN_PAGE", 2)
+    made = []
+    for n in range(5):
+        paid = CAPTURED.model_copy(update={"id": f"pay_scan_{n}"})
+        applied = store.apply(Locate(), lambda r, paid=paid: changes.observe(r, paid, CALL, NOW))
+        assert applied.record is not None
+        made.append(applied.record.record_id)
+    scanned = [r.record_id for r in store.scan("p")]
+    assert scanned == sorted(made)
+    assert list(store.scan("other")) == []

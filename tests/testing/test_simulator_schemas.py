@@ -82,6 +82,7 @@ def test_the_tables_cover_the_endpoints_the_simulators_serve() -> None:
         "GET /v1/payment_intents/{intent}",
         "GET /v1/payment_intents/search",
         "GET /v1/refunds/{refund}",
+        "GET /v1/balance_transactions",
     }
     for tables in adyen_schema.REQUESTS.values():
         assert set(tables) == {

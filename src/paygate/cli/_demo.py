@@ -166,11 +166,12 @@ def trail_table(gw: Gateway, payment_id: str) -> Table:
         table.add_column(column)
     for entry in gw.audit_trail(payment_id):
         cause = entry.cause
-        named = (
-            f"webhook {cause.event_type}"
-            if cause.kind == "webhook"
-            else f"{cause.kind} {cause.operation}"
-        )
+        if cause.kind == "webhook":
+            named = f"webhook {cause.event_type}"
+        elif cause.kind == "settlement":
+            named = f"settlement {cause.source} line {cause.line}"
+        else:
+            named = f"{cause.kind} {cause.operation}"
         table.add_row(
             str(entry.seq),
             entry.from_status.value if entry.from_status else "(new)",

@@ -374,6 +374,28 @@ def unsettled(
     return _finish(record, candidate, cause, note, now)
 
 
+def resolved_by_settlement(
+    record: PaymentRecord, payment_id: str | None, charged: Money, cause: Cause, now: datetime
+) -> Change:
+    """The provider's settlement data shows the payment of a record holding an unknown
+    outcome charged ``charged``: the payment is the record's (its id taken when the record had
+    none), that much was authorized and captured, and every unknown call that charges is
+    settled by it."""
+    charging = {Operation.AUTHORIZE, Operation.PURCHASE, Operation.CAPTURE}
+    remaining = tuple(u for u in record.unknown if u.operation not in charging)
+    keys = ", ".join(u.idempotency_key for u in record.unknown if u.operation in charging)
+    update: dict[str, object] = {
+        "unknown": remaining,
+        "payment_id": record.payment_id or payment_id,
+        "reported_authorized": max(record.reported_authorized, charged),
+        "reported_captured": max(record.reported_captured, charged),
+    }
+    if record.pre_authorization is PaymentStatus.UNKNOWN and not remaining:
+        update["pre_authorization"] = PaymentStatus.PENDING
+    note = f"settlement shows {charged} charged: settled the unknown outcome under key {keys}"
+    return _finish(record, record.model_copy(update=update), cause, note, now)
+
+
 # How many ``operation:key`` tags a record keeps (``PaymentRecord.applied_keys``).
 _KEPT_KEYS: Final = 32
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, OrderedDict
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Final
 
@@ -145,6 +146,11 @@ class MemoryRecordStore:
                 if r.provider == provider and r.status is PaymentStatus.REQUIRES_ACTION
             ]
         return sorted(waiting, key=lambda r: r.created_at)
+
+    def scan(self, provider: str) -> Iterator[PaymentRecord]:
+        with self._lock:
+            records = [r for r in self._records.values() if r.provider == provider]
+        yield from sorted(records, key=lambda r: r.record_id)
 
     def note_decline(self, card: str, at: datetime, *, final: bool) -> None:
         with self._lock:

@@ -30,6 +30,7 @@ chain in one repeatable-read snapshot. Record and trail bodies are stored as JSO
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,7 +39,15 @@ from psycopg import errors
 
 from paygate._postgres import Pool
 from paygate.records.state import Intent, PaymentRecord
-from paygate.records.store import Applied, ChangeFn, Declines, IntentKey, Locate, apply_in
+from paygate.records.store import (
+    SCAN_PAGE,
+    Applied,
+    ChangeFn,
+    Declines,
+    IntentKey,
+    Locate,
+    apply_in,
+)
 from paygate.records.trail import GENESIS, AuditEntry, ChainProblem, verify_chain
 
 __all__ = ["PostgresRecordStore"]
@@ -295,6 +304,24 @@ class PostgresRecordStore:
 
         records = [PaymentRecord.model_validate_json(row[0]) for row in self._pool.run(work)]
         return sorted(records, key=lambda r: r.created_at)
+
+    def scan(self, provider: str) -> Iterator[PaymentRecord]:
+        after = ""
+        while True:
+
+            def work(conn: Connection, after: str = after) -> list[tuple[str, str]]:
+                return conn.execute(
+                    "SELECT record_id, body::text FROM paygate_records WHERE provider = %s "
+                    "AND record_id > %s ORDER BY record_id LIMIT %s",
+                    (provider, after, SCAN_PAGE),
+                ).fetchall()
+
+            rows = self._pool.run(work)
+            for row in rows:
+                yield PaymentRecord.model_validate_json(row[1])
+            if len(rows) < SCAN_PAGE:
+                return
+            after = rows[-1][0]
 
     def note_decline(self, card: str, at: datetime, *, final: bool) -> None:
         def work(conn: Connection) -> None:

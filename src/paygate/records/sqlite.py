@@ -9,13 +9,22 @@ ever inserted into. An intent is one row, committed before its request is sent.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
 from paygate._sqlite import SharedConnection
 from paygate.records.state import Intent, PaymentRecord
-from paygate.records.store import Applied, ChangeFn, Declines, IntentKey, Locate, apply_in
+from paygate.records.store import (
+    SCAN_PAGE,
+    Applied,
+    ChangeFn,
+    Declines,
+    IntentKey,
+    Locate,
+    apply_in,
+)
 from paygate.records.trail import GENESIS, AuditEntry, ChainProblem, verify_chain
 
 _SCHEMA: Final = """
@@ -246,6 +255,21 @@ class SQLiteRecordStore:
             ).fetchall()
         records = [PaymentRecord.model_validate_json(row[0]) for row in rows]
         return sorted(records, key=lambda r: r.created_at)
+
+    def scan(self, provider: str) -> Iterator[PaymentRecord]:
+        after = ""
+        while True:
+            with self._db.turn() as db:
+                rows = db.execute(
+                    "SELECT record_id, body FROM paygate_records WHERE provider = ? "
+                    "AND record_id > ? ORDER BY record_id LIMIT ?",
+                    (provider, after, SCAN_PAGE),
+                ).fetchall()
+            for row in rows:
+                yield PaymentRecord.model_validate_json(row[1])
+            if len(rows) < SCAN_PAGE:
+                return
+            after = rows[-1][0]
 
     def note_decline(self, card: str, at: datetime, *, final: bool) -> None:
         with self._db.turn() as db:

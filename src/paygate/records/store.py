@@ -14,7 +14,7 @@ after its lease is a call that ended without recording anything (a crash, a stor
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Protocol
@@ -79,6 +79,7 @@ class Applied:
 ChangeFn = Callable[[PaymentRecord | None], Change | None]
 IntentKey = tuple[str, str]  # (provider, idempotency key): an intent's identity
 _NEW: Final = Locate()  # names no record: the change starts one
+SCAN_PAGE: Final = 1000  # records read per page by ``scan``
 
 
 class Transaction(Protocol):
@@ -176,6 +177,11 @@ class RecordStore(Protocol):
     def awaiting_action(self, provider: str) -> list[PaymentRecord]:
         """The provider's payments still awaiting the shopper (``requires_action``), oldest
         first."""
+        ...
+
+    def scan(self, provider: str) -> Iterator[PaymentRecord]:
+        """Every record of the provider's payments, by record id, read a page at a time (what
+        settlement reconciliation matches against)."""
         ...
 
     def note_decline(self, card: str, at: datetime, *, final: bool) -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "Cause",
     "ChainProblem",
     "ResolverCause",
+    "SettlementCause",
     "WebhookCause",
     "seal",
     "verify_chain",
@@ -61,7 +62,20 @@ class ResolverCause(_Frozen):
     operation: str
 
 
-Cause = Annotated[CallCause | WebhookCause | ResolverCause, Field(discriminator="kind")]
+class SettlementCause(_Frozen):
+    """A row of the provider's settlement data (``paygate.recon``): the file or listing it
+    was read from, its line there, and the provider's id for it."""
+
+    entry_id: str
+    kind: Literal["settlement"] = "settlement"
+    line: int
+    provider: str
+    source: str
+
+
+Cause = Annotated[
+    CallCause | WebhookCause | ResolverCause | SettlementCause, Field(discriminator="kind")
+]
 
 
 class AuditEntry(_Frozen):

@@ -22,6 +22,7 @@ from paygate.testing._clock import FakeClock, zero_backoff
 from paygate.testing._deliveries import WebhookDelivery
 from paygate.testing._mock import Handler, MockProvider
 from paygate.testing._records import RecordedRequest
+from paygate.testing._settlement import SettlementFaults
 from paygate.testing.adyen import AdyenSimulator
 from paygate.testing.adyen._webhooks import AdyenWebhook, adyen_hmac_signature
 from paygate.testing.faults import Fault
@@ -35,6 +36,7 @@ __all__ = [
     "Handler",
     "MockProvider",
     "RecordedRequest",
+    "SettlementFaults",
     "StripeSimulator",
     "WebhookDelivery",
     "adyen_hmac_signature",

@@ -2,7 +2,12 @@
 its entry in the provider registry."""
 
 from paygate.adapters.stripe._adapter import StripeAdapter
-from paygate.adapters.stripe._constants import API_VERSION, CAPABILITIES, DEFAULT_BASE_URL
+from paygate.adapters.stripe._constants import (
+    API_VERSION,
+    CAPABILITIES,
+    DEFAULT_BASE_URL,
+    REFERENCE_KEY,
+)
 from paygate.adapters.stripe._provider import SPEC, StripeSettings
 from paygate.adapters.stripe._webhooks import DEFAULT_TOLERANCE as DEFAULT_WEBHOOK_TOLERANCE
 
@@ -11,6 +16,7 @@ __all__ = [
     "CAPABILITIES",
     "DEFAULT_BASE_URL",
     "DEFAULT_WEBHOOK_TOLERANCE",
+    "REFERENCE_KEY",
     "SPEC",
     "StripeAdapter",
     "StripeSettings",

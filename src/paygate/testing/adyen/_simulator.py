@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import secrets
+from pathlib import Path
 from typing import Any, Final
 
 from paygate.models import ActionKind, NextAction
 from paygate.testing._deliveries import WebhookSender
 from paygate.testing._records import Reply, json_reply
 from paygate.testing._server import CONTROL_PREFIX, HOST, Simulator
+from paygate.testing._settlement import SettlementFaults
+from paygate.testing.adyen import _settlement as settlement
 from paygate.testing.adyen._api import AdyenApi
 from paygate.testing.adyen._ledger import AUTHENTICATION_PAGE, Ledger
 from paygate.testing.adyen._webhooks import AdyenWebhook, notification_request
@@ -136,6 +139,30 @@ class AdyenSimulator(Simulator):
         ``status`` (received, processed or failed); with ``psp_reference``, one payment's."""
         with self._dispatcher.lock:
             return self._api.ledger.modifications(psp_reference)
+
+    def write_settlement_details(
+        self, path: Path, faults: SettlementFaults | None = None, batch: int = 1
+    ) -> Path:
+        """Write the ledger's settlement as one batch of Adyen's Settlement details report
+        CSV: each captured payment (Settled, with a commission), each processed refund
+        (Refunded), ``faults`` written in, and the batch's MerchantPayout. Returns ``path``."""
+        with self._dispatcher.lock:
+            ledger = self._api.ledger
+            payments, modifications = ledger.payments(), ledger.modifications()
+        return settlement.write_settlement_details(
+            path, self.merchant_account, payments, modifications, faults, batch=batch
+        )
+
+    def write_payment_accounting(self, path: Path, faults: SettlementFaults | None = None) -> Path:
+        """Write the ledger's settlement as Adyen's Payment accounting report CSV (Authorised
+        and Settled per captured payment, Refunded per processed refund, ``faults`` written
+        in). Returns ``path``."""
+        with self._dispatcher.lock:
+            ledger = self._api.ledger
+            payments, modifications = ledger.payments(), ledger.modifications()
+        return settlement.write_payment_accounting(
+            path, self.merchant_account, payments, modifications, faults
+        )
 
     def process_modifications(self) -> list[dict[str, Any]]:
         """Decide every received modification, oldest first, queueing its webhook; returns

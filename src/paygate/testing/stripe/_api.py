@@ -16,14 +16,17 @@ from typing import Any, Final
 from paygate.testing._dispatch import Admitted
 from paygate.testing._idempotency import Verdict
 from paygate.testing._records import Headers, RecordedRequest, Reply, json_reply
+from paygate.testing._settlement import SettlementFaults
 from paygate.testing.stripe import _params as read
 from paygate.testing.stripe import _search as search
+from paygate.testing.stripe import _settlement as settlement
 from paygate.testing.stripe._errors import (
     API_ERROR,
     IDEMPOTENCY_ERROR,
     INVALID_REQUEST,
     StripeError,
     invalid,
+    missing,
 )
 from paygate.testing.stripe._form import decode_form
 from paygate.testing.stripe._ledger import Ledger, NewIntent, NewRefund, new_id
@@ -39,6 +42,8 @@ _FORM: Final = "application/x-www-form-urlencoded"
 # takes values beyond such lists elsewhere); Stripe refuses any other cancellation reason.
 _CANCELLATION_REASONS: Final = ("abandoned", "duplicate", "fraudulent", "requested_by_customer")
 _SEARCH_URL: Final = "/v1/payment_intents/search"
+_BALANCE_URL: Final = "/v1/balance_transactions"
+_WINDOW: Final = {"gt": int.__gt__, "gte": int.__ge__, "lt": int.__lt__, "lte": int.__le__}
 _DEFAULT_LIMIT: Final = 10
 _MAX_LIMIT: Final = 100
 
@@ -51,6 +56,8 @@ class StripeApi:
 
     def __init__(self, outbox: StripeOutbox) -> None:
         self.ledger = Ledger(outbox)
+        # Discrepancies the balance transactions listing settles with (``inject_settlement``).
+        self.settlement_faults: SettlementFaults | None = None
         # (method, path, the operation); the method and the spec's path name the parameters
         # the endpoint takes in ``_schema.REQUESTS``, checked before the operation reads them.
         intent = "/v1/payment_intents/{intent}"
@@ -62,6 +69,7 @@ class StripeApi:
             ("POST", intent + "/cancel", self._cancel),
             ("POST", "/v1/refunds", self._create_refund),
             ("GET", "/v1/refunds/{refund}", self._retrieve_refund),
+            ("GET", _BALANCE_URL, self._balance_transactions),
         )
         self._routes = tuple(
             (method, re.compile(re.sub(r"\{[a-z]+\}", "([^/]+)", path)), f"{method} {path}", op)
@@ -144,6 +152,7 @@ class StripeApi:
 
     def reset(self) -> None:
         self.ledger.reset()
+        self.settlement_faults = None
 
     # -- routes --------------------------------------------------------------------------------
     def _route(self, method: str, path: str) -> tuple[Operation, str, str]:
@@ -189,13 +198,7 @@ class StripeApi:
 
     def _search_intents(self, params: Mapping[str, Any], _: str) -> Result:
         clauses = search.parse(read.required(params, "query"))
-        limit = read.optional_integer(params, "limit") or _DEFAULT_LIMIT
-        if limit > _MAX_LIMIT:
-            raise invalid(
-                f"Invalid limit: it must be between 1 and {_MAX_LIMIT}.",
-                code="parameter_invalid_integer",
-                param="limit",
-            )
+        limit = _limit(params)
         offset = search.page_offset(read.string(params, "page"))
         expand = read.expand(params, {"data.latest_charge"})
         item_expand = ("latest_charge",) if "data.latest_charge" in expand else ()
@@ -256,6 +259,44 @@ class StripeApi:
     def _retrieve_refund(self, params: Mapping[str, Any], refund_id: str) -> Result:
         expand = read.expand(params, {"charge", "payment_intent"})
         return lambda: self.ledger.render_refund(refund_id, expand)
+
+    def _balance_transactions(self, params: Mapping[str, Any], _: str) -> Result:
+        """The ledger's settlement, newest first, in ``created`` windows, paged by
+        ``starting_after`` (``settlement.balance_transactions``)."""
+        limit = _limit(params)
+        window = params.get("created") or {}
+        bounds = [(_WINDOW[op], read.integer(window, op, f"created[{op}]")) for op in window]
+        after = read.string(params, "starting_after")
+        expanded = "data.source" in read.expand(params, {"data.source"})
+
+        def run() -> dict[str, Any]:
+            listed = settlement.balance_transactions(
+                self.ledger.intents(), self.ledger.refunds(), self.settlement_faults,
+                expand=expanded,
+            )[::-1]  # fmt: skip
+            listed = [t for t in listed if all(test(t["created"], v) for test, v in bounds)]
+            start = 0
+            if after is not None:
+                ids = [t["id"] for t in listed]
+                if after not in ids:
+                    raise missing("balance_transaction", after, "starting_after")
+                start = ids.index(after) + 1
+            page = listed[start : start + limit]
+            more = start + limit < len(listed)
+            return {"object": "list", "url": _BALANCE_URL, "has_more": more, "data": page}
+
+        return run
+
+
+def _limit(params: Mapping[str, Any]) -> int:
+    limit = read.optional_integer(params, "limit") or _DEFAULT_LIMIT
+    if not 1 <= limit <= _MAX_LIMIT:
+        raise invalid(
+            f"Invalid limit: it must be between 1 and {_MAX_LIMIT}.",
+            code="parameter_invalid_integer",
+            param="limit",
+        )
+    return limit
 
 
 def _break_object(value: dict[str, Any]) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from paygate.models import NextAction
 from paygate.testing._deliveries import WebhookDelivery
 from paygate.testing._server import HOST, Simulator
+from paygate.testing._settlement import SettlementFaults
+from paygate.testing.stripe import _settlement as settlement
 from paygate.testing.stripe._api import StripeApi
 from paygate.testing.stripe._errors import StripeError
 from paygate.testing.stripe._ledger import AUTHENTICATION_PAGE
@@ -95,6 +98,24 @@ class StripeSimulator(Simulator):
         """Refunds in creation order; with ``payment_intent``, only that payment's."""
         with self._dispatcher.lock:
             return self._api.ledger.refunds(payment_intent)
+
+    def write_settlement(self, path: Path, faults: SettlementFaults | None = None) -> Path:
+        """Write the ledger's settlement as Stripe's itemized balance report CSV (the
+        ``payout_reconciliation.itemized.5`` columns, one automatic payout): each captured
+        charge at what was authorized with a fee, a partial capture's release, each refund,
+        and ``faults`` (missing, doubled or wrong settlements, unknown payments, chargebacks)
+        written in. Returns ``path``."""
+        with self._dispatcher.lock:
+            intents, refunds = self._api.ledger.intents(), self._api.ledger.refunds()
+        return settlement.write_report(path, intents, refunds, faults)
+
+    def inject_settlement(self, faults: SettlementFaults | None) -> None:
+        """Settle ``GET /v1/balance_transactions`` with ``faults`` written in (None: as the
+        ledger stands). The listing is the report ``write_settlement`` writes, as API
+        objects: newest first, ``created[gte]``/``[lt]`` windows, ``starting_after`` pages,
+        ``expand[]=data.source``."""
+        with self._dispatcher.lock:
+            self._api.settlement_faults = faults
 
     # -- webhooks ------------------------------------------------------------------------------
     def webhooks(self) -> list[WebhookDelivery]:

@@ -1,0 +1,133 @@
+"""One reconciliation run: read a provider's settlement data, match it to the records, and
+apply what settlement proves (a dispute, an unknown outcome resolved) through the record store,
+each change with an audit entry citing the settlement row."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from paygate.models import EventType, WebhookEvent
+from paygate.money import Money
+from paygate.recon import adyen, stripe
+from paygate.recon._csvfile import Progress
+from paygate.recon.entries import Entry, EntryKind, ReportError
+from paygate.recon.expected import Expected
+from paygate.recon.matching import Action, Matcher, ReconPolicy
+from paygate.recon.results import Reconciliation
+from paygate.records import changes
+from paygate.records.state import PaymentRecord
+from paygate.records.store import Applied, Locate, RecordStore
+from paygate.records.trail import SettlementCause
+
+__all__ = ["PROVIDERS", "apply_actions", "read_settlement", "reconcile"]
+
+PROVIDERS = ("stripe", "adyen")
+
+
+def read_settlement(
+    provider: str, path: Path, *, progress: Progress | None = None
+) -> Iterator[Entry]:
+    """The entries of a settlement file of ``provider``: a Stripe itemized report, or an
+    Adyen Settlement details or Payment accounting report (told apart by their headers)."""
+    if provider == "stripe":
+        return stripe.read_stripe_report(path, progress=progress)
+    if provider != "adyen":
+        raise ValueError(f"no settlement reader for {provider!r}; known: {', '.join(PROVIDERS)}")
+    with path.open(encoding="utf-8-sig") as file:
+        header = file.readline()
+    if "Record Type" in header:
+        return adyen.read_payment_accounting(path, progress=progress)
+    if "Type" not in header:
+        raise ReportError(
+            path.name,
+            1,
+            "neither an Adyen Settlement details nor a Payment "
+            "accounting report header (no Type or Record Type column)",
+        )
+    return adyen.read_settlement_details(path, progress=progress)
+
+
+def _expected(records: Iterable[PaymentRecord | Expected]) -> Iterator[Expected]:
+    for record in records:
+        yield record if isinstance(record, Expected) else Expected.of(record)
+
+
+def reconcile(
+    provider: str,
+    entries: Iterable[Entry],
+    records: Iterable[PaymentRecord | Expected],
+    *,
+    policy: ReconPolicy | None = None,
+    store: RecordStore | None = None,
+) -> Reconciliation:
+    """Match ``entries`` to ``records`` (full records, or their ``Expected`` projections) and
+    return what was found. With ``store``, what settlement proves is applied to the records
+    (chargebacks open or close their dispute; unknown outcomes are resolved); a settlement row
+    is applied once however many times the same data is reconciled."""
+    matcher = Matcher(provider, _expected(records), policy)
+    for entry in entries:
+        matcher.feed(entry)
+    result = matcher.finish()
+    if store is not None:
+        result.applied.extend(apply_actions(store, matcher.actions))
+    return result
+
+
+def apply_actions(store: RecordStore, actions: Iterable[Action]) -> list[str]:
+    """Apply each action through the store; the ids of the records it changed."""
+    changed: list[str] = []
+    for action in actions:
+        applied = (
+            _dispute(store, action)
+            if action.entry.kind in {EntryKind.CHARGEBACK, EntryKind.CHARGEBACK_REVERSAL}
+            else _resolve(store, action)
+        )
+        if applied.applied and applied.record is not None:
+            changed.append(applied.record.record_id)
+    return changed
+
+
+def _cause(entry: Entry) -> SettlementCause:
+    return SettlementCause(
+        entry_id=entry.entry_id, line=entry.line, provider=entry.provider, source=entry.source
+    )
+
+
+def _dispute(store: RecordStore, action: Action) -> Applied:
+    """A chargeback opens the record's dispute, a reversal closes it, as a provider's dispute
+    notification would (an older one never undoes a later one)."""
+    entry, now = action.entry, datetime.now(UTC)
+    opened = entry.kind is EntryKind.CHARGEBACK
+    event_id = f"settlement:{entry.entry_id}"
+    event = WebhookEvent(
+        provider=entry.provider,
+        event_id=event_id,
+        type=EventType.CHARGEBACK if opened else EventType.CHARGEBACK_REVERSED,
+        provider_type=entry.provider_kind,
+        payment_id=entry.payment_reference,
+        amount=Money.from_minor_units(abs(entry.amount), entry.amount_currency),
+        modification_id=entry.modification_reference,
+        occurred_at=entry.created,
+    )
+
+    def change(record: PaymentRecord | None) -> changes.Change | None:
+        return None if record is None else changes.apply_event(record, event, _cause(entry), now)
+
+    return store.apply(Locate(record_id=action.record_id), change, event=(entry.provider, event_id))
+
+
+def _resolve(store: RecordStore, action: Action) -> Applied:
+    entry, now = action.entry, datetime.now(UTC)
+    charged = Money.from_minor_units(action.settled, entry.amount_currency)
+
+    def change(record: PaymentRecord | None) -> changes.Change | None:
+        if record is None:
+            return None
+        return changes.resolved_by_settlement(
+            record, entry.payment_reference, charged, _cause(entry), now
+        )
+
+    event = (entry.provider, f"settlement:{entry.entry_id}:resolution")
+    return store.apply(Locate(record_id=action.record_id), change, event=event)
