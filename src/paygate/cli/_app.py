@@ -1,5 +1,5 @@
-"""The ``paygate`` command: ``demo``, ``sandbox serve``, ``contract``, ``errors``, ``db`` and
-``--version``."""
+"""The ``paygate`` command: ``demo``, ``sandbox serve``, ``contract``, ``errors``, ``db``,
+``janitor``, ``unknown`` and ``--version``."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from paygate.adapters.registry import provider_names
 from paygate.cli._contract import PROVIDERS, contract, errors
 from paygate.cli._db import db
 from paygate.cli._demo import DemoRun, adyen_flows, stripe_flows, trail_table
+from paygate.cli._janitor import janitor, unknown
 from paygate.testing import AdyenSimulator, StripeSimulator
 from paygate.testing.contract import adapter_named
 
@@ -52,6 +53,8 @@ def _options(
 
 
 app.add_typer(db, name="db")
+app.add_typer(janitor, name="janitor")
+app.add_typer(unknown, name="unknown")
 app.command()(contract), app.command()(errors)  # paygate contract, paygate errors
 
 DEMO_KEY = "sk_test_paygate_demo_0000000000"

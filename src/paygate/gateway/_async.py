@@ -19,6 +19,7 @@ from paygate._primitives import AsyncPrimitives, AsyncSender
 from paygate.adapters.base import Adapter
 from paygate.errors import CardDeclinedError, PaymentError
 from paygate.gateway import _steps as steps
+from paygate.gateway._async_janitor import AsyncJanitor
 from paygate.gateway._async_reconciler import AsyncReconciler
 from paygate.gateway._constructors import Constructors
 from paygate.gateway._gauges import GatewayGauges
@@ -52,6 +53,7 @@ from paygate.records.store import locate_payment
 from paygate.resilience.breaker import CircuitBreaker
 from paygate.resilience.bulkhead import AsyncBulkhead
 from paygate.resilience.deadline import Deadline
+from paygate.resilience.policies import JanitorPolicy
 from paygate.resilience.transport_errors import PHASES
 from paygate.telemetry import GatewayClosed, GatewayOpened, Watch
 from paygate.transports import BodyError
@@ -328,6 +330,20 @@ class AsyncGateway(Constructors):
         stays unknown is checked again later, backing off. ``due_by`` checks those due by then
         instead of now (to settle everything at once)."""
         return await self._reconciler.resolve_unknown(due_by)
+
+    def janitor(
+        self,
+        policy: JanitorPolicy | None = None,
+        *,
+        owner: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> AsyncJanitor:
+        """A janitor that checks this gateway's unknown outcomes on ``policy``'s schedule
+        (``run_once()`` for one pass, ``watch()`` for a loop), sharing the work through the
+        record store with the janitors of other instances. ``owner``: this instance's name on
+        the records it leases; ``clock``: now, as an aware datetime (tests)."""
+        more = {} if clock is None else {"clock": clock}
+        return AsyncJanitor(self._pipeline, self._io, self._reconciler, policy, owner=owner, **more)
 
     # -- the call ------------------------------------------------------------------------------
     async def _run(self, request: OperationRequest, *, fingerprint: str | None = None) -> Result:

@@ -82,6 +82,10 @@ class AsyncReconciler:
                     resolutions.append(await self._resolve(record, unknown))
         return resolutions
 
+    async def resolve_record(self, record: PaymentRecord) -> list[Resolution]:
+        """Check every unknown outcome ``record`` holds, due or not (the janitor's step)."""
+        return [await self._resolve(record, unknown) for unknown in record.unknown]
+
     async def _records(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A record store call."""
         return await self._io.call(self._pipeline.records.blocking, fn, *args, **kwargs)

@@ -83,6 +83,10 @@ class Reconciler:
                     resolutions.append(self._resolve(record, unknown))
         return resolutions
 
+    def resolve_record(self, record: PaymentRecord) -> list[Resolution]:
+        """Check every unknown outcome ``record`` holds, due or not (the janitor's step)."""
+        return [self._resolve(record, unknown) for unknown in record.unknown]
+
     def _records(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A record store call."""
         return self._io.call(self._pipeline.records.blocking, fn, *args, **kwargs)
