@@ -44,16 +44,37 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def test_paygate_works_without_opentelemetry() -> None:
+DEMO = textwrap.dedent(
+    """
+    import sys
+    sys.modules["opentelemetry"] = None  # as if it were not installed
+    sys.argv = ["paygate", "demo"]
+    from paygate.cli import main
+    main()
+    """
+)
+
+
+def _run(script: str) -> subprocess.CompletedProcess[str]:
     root = Path(__file__).resolve().parents[2]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root / "src"), str(root)]))
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
+    return subprocess.run(
+        [sys.executable, "-c", script],
         check=False,
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_paygate_works_without_opentelemetry() -> None:
+    done = _run(SCRIPT)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_the_demo_runs_without_opentelemetry_and_says_what_it_leaves_out() -> None:
+    done = _run(DEMO)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "install opentelemetry-sdk" in done.stdout
