@@ -12,9 +12,11 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from paygate.config import Settings
 from paygate.gateway import Gateway, JanitorPass
 from paygate.records import PaymentRecord
 from paygate.records.schedule import Scheduled
+from paygate.resilience.policies import JanitorPolicy
 from paygate.telemetry import key_digest
 
 janitor = typer.Typer(
@@ -34,8 +36,10 @@ Toml = Annotated[
 ]
 
 
-def _gateway(toml: Path | None) -> Gateway:
-    return Gateway.from_settings(toml_file=toml)
+def _opened(toml: Path | None) -> tuple[Gateway, JanitorPolicy]:
+    """The gateway the settings describe, and their janitor policy."""
+    settings = Settings.load(toml)
+    return Gateway.from_settings(settings), settings.janitor
 
 
 def _summary(done: JanitorPass) -> str:
@@ -49,8 +53,9 @@ def _summary(done: JanitorPass) -> str:
 def run(toml: Toml = None) -> None:
     """One pass: check the unknown outcomes due now, then exit (for cron). Exits 3 when one
     was escalated (a person must look: `paygate unknown list`)."""
-    with _gateway(toml) as gw:
-        done = gw.janitor().run_once()
+    gw, policy = _opened(toml)
+    with gw:
+        done = gw.janitor(policy).run_once()
     typer.echo(_summary(done))
     if done.escalated:
         raise typer.Exit(3)
@@ -72,7 +77,8 @@ def watch(
         table.add_row(*(str(value) for value in totals.values()))
         return table
 
-    with _gateway(toml) as gw, Live(tally(), console=Console(), auto_refresh=False) as live:
+    gw, policy = _opened(toml)
+    with gw, Live(tally(), console=Console(), auto_refresh=False) as live:
 
         def counted(done: JanitorPass) -> None:
             totals["passes"] += 1
@@ -83,7 +89,7 @@ def watch(
             live.update(tally(), refresh=True)
 
         try:
-            gw.janitor().watch(interval=interval, passes=passes, on_pass=counted)
+            gw.janitor(policy).watch(interval=interval, passes=passes, on_pass=counted)
         except KeyboardInterrupt:
             typer.echo("stopped")
 
@@ -128,7 +134,8 @@ def unknown_table(records: list[PaymentRecord], schedules: list[Scheduled], now:
 @unknown.command("list")
 def list_unknown(toml: Toml = None) -> None:
     """Every unknown outcome, oldest first, with its age and what was tried."""
-    with _gateway(toml) as gw:
+    gw, _ = _opened(toml)
+    with gw:
         records = gw.unknown_payments()
         schedules = gw.records.unknown_schedule(gw.provider)
     Console(width=200).print(unknown_table(records, schedules, datetime.now(UTC)))
