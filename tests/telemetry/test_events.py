@@ -20,6 +20,7 @@ from paygate.telemetry import (
     Event,
     GatewayClosed,
     GatewayOpened,
+    IdempotencyWaiting,
     OperationEnded,
     OperationStarted,
     Outcome,
@@ -132,3 +133,19 @@ def test_log_lines_carry_their_facts_as_fields(
     assert "ev-key-5" not in call.getMessage()
     assert replay.paygate_outcome == "replayed"  # type: ignore[attr-defined]
     assert capture.paygate_payment_id == payment.id  # type: ignore[attr-defined]
+
+
+def test_a_duplicate_in_flight_waits_and_then_replays(sim: StripeSimulator) -> None:
+    seen: list[Event] = []
+    with Gateway.for_stripe(API_KEY, base_url=sim.url, on_event=seen.append) as gw:
+        sim.inject(Fault.latency(0.4), times=1)
+        args = {"source": VISA, "reference": "ev-8", "idempotency_key": "ev-key-8"}
+        first = threading.Thread(target=gw.authorize, args=(EUR,), kwargs=args)
+        first.start()
+        time.sleep(0.15)
+        gw.authorize(EUR, **args)  # type: ignore[arg-type]
+        first.join()
+    [waiting] = [e for e in seen if isinstance(e, IdempotencyWaiting)]
+    assert waiting.key_digest == key_digest("ev-key-8")
+    [ended] = [e for e in seen if isinstance(e, OperationEnded) and e.call == waiting.call]
+    assert (ended.outcome, ended.attempts) == (Outcome.REPLAYED, 0)
