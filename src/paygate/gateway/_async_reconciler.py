@@ -51,21 +51,17 @@ class AsyncReconciler:
     ) -> list[WebhookOutcome]:
         p = self._pipeline
         watch = p.telemetry.watch(p.provider, "handle_webhook", None)
-        if watch is None:
-            events = steps.webhook_events(p, headers, body)
-            return [await self._apply_event(event, None) for event in events]
         try:
             events = steps.webhook_events(p, headers, body)
-        except InvalidWebhookError as exc:
-            watch.webhook("-", "invalid", None)
-            watch.failed(exc)
-            raise
-        try:
             outcomes = [await self._apply_event(event, watch) for event in events]
         except BaseException as exc:
-            watch.failed(exc)
+            if watch is not None:
+                if isinstance(exc, InvalidWebhookError):  # refused unread
+                    watch.webhook("-", "invalid", None)
+                watch.failed(exc)
             raise
-        watch.succeeded(None)
+        if watch is not None:
+            watch.succeeded(None)
         return outcomes
 
     async def unknown_payments(self) -> list[PaymentRecord]:
