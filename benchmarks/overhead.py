@@ -11,11 +11,15 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 import httpx
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
 
 from benchmarks import _stripe_bare as bare
 from benchmarks._harness import Stats, run_interleaved, run_interleaved_async
 from paygate import AsyncGateway, Gateway, PaymentStatus
 from paygate.adapters.stripe import StripeAdapter
+from paygate.telemetry import OpenTelemetry
 
 BASE_URL = "https://stripe.bench"
 
@@ -56,6 +60,7 @@ class OverheadResult:
     title: str
     paygate: Stats
     bare: Stats
+    target: str = "≤ 1.50x"  # telemetry on: its cost is reported, with no target
 
     @property
     def ratio(self) -> float:
@@ -84,17 +89,36 @@ def sync_contenders(
     return through_paygate, bare_httpx
 
 
-def sync_overhead(*, rounds: int, per_round: int) -> OverheadResult:
+def sync_overhead(*, rounds: int, per_round: int, telemetry: bool = False) -> OverheadResult:
+    """With ``telemetry``, the gateway's events go to paygate's OpenTelemetry listener over
+    the OpenTelemetry SDK's providers (spans recorded, no exporter; metrics aggregated into an
+    in-memory reader): what turning it on costs a call, export aside."""
     transport = httpx.MockTransport(_answer)
     adapter = StripeAdapter(bare.API_KEY, base_url=BASE_URL)
-    with Gateway(adapter, transport=transport) as gw, httpx.Client(transport=transport) as client:
+    listen = {"on_event": _otel_listener()} if telemetry else {}
+    with (
+        Gateway(adapter, transport=transport, **listen) as gw,
+        httpx.Client(transport=transport) as client,
+    ):
         through_paygate, bare_httpx = sync_contenders(gw, client)
         stats = run_interleaved(
             {"Gateway": through_paygate, "httpx.Client": bare_httpx},
             rounds=rounds,
             per_round=per_round,
         )
+    if telemetry:
+        return OverheadResult(
+            "sync, in-process, OpenTelemetry on",
+            stats["Gateway"],
+            stats["httpx.Client"],
+            target="reported",
+        )
     return OverheadResult("sync, in-process", stats["Gateway"], stats["httpx.Client"])
+
+
+def _otel_listener() -> OpenTelemetry:
+    meters = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    return OpenTelemetry(tracer_provider=TracerProvider(), meter_provider=meters)
 
 
 def async_overhead(*, rounds: int, per_round: int) -> OverheadResult:

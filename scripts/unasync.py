@@ -22,6 +22,7 @@ ROOT: Final = Path(__file__).resolve().parent.parent
 PAIRS: Final = (
     ("src/paygate/gateway/_async.py", "src/paygate/gateway/_sync.py"),
     ("src/paygate/gateway/_async_reconciler.py", "src/paygate/gateway/_sync_reconciler.py"),
+    ("src/paygate/gateway/_async_janitor.py", "src/paygate/gateway/_sync_janitor.py"),
     ("src/paygate/resilience/bulkhead/_async.py", "src/paygate/resilience/bulkhead/_sync.py"),
     ("src/paygate/resilience/breaker/_async.py", "src/paygate/resilience/breaker/_sync.py"),
     (
@@ -42,6 +43,8 @@ RULES: Final = (
     (r"\bAsyncGateway\b", "Gateway"),
     (r"\bAsyncReconciler\b", "Reconciler"),
     (r"\bgateway\._async_reconciler\b", "gateway._sync_reconciler"),
+    (r"\bAsyncJanitor\b", "Janitor"),
+    (r"\bgateway\._async_janitor\b", "gateway._sync_janitor"),
     (r"Callable\[\.\.\., Awaitable\[Result\]\]", "Callable[..., Result]"),
     (
         r"from collections\.abc import Awaitable, Callable, Mapping",

@@ -1,6 +1,7 @@
 """paygate: one typed Gateway for Stripe, Adyen and more, with transactional integrity built in.
 
-Errors live in ``paygate.errors``; simulators and test helpers in ``paygate.testing``.
+Errors live in ``paygate.errors``; simulators and test helpers in ``paygate.testing``; events,
+OpenTelemetry traces and metrics, and log fields in ``paygate.telemetry``.
 """
 
 __version__ = "0.1.0"
@@ -13,7 +14,7 @@ from paygate.adapters.registry import (
     unregister_provider,
 )
 from paygate.config import Settings
-from paygate.gateway import AsyncGateway, Gateway
+from paygate.gateway import AsyncGateway, AsyncJanitor, Gateway, Janitor, JanitorPass
 from paygate.idempotency import IdempotencyStore, MemoryStore, SQLiteStore
 from paygate.models import (
     ActionKind,
@@ -34,6 +35,7 @@ from paygate.resilience.policies import (
     BulkheadPolicy,
     HttpPolicy,
     IdempotencyPolicy,
+    JanitorPolicy,
     LimitsPolicy,
     ReattemptPolicy,
     RetryPolicy,
@@ -43,6 +45,7 @@ from paygate.resilience.policies import (
 __all__ = [
     "ActionKind",
     "AsyncGateway",
+    "AsyncJanitor",
     "BreakerPolicy",
     "BrowserInfo",
     "BulkheadPolicy",
@@ -52,6 +55,9 @@ __all__ = [
     "HttpPolicy",
     "IdempotencyPolicy",
     "IdempotencyStore",
+    "Janitor",
+    "JanitorPass",
+    "JanitorPolicy",
     "LimitsPolicy",
     "MemoryStore",
     "Money",

@@ -14,6 +14,7 @@ _DRIVERS: Final = {
     "postgres": ("psycopg", "psycopg_pool"),
     "redis": ("redis",),
     "aiohttp": ("aiohttp", "yarl"),
+    "otel": ("opentelemetry",),
 }
 
 

@@ -130,6 +130,23 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             ON paygate_records (provider) WHERE status = 'requires_action';
         """,
     ),
+    Migration(
+        4,
+        "the janitor's schedule of each record holding unknown outcomes, with its lease",
+        """
+        CREATE TABLE paygate_janitor (
+            record_id    text PRIMARY KEY,
+            provider     text NOT NULL,
+            step         integer NOT NULL,
+            due_at       timestamptz NOT NULL,
+            escalated_at timestamptz,
+            lease_owner  text,
+            lease_until  timestamptz
+        );
+        CREATE INDEX paygate_janitor_due
+            ON paygate_janitor (provider, due_at) WHERE escalated_at IS NULL;
+        """,
+    ),
 )
 LATEST: Final = MIGRATIONS[-1].version
 

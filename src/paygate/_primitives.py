@@ -216,12 +216,20 @@ class Semaphore:
 
     def __init__(self, size: int) -> None:
         self._slots = threading.BoundedSemaphore(size)
+        self._counting = threading.Lock()
+        self.in_use = 0  # slots taken (the bulkhead's gauge)
 
     def acquire(self, wait: float) -> bool:
         """Take a slot within ``wait`` seconds; False when none freed."""
-        return self._slots.acquire(timeout=wait)
+        if not self._slots.acquire(timeout=wait):
+            return False
+        with self._counting:
+            self.in_use += 1
+        return True
 
     def release(self) -> None:
+        with self._counting:
+            self.in_use -= 1
         self._slots.release()
 
 
@@ -230,19 +238,23 @@ class AsyncSemaphore:
 
     def __init__(self, size: int) -> None:
         self._slots = asyncio.Semaphore(size)
+        self.in_use = 0  # slots taken (the bulkhead's gauge; one event loop: no lock)
 
     async def acquire(self, wait: float) -> bool:
         """Take a slot within ``wait`` seconds; False when none freed."""
         if not self._slots.locked():
             await self._slots.acquire()  # no timer for a slot that is free now
+            self.in_use += 1
             return True
         try:
             await asyncio.wait_for(self._slots.acquire(), timeout=wait)
         except TimeoutError:
             return False
+        self.in_use += 1
         return True
 
     def release(self) -> None:
+        self.in_use -= 1
         self._slots.release()
 
 

@@ -52,6 +52,7 @@ from paygate.resilience.policies import (
     BulkheadPolicy,
     HttpPolicy,
     IdempotencyPolicy,
+    JanitorPolicy,
     LimitsPolicy,
     ReattemptPolicy,
     RetryPolicy,
@@ -130,6 +131,7 @@ class Settings(QuietModel, BaseSettings):
     idempotency: IdempotencyPolicy = IdempotencyPolicy()
     limits: LimitsPolicy = LimitsPolicy()
     http: HttpPolicy = HttpPolicy()
+    janitor: JanitorPolicy = JanitorPolicy()  # ``paygate janitor``'s schedule (not the gateway's)
 
     @model_validator(mode="wrap")
     @classmethod

@@ -21,6 +21,10 @@ def test_demo_runs_every_flow_and_charges_once_after_a_lost_answer() -> None:
     assert "one charge, not two" in result.output
     assert "Adyen simulator on loopback" in result.output and "AUTHORISATION" in result.output
     assert "audit trail of" in result.output and "verify() finds it intact" in result.output
+    # The picture: one payment's trace as a tree, and the metrics the demo produced.
+    assert "paygate authorize" in result.output and "paygate.retry" in result.output
+    assert "resend 1" in result.output and "http.client.request.duration" in result.output
+    assert "paygate.bulkhead.in_use" in result.output
 
 
 def test_a_step_that_does_not_go_as_expected_fails_the_run() -> None:

@@ -84,5 +84,10 @@ def test_every_log_line_names_its_provider_and_no_secret(
     for record in lines:
         text = record.getMessage()
         assert text.startswith(f"{provider} "), text
+        # Its facts as extra= fields too, for a JSON formatter; the key only as its digest.
+        assert getattr(record, "paygate_provider", None) == provider, text
+        fields = {k: v for k, v in vars(record).items() if k.startswith("paygate_")}
+        assert "log-key-1" not in text and "log-key-1" not in str(fields), text
         for secret in (API_KEY, ADYEN_KEY, "4111111145551142"):
             assert secret not in text, text
+            assert secret not in str(fields), fields

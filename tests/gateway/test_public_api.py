@@ -46,7 +46,7 @@ DOCUMENTED_SURFACE = {
     "authorize", "purchase", "capture", "void", "refund", "retrieve", "find", "complete_action",
     # records, webhooks, unknown outcomes
     "payment_record", "audit_trail", "handle_webhook", "unknown_payments", "resolve_unknown",
-    "payments_awaiting_action",
+    "payments_awaiting_action", "janitor",
     # constructors
     "for_provider", "for_stripe", "for_adyen", "from_settings",
     # accessors

@@ -1,5 +1,5 @@
 """The ``paygate`` command: ``demo``, ``sandbox serve``, ``contract``, ``errors``, ``db``,
-``recon`` and ``--version``."""
+``recon``, ``janitor``, ``unknown`` and ``--version``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import inspect
 import shlex
 import time
 from contextlib import ExitStack
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,6 +17,8 @@ from paygate.adapters.registry import provider_names
 from paygate.cli._contract import PROVIDERS, contract, errors
 from paygate.cli._db import db
 from paygate.cli._demo import DemoRun, adyen_flows, stripe_flows, trail_table
+from paygate.cli._demo_telemetry import MISSING, demo_telemetry
+from paygate.cli._janitor import janitor, unknown
 from paygate.cli._recon import recon
 from paygate.testing import AdyenSimulator, StripeSimulator
 from paygate.testing.contract import adapter_named
@@ -53,6 +55,8 @@ def _options(
 
 
 app.add_typer(db, name="db")
+app.add_typer(janitor, name="janitor")
+app.add_typer(unknown, name="unknown")
 app.command()(contract), app.command()(errors)  # paygate contract, paygate errors
 app.command()(recon)  # paygate recon
 
@@ -76,11 +80,13 @@ def demo() -> None:
     """
     console = Console(width=max(120, Console().width))
     timeout = Timeout(read=0.5, total=15)
+    telemetry = demo_telemetry()
+    listen: dict[str, Any] = {} if telemetry is None else {"on_event": telemetry.listener}
     stripe = DemoRun("paygate demo, 1/2: Stripe simulator on loopback")
     with (
         console.status("running the Stripe flows on a simulator…"),
         StripeSimulator() as stripe_sim,
-        Gateway.for_stripe(DEMO_KEY, base_url=stripe_sim.url, timeout=timeout) as gw,
+        Gateway.for_stripe(DEMO_KEY, base_url=stripe_sim.url, timeout=timeout, **listen) as gw,
     ):
         stripe_flows(stripe, stripe_sim, gw)
     console.print(stripe.table)
@@ -94,17 +100,28 @@ def demo() -> None:
             base_url=f"{adyen_sim.url}/v71",
             hmac_key=adyen_sim.hmac_key,
             timeout=timeout,
+            **listen,
         ) as adyen_gw,
     ):
         payment_id = adyen_flows(adyen, adyen_sim, adyen_gw)
         console.print(adyen.table)
         console.print(trail_table(adyen_gw, payment_id))
+        metrics = None if telemetry is None else telemetry.metrics_table()  # gauges: gw open
     console.print(
         "A lost answer (the provider acted, the reply never arrived) was retried under the same "
         "idempotency key on both providers, and the provider replayed its first answer: one "
         "charge, not two. Adyen's capture and refund were only received at first, and became "
         "done when their signed webhooks arrived."
     )
+    if telemetry is None:
+        console.print(f"[dim]{MISSING}[/dim]")
+    else:
+        tree = telemetry.trace_tree()
+        if tree is not None:
+            console.print("\nThe trace of that lost answer, as OpenTelemetry received it:")
+            console.print(tree)
+        console.print(metrics)
+        telemetry.close()
     if stripe.failed or adyen.failed:
         console.print("[red]the demo did not go as expected[/red]")
         raise typer.Exit(1)

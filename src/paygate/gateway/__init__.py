@@ -7,6 +7,9 @@ of a call is a function in ``_steps`` (a call) or ``paygate.records.reconcile`` 
 """
 
 from paygate.gateway._async import AsyncGateway
+from paygate.gateway._async_janitor import AsyncJanitor
+from paygate.gateway._janitor_steps import JanitorPass
 from paygate.gateway._sync import Gateway
+from paygate.gateway._sync_janitor import Janitor
 
-__all__ = ["AsyncGateway", "Gateway"]
+__all__ = ["AsyncGateway", "AsyncJanitor", "Gateway", "Janitor", "JanitorPass"]

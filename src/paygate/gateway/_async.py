@@ -19,8 +19,10 @@ from paygate._primitives import AsyncPrimitives, AsyncSender
 from paygate.adapters.base import Adapter
 from paygate.errors import CardDeclinedError, PaymentError
 from paygate.gateway import _steps as steps
+from paygate.gateway._async_janitor import AsyncJanitor
 from paygate.gateway._async_reconciler import AsyncReconciler
 from paygate.gateway._constructors import Constructors
+from paygate.gateway._gauges import GatewayGauges
 from paygate.gateway._options import PolicyOptions, checked
 from paygate.gateway._pipeline import Pipeline
 from paygate.gateway._steps import Prepared, as_payment, as_refund
@@ -51,7 +53,9 @@ from paygate.records.store import locate_payment
 from paygate.resilience.breaker import CircuitBreaker
 from paygate.resilience.bulkhead import AsyncBulkhead
 from paygate.resilience.deadline import Deadline
+from paygate.resilience.policies import JanitorPolicy
 from paygate.resilience.transport_errors import PHASES
+from paygate.telemetry import GatewayClosed, GatewayOpened, Watch
 from paygate.transports import BodyError
 
 __all__ = ["AsyncGateway"]
@@ -78,6 +82,9 @@ class AsyncGateway(Constructors):
         self._io = AsyncPrimitives(p.clock)
         self._keys = self._io.keys(p.store)  # the idempotency store, as it is called
         self._reconciler = AsyncReconciler(p, self._io, self._run)
+        self._gauges = GatewayGauges(p, self._bulkhead)
+        if p.telemetry.on:
+            p.telemetry.emit(GatewayOpened(self._gauges))
 
     def __repr__(self) -> str:
         """The provider and where it is reached (its adapter's repr: no secret in it)."""
@@ -122,6 +129,8 @@ class AsyncGateway(Constructors):
 
     async def aclose(self) -> None:
         p = self._pipeline
+        if p.telemetry.on:
+            p.telemetry.emit(GatewayClosed(self._gauges))
         await self._sender.aclose()
         await self._io.close_keys(self._keys, p.store, owned=p.owns_store)
         if p.owns_records:
@@ -322,11 +331,41 @@ class AsyncGateway(Constructors):
         instead of now (to settle everything at once)."""
         return await self._reconciler.resolve_unknown(due_by)
 
+    def janitor(
+        self,
+        policy: JanitorPolicy | None = None,
+        *,
+        owner: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> AsyncJanitor:
+        """A janitor that checks this gateway's unknown outcomes on ``policy``'s schedule
+        (``run_once()`` for one pass, ``watch()`` for a loop), sharing the work through the
+        record store with the janitors of other instances. ``owner``: this instance's name on
+        the records it leases; ``clock``: now, as an aware datetime (tests)."""
+        more = {} if clock is None else {"clock": clock}
+        return AsyncJanitor(self._pipeline, self._io, self._reconciler, policy, owner=owner, **more)
+
     # -- the call ------------------------------------------------------------------------------
     async def _run(self, request: OperationRequest, *, fingerprint: str | None = None) -> Result:
         self._io.check_loop()
         p = self._pipeline
-        prepared = steps.admitted(p, request, fingerprint)
+        if not p.telemetry.on:
+            return await self._call(request, fingerprint, None)
+        watch = p.telemetry.watch(p.provider, request.operation.value, payment_id_of(request))
+        assert watch is not None
+        try:
+            result = await self._call(request, fingerprint, watch)
+        except BaseException as exc:
+            watch.failed(exc)
+            raise
+        watch.succeeded(steps.result_payment_id(result))
+        return result
+
+    async def _call(
+        self, request: OperationRequest, fingerprint: str | None, watch: Watch | None
+    ) -> Result:
+        p = self._pipeline
+        prepared = steps.admitted(p, request, fingerprint, watch)
         with Deadline(p.timeout.total, p.clock.monotonic) as deadline:  # the wall: stores, sockets
             if not prepared.mutating:
                 return await self._read(prepared, deadline)
@@ -385,6 +424,7 @@ class AsyncGateway(Constructors):
         assert prepared.key is not None and prepared.fingerprint is not None
         policy, clock = self._pipeline.idempotency, self._pipeline.clock
         give_up = clock.monotonic() + min(policy.in_flight_wait, deadline.remaining())
+        waited = False
         while True:
             try:
                 begun: BeginResult = await self._keys.begin_async(
@@ -397,6 +437,9 @@ class AsyncGateway(Constructors):
                 return decided
             if clock.monotonic() >= give_up:
                 raise steps.in_flight(self.provider, prepared)
+            if not waited:
+                waited = True
+                steps.waiting(prepared)
             await self._io.sleep(policy.poll_interval)
 
     async def _check_reattempt(self, prepared: Prepared) -> None:
@@ -480,6 +523,7 @@ class AsyncGateway(Constructors):
                 clock.monotonic() - started,
                 retry.attempts,
                 final.code.value,
+                request_id=final.request_id,
             )
             if final is error:
                 raise
@@ -491,16 +535,20 @@ class AsyncGateway(Constructors):
         p = self._pipeline
         admission = await p.breaker.admit_async()  # refused before anything is built
         try:
+            request = steps.attempt_request(p, prepared, deadline)
+            began = steps.attempt_began(prepared)
             try:
-                request = steps.attempt_request(p, prepared, deadline)
                 response = await self._io.exchange(
                     self._sender, request, deadline, p.limits.response_body
                 )
             except _TRANSPORT_ERRORS as exc:
+                steps.attempted(prepared, request, began, exc)
                 outcome: Result | PaymentError = steps.transport_error(p.provider, prepared, exc)
             except BodyError as exc:
+                steps.attempted(prepared, request, began, exc)
                 outcome = steps.body_error(p.provider, prepared, exc)
             else:
+                steps.attempted(prepared, request, began, response)
                 outcome = steps.read_response(p, prepared, response)
         except BaseException:  # a bug or a cancellation: no outcome to count
             if admission is not None:
@@ -529,6 +577,7 @@ class AsyncGateway(Constructors):
                 raise steps.unrecorded(self.provider, prepared, exc) from exc
             steps.record_failed(self.provider, prepared)
             return None
+        self._pipeline.telemetry.changed(self.provider, applied, prepared.watch)
         return applied.record
 
     async def _settle(self, prepared: Prepared, token: str, stored: str | None) -> None:

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from paygate._outcomes import is_final
 from paygate._primitives import AsyncPrimitives
-from paygate.errors import PaymentError
+from paygate.errors import InvalidWebhookError, PaymentError
 from paygate.gateway import _steps as steps
 from paygate.gateway._pipeline import Pipeline
 from paygate.gateway._steps import as_payment
@@ -28,8 +28,9 @@ from paygate.models import (
 )
 from paygate.records import Locate, PaymentRecord, UnknownOperation
 from paygate.records import reconcile as rec
-from paygate.records.store import ChangeFn
+from paygate.records.store import Applied, ChangeFn
 from paygate.resilience.breaker import saved_failure
+from paygate.telemetry import Watch
 
 __all__ = ["AsyncReconciler"]
 
@@ -48,8 +49,20 @@ class AsyncReconciler:
     async def handle_webhook(
         self, headers: Mapping[str, str], body: bytes | str
     ) -> list[WebhookOutcome]:
-        events = steps.webhook_events(self._pipeline, headers, body)
-        return [await self._apply_event(event) for event in events]
+        p = self._pipeline
+        watch = p.telemetry.watch(p.provider, "handle_webhook", None)
+        try:
+            events = steps.webhook_events(p, headers, body)
+            outcomes = [await self._apply_event(event, watch) for event in events]
+        except BaseException as exc:
+            if watch is not None:
+                if isinstance(exc, InvalidWebhookError):  # refused unread
+                    watch.webhook("-", "invalid", None)
+                watch.failed(exc)
+            raise
+        if watch is not None:
+            watch.succeeded(None)
+        return outcomes
 
     async def unknown_payments(self) -> list[PaymentRecord]:
         await self._adopt_lapsed()
@@ -65,11 +78,29 @@ class AsyncReconciler:
                     resolutions.append(await self._resolve(record, unknown))
         return resolutions
 
+    async def resolve_record(self, record: PaymentRecord) -> list[Resolution]:
+        """Check every unknown outcome ``record`` holds, due or not (the janitor's step)."""
+        return [await self._resolve(record, unknown) for unknown in record.unknown]
+
     async def _records(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A record store call."""
         return await self._io.call(self._pipeline.records.blocking, fn, *args, **kwargs)
 
-    async def _apply_event(self, event: WebhookEvent) -> WebhookOutcome:
+    async def _apply(
+        self, locate: Locate, change: ChangeFn, watch: Watch | None = None, **options: Any
+    ) -> Applied:
+        """A record store's ``apply``, its change told to the listeners."""
+        applied = await self._records(self._pipeline.records.apply, locate, change, **options)
+        self._pipeline.telemetry.changed(self._pipeline.provider, applied, watch)
+        return applied
+
+    async def _apply_event(self, event: WebhookEvent, watch: Watch | None) -> WebhookOutcome:
+        outcome = await self._event_outcome(event, watch)
+        if watch is not None:
+            watch.webhook(event.provider_type, outcome.result, event.payment_id)
+        return outcome
+
+    async def _event_outcome(self, event: WebhookEvent, watch: Watch | None) -> WebhookOutcome:
         if event.payment_id is None:
             return rec.webhook_outcome(event, None)
         locate, change, seen = rec.webhook_change(self._pipeline.provider, event)
@@ -97,7 +128,7 @@ class AsyncReconciler:
                     )
                 if claimed is not None:
                     locate, change = claimed
-        applied = await self._records(self._pipeline.records.apply, locate, change, event=seen)
+        applied = await self._apply(locate, change, watch, event=seen)
         return rec.webhook_outcome(event, applied)
 
     async def _adopt_lapsed(self) -> None:
@@ -107,9 +138,7 @@ class AsyncReconciler:
                 continue
             locate, change = rec.lapsed(self._pipeline.provider, intent)
             key = (intent.provider, intent.idempotency_key)
-            await self._records(
-                self._pipeline.records.apply, locate, change, intent=key, needs_intent=True
-            )
+            await self._apply(locate, change, intent=key, needs_intent=True)
 
     async def _resolve(self, record: PaymentRecord, unknown: UnknownOperation) -> Resolution:
         capabilities = self._pipeline.adapter.capabilities
@@ -148,9 +177,7 @@ class AsyncReconciler:
         return steps.sendable(self._pipeline, prepared).digest
 
     async def _settle_unknown(self, record: PaymentRecord, change: ChangeFn) -> None:
-        await self._records(
-            self._pipeline.records.apply, Locate(record_id=record.record_id), change
-        )
+        await self._apply(Locate(record_id=record.record_id), change)
 
     async def _still_unknown(
         self,
@@ -207,5 +234,5 @@ class AsyncReconciler:
         ):
             return None  # an earlier attempt's payment, already on its own record
         locate, change = rec.adopting_found(found, (record, unknown))
-        await self._records(self._pipeline.records.apply, locate, change)
+        await self._apply(locate, change)
         return rec.resolution(record, unknown, settled=True, detail=f"found {found.id}")

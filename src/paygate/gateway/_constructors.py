@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, Unpack
 
@@ -11,6 +12,7 @@ from paygate.adapters.registry import provider_spec
 from paygate.config import Settings, gateway_options
 from paygate.gateway._options import GatewayOptions
 from paygate.gateway._pipeline import Pipeline
+from paygate.telemetry import Listener
 
 
 class Constructors:
@@ -93,10 +95,15 @@ class Constructors:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings | None = None, *, toml_file: str | Path | None = None
+        cls,
+        settings: Settings | None = None,
+        *,
+        toml_file: str | Path | None = None,
+        on_event: Listener | Sequence[Listener] | None = None,
     ) -> Self:
-        """A gateway configured from ``PAYGATE_*`` environment variables and/or a TOML file."""
+        """A gateway configured from ``PAYGATE_*`` environment variables and/or a TOML file.
+        ``on_event``: told every event the gateway emits (``paygate.telemetry``)."""
         loaded = settings if settings is not None else Settings.load(toml_file)
-        gateway = cls(**gateway_options(loaded))
+        gateway = cls(**gateway_options(loaded), on_event=on_event)
         gateway._pipeline.own_everything()  # opened for this gateway alone
         return gateway

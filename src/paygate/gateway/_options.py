@@ -6,7 +6,7 @@ there, not an ``AttributeError`` at the first retry."""
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, TypedDict
 
 import httpx
@@ -25,6 +25,7 @@ from paygate.resilience.policies import (
     RetryPolicy,
     Timeout,
 )
+from paygate.telemetry import Listener
 
 __all__ = ["GatewayOptions", "PolicyOptions", "checked"]
 
@@ -44,6 +45,7 @@ class PolicyOptions(TypedDict, total=False):
     http: HttpPolicy
     reattempts: ReattemptPolicy
     clock: Clock
+    on_event: Listener | Sequence[Listener]  # told every event (``paygate.telemetry``)
 
 
 class GatewayOptions(PolicyOptions, total=False):

@@ -3,6 +3,8 @@ circuit breaker, checked against each other once, at construction. No I/O here."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import httpx
 
 from paygate.adapters.base import Adapter
@@ -21,8 +23,18 @@ from paygate.resilience.policies import (
     RetryPolicy,
     Timeout,
 )
+from paygate.telemetry import Listener, Telemetry
 
-__all__ = ["Pipeline"]
+__all__ = ["Pipeline", "listeners_of"]
+
+
+def listeners_of(on_event: Listener | Sequence[Listener] | None) -> tuple[Listener, ...]:
+    """``on_event`` as a gateway takes it (one callable, several, or none) as a tuple."""
+    if on_event is None:
+        return ()
+    if callable(on_event):
+        return (on_event,)
+    return tuple(on_event)
 
 
 class Pipeline:
@@ -45,6 +57,7 @@ class Pipeline:
         http: HttpPolicy | None = None,
         reattempts: ReattemptPolicy | None = None,
         clock: Clock | None = None,
+        on_event: Listener | Sequence[Listener] | None = None,
     ) -> None:
         self.adapter = adapter
         self.provider = adapter.name
@@ -58,6 +71,7 @@ class Pipeline:
         self.http = http or HttpPolicy()
         self.reattempts = reattempts or ReattemptPolicy()
         self.clock: Clock = clock if clock is not None else SYSTEM_CLOCK
+        self.telemetry = Telemetry(listeners_of(on_event))
         # Shared breaker state (Redis) makes every instance see one provider's breaker open.
         self.breaker = CircuitBreaker(
             adapter.name, breaker or BreakerPolicy(), breaker_state, clock=self.clock.time

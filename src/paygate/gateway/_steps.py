@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 import httpx
 
@@ -65,6 +66,7 @@ from paygate.resilience.deadline import Deadline
 from paygate.resilience.policies import ReattemptPolicy
 from paygate.resilience.retry import CallRetry
 from paygate.resilience.transport_errors import from_transport_error
+from paygate.telemetry import Watch, key_digest, log_fields
 from paygate.transports import BodyError, BodyTooLarge
 
 logger: Final = logging.getLogger("paygate")
@@ -84,6 +86,7 @@ class Prepared:
     # The intent this call's own replaced under its key: an earlier call's, ended without its
     # outcome recorded (its request may have reached the provider). See ``record_change``.
     earlier: Intent | None = None
+    watch: Watch | None = None  # the call's events (None: nobody listens)
 
     @property
     def mutating(self) -> bool:
@@ -92,6 +95,23 @@ class Prepared:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def _key(prepared: Prepared) -> str:
+    """How a log line's text names the call's idempotency key: its digest (``key_digest``)."""
+    return key_digest(prepared.key) if prepared.key is not None else "-"
+
+
+def _fields(provider: str, prepared: Prepared, **more: Any) -> dict[str, Any]:
+    """A log line's ``extra=`` fields for a call (``log_fields``)."""
+    request = prepared.request
+    return log_fields(
+        provider,
+        operation=request.operation.value,
+        payment_id=payment_id_of(request),
+        key=prepared.key,
+        **more,
+    )
 
 
 def body_digest(request: httpx.Request) -> str:
@@ -111,17 +131,25 @@ def checked_payment_id(p: Pipeline, payment_id: str) -> str:
     return payment_id
 
 
-def admitted(p: Pipeline, request: OperationRequest, fingerprint: str | None = None) -> Prepared:
+def admitted(
+    p: Pipeline,
+    request: OperationRequest,
+    fingerprint: str | None = None,
+    watch: Watch | None = None,
+) -> Prepared:
     """A caller's request, checked against the provider's capabilities and the adapter's own
     rules, then the breaker, with
     its idempotency key settled: all before any I/O but a shared breaker state's read. Bad
     input is refused as such even while the breaker is open; an open breaker refuses before a
     key is derived. ``fingerprint``: a repeat's, as the call first had it (the request repeated
-    may carry an amount paygate filled in)."""
+    may carry an amount paygate filled in). ``watch``: the call's events, if anyone listens."""
     p.adapter.capabilities.check(request)
     p.adapter.validate(request)  # the adapter's own rules, before the breaker and the stores
     p.breaker.check()
     prepared = prepare(p.provider, request)
+    if watch is not None:
+        watch.keyed(prepared.key)
+        prepared = replace(prepared, watch=watch)
     if fingerprint is None or not prepared.mutating:
         return prepared
     return replace(prepared, fingerprint=fingerprint)
@@ -160,12 +188,20 @@ def begun(provider: str, prepared: Prepared, begin: BeginResult) -> str | Result
                 "%s idempotency key %s: took over a lapsed lease; the provider's own "
                 "idempotency settles whatever the previous owner sent",
                 provider,
-                prepared.key,
+                _key(prepared),
+                extra=_fields(provider, prepared),
             )
         return begin.token
     if begin.outcome is Begin.REPLAY:
         assert begin.stored is not None
-        logger.info("%s idempotency key %s: replaying the stored outcome", provider, prepared.key)
+        logger.info(
+            "%s idempotency key %s: replaying the stored outcome",
+            provider,
+            _key(prepared),
+            extra=_fields(provider, prepared, outcome="replayed"),
+        )
+        if prepared.watch is not None:
+            prepared.watch.replay()
         stored = _outcomes.decode(begin.stored)
         if isinstance(stored, PaymentError):
             raise stored
@@ -189,6 +225,7 @@ def store_unavailable(
         store,
         type(exc).__name__,
         prepared.request.operation.value,
+        extra=_fields(provider, prepared, outcome=ErrorCode.STORE_UNAVAILABLE.value),
     )
     return StoreUnavailable(
         f"the {store} store is unavailable ({type(exc).__name__}); nothing was sent",
@@ -202,12 +239,18 @@ def settle_failed(provider: str, prepared: Prepared) -> None:
         "%s idempotency key %s: the outcome could not be stored; the key stays leased until "
         "its lease lapses, and a repeat is then settled by the provider's replay",
         provider,
-        prepared.key,
+        _key(prepared),
+        extra=_fields(provider, prepared),
     )
 
 
 def lease_lost(provider: str, prepared: Prepared) -> None:
-    logger.warning("%s idempotency key %s: lease lost before completion", provider, prepared.key)
+    logger.warning(
+        "%s idempotency key %s: lease lost before completion",
+        provider,
+        _key(prepared),
+        extra=_fields(provider, prepared),
+    )
 
 
 def in_flight(provider: str, prepared: Prepared) -> IdempotencyInFlight:
@@ -329,7 +372,8 @@ def decline_not_noted(provider: str, prepared: Prepared) -> None:
         "count one decline fewer",
         provider,
         prepared.request.operation.value,
-        prepared.key,
+        _key(prepared),
+        extra=_fields(provider, prepared, outcome="declined"),
     )
 
 
@@ -345,7 +389,33 @@ def new_retry(p: Pipeline, prepared: Prepared, deadline: Deadline) -> CallRetry:
         deadline,
         mutating=prepared.mutating,
         idempotent_replay=p.adapter.capabilities.idempotent_replay,
+        on_retry=prepared.watch.retry if prepared.watch is not None else None,
     )
+
+
+def attempt_began(prepared: Prepared) -> int:
+    """When an attempt's exchange began (wall clock, ns), for its event; 0 when unwatched."""
+    return time.time_ns() if prepared.watch is not None else 0
+
+
+def attempted(
+    prepared: Prepared, request: httpx.Request, began: int, answer: httpx.Response | Exception
+) -> None:
+    """One attempt's exchange ended with ``answer`` (the response, or why there was none)."""
+    watch = prepared.watch
+    if watch is None:
+        return
+    elapsed = (time.time_ns() - began) / 1e9
+    if isinstance(answer, httpx.Response):
+        watch.attempt(request, began, elapsed, status_code=answer.status_code)
+    else:
+        watch.attempt(request, began, elapsed, status_code=None, error=answer)
+
+
+def waiting(prepared: Prepared) -> None:
+    """Another call holds the key: this one starts waiting for it."""
+    if prepared.watch is not None:
+        prepared.watch.waiting()
 
 
 def attempt_request(p: Pipeline, prepared: Prepared, deadline: Deadline) -> httpx.Request:
@@ -397,7 +467,13 @@ def transport_error(provider: str, prepared: Prepared, exc: Exception) -> Paymen
 
 
 def log_call(
-    provider: str, prepared: Prepared, elapsed: float, attempts: int, outcome: str
+    provider: str,
+    prepared: Prepared,
+    elapsed: float,
+    attempts: int,
+    outcome: str,
+    *,
+    request_id: str | None = None,
 ) -> None:
     if not logger.isEnabledFor(logging.INFO):
         return
@@ -406,10 +482,18 @@ def log_call(
         provider,
         prepared.request.operation.value,
         payment_id_of(prepared.request) or prepared.request.reference,
-        prepared.key,
+        _key(prepared),
         attempts,
         outcome,
         elapsed * 1000,
+        extra=_fields(
+            provider,
+            prepared,
+            outcome=outcome,
+            attempts=attempts,
+            elapsed=elapsed,
+            request_id=request_id,
+        ),
     )
 
 
@@ -464,7 +548,8 @@ def record_change(
                 "under its key ended without recording an outcome; that outcome is kept unknown",
                 provider,
                 prepared.request.operation.value,
-                prepared.key,
+                _key(prepared),
+                extra=_fields(provider, prepared, outcome="unknown"),
             )
             return reconcile.lapsed(provider, prepared.earlier, repeated=True)
         return _NOWHERE, _no_change
@@ -484,7 +569,8 @@ def record_failed(provider: str, prepared: Prepared) -> None:
         "the store and becomes an unknown outcome when its lease ends",
         provider,
         prepared.request.operation.value,
-        prepared.key,
+        _key(prepared),
+        extra=_fields(provider, prepared),
     )
 
 
@@ -496,8 +582,9 @@ def interrupted(provider: str, prepared: Prepared, exc: BaseException) -> Outcom
         "unknown outcome",
         provider,
         prepared.request.operation.value,
-        prepared.key,
+        _key(prepared),
         type(exc).__name__,
+        extra=_fields(provider, prepared, outcome="unknown"),
     )
     return OutcomeUnknown(
         f"the call was interrupted ({type(exc).__name__}) after its request may have been sent",
@@ -515,8 +602,9 @@ def unrecorded(provider: str, prepared: Prepared, exc: Exception) -> OutcomeUnkn
         "(%s); repeat the call under its key",
         provider,
         prepared.request.operation.value,
-        prepared.key,
+        _key(prepared),
         type(exc).__name__,
+        extra=_fields(provider, prepared, outcome="unknown"),
     )
     return OutcomeUnknown(
         f"the provider answered, but the payment record could not be updated "
@@ -567,6 +655,11 @@ def from_record(provider: str, prepared: Prepared, record: PaymentRecord | None)
             provider=provider,
         )
     return _recording.to_payment(record, None, from_record=True)
+
+
+def result_payment_id(result: Result) -> str | None:
+    """The payment a call's result is about."""
+    return result.id if isinstance(result, Payment) else result.payment_id
 
 
 def as_payment(result: Result) -> Payment:

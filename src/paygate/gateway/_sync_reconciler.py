@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from paygate._outcomes import is_final
 from paygate._primitives import Primitives
-from paygate.errors import PaymentError
+from paygate.errors import InvalidWebhookError, PaymentError
 from paygate.gateway import _steps as steps
 from paygate.gateway._pipeline import Pipeline
 from paygate.gateway._steps import as_payment
@@ -29,8 +29,9 @@ from paygate.models import (
 )
 from paygate.records import Locate, PaymentRecord, UnknownOperation
 from paygate.records import reconcile as rec
-from paygate.records.store import ChangeFn
+from paygate.records.store import Applied, ChangeFn
 from paygate.resilience.breaker import saved_failure
+from paygate.telemetry import Watch
 
 __all__ = ["Reconciler"]
 
@@ -49,8 +50,20 @@ class Reconciler:
     def handle_webhook(
         self, headers: Mapping[str, str], body: bytes | str
     ) -> list[WebhookOutcome]:
-        events = steps.webhook_events(self._pipeline, headers, body)
-        return [self._apply_event(event) for event in events]
+        p = self._pipeline
+        watch = p.telemetry.watch(p.provider, "handle_webhook", None)
+        try:
+            events = steps.webhook_events(p, headers, body)
+            outcomes = [self._apply_event(event, watch) for event in events]
+        except BaseException as exc:
+            if watch is not None:
+                if isinstance(exc, InvalidWebhookError):  # refused unread
+                    watch.webhook("-", "invalid", None)
+                watch.failed(exc)
+            raise
+        if watch is not None:
+            watch.succeeded(None)
+        return outcomes
 
     def unknown_payments(self) -> list[PaymentRecord]:
         self._adopt_lapsed()
@@ -66,11 +79,29 @@ class Reconciler:
                     resolutions.append(self._resolve(record, unknown))
         return resolutions
 
+    def resolve_record(self, record: PaymentRecord) -> list[Resolution]:
+        """Check every unknown outcome ``record`` holds, due or not (the janitor's step)."""
+        return [self._resolve(record, unknown) for unknown in record.unknown]
+
     def _records(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A record store call."""
         return self._io.call(self._pipeline.records.blocking, fn, *args, **kwargs)
 
-    def _apply_event(self, event: WebhookEvent) -> WebhookOutcome:
+    def _apply(
+        self, locate: Locate, change: ChangeFn, watch: Watch | None = None, **options: Any
+    ) -> Applied:
+        """A record store's ``apply``, its change told to the listeners."""
+        applied = self._records(self._pipeline.records.apply, locate, change, **options)
+        self._pipeline.telemetry.changed(self._pipeline.provider, applied, watch)
+        return applied
+
+    def _apply_event(self, event: WebhookEvent, watch: Watch | None) -> WebhookOutcome:
+        outcome = self._event_outcome(event, watch)
+        if watch is not None:
+            watch.webhook(event.provider_type, outcome.result, event.payment_id)
+        return outcome
+
+    def _event_outcome(self, event: WebhookEvent, watch: Watch | None) -> WebhookOutcome:
         if event.payment_id is None:
             return rec.webhook_outcome(event, None)
         locate, change, seen = rec.webhook_change(self._pipeline.provider, event)
@@ -98,7 +129,7 @@ class Reconciler:
                     )
                 if claimed is not None:
                     locate, change = claimed
-        applied = self._records(self._pipeline.records.apply, locate, change, event=seen)
+        applied = self._apply(locate, change, watch, event=seen)
         return rec.webhook_outcome(event, applied)
 
     def _adopt_lapsed(self) -> None:
@@ -108,9 +139,7 @@ class Reconciler:
                 continue
             locate, change = rec.lapsed(self._pipeline.provider, intent)
             key = (intent.provider, intent.idempotency_key)
-            self._records(
-                self._pipeline.records.apply, locate, change, intent=key, needs_intent=True
-            )
+            self._apply(locate, change, intent=key, needs_intent=True)
 
     def _resolve(self, record: PaymentRecord, unknown: UnknownOperation) -> Resolution:
         capabilities = self._pipeline.adapter.capabilities
@@ -149,9 +178,7 @@ class Reconciler:
         return steps.sendable(self._pipeline, prepared).digest
 
     def _settle_unknown(self, record: PaymentRecord, change: ChangeFn) -> None:
-        self._records(
-            self._pipeline.records.apply, Locate(record_id=record.record_id), change
-        )
+        self._apply(Locate(record_id=record.record_id), change)
 
     def _still_unknown(
         self,
@@ -208,5 +235,5 @@ class Reconciler:
         ):
             return None  # an earlier attempt's payment, already on its own record
         locate, change = rec.adopting_found(found, (record, unknown))
-        self._records(self._pipeline.records.apply, locate, change)
+        self._apply(locate, change)
         return rec.resolution(record, unknown, settled=True, detail=f"found {found.id}")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Final
 
 from paygate.models import PaymentStatus
+from paygate.records.schedule import Scheduled
 from paygate.records.state import Intent, PaymentRecord
 from paygate.records.store import Applied, ChangeFn, Declines, IntentKey, Locate, apply_in
 from paygate.records.trail import GENESIS, AuditEntry, ChainProblem, verify_chain
@@ -41,6 +43,7 @@ class MemoryRecordStore:
         self._in_flight: Counter[str] = Counter()  # payment ids intents are about
         self._declines: dict[str, list[datetime]] = {}
         self._final: set[str] = set()
+        self._schedules: dict[str, Scheduled] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -198,6 +201,49 @@ class MemoryRecordStore:
                 if r.unknown
                 and (due_before is None or min(u.next_check_at for u in r.unknown) <= due_before)
             ]
+
+    def schedule_unknown(self, entries: Sequence[Scheduled]) -> None:
+        with self._lock:
+            for entry in entries:
+                self._schedules.setdefault(entry.record_id, entry)
+
+    def claim_unknown(
+        self, provider: str, owner: str, now: datetime, lease_until: datetime, limit: int
+    ) -> list[Scheduled]:
+        with self._lock:
+            free = sorted(
+                (
+                    s
+                    for s in self._schedules.values()
+                    if s.provider == provider
+                    and s.due_at <= now
+                    and s.escalated_at is None
+                    and (s.lease_until is None or s.lease_until <= now)
+                ),
+                key=lambda s: s.due_at,
+            )[:limit]
+            claimed = [replace(s, lease_owner=owner, lease_until=lease_until) for s in free]
+            self._schedules.update((s.record_id, s) for s in claimed)
+            return claimed
+
+    def reschedule_unknown(self, scheduled: Scheduled, owner: str) -> bool:
+        with self._lock:
+            held = self._schedules.get(scheduled.record_id)
+            if held is None or held.lease_owner != owner:
+                return False
+            self._schedules[scheduled.record_id] = replace(
+                scheduled, lease_owner=None, lease_until=None
+            )
+            return True
+
+    def unschedule_unknown(self, record_id: str) -> None:
+        with self._lock:
+            self._schedules.pop(record_id, None)
+
+    def unknown_schedule(self, provider: str) -> list[Scheduled]:
+        with self._lock:
+            mine = [s for s in self._schedules.values() if s.provider == provider]
+        return sorted(mine, key=lambda s: s.due_at)
 
     def close(self) -> None:
         """Nothing to release."""

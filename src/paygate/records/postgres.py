@@ -30,14 +30,15 @@ chain in one repeatable-read snapshot. Record and trail bodies are stored as JSO
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import psycopg
 from psycopg import errors
 
 from paygate._postgres import Pool
+from paygate.records.schedule import Scheduled
 from paygate.records.state import Intent, PaymentRecord
 from paygate.records.store import (
     SCAN_PAGE,
@@ -55,6 +56,9 @@ __all__ = ["PostgresRecordStore"]
 Connection = psycopg.Connection[Any]
 # A whole-store verify may take long; each of its statements is still bounded by the server.
 _VERIFY_SECONDS = 3600.0
+_SCHEDULE_COLUMNS: Final = (
+    "record_id, provider, step, due_at, escalated_at, lease_owner, lease_until"
+)
 
 
 def _next_check(record: PaymentRecord) -> datetime | None:
@@ -342,6 +346,69 @@ class PostgresRecordStore:
 
         rows = self._pool.run(work)
         return Declines(tuple(at for at, _ in rows if at >= since), any(f for _, f in rows))
+
+    def schedule_unknown(self, entries: Sequence[Scheduled]) -> None:
+        def work(conn: Connection) -> None:
+            with conn.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO paygate_janitor (record_id, provider, step, due_at) "
+                    "VALUES (%s, %s, %s, %s) ON CONFLICT (record_id) DO NOTHING",
+                    [(e.record_id, e.provider, e.step, e.due_at) for e in entries],
+                )
+
+        if entries:
+            self._pool.run(work)
+
+    def claim_unknown(
+        self, provider: str, owner: str, now: datetime, lease_until: datetime, limit: int
+    ) -> list[Scheduled]:
+        def work(conn: Connection) -> list[tuple[Any, ...]]:
+            # SKIP LOCKED: two instances claiming at once each take rows the other did not.
+            return conn.execute(
+                "UPDATE paygate_janitor SET lease_owner = %s, lease_until = %s "
+                "WHERE record_id IN (SELECT record_id FROM paygate_janitor "
+                "WHERE provider = %s AND due_at <= %s AND escalated_at IS NULL "
+                "AND (lease_until IS NULL OR lease_until <= %s) "
+                "ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED) "
+                f"RETURNING {_SCHEDULE_COLUMNS}",
+                (owner, lease_until, provider, now, now, limit),
+            ).fetchall()
+
+        claimed = [Scheduled(*row) for row in self._pool.run(work)]
+        return sorted(claimed, key=lambda s: s.due_at)
+
+    def reschedule_unknown(self, scheduled: Scheduled, owner: str) -> bool:
+        def work(conn: Connection) -> tuple[int] | None:
+            return conn.execute(
+                "UPDATE paygate_janitor SET step = %s, due_at = %s, escalated_at = %s, "
+                "lease_owner = NULL, lease_until = NULL "
+                "WHERE record_id = %s AND lease_owner = %s RETURNING 1",
+                (
+                    scheduled.step,
+                    scheduled.due_at,
+                    scheduled.escalated_at,
+                    scheduled.record_id,
+                    owner,
+                ),
+            ).fetchone()
+
+        return self._pool.run(work) is not None
+
+    def unschedule_unknown(self, record_id: str) -> None:
+        def work(conn: Connection) -> None:
+            conn.execute("DELETE FROM paygate_janitor WHERE record_id = %s", (record_id,))
+
+        self._pool.run(work)
+
+    def unknown_schedule(self, provider: str) -> list[Scheduled]:
+        def work(conn: Connection) -> list[tuple[Any, ...]]:
+            return conn.execute(
+                f"SELECT {_SCHEDULE_COLUMNS} FROM paygate_janitor WHERE provider = %s "
+                "ORDER BY due_at",
+                (provider,),
+            ).fetchall()
+
+        return [Scheduled(*row) for row in self._pool.run(work)]
 
     def close(self) -> None:
         self._pool.close()

@@ -52,6 +52,7 @@ from paygate.records.changes import apply_event as changes_apply_event
 from paygate.records.state import Intent, ModificationStatus, PaymentRecord, UnknownOperation
 from paygate.records.store import Applied, ChangeFn, Locate, locate_payment
 from paygate.records.trail import CallCause, Cause, ResolverCause, WebhookCause
+from paygate.telemetry import key_digest, log_fields
 
 __all__ = [
     "ADOPTING_EVENTS",
@@ -440,9 +441,17 @@ def still_unknown(
         record.provider,
         unknown.operation.value,
         record.record_id,
-        key,
+        key_digest(key),
         " (escalated: needs a person)" if escalate else "",
         reason,
+        extra=log_fields(
+            record.provider,
+            operation=unknown.operation.value,
+            outcome="unknown",
+            payment_id=record.payment_id,
+            key=key,
+            attempts=unknown.attempts,
+        ),
     )
 
     def change(r: PaymentRecord | None) -> Change | None:

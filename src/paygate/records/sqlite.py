@@ -9,12 +9,13 @@ ever inserted into. An intent is one row, committed before its request is sent.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from paygate._sqlite import SharedConnection
+from paygate.records.schedule import Scheduled
 from paygate.records.state import Intent, PaymentRecord
 from paygate.records.store import (
     SCAN_PAGE,
@@ -69,12 +70,35 @@ CREATE TABLE IF NOT EXISTS paygate_card_declines (
     final INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS paygate_card_declines_card ON paygate_card_declines (card, at);
+CREATE TABLE IF NOT EXISTS paygate_janitor (
+    record_id    TEXT PRIMARY KEY,
+    provider     TEXT NOT NULL,
+    step         INTEGER NOT NULL,
+    due_at       TEXT NOT NULL,
+    escalated_at TEXT,
+    lease_owner  TEXT,
+    lease_until  TEXT
+);
+CREATE INDEX IF NOT EXISTS paygate_janitor_due ON paygate_janitor (provider, due_at);
 """
+_SCHEDULE_COLUMNS: Final = (
+    "record_id, provider, step, due_at, escalated_at, lease_owner, lease_until"
+)
 
 
 def _utc(at: datetime) -> str:
     """A time as the text every time column holds: ISO 8601 in UTC, which sorts as it reads."""
     return at.astimezone(UTC).isoformat()
+
+
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _scheduled(row: tuple[Any, ...]) -> Scheduled:
+    due_at = _time(row[3])
+    assert due_at is not None
+    return Scheduled(row[0], row[1], row[2], due_at, _time(row[4]), row[5], _time(row[6]))
 
 
 def _next_check(record: PaymentRecord) -> str | None:
@@ -287,6 +311,63 @@ class SQLiteRecordStore:
             ).fetchall()
         at = tuple(datetime.fromisoformat(row[0]) for row in rows if row[0] >= _utc(since))
         return Declines(at, any(row[1] for row in rows))
+
+    def schedule_unknown(self, entries: Sequence[Scheduled]) -> None:
+        with self._db.transaction() as db:
+            db.executemany(
+                "INSERT INTO paygate_janitor (record_id, provider, step, due_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (record_id) DO NOTHING",
+                [(e.record_id, e.provider, e.step, _utc(e.due_at)) for e in entries],
+            )
+
+    def claim_unknown(
+        self, provider: str, owner: str, now: datetime, lease_until: datetime, limit: int
+    ) -> list[Scheduled]:
+        with self._db.transaction() as db:  # the write lock first: no other claim interleaves
+            ids = [
+                row[0]
+                for row in db.execute(
+                    "SELECT record_id FROM paygate_janitor WHERE provider = ? AND due_at <= ? "
+                    "AND escalated_at IS NULL AND (lease_until IS NULL OR lease_until <= ?) "
+                    "ORDER BY due_at LIMIT ?",
+                    (provider, _utc(now), _utc(now), limit),
+                )
+            ]
+            db.executemany(
+                "UPDATE paygate_janitor SET lease_owner = ?, lease_until = ? WHERE record_id = ?",
+                [(owner, _utc(lease_until), record_id) for record_id in ids],
+            )
+            rows = [
+                db.execute(
+                    f"SELECT {_SCHEDULE_COLUMNS} FROM paygate_janitor WHERE record_id = ?",
+                    (record_id,),
+                ).fetchone()
+                for record_id in ids
+            ]
+        return [_scheduled(row) for row in rows]
+
+    def reschedule_unknown(self, scheduled: Scheduled, owner: str) -> bool:
+        escalated = None if scheduled.escalated_at is None else _utc(scheduled.escalated_at)
+        with self._db.turn() as db:
+            cursor = db.execute(
+                "UPDATE paygate_janitor SET step = ?, due_at = ?, escalated_at = ?, "
+                "lease_owner = NULL, lease_until = NULL WHERE record_id = ? AND lease_owner = ?",
+                (scheduled.step, _utc(scheduled.due_at), escalated, scheduled.record_id, owner),
+            )
+            return cursor.rowcount == 1
+
+    def unschedule_unknown(self, record_id: str) -> None:
+        with self._db.turn() as db:
+            db.execute("DELETE FROM paygate_janitor WHERE record_id = ?", (record_id,))
+
+    def unknown_schedule(self, provider: str) -> list[Scheduled]:
+        with self._db.turn() as db:
+            rows = db.execute(
+                f"SELECT {_SCHEDULE_COLUMNS} FROM paygate_janitor WHERE provider = ? "
+                "ORDER BY due_at",
+                (provider,),
+            ).fetchall()
+        return [_scheduled(row) for row in rows]
 
     def close(self) -> None:
         self._db.close()

@@ -14,13 +14,14 @@ after its lease is a call that ended without recording anything (a crash, a stor
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Protocol
 
 from paygate.models import RECORD_ID_PREFIX
 from paygate.records.changes import Change
+from paygate.records.schedule import Scheduled
 from paygate.records.state import Intent, PaymentRecord
 from paygate.records.trail import GENESIS, AuditEntry, ChainProblem, seal
 
@@ -191,6 +192,33 @@ class RecordStore(Protocol):
 
     def declines(self, card: str, since: datetime) -> Declines:
         """The card's declines since ``since``, and whether one was ever final."""
+        ...
+
+    # -- the janitor's schedules (``paygate.records.schedule``) ----------------------------------
+    def schedule_unknown(self, entries: Sequence[Scheduled]) -> None:
+        """Start the janitor's schedule of each record named that has none yet; one that has
+        is left as it is."""
+        ...
+
+    def claim_unknown(
+        self, provider: str, owner: str, now: datetime, lease_until: datetime, limit: int
+    ) -> list[Scheduled]:
+        """Atomically lease to ``owner``, until ``lease_until``, up to ``limit`` of the
+        provider's schedules due by ``now``, not escalated and not leased past ``now``; the
+        earliest due first. Each is returned as leased."""
+        ...
+
+    def reschedule_unknown(self, scheduled: Scheduled, owner: str) -> bool:
+        """Write a schedule's next step (``step``, ``due_at``, ``escalated_at``) and end its
+        lease, if ``owner`` still holds it; False (nothing written) otherwise."""
+        ...
+
+    def unschedule_unknown(self, record_id: str) -> None:
+        """Forget a record's schedule (its unknown outcomes are settled)."""
+        ...
+
+    def unknown_schedule(self, provider: str) -> list[Scheduled]:
+        """The provider's schedules, the earliest due first."""
         ...
 
     def close(self) -> None: ...

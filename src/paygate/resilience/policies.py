@@ -18,6 +18,7 @@ __all__ = [
     "BulkheadPolicy",
     "HttpPolicy",
     "IdempotencyPolicy",
+    "JanitorPolicy",
     "LimitsPolicy",
     "ReattemptPolicy",
     "RetryPolicy",
@@ -93,6 +94,24 @@ class IdempotencyPolicy(_Policy):
         default=5.0, ge=0, description="seconds to wait for a concurrent duplicate to finish"
     )
     poll_interval: float = Field(default=0.05, gt=0, description="seconds between store polls")
+
+
+class JanitorPolicy(_Policy):
+    """When the janitor checks an unknown outcome again (``gw.janitor()``, ``paygate janitor``):
+    Kill Bill's schedule by default, at 5 minutes, then an hour later, then daily for five
+    days. Still unknown after the last check, it is escalated to a person, never marked
+    failed."""
+
+    schedule: tuple[float, ...] = Field(
+        default=(300.0, 3600.0, 86400.0, 86400.0, 86400.0, 86400.0, 86400.0),
+        min_length=1,
+        description="seconds before each check: the first after the outcome became unknown, "
+        "each next after the check before it",
+    )
+    lease: float = Field(
+        default=300.0, gt=0, description="seconds one instance holds a record it is checking"
+    )
+    batch: int = Field(default=100, ge=1, description="records one instance claims per pass")
 
 
 Backend = Literal["auto", "aiohttp", "httpx"]

@@ -94,8 +94,10 @@ class CallRetry:
         mutating: bool,
         idempotent_replay: bool,
         jitter: Callable[[float, float], float] = random.uniform,
+        on_retry: Callable[[int, float, PaymentError], None] | None = None,
     ) -> None:
         self.policy = policy
+        self._on_retry = on_retry  # told of each retry: (attempt that failed, wait, its error)
         self.deadline = deadline
         self.mutating = mutating
         self.idempotent_replay = idempotent_replay
@@ -175,6 +177,9 @@ class CallRetry:
         if self.stops(1, wait):
             return None
         self._offset = 1
+        if self._on_retry is not None:
+            assert isinstance(error, PaymentError)  # is_retriable holds
+            self._on_retry(1, wait, error)
         return wait
 
     # -- tenacity strategies ---------------------------------------------------------------
@@ -192,13 +197,22 @@ class CallRetry:
     def _count(self, state: tenacity.RetryCallState) -> None:
         self.attempts = state.attempt_number + self._offset
 
+    def _before_sleep(self, state: tenacity.RetryCallState) -> None:
+        assert self._on_retry is not None  # only given to tenacity with one
+        error = state.outcome.exception() if state.outcome is not None else None
+        assert isinstance(error, PaymentError)  # only those are retried
+        self._on_retry(state.attempt_number + self._offset, state.upcoming_sleep, error)
+
     def strategies(self) -> dict[str, Any]:
         """The keyword arguments of a tenacity loop (``tenacity.Retrying`` for the blocking
         gateway, ``tenacity.AsyncRetrying`` for the asyncio one, each with its own sleep)."""
-        return {
+        strategies: dict[str, Any] = {
             "retry": self._retry,
             "wait": self._wait,
             "stop": self._stop,
             "before": self._count,
             "reraise": True,
         }
+        if self._on_retry is not None:
+            strategies["before_sleep"] = self._before_sleep
+        return strategies

@@ -16,6 +16,11 @@ class AsyncBulkhead:
         self._policy = policy
         self._slots = AsyncSemaphore(policy.max_concurrent)
 
+    @property
+    def in_use(self) -> int:
+        """Calls holding a slot now."""
+        return self._slots.in_use
+
     def slot(self, max_wait: float) -> _AsyncSlot:
         """A context that takes one slot on entry, within ``max_wait`` (and the policy's).
         (A class, not a generator context manager: it is on every call's path.)"""

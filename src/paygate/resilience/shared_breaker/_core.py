@@ -18,6 +18,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from paygate.resilience.breaker import CLOSED, BreakerState, MemoryState, Phase
+from paygate.telemetry import log_fields
 
 __all__ = ["DEFAULT_PREFIX", "UNREACHABLE", "RedisStateCore"]
 
@@ -120,6 +121,7 @@ class RedisStateCore:
                     error,
                     self.fallbacks,
                     self._recheck,
+                    extra=log_fields(self.provider),
                 )
             self._local_until = self._clock() + self._recheck
         return self._local
@@ -132,6 +134,7 @@ class RedisStateCore:
                     "circuit breaker for %s: shared state in Redis reachable again; "
                     "back to the shared breaker",
                     self.provider,
+                    extra=log_fields(self.provider),
                 )
         self._last = _decoded(values)
         return self._last

@@ -1,0 +1,50 @@
+"""What a gateway reports to the observable gauges (``paygate.telemetry.Gauges``): its
+breaker's state, its bulkhead's slots in use, and the unknown outcomes its records hold."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Protocol
+
+from paygate.gateway._pipeline import Pipeline
+
+__all__ = ["GatewayGauges"]
+
+
+class _Slots(Protocol):
+    @property
+    def in_use(self) -> int: ...
+
+
+class GatewayGauges:
+    """Read when a metric reader collects (its thread, not the caller's)."""
+
+    def __init__(self, pipeline: Pipeline, bulkhead: _Slots) -> None:
+        self.provider = pipeline.provider
+        self._pipeline = pipeline
+        self._bulkhead = bulkhead
+
+    def __repr__(self) -> str:
+        return f"paygate.GatewayGauges({self.provider!r})"
+
+    def breaker_state(self) -> str | None:
+        """``closed``, ``open`` or ``half-open``; None with the breaker off."""
+        breaker = self._pipeline.breaker
+        return breaker.state if breaker.policy.enabled else None
+
+    def bulkhead_in_use(self) -> int:
+        return self._bulkhead.in_use
+
+    def unknown_open(self) -> tuple[int, float | None]:
+        """How many unknown outcomes this provider's records hold, and the oldest's age in
+        seconds (None when there is none)."""
+        records = self._pipeline.records.with_unknown()
+        since = [
+            unknown.since
+            for record in records
+            if record.provider == self.provider
+            for unknown in record.unknown
+        ]
+        if not since:
+            return 0, None
+        return len(since), (datetime.now(UTC) - min(since)).total_seconds()

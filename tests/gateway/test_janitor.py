@@ -1,0 +1,194 @@
+"""The janitor: unknown outcomes checked on the schedule, across the whole of it with an
+injected clock; a provider failing, then recovering; escalation after the last check (never
+marked failed); two instances sharing one PostgreSQL store, each unknown checked once per step."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from tests.conftest import API_KEY
+
+from paygate import (
+    AsyncGateway,
+    BreakerPolicy,
+    Gateway,
+    JanitorPolicy,
+    Money,
+    PaymentSource,
+    RetryPolicy,
+)
+from paygate.errors import OutcomeUnknown
+from paygate.records import RecordStore
+from paygate.telemetry import Event, UnknownEscalated
+from paygate.testing import Fault, StripeSimulator
+
+VISA = PaymentSource.token("pm_card_visa")
+ONCE = RetryPolicy(max_attempts=1)
+OFF = BreakerPolicy(enabled=False)
+SCHEDULE = JanitorPolicy().schedule  # 5 min, 1 h, then daily for five days
+
+
+class Clock:
+    """Now, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def _unknown(gw: Gateway, sim: StripeSimulator, n: int = 1) -> list[str]:
+    """``n`` authorizes whose outcome is unknown (the provider answered 503 to each)."""
+    sim.inject(Fault.server_error(503), times=None)
+    for i in range(n):
+        with pytest.raises(OutcomeUnknown):
+            gw.authorize(Money("5.00", "EUR"), source=VISA, reference=f"janitor-{i}")
+    return [r.record_id for r in gw.unknown_payments()]
+
+
+@pytest.fixture
+def gw(sim: StripeSimulator) -> Iterator[Gateway]:
+    with Gateway.for_stripe(API_KEY, base_url=sim.url, retry=ONCE) as gateway:
+        yield gateway
+
+
+def test_nothing_is_checked_before_its_first_step(gw: Gateway, sim: StripeSimulator) -> None:
+    _unknown(gw, sim)
+    clock = Clock()
+    janitor = gw.janitor(clock=clock)
+    assert janitor.run_once().checked == 0
+    clock.advance(SCHEDULE[0] - 5)
+    assert janitor.run_once().checked == 0
+    [scheduled] = gw.records.unknown_schedule("stripe")
+    assert scheduled.step == 0
+
+
+def test_the_whole_schedule_then_escalation_never_failure(
+    sim: StripeSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    events: list[Event] = []
+    with Gateway.for_stripe(API_KEY, base_url=sim.url, retry=ONCE, on_event=events.append) as gw:
+        [record_id] = _unknown(gw, sim)
+        clock = Clock()
+        janitor = gw.janitor(clock=clock)
+        for step, delay in enumerate(SCHEDULE):
+            clock.advance(delay - 1)
+            assert janitor.run_once().checked == 0, step  # not due yet
+            clock.advance(1)
+            done = janitor.run_once()
+            assert done.checked == 1, step
+            assert janitor.run_once().checked == 0, step  # once per step
+            [scheduled] = gw.records.unknown_schedule("stripe")
+            assert scheduled.step == step + 1
+        assert done.escalated == (record_id,)
+        assert scheduled.escalated_at == clock.now
+        clock.advance(30 * 86400)
+        assert janitor.run_once().checked == 0  # escalated: a person looks
+        record = gw.records.get(record_id)
+        assert record is not None and record.unknown  # still unknown, never failed
+        assert record.status.value == "unknown"
+    [escalated] = [e for e in events if isinstance(e, UnknownEscalated)]
+    assert (escalated.record_id, escalated.attempts) == (record_id, len(SCHEDULE))
+    assert "escalated, a person must look" in caplog.text
+
+
+def test_a_provider_failing_then_recovering(gw: Gateway, sim: StripeSimulator) -> None:
+    [record_id] = _unknown(gw, sim)
+    clock = Clock()
+    janitor = gw.janitor(clock=clock)
+    clock.advance(SCHEDULE[0])
+    assert janitor.run_once().still_unknown == 1  # still failing
+    sim.clear_faults()
+    clock.advance(SCHEDULE[1])
+    done = janitor.run_once()
+    assert (done.checked, done.settled) == (1, 1)
+    assert [r.settled for r in done.resolutions] == [True]
+    record = gw.records.get(record_id)
+    assert record is not None and not record.unknown
+    assert record.status.value == "authorized"
+    assert gw.records.unknown_schedule("stripe") == []
+    assert len(sim.payment_intents(reference="janitor-0")) == 1  # one payment, not two
+
+
+def test_a_lease_keeps_a_record_from_a_second_instance(gw: Gateway, sim: StripeSimulator) -> None:
+    _unknown(gw, sim)
+    clock = Clock()
+    first, second = gw.janitor(clock=clock, owner="a"), gw.janitor(clock=clock, owner="b")
+    first.run_once()  # schedules it
+    clock.advance(SCHEDULE[0])
+    records: RecordStore = gw.records
+    lease = clock.now + timedelta(seconds=60)
+    [held] = records.claim_unknown("stripe", "a", clock.now, lease, 10)
+    assert second.run_once().checked == 0  # "a" holds it
+    assert not records.reschedule_unknown(held, "b")
+    clock.advance(61)  # "a" stopped; its lease lapsed
+    assert second.run_once().checked == 1
+
+
+def test_two_instances_share_one_postgres_store(
+    sim: StripeSimulator, postgres_conninfo: str
+) -> None:
+    from paygate.records.postgres import PostgresRecordStore
+
+    stores = [PostgresRecordStore(postgres_conninfo, pool_size=4) for _ in range(2)]
+    gateways = [
+        Gateway.for_stripe(API_KEY, base_url=sim.url, retry=ONCE, records=store, breaker=OFF)
+        for store in stores
+    ]
+    try:
+        records = _unknown(gateways[0], sim, n=12)
+        clock = Clock()
+        janitors = [
+            gw.janitor(JanitorPolicy(batch=3), clock=clock, owner=f"instance-{i}")
+            for i, gw in enumerate(gateways)
+        ]
+        shared = [0, 0]
+        for step, delay in enumerate(SCHEDULE[:3]):
+            clock.advance(delay)
+            checked: list[list[str]] = [[], []]
+            start = threading.Barrier(2)
+
+            def work(i: int, out: list[str], start: threading.Barrier = start) -> None:
+                start.wait()
+                while True:
+                    done = janitors[i].run_once()
+                    if not done.checked:
+                        return
+                    out.extend(r.record_id for r in done.resolutions)
+
+            threads = [threading.Thread(target=work, args=(i, checked[i])) for i in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert sorted(checked[0] + checked[1]) == sorted(records), step  # once, none twice
+            shared = [shared[0] + len(checked[0]), shared[1] + len(checked[1])]
+        assert all(shared), shared  # both instances did some of the work
+    finally:
+        for gw in gateways:
+            gw.close()
+        for store in stores:
+            store.close()
+
+
+async def test_the_async_janitor_settles_once_the_provider_recovers(sim: StripeSimulator) -> None:
+    async with AsyncGateway.for_stripe(API_KEY, base_url=sim.url, retry=ONCE) as gw:
+        sim.inject(Fault.server_error(503), times=None)
+        with pytest.raises(OutcomeUnknown):
+            await gw.authorize(Money("5.00", "EUR"), source=VISA, reference="janitor-async")
+        clock = Clock()
+        janitor = gw.janitor(clock=clock)
+        clock.advance(SCHEDULE[0])
+        assert (await janitor.run_once()).still_unknown == 1
+        sim.clear_faults()
+        clock.advance(SCHEDULE[1])
+        assert (await janitor.run_once()).settled == 1
+        assert await gw.unknown_payments() == []
+    assert len(sim.payment_intents(reference="janitor-async")) == 1
