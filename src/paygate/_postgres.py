@@ -11,6 +11,9 @@ command bounded by the time its call has left (private; needs the ``postgres`` e
   it the caller gets ``StoreUnavailable`` and the stuck connection's socket is shut down, so
   the worker gets an error and the pool drops that connection. The server side is bounded too:
   every connection runs with ``statement_timeout`` = ``command_timeout``.
+* **Under asyncio** (``AsyncPool``, a store's asyncio face) the same settings on psycopg's
+  asyncio pool, one per event loop: a command is awaited for the time left of the call, and
+  past it its connection is cut alike.
 """
 
 from __future__ import annotations

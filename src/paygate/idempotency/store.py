@@ -87,7 +87,8 @@ class IdempotencyStore(Protocol):
     across threads, and across processes for stores that are shared between them."""
 
     blocking: bool
-    """True when calls do blocking I/O (the async gateway then runs them in a worker thread)."""
+    """True when calls do blocking I/O (the async gateway then runs them in a worker thread,
+    unless the store gives it an asyncio face: ``NativeAsync``)."""
 
     def begin(self, key: str, fingerprint: str, *, lease_seconds: float) -> BeginResult:
         """Take the key for a call, or say why not (see ``Begin``)."""
