@@ -69,14 +69,22 @@ def _assert_sound(reports: list[ChaosReport]) -> None:
         assert report.after.payments > 0
 
 
-def test_chaos_loses_no_payment(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    reports = run_chaos(dataclasses.replace(CHAOS, workdir=tmp_path))
+@pytest.mark.parametrize("stores", ["sqlite", "postgres", "redis"])
+def test_chaos_loses_no_payment(
+    stores: str, tmp_path: Path, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On SQLite (the blocking stores, in worker threads under asyncio), and on PostgreSQL and
+    Redis, whose idempotency stores the asyncio gateway calls with their asyncio drivers."""
+    url = {
+        "sqlite": lambda: "sqlite",
+        "postgres": lambda: request.getfixturevalue("postgres_conninfo"),
+        "redis": lambda: request.getfixturevalue("redis_url"),
+    }[stores]()
+    reports = run_chaos(dataclasses.replace(CHAOS, workdir=tmp_path, stores=url))
     with capsys.disabled():
-        print("\n" + _table("chaos (SQLite stores)", reports))
+        print("\n" + _table(f"chaos ({stores} stores)", reports))
     _assert_sound(reports)
-    for (
-        report
-    ) in reports:  # payments that asked the shopper (3-D Secure, iDEAL) went on, under fire
+    for report in reports:  # payments that asked the shopper (3-D Secure, iDEAL) went on
         assert report.counts.get("ok complete", 0) > 0, report.counts
     for report in reports:
         counts = report.counts

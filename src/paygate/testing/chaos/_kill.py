@@ -20,8 +20,6 @@ from pathlib import Path
 from typing import Any, Final
 
 from paygate.gateway import Gateway
-from paygate.idempotency import IdempotencyStore, SQLiteStore
-from paygate.records import RecordStore, SQLiteRecordStore
 from paygate.testing.chaos._audit import audit
 from paygate.testing.chaos._flows import Tally
 from paygate.testing.chaos._plans import PROVIDERS, Provider
@@ -33,9 +31,10 @@ from paygate.testing.chaos._run import (
     settle,
     simulator,
 )
+from paygate.testing.chaos._stores import open_stores
 from paygate.testing.faults import Fault
 
-__all__ = ["KillConfig", "open_stores", "run_kills"]
+__all__ = ["KillConfig", "run_kills"]
 
 _BETWEEN_KILLS: Final = (0.05, 0.8)  # seconds a ready worker runs orders before its kill
 
@@ -43,7 +42,8 @@ _BETWEEN_KILLS: Final = (0.05, 0.8)  # seconds a ready worker runs orders before
 @dataclass(frozen=True, slots=True)
 class KillConfig:
     """``flows`` orders per provider, ``kills`` SIGKILLs of the worker running them, on
-    ``stores``: "sqlite" (a file in ``workdir``) or a migrated ``postgresql://`` URL."""
+    ``stores``: "sqlite" (a file in ``workdir``) or a migrated ``postgresql://`` URL (as
+    ``open_stores`` opens them)."""
 
     workdir: Path
     flows: int = 12
@@ -51,17 +51,6 @@ class KillConfig:
     stores: str = "sqlite"
     deadline: float = 1.0
     seed: int = 1
-
-
-def open_stores(stores: str, workdir: Path, provider: str) -> tuple[IdempotencyStore, RecordStore]:
-    """The stores a kill run's processes share."""
-    if stores == "sqlite":
-        path = workdir / f"kill-{provider}.sqlite3"
-        return SQLiteStore(path), SQLiteRecordStore(path)
-    from paygate.idempotency.postgres import PostgresStore  # noqa: PLC0415 - optional extra
-    from paygate.records.postgres import PostgresRecordStore  # noqa: PLC0415
-
-    return PostgresStore(stores), PostgresRecordStore(stores)
 
 
 def run_kills(config: KillConfig) -> list[ChaosReport]:

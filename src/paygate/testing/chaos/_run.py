@@ -20,14 +20,15 @@ from typing import Any, Final
 
 from paygate.errors import PaymentError
 from paygate.gateway import AsyncGateway, Gateway
-from paygate.idempotency import IdempotencyStore, MemoryStore, SQLiteStore
-from paygate.records import MemoryRecordStore, RecordStore, SQLiteRecordStore
+from paygate.idempotency import IdempotencyStore, MemoryStore
+from paygate.records import MemoryRecordStore, RecordStore
 from paygate.resilience.policies import BreakerPolicy, IdempotencyPolicy, RetryPolicy, Timeout
 from paygate.testing._server import Simulator
 from paygate.testing.adyen import DEFAULT_MERCHANT, AdyenSimulator
 from paygate.testing.chaos._audit import Findings, audit
 from paygate.testing.chaos._flows import Injector, Tally, run_flow, run_flow_async
 from paygate.testing.chaos._plans import PROVIDERS, Provider, plans
+from paygate.testing.chaos._stores import open_stores
 from paygate.testing.stripe import StripeSimulator
 
 __all__ = [
@@ -56,7 +57,9 @@ class ChaosConfig:
     cancel_rate: float = 0.05
     deadline: float = 1.0
     seed: int = 1
-    workdir: Path | None = None  # SQLite stores there; memory stores without one
+    workdir: Path | None = None  # the stores' scratch place; memory stores without one
+    # With a workdir: "sqlite", a migrated postgresql:// URL or a redis:// URL (open_stores).
+    stores: str = "sqlite"
 
 
 @dataclass
@@ -208,8 +211,7 @@ class _Webhooks:
 def _stores(config: ChaosConfig, provider: str) -> tuple[IdempotencyStore, RecordStore]:
     if config.workdir is None:
         return MemoryStore(), MemoryRecordStore()
-    path = config.workdir / f"chaos-{provider}.sqlite3"
-    return SQLiteStore(path), SQLiteRecordStore(path)
+    return open_stores(config.stores, config.workdir, provider)
 
 
 def run_chaos(config: ChaosConfig) -> list[ChaosReport]:

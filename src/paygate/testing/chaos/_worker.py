@@ -15,9 +15,9 @@ from pathlib import Path
 
 from paygate.gateway import Gateway
 from paygate.testing.chaos._flows import Injector, Tally, run_flow
-from paygate.testing.chaos._kill import open_stores
 from paygate.testing.chaos._plans import Provider, plans
 from paygate.testing.chaos._run import ADYEN_PREFIX, connect, gateway_options
+from paygate.testing.chaos._stores import open_stores
 
 
 def main(argv: list[str]) -> int:
