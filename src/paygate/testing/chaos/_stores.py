@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from paygate.idempotency import IdempotencyStore, SQLiteStore
@@ -20,9 +21,9 @@ def open_stores(stores: str, workdir: Path, provider: str) -> tuple[IdempotencyS
     if stores.startswith("redis://"):
         from paygate.idempotency.redis import RedisStore  # noqa: PLC0415 - optional extra
 
-        return RedisStore(stores, prefix=f"paygate:chaos:{workdir.name}:{provider}:"), (
-            MemoryRecordStore()
-        )
+        # Keys of this run's own: another run's, under the same plan keys, would conflict.
+        run = hashlib.sha256(str(workdir.resolve()).encode()).hexdigest()[:16]
+        return RedisStore(stores, prefix=f"paygate:chaos:{run}:{provider}:"), MemoryRecordStore()
     from paygate.idempotency.postgres import PostgresStore  # noqa: PLC0415 - optional extra
     from paygate.records.postgres import PostgresRecordStore  # noqa: PLC0415
 
