@@ -119,6 +119,28 @@ def make_adyen_gateway(
     )
 
 
+@pytest.fixture(params=[(p, k) for p in ("stripe", "adyen") for k in KINDS], ids=str)
+def any_provider(
+    request: pytest.FixtureRequest, sim: StripeSimulator, adyen_sim: AdyenSimulator
+) -> Iterator[tuple[Callable[..., Any], StripeSimulator | AdyenSimulator]]:
+    """A factory of gateways of one kind to one provider's simulator (webhooks verified with
+    the simulator's secret), and that simulator: every provider, every gateway kind."""
+    provider, kind = request.param
+    if provider == "stripe":
+        factory = _gateway_factory(
+            kind, "for_stripe", API_KEY, base_url=sim.url, webhook_secret=sim.webhook_secret
+        )
+        simulator: StripeSimulator | AdyenSimulator = sim
+    else:
+        factory = _gateway_factory(
+            kind, "for_adyen", ADYEN_KEY, merchant_account=adyen_sim.merchant_account,
+            base_url=f"{adyen_sim.url}/v71", hmac_key=adyen_sim.hmac_key,
+        )  # fmt: skip
+        simulator = adyen_sim
+    yield next(factory), simulator
+    next(factory, None)  # closes the gateways it made
+
+
 def _gateway_factory(
     kind: str, constructor: str, key: str, **provider: Any
 ) -> Iterator[Callable[..., Any]]:

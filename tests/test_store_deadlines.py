@@ -11,7 +11,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +119,15 @@ def _timed(fn: Callable[[], Any]) -> tuple[BaseException | None, float]:
     return None, time.monotonic() - started
 
 
+async def _timed_async(call: Awaitable[Any]) -> tuple[BaseException | None, float]:
+    started = time.monotonic()
+    try:
+        await call
+    except BaseException as exc:
+        return exc, time.monotonic() - started
+    return None, time.monotonic() - started
+
+
 # -- Redis -------------------------------------------------------------------------------------
 def test_an_unreachable_or_silent_redis_is_refused_when_the_store_opens(
     server: Callable[..., _Server],
@@ -179,14 +188,9 @@ def test_through_asyncgateway_a_redis_that_goes_silent_is_refused_by_the_deadlin
 
         async with AsyncGateway.for_stripe(api_key, base_url=sim.url, store=store, **options) as gw:
             counting = asyncio.ensure_future(ticker())
-            started = time.monotonic()
-            try:
-                await gw.authorize(Money("1.00", "EUR"), source=VISA, reference="order-aredis")
-            except BaseException as exc:
-                error: BaseException | None = exc
-            else:
-                error = None
-            took = time.monotonic() - started
+            error, took = await _timed_async(
+                gw.authorize(Money("1.00", "EUR"), source=VISA, reference="order-aredis")
+            )
             counting.cancel()
         return error, took, ticks
 
@@ -296,14 +300,9 @@ def test_through_asyncgateway_a_postgresql_that_hangs_is_refused_by_the_deadline
             await gw.authorize(Money("2.00", "EUR"), source=VISA, reference="order-apg-ok")
             sent = len(sim.requests)
             proxy.frozen.set()  # PostgreSQL accepts and says nothing more
-            started = time.monotonic()
-            try:
-                await gw.authorize(Money("2.00", "EUR"), source=VISA, reference="order-apg-hung")
-            except BaseException as exc:
-                error: BaseException | None = exc
-            else:
-                error = None
-            took = time.monotonic() - started
+            error, took = await _timed_async(
+                gw.authorize(Money("2.00", "EUR"), source=VISA, reference="order-apg-hung")
+            )
             proxy.frozen.clear()
             again = await gw.authorize(Money("2.00", "EUR"), source=VISA, reference="order-apg-2")
             assert again.status.value == "authorized"

@@ -4,12 +4,11 @@ suite's three_ds scenarios.)"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from tests.conftest import ADYEN_KEY, API_KEY, KINDS, _gateway_factory
 
 from paygate import Money, Payment, PaymentSource, PaymentStatus, RetryPolicy, Timeout
 from paygate.errors import ErrorCode, InvalidRequestError, OutcomeUnknown
@@ -21,25 +20,14 @@ STRIPE_3DS = PaymentSource.token("pm_card_threeDSecure2Required")
 ADYEN_3DS = PaymentSource.card("4917610000000000", 3, 2030, "737", holder_name="J. Smith")
 
 
-@pytest.fixture(params=[(p, k) for p in ("stripe", "adyen") for k in KINDS], ids=str)
+@pytest.fixture
 def world(
-    request: pytest.FixtureRequest, sim: StripeSimulator, adyen_sim: AdyenSimulator
-) -> Iterator[tuple[Callable[..., Any], StripeSimulator | AdyenSimulator, PaymentSource]]:
+    any_provider: tuple[Callable[..., Any], StripeSimulator | AdyenSimulator],
+) -> tuple[Callable[..., Any], StripeSimulator | AdyenSimulator, PaymentSource]:
     """A factory of gateways of one kind to one provider's simulator, the simulator, and a
     card that needs 3-D Secure there."""
-    provider, kind = request.param
-    if provider == "stripe":
-        factory = _gateway_factory(kind, "for_stripe", API_KEY, base_url=sim.url)
-        simulator: StripeSimulator | AdyenSimulator = sim
-    else:
-        factory = _gateway_factory(
-            kind, "for_adyen", ADYEN_KEY, merchant_account=adyen_sim.merchant_account,
-            base_url=f"{adyen_sim.url}/v71", hmac_key=adyen_sim.hmac_key,
-        )  # fmt: skip
-        simulator = adyen_sim
-    make = next(factory)
-    yield make, simulator, STRIPE_3DS if provider == "stripe" else ADYEN_3DS
-    next(factory, None)  # closes the gateways it made
+    make, simulator = any_provider
+    return make, simulator, STRIPE_3DS if isinstance(simulator, StripeSimulator) else ADYEN_3DS
 
 
 def _awaiting(gw: Any, source: PaymentSource, reference: str) -> Payment:
