@@ -45,11 +45,14 @@ def test_a_successful_call_is_one_operation_span_over_one_client_span(
         "paygate.payment_id": payment.id,
         "paygate.idempotency_key": key_digest("otel-key-1"),
         "paygate.attempts": 1,
+        "paygate.provider_request_id": attributes["paygate.provider_request_id"],
     }
     assert "paygate.record.transition" in _events(operation)
     [attempt] = otel.children(operation)
     assert (attempt.name, attempt.kind) == ("POST", SpanKind.CLIENT)
     http = _attrs(attempt)
+    # Stripe's Request-Id header, as the conventions capture a response header.
+    assert http["http.response.header.request-id"] == (attributes["paygate.provider_request_id"],)
     assert http["http.request.method"] == "POST"
     assert http["http.response.status_code"] == 200
     assert http["server.address"] == "127.0.0.1"

@@ -138,6 +138,7 @@ class Watch:
         "key_digest",
         "payment_id",
         "replayed",
+        "request_id",
     )
 
     def __init__(self, telemetry: Telemetry, call: Call) -> None:
@@ -148,6 +149,7 @@ class Watch:
         self.key_digest: str | None = None
         self.payment_id = call.payment_id
         self.replayed = False
+        self.request_id: str | None = None  # the provider's id of the last answer
 
     def keyed(self, key: str | None) -> None:
         if key is not None and self.key_digest is None:
@@ -161,8 +163,11 @@ class Watch:
         *,
         status_code: int | None,
         error: BaseException | None = None,
+        request_id: str | None = None,
+        request_id_header: str | None = None,
     ) -> None:
-        """One HTTP exchange ended: answered (``status_code``) or not (``error``)."""
+        """One HTTP exchange ended: answered (``status_code``, the provider's ``request_id``
+        read from its ``request_id_header``) or not (``error``)."""
         url = request.url
         error_type = None
         if status_code is not None and status_code >= 400:
@@ -181,9 +186,13 @@ class Watch:
                 error_type=error_type,
                 started_ns=started_ns,
                 elapsed=elapsed,
+                request_id=request_id,
+                request_id_header=request_id_header,
             )
         )
         self.attempts += 1
+        if request_id is not None:
+            self.request_id = request_id
 
     def retry(self, attempt: int, wait: float, error: PaymentError) -> None:
         self._telemetry.emit(RetryScheduled(self.call, attempt, wait, error.code.value))
@@ -200,7 +209,7 @@ class Watch:
 
     def succeeded(self, payment_id: str | None) -> None:
         outcome = Outcome.REPLAYED if self.replayed else Outcome.SUCCEEDED
-        self._end(outcome, payment_id or self.payment_id, None, None)
+        self._end(outcome, payment_id or self.payment_id, None, self.request_id)
 
     def failed(self, exc: BaseException) -> None:
         if isinstance(exc, CircuitOpen):
@@ -210,9 +219,9 @@ class Watch:
         outcome = Outcome.REPLAYED if self.replayed else outcome_of(exc)
         if isinstance(exc, PaymentError):
             payment_id = exc.payment_id or self.payment_id
-            self._end(outcome, payment_id, exc.code.value, exc.request_id)
+            self._end(outcome, payment_id, exc.code.value, exc.request_id or self.request_id)
         else:
-            self._end(outcome, self.payment_id, None, None)
+            self._end(outcome, self.payment_id, None, self.request_id)
 
     def _end(
         self, outcome: Outcome, payment_id: str | None, code: str | None, request_id: str | None

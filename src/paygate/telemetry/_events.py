@@ -84,7 +84,10 @@ class OperationEnded:
 class AttemptEnded:
     """One HTTP exchange with the provider. ``resend_count``: 0 for the first attempt, n for
     the n-th retry; ``url``: without query values or credentials; ``error_type``: the status
-    code of an answer of 400 or more, else the transport error's class, else None."""
+    code of an answer of 400 or more, else the transport error's class, else None;
+    ``request_id``: the provider's id of the exchange, from the header its adapter declares
+    (``Capabilities.request_id_header``: Stripe's ``Request-Id``, Adyen's ``pspReference``),
+    None without an answer; ``request_id_header``: that header's name."""
 
     call: Call
     resend_count: int
@@ -96,6 +99,8 @@ class AttemptEnded:
     error_type: str | None
     started_ns: int
     elapsed: float  # seconds
+    request_id: str | None = None
+    request_id_header: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

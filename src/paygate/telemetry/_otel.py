@@ -160,6 +160,11 @@ class OpenTelemetry:
         attributes = common | {"url.full": event.url}
         if event.resend_count:
             attributes["http.request.resend_count"] = event.resend_count
+        if event.request_id is not None and event.request_id_header is not None:
+            # The conventions' captured response header (a string array, its name lowercased):
+            # the one header the adapter declares, never one that could carry a credential.
+            header = f"http.response.header.{event.request_id_header.lower()}"
+            attributes[header] = (event.request_id,)
         span = self._tracer.start_span(
             event.method,
             context=trace.set_span_in_context(parent) if parent is not None else None,
