@@ -47,6 +47,9 @@ __all__ = ["Telemetry", "Watch", "key_digest", "outcome_of", "safe_url"]
 logger: Final = logging.getLogger("paygate")
 _REDACTED: Final = "REDACTED"
 _DEFAULT_PORTS: Final = {"https": 443, "http": 80}
+# ``Call.id``s, process-wide: one listener may serve several gateways, and tells their calls
+# apart by it (``next`` on a count is atomic under the GIL).
+_CALL_IDS: Final = itertools.count(1)
 
 
 def key_digest(key: str) -> str:
@@ -82,11 +85,10 @@ class Telemetry:
     """A gateway's listeners: every event goes to each, in order. A listener that raises is
     logged and skipped; it never fails a payment call."""
 
-    __slots__ = ("_ids", "_listeners", "on")
+    __slots__ = ("_listeners", "on")
 
     def __init__(self, listeners: Iterable[Listener] = ()) -> None:
         self._listeners = tuple(listeners)
-        self._ids = itertools.count(1)
         self.on = bool(self._listeners)  # an attribute: read on every call's path
 
     def __repr__(self) -> str:
@@ -122,7 +124,7 @@ class Telemetry:
         """A ``Watch`` on one operation, its start emitted; None when nobody listens."""
         if not self._listeners:
             return None
-        call = Call(next(self._ids), provider, operation, payment_id, time.time_ns())
+        call = Call(next(_CALL_IDS), provider, operation, payment_id, time.time_ns())
         self.emit(OperationStarted(call))
         return Watch(self, call)
 

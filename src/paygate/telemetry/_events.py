@@ -49,8 +49,10 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """One gateway operation, as its events name it. ``payment_id``: the payment the caller
-    named (None for a new payment); ``started_ns``: wall clock, nanoseconds since the epoch."""
+    """One gateway operation, as its events name it. ``id``: unique in the process, across
+    gateways (a listener serving several tells their calls apart by it); ``payment_id``: the
+    payment the caller named (None for a new payment); ``started_ns``: wall clock, nanoseconds
+    since the epoch."""
 
     id: int
     provider: str
