@@ -32,6 +32,7 @@ __all__ = [
     "Locate",
     "RecordStore",
     "Transaction",
+    "UnknownSummary",
     "apply_in",
     "locate_payment",
 ]
@@ -57,6 +58,15 @@ def locate_payment(provider: str, payment_id: str) -> Locate:
     return Locate(
         record_id=payment_id if named_by_record else None, provider=provider, payment_id=payment_id
     )
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownSummary:
+    """A provider's unknown outcomes in one read (``RecordStore.unknown_summary``): how many
+    are open (a record may hold several) and when the oldest became unknown (None: none)."""
+
+    count: int
+    oldest: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +183,12 @@ class RecordStore(Protocol):
 
     def with_unknown(self, due_before: datetime | None = None) -> list[PaymentRecord]:
         """Records holding an unknown outcome (only those due for a check, if a time is given)."""
+        ...
+
+    def unknown_summary(self, provider: str) -> UnknownSummary:
+        """How many unknown outcomes the provider's records hold, and the ``since`` of the
+        oldest, in one read that builds no record: what the gauges ask on every metric
+        collection (``paygate.unknown_outcomes.open`` and ``.oldest_age``)."""
         ...
 
     def awaiting_action(self, provider: str) -> list[PaymentRecord]:
