@@ -5,7 +5,7 @@ marked failed); two instances sharing one PostgreSQL store, each unknown checked
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,7 +22,7 @@ from paygate import (
 )
 from paygate.errors import OutcomeUnknown
 from paygate.records import RecordStore
-from paygate.telemetry import Event, UnknownEscalated
+from paygate.telemetry import Event, OperationStarted, UnknownEscalated
 from paygate.testing import Fault, StripeSimulator
 
 VISA = PaymentSource.token("pm_card_visa")
@@ -192,3 +192,76 @@ async def test_the_async_janitor_settles_once_the_provider_recovers(sim: StripeS
         assert (await janitor.run_once()).settled == 1
         assert await gw.unknown_payments() == []
     assert len(sim.payment_intents(reference="janitor-async")) == 1
+
+
+class _DuringCheck:
+    """A listener that runs ``then`` once, when the janitor's first check starts its call: the
+    time another instance would act while this one is still checking."""
+
+    def __init__(self) -> None:
+        self.then: Callable[[], object] | None = None
+        self.events: list[Event] = []
+
+    def __call__(self, event: Event) -> None:
+        self.events.append(event)
+        if isinstance(event, OperationStarted) and self.then is not None:
+            then, self.then = self.then, None
+            then()
+
+
+def test_a_long_check_never_lets_a_record_it_has_not_reached_be_checked_twice(
+    sim: StripeSimulator,
+) -> None:
+    """Each record is leased as its check begins: while one check outlasts the lease, the
+    records after it are not this instance's yet, so another may take them, and this one then
+    leaves them alone (a lease taken for the whole batch up front would have lapsed, and both
+    instances would check them)."""
+    during = _DuringCheck()
+    with Gateway.for_stripe(API_KEY, base_url=sim.url, retry=ONCE, on_event=during) as gw:
+        first_id, second_id = _unknown(gw, sim, n=2)
+        clock = Clock()
+        policy = JanitorPolicy(lease=60)
+        janitor = gw.janitor(policy, clock=clock, owner="a")
+        janitor.run_once()  # schedules them
+        clock.advance(SCHEDULE[0])
+        taken: list[str] = []
+
+        def meanwhile() -> None:  # the first check outlasts its lease; "b" claims what is free
+            clock.advance(61)
+            now = clock.now
+            claimed = gw.records.claim_unknown("stripe", "b", now, now + timedelta(minutes=1), 10)
+            taken.extend(s.record_id for s in claimed)
+
+        during.then = meanwhile
+        done = janitor.run_once()
+    # "b" took both (the one "a" was checking had outlasted its lease too); "a" checked only
+    # the one it had begun, and left the next to "b".
+    assert sorted(taken) == sorted([first_id, second_id])
+    assert done.checked == 1 and len({r.record_id for r in done.resolutions}) == 1
+
+
+def test_an_instance_whose_lease_lapsed_mid_check_leaves_the_escalation_to_its_successor(
+    sim: StripeSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    during = _DuringCheck()
+    with Gateway.for_stripe(API_KEY, base_url=sim.url, retry=ONCE, on_event=during) as gw:
+        [record_id] = _unknown(gw, sim)
+        clock = Clock()
+        last_check = JanitorPolicy(schedule=(300.0,), lease=60)  # one check, then escalation
+        janitor = gw.janitor(last_check, clock=clock, owner="a")
+        janitor.run_once()
+        clock.advance(300)
+
+        def meanwhile() -> None:  # "a" stalls past its lease; "b" takes the record over
+            clock.advance(61)
+            now = clock.now
+            [held] = gw.records.claim_unknown("stripe", "b", now, now + timedelta(minutes=1), 1)
+            assert held.record_id == record_id
+
+        during.then = meanwhile
+        done = janitor.run_once()
+        assert (done.checked, done.still_unknown, done.escalated) == (1, 1, ())
+        [scheduled] = gw.records.unknown_schedule("stripe")
+        assert (scheduled.lease_owner, scheduled.step, scheduled.escalated_at) == ("b", 0, None)
+    assert not [e for e in during.events if isinstance(e, UnknownEscalated)]
+    assert "escalated, a person must look" not in caplog.text

@@ -23,7 +23,7 @@ from paygate.records import (
     SQLiteRecordStore,
     changes,
 )
-from paygate.records.store import Declines
+from paygate.records.store import Declines, UnknownSummary
 from paygate.records.trail import CallCause, WebhookCause
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
@@ -437,3 +437,39 @@ def test_scan_lists_a_providers_records_by_id_across_pages(
     scanned = [r.record_id for r in store.scan("p")]
     assert scanned == sorted(made)
     assert list(store.scan("other")) == []
+
+
+def _unknown_on(
+    store: RecordStore, provider: str, key: str, since: datetime, record: str | None = None
+) -> None:
+    """A new payment's unknown outcome, on a record of its own (or on ``record``)."""
+    record_id = record or f"pr_{provider}_{key}"
+    intent = _intent(key, since).model_copy(update={"provider": provider, "since": since})
+    unknown = intent.as_unknown(since + timedelta(minutes=5), "no answer")
+
+    def change(r: PaymentRecord | None) -> changes.Change | None:
+        return changes.outcome_unknown(
+            r, unknown, amount=eur("5.00"), provider=provider, cause=CALL, now=since,
+            record_id=record_id,
+        )  # fmt: skip
+
+    assert store.apply(Locate(record_id=record_id), change).applied
+
+
+def test_unknown_summary_counts_the_open_outcomes_and_finds_the_oldest(
+    store: RecordStore,
+) -> None:
+    assert store.unknown_summary("p") == UnknownSummary(0, None)
+    oldest = NOW - timedelta(hours=2, microseconds=250_001)  # microseconds kept exactly
+    _unknown_on(store, "p", "a", NOW - timedelta(minutes=1))
+    _unknown_on(store, "p", "b", oldest)
+    # A quarter second after b's, on a's record: a record may hold several.
+    _unknown_on(store, "p", "c", NOW - timedelta(hours=2), record="pr_p_a")
+    _unknown_on(store, "q", "d", NOW - timedelta(days=3))  # another provider's
+    assert store.unknown_summary("p") == UnknownSummary(3, oldest)
+    assert store.unknown_summary("q") == UnknownSummary(1, NOW - timedelta(days=3))
+    assert store.unknown_summary("none") == UnknownSummary(0, None)
+    # What the gauges read agrees with the records themselves.
+    held = [u for r in store.with_unknown() if r.provider == "p" for u in r.unknown]
+    assert len(held) == 3 and min(u.since for u in held) == oldest
+    assert len(store.with_unknown()) == 3  # p's three outcomes are on two records

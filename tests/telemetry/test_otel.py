@@ -5,6 +5,7 @@ ending a call can have, on the blocking gateway and on the asyncio one (both tra
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -14,6 +15,8 @@ from tests.telemetry.conftest import Otel
 
 from paygate import AsyncGateway, BreakerPolicy, Gateway, Money, PaymentSource, RetryPolicy
 from paygate.errors import CardDeclinedError, CircuitOpen, InvalidWebhookError, OutcomeUnknown
+from paygate.records import MemoryRecordStore, PaymentRecord
+from paygate.records.store import UnknownSummary
 from paygate.telemetry import key_digest
 from paygate.testing import Fault, StripeSimulator
 
@@ -45,11 +48,14 @@ def test_a_successful_call_is_one_operation_span_over_one_client_span(
         "paygate.payment_id": payment.id,
         "paygate.idempotency_key": key_digest("otel-key-1"),
         "paygate.attempts": 1,
+        "paygate.provider_request_id": attributes["paygate.provider_request_id"],
     }
     assert "paygate.record.transition" in _events(operation)
     [attempt] = otel.children(operation)
     assert (attempt.name, attempt.kind) == ("POST", SpanKind.CLIENT)
     http = _attrs(attempt)
+    # Stripe's Request-Id header, as the conventions capture a response header.
+    assert http["http.response.header.request-id"] == (attributes["paygate.provider_request_id"],)
     assert http["http.request.method"] == "POST"
     assert http["http.response.status_code"] == 200
     assert http["server.address"] == "127.0.0.1"
@@ -241,3 +247,43 @@ async def test_the_async_operation_span_is_a_child_of_the_callers_span(
     for operation in (first, second):
         [attempt] = otel.children(operation)
         assert attempt.kind is SpanKind.CLIENT
+
+
+class _CountingRecords(MemoryRecordStore):
+    """Counts the reads of its unknown outcomes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[str] = []
+
+    def unknown_summary(self, provider: str) -> UnknownSummary:
+        self.reads.append("unknown_summary")
+        return super().unknown_summary(provider)
+
+    def with_unknown(self, due_before: datetime | None = None) -> list[PaymentRecord]:
+        self.reads.append("with_unknown")
+        return super().with_unknown(due_before)
+
+
+def test_both_unknown_outcome_gauges_read_the_store_once_per_collection(
+    otel: Otel, sim: StripeSimulator
+) -> None:
+    records = _CountingRecords()
+    with Gateway.for_stripe(
+        API_KEY, base_url=sim.url, records=records, retry=RetryPolicy(max_attempts=1),
+        on_event=otel.listener,
+    ) as gw:  # fmt: skip
+        sim.inject(Fault.server_error(503), times=None)
+        for n in range(2):
+            with pytest.raises(OutcomeUnknown):
+                gw.authorize(EUR, source=VISA, reference=f"otel-gauge-{n}")
+        records.reads.clear()
+        for rounds in (1, 2):
+            assert otel.points("paygate.unknown_outcomes.open") == [
+                ({"paygate.provider": "stripe"}, 2)
+            ]
+            [(_, age)] = otel.points("paygate.unknown_outcomes.oldest_age")
+            assert 0 <= age < 60
+            # Each points() is a collection (two a round), each reading the store once for
+            # both gauges, never the whole list of records.
+            assert records.reads == ["unknown_summary"] * 2 * rounds

@@ -51,6 +51,7 @@ __all__ = [
     "network_advice_code",
     "parse_answer",
     "parse_retry_after",
+    "request_id_of",
     "require_return_url",
 ]
 
@@ -180,6 +181,11 @@ class Capabilities:
     raw_card_refusal: str = ""
     # The redirect methods the provider takes (PaymentSource.redirect).
     redirect_methods: frozenset[RedirectMethod] = frozenset()
+    # The response header that carries the provider's id of an exchange, on its successes and
+    # its errors alike (Stripe: ``Request-Id``; Adyen: ``pspReference``): what the gateway's
+    # log lines, events and spans name an attempt by (``request_id``). None: the provider
+    # names none. An adapter declares it; it never carries a credential.
+    request_id_header: str | None = None
 
     def check(self, request: OperationRequest) -> None:
         """Refuse, before any I/O, a request this provider cannot carry out."""
@@ -366,6 +372,13 @@ def event_amount(read: Callable[[int, str], Money], minor: int, currency: str) -
         return read(minor, currency)
     except (KeyError, ValueError):
         return None
+
+
+def request_id_of(capabilities: Capabilities, headers: httpx.Headers) -> str | None:
+    """The provider's id of an exchange, from the header its adapter declares
+    (``Capabilities.request_id_header``); None when it declares none or the answer has none."""
+    name = capabilities.request_id_header
+    return None if name is None else headers.get(name)
 
 
 def parse_retry_after(headers: httpx.Headers) -> float | None:

@@ -505,18 +505,18 @@ class AsyncGateway(Constructors):
         started = clock.monotonic()
         try:
             try:
-                result: Result = await self._attempt(prepared, deadline)
+                answered: steps.Answered = await self._attempt(prepared, deadline)
             except PaymentError as first:
                 wait = retry.first_failure(first)
                 if wait is None:
                     raise
                 await self._io.sleep(wait)
                 loop = tenacity.AsyncRetrying(sleep=self._io.sleep, **retry.strategies())
-                result = await loop(self._attempt, prepared, deadline)
+                answered = await loop(self._attempt, prepared, deadline)
         except PaymentError as error:
             final = retry.finish(error)
             steps.log_call(
-                self.provider,
+                self._pipeline,
                 prepared,
                 clock.monotonic() - started,
                 retry.attempts,
@@ -526,10 +526,12 @@ class AsyncGateway(Constructors):
             if final is error:
                 raise
             raise final from error
-        steps.log_call(self.provider, prepared, clock.monotonic() - started, retry.attempts, "ok")
+        result, response = answered
+        elapsed = clock.monotonic() - started
+        steps.log_call(self._pipeline, prepared, elapsed, retry.attempts, "ok", answer=response)
         return result
 
-    async def _attempt(self, prepared: Prepared, deadline: Deadline) -> Result:
+    async def _attempt(self, prepared: Prepared, deadline: Deadline) -> steps.Answered:
         p = self._pipeline
         admission = await p.breaker.admit_async()  # refused before anything is built
         try:
@@ -540,13 +542,13 @@ class AsyncGateway(Constructors):
                     self._sender, request, deadline, p.limits.response_body
                 )
             except _TRANSPORT_ERRORS as exc:
-                steps.attempted(prepared, request, began, exc)
+                steps.attempted(p, prepared, request, began, exc)
                 outcome: Result | PaymentError = steps.transport_error(p.provider, prepared, exc)
             except BodyError as exc:
-                steps.attempted(prepared, request, began, exc)
+                steps.attempted(p, prepared, request, began, exc)
                 outcome = steps.body_error(p.provider, prepared, exc)
             else:
-                steps.attempted(prepared, request, began, response)
+                steps.attempted(p, prepared, request, began, response)
                 outcome = steps.read_response(p, prepared, response)
         except BaseException:  # a bug or a cancellation: no outcome to count
             if admission is not None:
@@ -556,7 +558,7 @@ class AsyncGateway(Constructors):
             await admission.record_async(outcome if isinstance(outcome, PaymentError) else None)
         if isinstance(outcome, PaymentError):
             raise outcome
-        return outcome
+        return outcome, response
 
     async def _record(
         self, prepared: Prepared, outcome: Result | PaymentError, *, strict: bool = False

@@ -37,14 +37,8 @@ class GatewayGauges:
 
     def unknown_open(self) -> tuple[int, float | None]:
         """How many unknown outcomes this provider's records hold, and the oldest's age in
-        seconds (None when there is none)."""
-        records = self._pipeline.records.with_unknown()
-        since = [
-            unknown.since
-            for record in records
-            if record.provider == self.provider
-            for unknown in record.unknown
-        ]
-        if not since:
-            return 0, None
-        return len(since), (datetime.now(UTC) - min(since)).total_seconds()
+        seconds (None when there is none): one store read (``RecordStore.unknown_summary``)."""
+        summary = self._pipeline.records.unknown_summary(self.provider)
+        if summary.oldest is None:
+            return summary.count, None
+        return summary.count, (datetime.now(UTC) - summary.oldest).total_seconds()

@@ -22,7 +22,7 @@ import httpx
 from paygate import _integrity, _outcomes, _recording
 from paygate._decision import Reach, decide
 from paygate._outcomes import is_final
-from paygate.adapters.base import ResponseContext
+from paygate.adapters.base import ResponseContext, request_id_of
 from paygate.adapters.failures import Context, Unread
 from paygate.errors import (
     CardDeclinedError,
@@ -91,6 +91,9 @@ class Prepared:
     @property
     def mutating(self) -> bool:
         return self.request.operation.is_mutating
+
+
+Answered = tuple[Result, httpx.Response]  # an attempt's result, and the answer it was read from
 
 
 def now() -> datetime:
@@ -399,7 +402,11 @@ def attempt_began(prepared: Prepared) -> int:
 
 
 def attempted(
-    prepared: Prepared, request: httpx.Request, began: int, answer: httpx.Response | Exception
+    p: Pipeline,
+    prepared: Prepared,
+    request: httpx.Request,
+    began: int,
+    answer: httpx.Response | Exception,
 ) -> None:
     """One attempt's exchange ended with ``answer`` (the response, or why there was none)."""
     watch = prepared.watch
@@ -407,7 +414,12 @@ def attempted(
         return
     elapsed = (time.time_ns() - began) / 1e9
     if isinstance(answer, httpx.Response):
-        watch.attempt(request, began, elapsed, status_code=answer.status_code)
+        capabilities = p.adapter.capabilities
+        watch.attempt(
+            request, began, elapsed, status_code=answer.status_code,
+            request_id=request_id_of(capabilities, answer.headers),
+            request_id_header=capabilities.request_id_header,
+        )  # fmt: skip
     else:
         watch.attempt(request, began, elapsed, status_code=None, error=answer)
 
@@ -467,16 +479,23 @@ def transport_error(provider: str, prepared: Prepared, exc: Exception) -> Paymen
 
 
 def log_call(
-    provider: str,
+    p: Pipeline,
     prepared: Prepared,
     elapsed: float,
     attempts: int,
     outcome: str,
     *,
     request_id: str | None = None,
+    answer: httpx.Response | None = None,
 ) -> None:
+    """The line a call's attempts end with. ``request_id``: the provider's id of the exchange
+    that ended it, as its error carries it; else read from ``answer``, the response it ended
+    with (only when the line is written: nothing is read otherwise)."""
     if not logger.isEnabledFor(logging.INFO):
         return
+    if answer is not None and request_id is None:
+        request_id = request_id_of(p.adapter.capabilities, answer.headers)
+    provider = p.provider
     logger.info(
         "%s %s %s key=%s attempts=%d outcome=%s elapsed_ms=%.1f",
         provider,

@@ -4,12 +4,13 @@ written once for asyncio (the blocking ``Janitor`` is generated from it).
 
 One pass (``run_once``): the provider's records holding unknown outcomes get a schedule in the
 record store if they have none (the first check ``schedule[0]`` after the oldest became
-unknown); the schedules due are leased to this instance (``RecordStore.claim_unknown``: several
-instances share the work, none checks a record another holds); each record is checked by the
-gateway's own resolver; a record left with nothing unknown loses its schedule, one still unknown
-moves to its next step, or, after the last, is escalated: an ``UnknownEscalated`` event, the
-``paygate.unknown_outcomes.escalated`` metric, an error log line, and ``paygate unknown list``.
-An unknown outcome is never marked failed.
+unknown); the schedules due are leased to this instance one at a time, each as its check begins
+(``RecordStore.claim_unknown``: several instances share the work, none checks a record another
+holds, and a record's lease runs from its own check, not from the start of a long pass); each
+record is checked by the gateway's own resolver; a record left with nothing unknown loses its
+schedule, one still unknown moves to its next step, or, after the last, is escalated: an
+``UnknownEscalated`` event, the ``paygate.unknown_outcomes.escalated`` metric, an error log
+line, and ``paygate unknown list``. An unknown outcome is never marked failed.
 """
 
 from __future__ import annotations
@@ -67,15 +68,17 @@ class Janitor:
             records.schedule_unknown,
             [js.first(record, self.policy) for record in unknown if record.provider == p.provider],
         )
-        now = self._clock()
-        lease = now + timedelta(seconds=self.policy.lease)
-        claimed = self._records(
-            records.claim_unknown, p.provider, self.owner, now, lease, self.policy.batch
-        )
         done = JanitorPass()
-        for scheduled in claimed:
-            verdict, resolutions = self._check(scheduled)
-            done = js.tally(done, verdict, scheduled.record_id, resolutions)
+        for _ in range(self.policy.batch):
+            now = self._clock()
+            lease = now + timedelta(seconds=self.policy.lease)
+            claimed = self._records(
+                records.claim_unknown, p.provider, self.owner, now, lease, 1
+            )
+            if not claimed:
+                break
+            verdict, resolutions = self._check(claimed[0])
+            done = js.tally(done, verdict, claimed[0].record_id, resolutions)
         return done
 
     def watch(
@@ -110,10 +113,11 @@ class Janitor:
         now = self._clock()
         moved = js.next_step(scheduled, self.policy, now)
         held = self._records(records.reschedule_unknown, moved, self.owner)
-        if moved.escalated_at is None:
+        if not held or moved.escalated_at is None:
+            # Not held: the lease lapsed mid-check and another instance took the record over;
+            # its schedule, and any escalation, are that instance's now.
             return "still_unknown", resolutions
-        if held:
-            js.escalate(self._pipeline.telemetry, record, now, moved.step)
+        js.escalate(self._pipeline.telemetry, record, now, moved.step)
         return "escalated", resolutions
 
     def _records(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -12,7 +12,15 @@ from typing import Final
 from paygate.models import PaymentStatus
 from paygate.records.schedule import Scheduled
 from paygate.records.state import Intent, PaymentRecord
-from paygate.records.store import Applied, ChangeFn, Declines, IntentKey, Locate, apply_in
+from paygate.records.store import (
+    Applied,
+    ChangeFn,
+    Declines,
+    IntentKey,
+    Locate,
+    UnknownSummary,
+    apply_in,
+)
 from paygate.records.trail import GENESIS, AuditEntry, ChainProblem, verify_chain
 
 DEFAULT_MAX_RECORDS = 100_000
@@ -201,6 +209,13 @@ class MemoryRecordStore:
                 if r.unknown
                 and (due_before is None or min(u.next_check_at for u in r.unknown) <= due_before)
             ]
+
+    def unknown_summary(self, provider: str) -> UnknownSummary:
+        with self._lock:
+            since = [
+                u.since for r in self._records.values() if r.provider == provider for u in r.unknown
+            ]
+        return UnknownSummary(len(since), min(since, default=None))
 
     def schedule_unknown(self, entries: Sequence[Scheduled]) -> None:
         with self._lock:

@@ -51,6 +51,7 @@ from paygate.records.store import (
     Declines,
     IntentKey,
     Locate,
+    UnknownSummary,
     apply_in,
 )
 from paygate.records.trail import AuditEntry, ChainProblem, verify_chain
@@ -195,6 +196,22 @@ class PostgresRecordStore:
             ).fetchall()
 
         return [PaymentRecord.model_validate_json(row[0]) for row in self._pool.run(work)]
+
+    def unknown_summary(self, provider: str) -> UnknownSummary:
+        def work(conn: Connection) -> tuple[int, datetime | None] | None:
+            # The records holding an unknown outcome (the partial index), each outcome's
+            # ``since`` read from the body: one row, no record built.
+            return conn.execute(
+                "SELECT count(*), min((u.value ->> 'since')::timestamptz) "
+                "FROM paygate_records AS r "
+                "CROSS JOIN LATERAL jsonb_array_elements(r.body -> 'unknown') AS u(value) "
+                "WHERE r.next_check IS NOT NULL AND r.provider = %s",
+                (provider,),
+            ).fetchone()
+
+        row = self._pool.run(work)
+        assert row is not None  # an aggregate answers one row
+        return UnknownSummary(*row)
 
     def awaiting_action(self, provider: str) -> list[PaymentRecord]:
         def work(conn: Connection) -> list[tuple[str]]:

@@ -24,6 +24,7 @@ from paygate.records.store import (
     Declines,
     IntentKey,
     Locate,
+    UnknownSummary,
     apply_in,
 )
 from paygate.records.trail import GENESIS, AuditEntry, ChainProblem, verify_chain
@@ -270,6 +271,21 @@ class SQLiteRecordStore:
                     "SELECT body FROM paygate_records WHERE next_check <= ?", (_utc(due_before),)
                 ).fetchall()
         return [PaymentRecord.model_validate_json(row[0]) for row in rows]
+
+    def unknown_summary(self, provider: str) -> UnknownSummary:
+        # One row from the records holding an unknown outcome (the partial index), each
+        # outcome's ``since`` read from the body's JSON. With min() its only aggregate but
+        # count(*), SQLite takes the bare column from the row holding the minimum: the oldest
+        # ``since`` as it was written, exact (julianday() alone keeps milliseconds).
+        with self._db.turn() as db:
+            count, _, oldest = db.execute(
+                "SELECT count(*), min(julianday(json_extract(u.value, '$.since'))), "
+                "json_extract(u.value, '$.since') "
+                "FROM paygate_records AS r, json_each(r.body, '$.unknown') AS u "
+                "WHERE r.next_check IS NOT NULL AND r.provider = ?",
+                (provider,),
+            ).fetchone()
+        return UnknownSummary(count, _time(oldest))
 
     def awaiting_action(self, provider: str) -> list[PaymentRecord]:
         with self._db.turn() as db:

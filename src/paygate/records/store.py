@@ -37,11 +37,21 @@ __all__ = [
     "NativeAsyncRecords",
     "RecordStore",
     "Transaction",
+    "UnknownSummary",
     "apply_in",
     "locate_payment",
 ]
 # Applied, ChangeFn, IntentKey, Locate and locate_payment live in ``_applied``; Transaction and
 # apply_in in ``_apply``: imported here, where callers have always found them.
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownSummary:
+    """A provider's unknown outcomes in one read (``RecordStore.unknown_summary``): how many
+    are open (a record may hold several) and when the oldest became unknown (None: none)."""
+
+    count: int
+    oldest: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +115,12 @@ class RecordStore(Protocol):
 
     def with_unknown(self, due_before: datetime | None = None) -> list[PaymentRecord]:
         """Records holding an unknown outcome (only those due for a check, if a time is given)."""
+        ...
+
+    def unknown_summary(self, provider: str) -> UnknownSummary:
+        """How many unknown outcomes the provider's records hold, and the ``since`` of the
+        oldest, in one read that builds no record: what the gauges ask on every metric
+        collection (``paygate.unknown_outcomes.open`` and ``.oldest_age``)."""
         ...
 
     def awaiting_action(self, provider: str) -> list[PaymentRecord]:

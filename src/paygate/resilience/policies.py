@@ -109,9 +109,14 @@ class JanitorPolicy(_Policy):
         "each next after the check before it",
     )
     lease: float = Field(
-        default=300.0, gt=0, description="seconds one instance holds a record it is checking"
+        default=300.0,
+        gt=0,
+        description="seconds one instance holds a record it is checking, from that record's "
+        "check on: longer than one record's check takes",
     )
-    batch: int = Field(default=100, ge=1, description="records one instance claims per pass")
+    batch: int = Field(
+        default=100, ge=1, description="records one instance checks per pass, claimed one by one"
+    )
 
 
 Backend = Literal["auto", "aiohttp", "httpx"]

@@ -47,6 +47,9 @@ __all__ = ["Telemetry", "Watch", "key_digest", "outcome_of", "safe_url"]
 logger: Final = logging.getLogger("paygate")
 _REDACTED: Final = "REDACTED"
 _DEFAULT_PORTS: Final = {"https": 443, "http": 80}
+# ``Call.id``s, process-wide: one listener may serve several gateways, and tells their calls
+# apart by it (``next`` on a count is atomic under the GIL).
+_CALL_IDS: Final = itertools.count(1)
 
 
 def key_digest(key: str) -> str:
@@ -82,11 +85,10 @@ class Telemetry:
     """A gateway's listeners: every event goes to each, in order. A listener that raises is
     logged and skipped; it never fails a payment call."""
 
-    __slots__ = ("_ids", "_listeners", "on")
+    __slots__ = ("_listeners", "on")
 
     def __init__(self, listeners: Iterable[Listener] = ()) -> None:
         self._listeners = tuple(listeners)
-        self._ids = itertools.count(1)
         self.on = bool(self._listeners)  # an attribute: read on every call's path
 
     def __repr__(self) -> str:
@@ -122,7 +124,7 @@ class Telemetry:
         """A ``Watch`` on one operation, its start emitted; None when nobody listens."""
         if not self._listeners:
             return None
-        call = Call(next(self._ids), provider, operation, payment_id, time.time_ns())
+        call = Call(next(_CALL_IDS), provider, operation, payment_id, time.time_ns())
         self.emit(OperationStarted(call))
         return Watch(self, call)
 
@@ -138,6 +140,7 @@ class Watch:
         "key_digest",
         "payment_id",
         "replayed",
+        "request_id",
     )
 
     def __init__(self, telemetry: Telemetry, call: Call) -> None:
@@ -148,6 +151,7 @@ class Watch:
         self.key_digest: str | None = None
         self.payment_id = call.payment_id
         self.replayed = False
+        self.request_id: str | None = None  # the provider's id of the last answer
 
     def keyed(self, key: str | None) -> None:
         if key is not None and self.key_digest is None:
@@ -161,8 +165,11 @@ class Watch:
         *,
         status_code: int | None,
         error: BaseException | None = None,
+        request_id: str | None = None,
+        request_id_header: str | None = None,
     ) -> None:
-        """One HTTP exchange ended: answered (``status_code``) or not (``error``)."""
+        """One HTTP exchange ended: answered (``status_code``, the provider's ``request_id``
+        read from its ``request_id_header``) or not (``error``)."""
         url = request.url
         error_type = None
         if status_code is not None and status_code >= 400:
@@ -181,9 +188,13 @@ class Watch:
                 error_type=error_type,
                 started_ns=started_ns,
                 elapsed=elapsed,
+                request_id=request_id,
+                request_id_header=request_id_header,
             )
         )
         self.attempts += 1
+        if request_id is not None:
+            self.request_id = request_id
 
     def retry(self, attempt: int, wait: float, error: PaymentError) -> None:
         self._telemetry.emit(RetryScheduled(self.call, attempt, wait, error.code.value))
@@ -200,7 +211,7 @@ class Watch:
 
     def succeeded(self, payment_id: str | None) -> None:
         outcome = Outcome.REPLAYED if self.replayed else Outcome.SUCCEEDED
-        self._end(outcome, payment_id or self.payment_id, None, None)
+        self._end(outcome, payment_id or self.payment_id, None, self.request_id)
 
     def failed(self, exc: BaseException) -> None:
         if isinstance(exc, CircuitOpen):
@@ -210,9 +221,9 @@ class Watch:
         outcome = Outcome.REPLAYED if self.replayed else outcome_of(exc)
         if isinstance(exc, PaymentError):
             payment_id = exc.payment_id or self.payment_id
-            self._end(outcome, payment_id, exc.code.value, exc.request_id)
+            self._end(outcome, payment_id, exc.code.value, exc.request_id or self.request_id)
         else:
-            self._end(outcome, self.payment_id, None, None)
+            self._end(outcome, self.payment_id, None, self.request_id)
 
     def _end(
         self, outcome: Outcome, payment_id: str | None, code: str | None, request_id: str | None

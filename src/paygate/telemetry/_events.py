@@ -49,8 +49,10 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """One gateway operation, as its events name it. ``payment_id``: the payment the caller
-    named (None for a new payment); ``started_ns``: wall clock, nanoseconds since the epoch."""
+    """One gateway operation, as its events name it. ``id``: unique in the process, across
+    gateways (a listener serving several tells their calls apart by it); ``payment_id``: the
+    payment the caller named (None for a new payment); ``started_ns``: wall clock, nanoseconds
+    since the epoch."""
 
     id: int
     provider: str
@@ -84,7 +86,10 @@ class OperationEnded:
 class AttemptEnded:
     """One HTTP exchange with the provider. ``resend_count``: 0 for the first attempt, n for
     the n-th retry; ``url``: without query values or credentials; ``error_type``: the status
-    code of an answer of 400 or more, else the transport error's class, else None."""
+    code of an answer of 400 or more, else the transport error's class, else None;
+    ``request_id``: the provider's id of the exchange, from the header its adapter declares
+    (``Capabilities.request_id_header``: Stripe's ``Request-Id``, Adyen's ``pspReference``),
+    None without an answer; ``request_id_header``: that header's name."""
 
     call: Call
     resend_count: int
@@ -96,6 +101,8 @@ class AttemptEnded:
     error_type: str | None
     started_ns: int
     elapsed: float  # seconds
+    request_id: str | None = None
+    request_id_header: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

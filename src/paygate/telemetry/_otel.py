@@ -5,7 +5,11 @@ the global providers are used, or the ones given.
 * One INTERNAL span per operation (``paygate authorize``), a child of the caller's current
   span (its context is read when the operation starts, sync or async), with ``paygate.*``
   attributes; its events are the breaker and bulkhead refusals, idempotency replays and
-  waits, retries, record transitions and webhook applications.
+  waits, retries, record transitions and webhook applications. While the operation runs it is
+  the current span (``context.attach`` when it starts, ``context.detach`` when it ends, in
+  the caller's thread or task: a gateway emits both there, a cancelled call's end included),
+  so a span another instrumentation starts inside the call (an HTTP client's, a log
+  handler's) is its child.
 * One CLIENT span per HTTP attempt, a child of the operation's, named by its method, with the
   stable HTTP client semantic conventions' attributes.
 * The metrics of ``_otel_metrics.Instruments``.
@@ -15,9 +19,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from contextvars import Token
 from typing import Any, Final
 
-from opentelemetry import metrics, trace
+from opentelemetry import context, metrics, trace
+from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from paygate import __version__
@@ -53,6 +59,21 @@ def _base(call: Call) -> dict[str, Any]:
     return {"paygate.provider": call.provider, "paygate.operation": call.operation}
 
 
+def _close(span: Span, event: OperationEnded, attributes: dict[str, Any]) -> None:
+    """End an operation's span with what its end tells."""
+    span.set_attributes(attributes)
+    span.set_attribute("paygate.attempts", event.attempts)
+    if event.payment_id is not None:
+        span.set_attribute("paygate.payment_id", event.payment_id)
+    if event.key_digest is not None:
+        span.set_attribute("paygate.idempotency_key", event.key_digest)
+    if event.request_id is not None:
+        span.set_attribute("paygate.provider_request_id", event.request_id)
+    if event.outcome in _FAILED:
+        span.set_status(Status(StatusCode.ERROR, event.error_code or event.outcome.value))
+    span.end()
+
+
 class OpenTelemetry:
     """Pass it as ``on_event=`` (one instance may serve several gateways)::
 
@@ -70,7 +91,8 @@ class OpenTelemetry:
         self._tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider=tracer_provider)
         meter = metrics.get_meter(_SCOPE, __version__, meter_provider=meter_provider)
         self._instruments = Instruments(meter)
-        self._spans: dict[int, Span] = {}  # open operation spans, by ``Call.id``
+        # Open operation spans, by ``Call.id``, with the token that made each current.
+        self._spans: dict[int, tuple[Span, Token[Context]]] = {}
         self._lock = threading.Lock()
         self._handlers: dict[type, Callable[[Any], None]] = {
             OperationStarted: self._started,
@@ -98,7 +120,8 @@ class OpenTelemetry:
         if call is None:
             return None
         with self._lock:
-            return self._spans.get(call.id)
+            opened = self._spans.get(call.id)
+        return None if opened is None else opened[0]
 
     def _note(self, call: Call | None, name: str, attributes: dict[str, Any]) -> None:
         span = self._span(call)
@@ -117,31 +140,30 @@ class OpenTelemetry:
             attributes=attributes,
             start_time=call.started_ns,
         )
+        token = context.attach(trace.set_span_in_context(span))
         with self._lock:
-            self._spans[call.id] = span
+            self._spans[call.id] = (span, token)
 
     def _ended(self, event: OperationEnded) -> None:
         call = event.call
         with self._lock:
-            span = self._spans.pop(call.id, None)
+            opened = self._spans.pop(call.id, None)
         attributes = _base(call) | {"paygate.outcome": event.outcome.value}
         if event.error_code is not None:
             attributes["error.type"] = event.error_code
+        if opened is None:
+            self._measure(event, attributes)
+            return
+        span, token = opened
+        try:
+            self._measure(event, attributes)
+            _close(span, event, attributes)
+        finally:
+            context.detach(token)  # whatever happened above: the caller's context comes back
+
+    def _measure(self, event: OperationEnded, attributes: dict[str, Any]) -> None:
         self._instruments.outcomes.add(1, attributes)
         self._instruments.operation_duration.record(event.elapsed, attributes)
-        if span is None:
-            return
-        span.set_attributes(attributes)
-        span.set_attribute("paygate.attempts", event.attempts)
-        if event.payment_id is not None:
-            span.set_attribute("paygate.payment_id", event.payment_id)
-        if event.key_digest is not None:
-            span.set_attribute("paygate.idempotency_key", event.key_digest)
-        if event.request_id is not None:
-            span.set_attribute("paygate.provider_request_id", event.request_id)
-        if event.outcome in _FAILED:
-            span.set_status(Status(StatusCode.ERROR, event.error_code or event.outcome.value))
-        span.end()
 
     # -- attempts --------------------------------------------------------------------------
     def _attempt(self, event: AttemptEnded) -> None:
@@ -160,6 +182,11 @@ class OpenTelemetry:
         attributes = common | {"url.full": event.url}
         if event.resend_count:
             attributes["http.request.resend_count"] = event.resend_count
+        if event.request_id is not None and event.request_id_header is not None:
+            # The conventions' captured response header (a string array, its name lowercased):
+            # the one header the adapter declares, never one that could carry a credential.
+            header = f"http.response.header.{event.request_id_header.lower()}"
+            attributes[header] = (event.request_id,)
         span = self._tracer.start_span(
             event.method,
             context=trace.set_span_in_context(parent) if parent is not None else None,

@@ -4,8 +4,9 @@ operation, outcome, error code, HTTP method, status, server; never a payment id 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
-from typing import Final, TypeVar
+from typing import Final, Generic, TypeVar
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
@@ -22,12 +23,37 @@ _BREAKER_STATES: Final = ("closed", "open", "half-open")
 _PROVIDER: Final = "paygate.provider"
 
 
+class _Paired(Generic[T]):
+    """One reading shared by two observable gauges collected together (the API gives each
+    instrument its own callback): the first to ask reads, the other takes that reading if it
+    asks within ``fresh`` seconds, else reads anew. So a collection reads the store once for
+    both unknown-outcome gauges, and a reading is never older than ``fresh``."""
+
+    def __init__(self, read: Callable[[], T], fresh: float = 1.0) -> None:
+        self._read = read
+        self._fresh = fresh
+        self._left: tuple[int, float, T] | None = None  # (who read it, when, the reading)
+        self._lock = threading.Lock()
+
+    def take(self, side: int) -> T:
+        """The reading for gauge ``side`` (0 or 1)."""
+        with self._lock:
+            left, self._left = self._left, None
+        if left is not None and left[0] != side and time.monotonic() - left[1] < self._fresh:
+            return left[2]
+        reading = self._read()
+        with self._lock:
+            self._left = (side, time.monotonic(), reading)
+        return reading
+
+
 class Instruments:
     """One meter's instruments, and the gateways its observable gauges read."""
 
     def __init__(self, meter: Meter) -> None:
         self._gauges: dict[int, Gauges] = {}
         self._lock = threading.Lock()
+        self._unknown = _Paired(self._read_unknown)
         self.http_duration = meter.create_histogram(
             "http.client.request.duration",
             unit="s",
@@ -113,17 +139,19 @@ class Instruments:
         for gauges in self._each():
             yield Observation(gauges.bulkhead_in_use(), {_PROVIDER: gauges.provider})
 
+    def _read_unknown(self) -> list[tuple[str, tuple[int, float | None]]]:
+        """Each gateway's unknown outcomes (its provider, their count and the oldest's age);
+        one whose store cannot be read now is left out."""
+        readings = [(gauges.provider, _read(gauges.unknown_open)) for gauges in self._each()]
+        return [(provider, found) for provider, found in readings if found is not None]
+
     def _unknown_open(self, options: CallbackOptions) -> Iterable[Observation]:
-        for gauges in self._each():
-            found = _read(gauges.unknown_open)
-            if found is not None:
-                yield Observation(found[0], {_PROVIDER: gauges.provider})
+        for provider, (count, _) in self._unknown.take(0):
+            yield Observation(count, {_PROVIDER: provider})
 
     def _unknown_age(self, options: CallbackOptions) -> Iterable[Observation]:
-        for gauges in self._each():
-            found = _read(gauges.unknown_open)
-            if found is not None:
-                yield Observation(found[1] or 0.0, {_PROVIDER: gauges.provider})
+        for provider, (_, age) in self._unknown.take(1):
+            yield Observation(age or 0.0, {_PROVIDER: provider})
 
 
 def _read(read: Callable[[], T]) -> T | None:

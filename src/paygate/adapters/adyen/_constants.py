@@ -70,6 +70,7 @@ CAPABILITIES: Final = Capabilities(
     multiple_refunds=True,
     raw_card_data=True,  # test environment only; PCI scope forbids it elsewhere
     idempotent_replay=True,
+    request_id_header="pspReference",  # on every answer, success or error
     max_idempotency_key_length=64,
     purchase_captured_at_authorization=True,
     needs_payment_record=True,

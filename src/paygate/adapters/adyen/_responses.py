@@ -22,7 +22,7 @@ from paygate.adapters.adyen._codes import (
     decline_reason_for,
     error_code_for,
 )
-from paygate.adapters.adyen._constants import PROVIDER, money
+from paygate.adapters.adyen._constants import CAPABILITIES, PROVIDER, money
 from paygate.adapters.adyen._wire import (
     ActionWire,
     AmountWire,
@@ -39,6 +39,7 @@ from paygate.adapters.base import (
     network_advice_code,
     parse_answer,
     parse_retry_after,
+    request_id_of,
 )
 from paygate.adapters.failures import (
     Context,
@@ -76,8 +77,8 @@ __all__ = ["parse_response"]
 
 # -- response parsers --------------------------------------------------------------------------
 def parse_response(response: httpx.Response, context: ResponseContext) -> Result | Failure:
-    request_id = response.headers.get("pspreference")
-    base = Context.of_answer(PROVIDER, response, request_id, context.idempotency_key)
+    answer_id = request_id_of(CAPABILITIES, response.headers)
+    base = Context.of_answer(PROVIDER, response, answer_id, context.idempotency_key)
     return parse_answer(response, context, base, classify=_classify, readers=_READERS)
 
 

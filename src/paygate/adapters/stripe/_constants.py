@@ -86,6 +86,7 @@ CAPABILITIES: Final = Capabilities(
     # payment_method_data[type]=card unless the account has raw card data access.
     raw_card_data=False,
     idempotent_replay=True,
+    request_id_header="Request-Id",  # on every answer, success or error
     max_idempotency_key_length=255,
     max_reference_length=500,
     # 50 keys, the reference paygate sends among them; keys of 40 characters, values of 500;

@@ -20,6 +20,7 @@ from paygate.adapters.base import (
     network_advice_code,
     parse_answer,
     parse_retry_after,
+    request_id_of,
 )
 from paygate.adapters.failures import (
     Context,
@@ -34,7 +35,13 @@ from paygate.adapters.failures import (
     validate_body,
 )
 from paygate.adapters.stripe._codes import advice_for, decline_reason_for, error_code_for
-from paygate.adapters.stripe._constants import CURRENCIES, PROVIDER, REFERENCE_KEY, money
+from paygate.adapters.stripe._constants import (
+    CAPABILITIES,
+    CURRENCIES,
+    PROVIDER,
+    REFERENCE_KEY,
+    money,
+)
 from paygate.adapters.stripe._requests import wire_amount
 from paygate.adapters.stripe._wire import (
     ChargeWire,
@@ -140,8 +147,8 @@ _DEPENDENCY_FAILED: Final = 424
 
 # -- response parsers --------------------------------------------------------------------------
 def parse_response(response: httpx.Response, context: ResponseContext) -> Result | Failure:
-    request_id = response.headers.get("request-id")
-    base = Context.of_answer(PROVIDER, response, request_id, context.idempotency_key)
+    answer_id = request_id_of(CAPABILITIES, response.headers)
+    base = Context.of_answer(PROVIDER, response, answer_id, context.idempotency_key)
     return parse_answer(response, context, base, classify=_classify, readers=_READERS)
 
 
