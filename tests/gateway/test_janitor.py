@@ -99,6 +99,36 @@ def test_the_whole_schedule_then_escalation_never_failure(
     assert "escalated, a person must look" in caplog.text
 
 
+def test_a_record_settled_after_escalation_is_scheduled_afresh_for_its_next_unknown(
+    gw: Gateway, sim: StripeSimulator
+) -> None:
+    """An escalated record settled since (here by resolve_unknown once the provider is back)
+    loses its schedule; the next unknown outcome of the same payment starts a new schedule,
+    checked from its first step, never taken for the old escalation."""
+    payment = gw.authorize(Money("5.00", "EUR"), source=VISA, reference="janitor-again")
+    sim.inject(Fault.server_error(503, after_commit=True), times=None)
+    with pytest.raises(OutcomeUnknown):
+        gw.capture(payment.id)
+    clock = Clock()
+    janitor = gw.janitor(JanitorPolicy(schedule=(300.0,)), clock=clock)  # one check
+    clock.advance(300)
+    assert janitor.run_once().escalated != ()
+    sim.clear_faults()
+    [settled] = gw.resolve_unknown(due_by=clock.now + timedelta(days=1))  # read back
+    assert settled.settled and not gw.unknown_payments(), settled
+    assert janitor.run_once().checked == 0
+    assert gw.records.unknown_schedule("stripe") == []  # the escalation went with it
+    sim.inject(Fault.server_error(503, after_commit=True), times=None)
+    with pytest.raises(OutcomeUnknown):
+        gw.refund(payment.id, amount=Money("1.00", "EUR"))
+    assert janitor.run_once().checked == 0  # scheduled, not due
+    [scheduled] = gw.records.unknown_schedule("stripe")
+    assert (scheduled.step, scheduled.escalated_at) == (0, None)
+    sim.clear_faults()
+    clock.advance(300)
+    assert janitor.run_once().settled == 1
+
+
 def test_a_provider_failing_then_recovering(gw: Gateway, sim: StripeSimulator) -> None:
     [record_id] = _unknown(gw, sim)
     clock = Clock()

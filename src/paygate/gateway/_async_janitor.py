@@ -3,7 +3,10 @@ written once for asyncio (the blocking ``Janitor`` is generated from it).
 
 One pass (``run_once``): the provider's records holding unknown outcomes get a schedule in the
 record store if they have none (the first check ``schedule[0]`` after the oldest became
-unknown); the schedules due are leased to this instance one at a time, each as its check begins
+unknown), and a schedule whose record holds nothing unknown any more (settled since by a
+webhook, a call or a person, escalated or not) is dropped, so that a later unknown outcome of
+that record starts a schedule of its own; the schedules due are leased to this instance one at
+a time, each as its check begins
 (``RecordStore.claim_unknown``: several instances share the work, none checks a record another
 holds, and a record's lease runs from its own check, not from the start of a long pass); each
 record is checked by the gateway's own resolver; a record left with nothing unknown loses its
@@ -62,11 +65,14 @@ class AsyncJanitor:
         """One pass over the schedules due now."""
         p = self._pipeline
         records = p.records
+        scheduled = await self._records(records.unknown_schedule, p.provider)
         unknown = await self._reconciler.unknown_payments()  # lapsed intents adopted first
-        await self._records(
-            records.schedule_unknown,
-            [js.first(record, self.policy) for record in unknown if record.provider == p.provider],
-        )
+        mine = [record for record in unknown if record.provider == p.provider]
+        holding = {record.record_id for record in mine}
+        for stale in scheduled:  # settled since (by a webhook, a person, a call): escalated too
+            if stale.record_id not in holding:
+                await self._records(records.unschedule_unknown, stale.record_id)
+        await self._records(records.schedule_unknown, [js.first(r, self.policy) for r in mine])
         done = JanitorPass()
         for _ in range(self.policy.batch):
             now = self._clock()
