@@ -84,6 +84,10 @@ class _Held:
         with self._lock:
             self._conn = None
 
+    @property
+    def aborted(self) -> bool:
+        return self._aborted
+
     def abort(self) -> None:
         """Shut the held connection's socket down (through a duplicate of its descriptor, which
         psycopg gives out for readiness checks): the blocked command fails at once."""
@@ -205,10 +209,10 @@ class AsyncPool:
     """A ``Pool``'s connections for one event loop: psycopg's asyncio pool, with the same
     settings, opened on the first command (the schema was checked when ``pool`` opened).
 
-    A command is awaited for the time left of the call; past it the caller gets
-    ``StoreUnavailable`` and the command's connection is cut, as ``Pool`` does, so that the
-    command ends at once and the pool drops the connection (psycopg, cancelled, would ask the
-    server to cancel the query and then wait for it: a server that went silent never answers).
+    A command has the time left of the call; then its connection is cut, as ``Pool`` does (a
+    timer, not a cancellation: psycopg, cancelled, asks the server to cancel the query and
+    waits for it, which a silent server never answers), so the command fails at once, the
+    caller gets ``StoreUnavailable`` and the pool drops the connection.
     """
 
     def __init__(self, pool: Pool) -> None:
@@ -242,48 +246,33 @@ class AsyncPool:
         ceiling: float | None = None,
     ) -> T:
         """``await work(conn)`` on a pooled connection, within the time left of the call (or
-        ``ceiling`` seconds, instead of the command timeout, outside one)."""
+        ``ceiling`` seconds, instead of the command timeout, outside one): a timer cuts the
+        command's connection when that time is up, so the command fails at once."""
         p = self._settings
         seconds = time_left(p.ceiling if ceiling is None else ceiling)
         pool = await self._opened()
         held = _Held()
-
-        async def command() -> T:
+        watchdog = asyncio.get_running_loop().call_later(seconds, held.abort)
+        try:
             async with pool.connection(timeout=seconds) as conn:
                 held.take(conn)
                 try:
                     return await work(conn)
                 finally:
                     held.release()
-
-        task = asyncio.ensure_future(command())
-        task.add_done_callback(_consume)
-        try:
-            done, _ = await asyncio.wait({task}, timeout=seconds)
-        except asyncio.CancelledError:
-            held.abort()
-            task.cancel()
-            raise
-        if not done:
-            held.abort()
-            task.cancel()
-            raise StoreUnavailable(f"the {p.name} did not answer within {seconds:.3g}s")
-        try:
-            return task.result()
         except p.unreachable as exc:
+            if held.aborted:
+                raise StoreUnavailable(
+                    f"the {p.name} did not answer within {seconds:.3g}s"
+                ) from None
             raise StoreUnavailable(
                 f"PostgreSQL at {p.where} is unavailable ({type(exc).__name__})"
             ) from exc
+        finally:
+            watchdog.cancel()
 
     async def aclose(self, wait: float = _CLOSE_WAIT) -> None:
         """Close this loop's connections."""
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close(timeout=wait)
-
-
-def _consume(task: asyncio.Future[Any]) -> None:
-    """Take the outcome of a command the caller may have stopped waiting for (cut at its
-    deadline), so that asyncio does not report it as never retrieved."""
-    if not task.cancelled():
-        task.exception()
