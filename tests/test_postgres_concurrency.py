@@ -9,7 +9,8 @@ Each "instance" is a separate Python process with its own ``Gateway``, ``Postgre
 * a process SIGKILLed while the provider holds its request leaves a lease that another instance
   retakes after it lapses on the database clock, and settles without a second charge;
 * two processes racing a capture and a void on the same authorized payments: exactly one of the
-  two is applied, at the provider and in the record, and every audit chain verifies.
+  two is applied, at the provider and in the record, and every audit chain verifies;
+* two janitor processes sharing one schedule: each unknown outcome checked once, by one of them.
 """
 
 from __future__ import annotations
@@ -24,11 +25,20 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from paygate import Gateway, IdempotencyPolicy, Money, PaymentSource, PaymentStatus, Timeout
-from paygate.errors import IdempotencyInFlight
+from paygate import (
+    BreakerPolicy,
+    Gateway,
+    IdempotencyPolicy,
+    Money,
+    PaymentSource,
+    PaymentStatus,
+    Timeout,
+)
+from paygate.errors import IdempotencyInFlight, OutcomeUnknown
 from paygate.testing import Fault, StripeSimulator
 
 API_KEY = "sk_test_51PaygatePostgresConcurrency0000"
@@ -345,3 +355,63 @@ def test_a_capture_and_a_void_racing_on_one_payment_apply_exactly_one(
         store.close()
         records.close()
     print(f"\ncapture/void race on 20 payments: {dict(wins)} in {elapsed:.1f}s")
+
+
+# -- (d) two janitor processes share one schedule ------------------------------------------------
+_JANITOR = """
+    import json, sys
+    from paygate import BreakerPolicy, Gateway, JanitorPolicy, RetryPolicy
+    from paygate.records.postgres import PostgresRecordStore
+
+    sim_url, conninfo, name = sys.argv[1], sys.argv[2], sys.argv[3]
+    records = PostgresRecordStore(conninfo, pool_size=2)
+    gw = Gateway.for_stripe(
+        "sk_test_51PaygatePostgresConcurrency0000", base_url=sim_url, records=records,
+        retry=RetryPolicy(max_attempts=1), breaker=BreakerPolicy(enabled=False),
+    )
+    janitor = gw.janitor(JanitorPolicy(schedule=(0.0,), batch=2), owner=name)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    checked = []
+    while (done := janitor.run_once()).checked:
+        checked += [r.record_id for r in done.resolutions]
+    print(json.dumps(checked), flush=True)
+    gw.close()
+    records.close()
+"""
+
+
+def test_two_janitor_processes_check_each_unknown_outcome_once(
+    stripe: StripeSimulator, postgres_conninfo: str
+) -> None:
+    """Two processes run janitor passes over the same PostgreSQL records at once: every
+    unknown outcome is checked, by one of them, once: its call repeated once under its key."""
+    from paygate.records.postgres import PostgresRecordStore
+
+    records = PostgresRecordStore(postgres_conninfo, pool_size=2)
+    stripe.inject(Fault.server_error(503), times=None)
+    options: dict[str, Any] = {"breaker": BreakerPolicy(enabled=False)}
+    with Gateway.for_stripe(API_KEY, base_url=stripe.url, records=records, **options) as gw:
+        for n in range(16):
+            with pytest.raises(OutcomeUnknown):
+                gw.authorize(Money("3.00", "EUR"), source=VISA, reference=f"order-j{n}")
+        unknown = {r.record_id for r in gw.unknown_payments()}
+    assert len(unknown) == 16
+    stripe.clear_faults()  # the provider is back
+    before = Counter(r.idempotency_key for r in stripe.requests if r.path == PI_PATH)
+    workers = [_spawn(_JANITOR, stripe.url, postgres_conninfo, f"j{i}") for i in range(2)]
+    for worker in workers:
+        _wait_ready(worker)
+    for worker in workers:
+        assert worker.stdin is not None
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
+    checked = [json.loads(worker.communicate(timeout=120)[0]) for worker in workers]
+    assert all(worker.returncode == 0 for worker in workers)
+    assert sorted(checked[0] + checked[1]) == sorted(unknown)  # each once, by one of them
+    assert checked[0] and checked[1]  # both did part of the work
+    after = Counter(r.idempotency_key for r in stripe.requests if r.path == PI_PATH)
+    repeats = after - before
+    assert len(repeats) == 16 and set(repeats.values()) == {1}  # one repeat per key
+    assert all(r.unknown == () for r in map(records.get, unknown) if r is not None)
+    records.close()
