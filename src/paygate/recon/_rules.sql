@@ -5,7 +5,7 @@
 -- ReconPolicy), modifications (a record's capture, refund and failed refund ids), tolerance
 -- (per currency, in minor units). The category type is Category's values in declaration
 -- order, so ordering by it is ordering by priority. Amounts are BIGINT, sums HUGEINT.
--- Output: ``outcomes``, one row per finding or tallied row (``finding`` false: counted only).
+-- Output: the views ``findings``, ``tallies`` and ``actions``.
 
 CREATE TEMP MACRO judged(settled, recorded, allowed) AS
     CASE
@@ -16,7 +16,7 @@ CREATE TEMP MACRO judged(settled, recorded, allowed) AS
 
 -- Each row about a payment, joined to its record: by the provider's payment reference, else
 -- the modification reference, else a merchant reference exactly one record holds.
-CREATE TEMP TABLE located AS
+CREATE TEMP TABLE judged_rows AS
 WITH
     by_payment AS (
         SELECT payment_id, max(rec) AS rec FROM records
@@ -28,49 +28,56 @@ WITH
         WHERE reference IS NOT NULL GROUP BY reference HAVING count(*) = 1
     ),
     joined AS (
-        SELECT e.*, coalesce(p.rec, m.rec, r.rec) AS rec
+        SELECT
+            e.seq, e.kind, e.provider_kind, e.currency, e.amount_currency, e.amount,
+            e.entry_id, e.payment_reference, e.modification_reference,
+            coalesce(p.rec, m.rec, r.rec) AS rec
         FROM entries e
         LEFT JOIN by_payment p ON p.payment_id = e.payment_reference
         LEFT JOIN by_modification m ON m.mod_id = e.modification_reference
         LEFT JOIN by_reference r ON r.reference = e.merchant_reference
         WHERE e.kind IN (SELECT kind FROM about_a_payment)
+    ),
+    located AS (
+        SELECT
+            j.seq, j.kind, j.provider_kind, j.currency, j.amount_currency, j.amount, j.rec,
+            r.currency AS record_currency,
+            j.rec IS NOT NULL AND j.amount_currency = r.currency AS usable,
+            coalesce(j.modification_reference, '') AS refund_id,
+            refund.amount AS recorded,
+            failed.mod_id IS NOT NULL AS failed_known,
+            coalesce(t.allowed, 0) AS allowed,
+            -- What a charge or a refund row settles: a second row settling the same is
+            -- settled twice.
+            CASE
+                WHEN j.kind = 'charge'
+                    THEN coalesce(
+                        nullif(j.modification_reference, ''), nullif(j.payment_reference, ''),
+                        j.entry_id
+                    )
+                WHEN j.kind = 'refund' AND refund.amount IS NOT NULL
+                    THEN coalesce(j.modification_reference, '')
+            END AS settles
+        FROM joined j
+        LEFT JOIN records r ON r.rec = j.rec
+        LEFT JOIN modifications refund
+            ON j.kind = 'refund' AND refund.rec = j.rec AND refund.role = 'refund'
+            AND refund.mod_id = coalesce(j.modification_reference, '')
+        LEFT JOIN modifications failed
+            ON j.kind = 'refund_reversal' AND failed.rec = j.rec AND failed.role = 'failed'
+            AND failed.mod_id = j.modification_reference
+        LEFT JOIN tolerance t ON t.currency = r.currency
+    ),
+    numbered AS (
+        SELECT *,
+            CASE WHEN usable AND settles IS NOT NULL THEN
+                row_number() OVER (PARTITION BY usable, rec, kind, settles ORDER BY seq)
+            END AS nth
+        FROM located
     )
 SELECT
-    j.*,
-    r.record_id,
-    r.currency AS record_currency,
-    j.rec IS NOT NULL AND j.amount_currency = r.currency AS usable,
-    coalesce(j.modification_reference, '') AS refund_id,
-    refund.amount AS recorded,
-    failed.mod_id IS NOT NULL AS failed_known,
-    coalesce(t.allowed, 0) AS allowed,
-    -- What a charge or a refund row settles: a second row settling the same is settled twice.
-    CASE
-        WHEN j.kind = 'charge'
-            THEN coalesce(
-                nullif(j.modification_reference, ''), nullif(j.payment_reference, ''), j.entry_id
-            )
-        WHEN j.kind = 'refund' AND refund.amount IS NOT NULL THEN coalesce(j.modification_reference, '')
-    END AS settles
-FROM joined j
-LEFT JOIN records r ON r.rec = j.rec
-LEFT JOIN modifications refund
-    ON j.kind = 'refund' AND refund.rec = j.rec AND refund.role = 'refund'
-    AND refund.mod_id = coalesce(j.modification_reference, '')
-LEFT JOIN modifications failed
-    ON j.kind = 'refund_reversal' AND failed.rec = j.rec AND failed.role = 'failed'
-    AND failed.mod_id = j.modification_reference
-LEFT JOIN tolerance t ON t.currency = r.currency;
-
-CREATE TEMP TABLE judged_rows AS
-WITH numbered AS (
-    SELECT *,
-        CASE WHEN usable AND settles IS NOT NULL THEN
-            row_number() OVER (PARTITION BY usable, rec, kind, settles ORDER BY seq)
-        END AS nth
-    FROM located
-)
-SELECT *,
+    seq, kind, provider_kind, currency, amount_currency, amount, rec, record_currency, usable,
+    refund_id, recorded, settles,
     -- NULL: a charge or a release, judged with its record below.
     CASE
         WHEN rec IS NULL AND kind = 'refund' THEN 'refund_without_record'
@@ -100,7 +107,7 @@ WITH settled AS (
     GROUP BY rec
 )
 SELECT
-    r.*,
+    r.rec, r.currency, r.captured, r.changed,
     coalesce(s.charges, 0) AS charges,
     s.settled,
     s.released,
@@ -121,31 +128,31 @@ FROM records r
 LEFT JOIN settled s ON s.rec = r.rec
 LEFT JOIN tolerance t ON t.currency = r.currency;
 
--- Findings and tallies. ``phase``, ``ord`` and ``sub`` keep the order they were met in: rows
--- in stream order (a row's net check first), then records.
-CREATE TEMP TABLE outcomes AS
+-- What each row and record came to: a finding, or a count in the tallies (``finding`` false).
+-- ``seq`` names the entry a finding cites and ``rec`` its record; ``phase``, ``ord`` and
+-- ``sub`` keep the order they were met in: rows in stream order (a row's net check first),
+-- then records.
+CREATE TEMP VIEW outcomes AS
 SELECT
     0 AS phase, seq AS ord, 0 AS sub, 'net_mismatch'::category AS category, true AS finding,
-    provider, amount_currency AS currency, gross - fee AS expected, net AS settled,
-    'net ' || net || ' is not gross ' || gross || ' - fee ' || fee AS note, NULL AS record_id,
-    payment_reference, merchant_reference, modification_reference, entry_id, source, line,
-    net AS amount, 1 AS n, NULL AS cites
+    amount_currency AS currency, gross - fee AS expected, net AS settled,
+    'net ' || net || ' is not gross ' || gross || ' - fee ' || fee AS note,
+    seq, NULL::BIGINT AS rec, net AS amount, 1 AS n, NULL::BIGINT AS cites
 FROM entries
 WHERE net <> gross - fee
 UNION ALL
 SELECT
-    0, seq, 1, 'bookkeeping'::category, false, provider, currency, NULL, NULL, NULL, NULL,
-    payment_reference, merchant_reference, modification_reference, entry_id, source, line, net,
-    1, NULL
+    0, seq, 1, 'bookkeeping', false, currency, NULL, NULL, NULL, seq, NULL, net, 1, NULL
 FROM entries
 WHERE kind NOT IN (SELECT kind FROM about_a_payment)
 UNION ALL
 SELECT
-    0, seq, 1, category, category <> 'matched', provider,
+    0, seq, 1, category, category <> 'matched',
     CASE WHEN category = 'matched' THEN currency ELSE amount_currency END,
     CASE WHEN usable AND recorded IS NOT NULL THEN recorded END,
     CASE WHEN usable AND recorded IS NOT NULL THEN -amount ELSE amount END,
     CASE
+        WHEN category = 'matched' THEN NULL
         WHEN rec IS NULL THEN provider_kind || ': no record'
         WHEN category = 'currency_mismatch'
             THEN 'settled in ' || amount_currency || ', recorded in ' || record_currency
@@ -159,8 +166,7 @@ SELECT
         WHEN category = 'chargeback' THEN provider_kind
         ELSE 'refund ' || refund_id
     END,
-    record_id, payment_reference, merchant_reference, modification_reference, entry_id, source,
-    line,
+    seq, rec,
     CASE
         WHEN category = 'matched' THEN amount
         WHEN usable AND recorded IS NOT NULL THEN -amount
@@ -171,30 +177,59 @@ FROM judged_rows
 WHERE category IS NOT NULL
 UNION ALL
 SELECT
-    1, r.rec, 0, r.category, r.category <> 'matched', r.provider, r.currency,
-    CASE WHEN r.category NOT IN ('matched', 'unknown_resolved') THEN r.captured END,
-    CASE WHEN r.category <> 'not_settled' THEN r.total END,
-    CASE r.category
+    1, rec, 0, category, category <> 'matched', currency,
+    CASE WHEN category NOT IN ('matched', 'unknown_resolved') THEN captured END,
+    CASE WHEN category <> 'not_settled' THEN total END,
+    CASE category
         WHEN 'unknown_resolved' THEN 'the record''s unknown outcome: settlement shows it charged'
         WHEN 'release_missing' THEN 'partially captured, settled in full, and no release'
-        WHEN 'not_settled' THEN 'captured, not settled since ' || r.changed
+        WHEN 'not_settled' THEN 'captured, not settled since ' || changed
         WHEN 'matched' THEN NULL
         ELSE 'charge'
     END,
-    r.record_id, r.payment_id, r.reference, NULL, e.entry_id, e.source, nullif(e.line, 0),
-    CASE
-        WHEN r.category = 'matched' THEN r.settled
-        WHEN r.category = 'not_settled' THEN r.captured
-        ELSE r.total
-    END,
-    CASE WHEN r.category = 'matched' THEN r.charges ELSE 1 END,
-    CASE WHEN r.category = 'unknown_resolved' THEN r.first_seq END
-FROM judged_records r
-LEFT JOIN entries e ON e.seq = r.first_seq
-WHERE r.category IS NOT NULL
+    first_seq, rec,
+    CASE category WHEN 'matched' THEN settled WHEN 'not_settled' THEN captured ELSE total END,
+    CASE WHEN category = 'matched' THEN charges ELSE 1 END,
+    CASE WHEN category = 'unknown_resolved' THEN first_seq END
+FROM judged_records
+WHERE category IS NOT NULL
 UNION ALL
-SELECT
-    1, rec, 1, 'release_expected'::category, false, provider, currency, NULL, NULL, NULL,
-    record_id, payment_id, reference, NULL, NULL, NULL, NULL, released, releases, NULL
+SELECT 1, rec, 1, 'release_expected', false, currency, NULL, NULL, NULL, NULL, rec, released,
+    releases, NULL
 FROM judged_records
 WHERE category = 'matched' AND releases > 0;
+
+-- The findings, as ``paygate.recon.Finding`` takes them (a row's references are the row's, a
+-- record's the record's, with the first row that settled it), and ``ordered``: most serious
+-- first, then by where they were read, then as met.
+CREATE TEMP VIEW findings AS
+SELECT
+    o.category,
+    CASE o.phase WHEN 0 THEN e.provider ELSE r.provider END AS provider,
+    o.currency,
+    o.expected,
+    o.settled,
+    o.note,
+    r.record_id,
+    CASE o.phase WHEN 0 THEN e.payment_reference ELSE r.payment_id END AS payment_reference,
+    CASE o.phase WHEN 0 THEN e.merchant_reference ELSE r.reference END AS merchant_reference,
+    CASE o.phase WHEN 0 THEN e.modification_reference END AS modification_reference,
+    e.entry_id,
+    e.source,
+    CASE o.phase WHEN 0 THEN e.line ELSE nullif(e.line, 0) END AS line,
+    (o.category, coalesce(e.source, ''), coalesce(e.line, 0), o.phase, o.ord, o.sub) AS ordered
+FROM outcomes o
+LEFT JOIN entries e ON e.seq = o.seq
+LEFT JOIN records r ON r.rec = o.rec
+WHERE o.finding;
+
+CREATE TEMP VIEW tallies AS
+SELECT category, currency, sum(n) AS count, sum(amount) AS amount FROM outcomes GROUP BY ALL;
+
+-- What settlement asks of records, ``ordered`` as met: each chargeback row, then each
+-- resolution (the record's unknown outcome, charged as its rows settled it, citing the first).
+CREATE TEMP VIEW actions AS
+SELECT r.record_id, o.settled, e.*, (o.phase, o.ord) AS ordered
+FROM outcomes o
+JOIN entries e ON e.seq = o.cites
+JOIN records r ON r.rec = o.rec;

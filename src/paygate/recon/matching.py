@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Final
 
 from paygate.money import Money
 from paygate.recon._engine import RULES, connect
-from paygate.recon._staging import ENTRY_COLUMNS, Staging, entry_of
+from paygate.recon._staging import Staging, entry_of
 from paygate.recon.entries import Entry, EntryKind
 from paygate.recon.expected import Expected
 from paygate.recon.results import Category, Finding, Reconciliation
@@ -148,15 +148,6 @@ class Matcher:
         db.execute(RULES)
 
 
-_FINDINGS: Final = """
-SELECT category, provider, currency, expected, settled, note, record_id, payment_reference,
-    merchant_reference, modification_reference, entry_id, source, line
-FROM outcomes WHERE finding
-ORDER BY category, coalesce(source, ''), coalesce(line, 0), phase, ord, sub
-"""
-_TALLIES: Final = "SELECT category, currency, sum(n), sum(amount) FROM outcomes GROUP BY ALL"
-_ACTIONS: Final = f"""
-SELECT o.record_id, o.settled, {", ".join(f"e.{column}" for column in ENTRY_COLUMNS)}
-FROM outcomes o JOIN entries e ON e.seq = o.cites
-ORDER BY o.phase, o.ord
-"""
+_FINDINGS: Final = "SELECT * EXCLUDE (ordered) FROM findings ORDER BY ordered"
+_TALLIES: Final = "SELECT * FROM tallies"
+_ACTIONS: Final = "SELECT * EXCLUDE (ordered) FROM actions ORDER BY ordered"
