@@ -7,14 +7,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
 import pytest
-
-import paygate.recon.matching as matching
-from paygate.recon import Category, EntryKind, ReconPolicy, reconcile
 from tests.recon.test_matching import NOW, entry, expected
+
+from paygate.recon import Category, EntryKind, ReconPolicy, matching, reconcile
 
 C = Category
 
@@ -70,10 +70,17 @@ def test_no_extension_is_loaded_but_those_built_in(monkeypatch: pytest.MonkeyPat
                 ).fetchall()
             )
             # An extension that is not built in is refused, never fetched.
-            with pytest.raises(duckdb.Error, match="(?i)autoload|not loaded|install"):
+            with pytest.raises(duckdb.Error, match="INSTALL sqlite_scanner"):
                 db.execute("SELECT * FROM sqlite_scan('x.db', 't')")
 
     monkeypatch.setattr(matching, "connect", watched)
     result = reconcile("stripe", [entry("stripe")], [expected("stripe")])
     assert result.tallies[(C.MATCHED, "EUR")].count == 1
     assert seen and all(path == "(BUILT-IN)" for _, _, path in seen), seen
+
+
+def test_not_settled_names_when_the_record_last_changed_in_its_own_offset() -> None:
+    paris = timezone(timedelta(hours=2))
+    record = expected("stripe", changed_at=datetime(2026, 11, 1, 9, 30, 59, tzinfo=paris))
+    [late] = reconcile("stripe", [], [record], policy=ReconPolicy(as_of=NOW)).findings
+    assert late.note == "captured, not settled since 2026-11-01 09:30"

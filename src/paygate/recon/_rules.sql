@@ -183,7 +183,9 @@ SELECT
     CASE category
         WHEN 'unknown_resolved' THEN 'the record''s unknown outcome: settlement shows it charged'
         WHEN 'release_missing' THEN 'partially captured, settled in full, and no release'
-        WHEN 'not_settled' THEN 'captured, not settled since ' || changed
+        WHEN 'not_settled'
+            -- the ISO 8601 time to the minute, in its own offset: 2026-11-25 12:00
+            THEN 'captured, not settled since ' || replace(left(changed, 16), 'T', ' ')
         WHEN 'matched' THEN NULL
         ELSE 'charge'
     END,

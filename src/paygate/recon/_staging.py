@@ -62,7 +62,7 @@ RECORD_COLUMNS: Final = {
     "captured": "BIGINT",
     "overdue": "BOOLEAN",  # captured long enough ago to be expected settled (ReconPolicy)
     "unknown": "BOOLEAN",
-    "changed": "VARCHAR",  # when it last changed, to the minute, for the finding's note
+    "changed": "VARCHAR",  # when it last changed (ISO 8601), for a finding's note
 }
 MODIFICATION_COLUMNS: Final = {
     "rec": "BIGINT",
@@ -138,7 +138,7 @@ class Staging:
                 writer.writerow(
                     (rec, e.record_id, e.provider, _text(e.payment_id), _text(e.reference),
                      str(e.currency), e.authorized, e.captured, overdue, e.unknown,
-                     f"{e.changed_at:%Y-%m-%d %H:%M}")
+                     e.changed_at.isoformat())
                 )  # fmt: skip
                 if e.captures or e.refunds or e.failed_refunds:
                     mod_writer.writerows(_modifications(rec, e))
