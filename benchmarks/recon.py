@@ -1,8 +1,9 @@
 """Settlement reconciliation at volume: a generated Stripe itemized report of N rows against
-as many records (``Expected`` projections, as ``RecordStore.scan`` yields them: one per
-payment settled, the rest authorized and never captured),
-read and matched in a fresh interpreter per size; seconds, rows per second and peak resident
-memory (VmHWM), and how time grows from the smallest size to the largest.
+as many payment records in a SQLite record store (one per payment settled, the rest authorized
+and never captured), written beforehand with ``SQLiteRecordStore.bulk_load`` (untimed). Timed,
+in a fresh interpreter per size: loading the records (``RecordStore.scan`` and their
+``Expected`` projections), reading the report, and matching, each on its own; rows per second
+and peak resident memory (VmHWM), and how time grows from the smallest size to the largest.
 
 Every category is planted at a known count (one payment in each 1,000 per category, with
 every tenth payment refunded and a fee and a payout row per 1,000), and the run checks the
@@ -20,16 +21,25 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import Final, Generic, TypeVar
 
+from paygate import Money, Payment, PaymentStatus
+from paygate.models import Operation, Refund, RefundStatus
 from paygate.recon import Category, Expected, ReconPolicy, read_settlement, reconcile
+from paygate.records import SQLiteRecordStore, changes
+from paygate.records.changes import Change
+from paygate.records.state import UnknownOperation
+from paygate.records.trail import CallCause
 
 C = Category
 _ROOT = Path(__file__).resolve().parents[1]
 NOW: Final = datetime(2026, 11, 25, 12, tzinfo=UTC)
+T = TypeVar("T")
+OLD: Final = NOW - timedelta(days=30)  # when every record last changed
 HEADER: Final = (
     "balance_transaction_id",
     "created_utc",
@@ -66,38 +76,70 @@ def _plan(rows: int) -> int:
     return max(1000, int(rows / ROWS_PER_PAYMENT) // 1000 * 1000)
 
 
-def generate(path: Path, payments: int, records_wanted: int = 0) -> list[Expected]:
-    """Write the report; return the records it is matched against: one per payment settled,
-    then payments authorized and never captured (nothing to settle) up to
-    ``records_wanted``."""
-    records: list[Expected] = []
+def _amounts(n: int) -> tuple[int, int]:
+    """Payment ``n``'s authorized and captured amounts, in cents (two in each 1,000 are
+    partially captured)."""
+    authorized = 1000 + n % 9000
+    return authorized, authorized - 100 if n % 1000 in {9, 10} else authorized
+
+
+def _eur(cents: int) -> Money:
+    return Money.from_minor_units(cents, "EUR")
+
+
+def _history(n: int, authorized: int, captured: int) -> list[Change]:
+    """The changes that made payment ``n``'s record, as the Gateway would have applied them."""
+    cause = CallCause(operation="purchase", idempotency_key=f"key-{n}")
+    ref, amount = f"order-{n}", _eur(authorized)
+    if n % 1000 == 12:  # the answer was lost: no payment id, an unknown outcome
+        lost = UnknownOperation(
+            operation=Operation.PURCHASE, idempotency_key=f"key-{n}", amount=amount,
+            reference=ref, replayable=True, since=OLD, next_check_at=OLD,
+        )  # fmt: skip
+        made = changes.outcome_unknown(
+            None, lost, amount=amount, provider="stripe", cause=cause, now=OLD
+        )
+        return [made]
+    paid = Payment(
+        id=f"pi_{n:024d}", provider="stripe", amount=amount, amount_authorized=amount,
+        amount_captured=_eur(captured), amount_refunded=_eur(0), reference=ref,
+        status=PaymentStatus.CAPTURED if captured else PaymentStatus.AUTHORIZED,
+        provider_status="succeeded" if captured else "requires_capture",
+    )  # fmt: skip
+    history = [changes.observe(None, paid, cause, OLD)]
+    if captured and n % 10 == 0:
+        refund = Refund(
+            id=f"re_{n:024d}", provider="stripe", payment_id=paid.id, amount=_eur(200),
+            status=RefundStatus.SUCCEEDED, provider_status="succeeded",
+        )  # fmt: skip
+        history.append(changes.refunded(history[0].record, refund, cause, OLD))
+    return history
+
+
+def histories(payments: int, records_wanted: int = 0) -> Iterator[list[Change]]:
+    """The records the report is matched against: one per payment settled (every payment
+    but those settled without a record), then payments authorized and never captured
+    (nothing to settle) up to ``records_wanted``."""
+    made = 0
+    for n in range(payments):
+        if n % 1000 != 6:
+            made += 1
+            yield _history(n, *_amounts(n))
+    for n in range(payments, payments + max(0, records_wanted - made)):
+        yield _history(n, 1000, 0)
+
+
+def generate(path: Path, payments: int) -> None:
+    """Write the report: ``payments`` payments' settlement, with every category planted."""
     when = "2026-11-24 12:00:00"
-    old = NOW - timedelta(days=30)
     with path.open("w", newline="", encoding="utf-8") as out:
         w = csv.writer(out)
         w.writerow(HEADER)
         for n in range(payments):
             slot = n % 1000
             pi, ref, charge = f"pi_{n:024d}", f"order-{n}", f"ch_{n:024d}"
-            authorized = captured = 1000 + n % 9000
-            if slot in {9, 10}:
-                captured = authorized - 100  # partially captured
+            authorized, captured = _amounts(n)
             fee = (authorized * 14 + 500) // 1000 + 25
-            if slot != 6:
-                records.append(
-                    Expected(
-                        record_id=f"pr_{n:024d}",
-                        provider="stripe",
-                        payment_id=None if slot == 12 else pi,
-                        reference=ref,
-                        currency="EUR",
-                        authorized=authorized,
-                        captured=0 if slot == 12 else captured,
-                        changed_at=old,
-                        unknown=slot == 12,
-                        refunds={f"re_{n:024d}": 200} if n % 10 == 0 else None,
-                    )
-                )
             if slot == 1:
                 continue  # never settled
             gross = authorized + (1 if slot == 3 else -1 if slot == 4 else 0)
@@ -215,20 +257,6 @@ def generate(path: Path, payments: int, records_wanted: int = 0) -> list[Expecte
                         "",
                     ]
                 )
-    for n in range(payments, payments + max(0, records_wanted - len(records))):
-        records.append(
-            Expected(
-                record_id=f"pr_{n:024d}",
-                provider="stripe",
-                payment_id=f"pi_{n:024d}",
-                reference=f"order-{n}",
-                currency="EUR",
-                authorized=1000,
-                captured=0,
-                changed_at=old,
-            )
-        )
-    return records
 
 
 def _major(minor: int) -> str:
@@ -245,17 +273,40 @@ def _peak_rss() -> int:
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
+class Timed(Generic[T]):
+    """An iterator's items, with the time spent making them added up (``seconds``): what
+    reading a stream costs, inside the run that consumes it."""
+
+    def __init__(self, items: Iterable[T]) -> None:
+        self._items = iter(items)
+        self.seconds = 0.0
+
+    def __iter__(self) -> Iterator[T]:
+        items, clock = self._items, time.perf_counter
+        while True:
+            began = clock()
+            item = next(items, None)
+            self.seconds += clock() - began
+            if item is None:
+                return
+            yield item
+
+
 def measure(rows: int) -> dict[str, object]:
-    """One size, in this interpreter: generate, then read and match (timed)."""
+    """One size, in this interpreter: the report and the record store written (untimed), then
+    the records loaded, the report read and the two matched (timed apart)."""
     payments = _plan(rows)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "itemized.csv"
-        records = generate(path, payments, records_wanted=rows)
+        generate(path, payments)
+        store = SQLiteRecordStore(Path(tmp) / "records.db")
+        records = store.bulk_load(histories(payments, records_wanted=rows))
         began = time.perf_counter()
-        result = reconcile(
-            "stripe", read_settlement("stripe", path), records, policy=ReconPolicy(as_of=NOW)
-        )
+        loaded = Timed(Expected.of(record) for record in store.scan("stripe"))
+        read = Timed(read_settlement("stripe", path))
+        result = reconcile("stripe", read, loaded, policy=ReconPolicy(as_of=NOW))
         seconds = time.perf_counter() - began
+        store.close()
     found = Counter(f.category.value for f in result.findings)
     found[C.RELEASE_EXPECTED.value] = sum(
         t.count for (c, _), t in result.tallies.items() if c is C.RELEASE_EXPECTED
@@ -267,7 +318,10 @@ def measure(rows: int) -> dict[str, object]:
     expected[C.NOT_SETTLED.value] = 2 * per_category
     return {
         "rows": result.rows,
-        "records": len(records),
+        "records": records,
+        "load": loaded.seconds,
+        "read": read.seconds,
+        "match": seconds - loaded.seconds - read.seconds,
         "seconds": seconds,
         "peak_rss": _peak_rss(),
         "found": dict(found),
@@ -280,6 +334,9 @@ def measure(rows: int) -> dict[str, object]:
 class ReconPoint:
     rows: int
     records: int
+    load: float  # seconds loading the records from the store
+    read: float  # seconds reading the report
+    match: float  # seconds matching (and the rest)
     seconds: float
     peak_rss: int
     correct: bool
@@ -299,16 +356,13 @@ def scaling(sizes: tuple[int, ...]) -> list[ReconPoint]:
             capture_output=True,
             text=True,
             check=True,
-            timeout=900,
+            timeout=1800,
         )
         data = json.loads(done.stdout)
         if not data["correct"]:  # a fast wrong answer fails the run
             raise RuntimeError(f"{rows:,} rows: found {data['found']}, planted {data['planted']}")
-        points.append(
-            ReconPoint(
-                data["rows"], data["records"], data["seconds"], data["peak_rss"], data["correct"]
-            )
-        )
+        fields = ("rows", "records", "load", "read", "match", "seconds", "peak_rss", "correct")
+        points.append(ReconPoint(*(data[name] for name in fields)))
     return points
 
 

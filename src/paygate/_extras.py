@@ -15,6 +15,7 @@ _DRIVERS: Final = {
     "redis": ("redis",),
     "aiohttp": ("aiohttp", "yarl"),
     "otel": ("opentelemetry",),
+    "recon": ("duckdb",),
 }
 
 

@@ -473,3 +473,31 @@ def test_unknown_summary_counts_the_open_outcomes_and_finds_the_oldest(
     held = [u for r in store.with_unknown() if r.provider == "p" for u in r.unknown]
     assert len(held) == 3 and min(u.since for u in held) == oldest
     assert len(store.with_unknown()) == 3  # p's three outcomes are on two records
+
+
+def test_sqlite_bulk_load_writes_each_history_as_apply_would_and_refuses_a_stored_id(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteRecordStore(tmp_path / "r.db")
+    made = changes.observe(None, CAPTURED, CALL, NOW)
+    refund = Refund(
+        id="re_1", provider="p", payment_id="pay_1", status=RefundStatus.SUCCEEDED,
+        amount=eur("5.00"), provider_status="succeeded",
+    )  # fmt: skip
+    refunded = changes.refunded(made.record, refund, CALL, NOW)
+    other = changes.observe(None, CAPTURED.model_copy(update={"id": "pay_2"}), CALL, NOW)
+    assert store.bulk_load(iter([[made, refunded], [other]])) == 2
+    loaded = store.get(made.record.record_id)
+    assert loaded == refunded.record and loaded.amount_refunded == eur("5.00")
+    assert [e.seq for e in store.trail(made.record.record_id)] == [1, 2]
+    assert store.verify() is None
+    # Changes to the loaded record chain on after its trail, as after apply.
+    later = store.apply(Locate(record_id=made.record.record_id), lambda r: changes.observe(
+        r, CAPTURED, CALL, NOW))  # type: ignore[arg-type]  # fmt: skip
+    assert later.entry is not None and later.entry.seq == 3 and store.verify() is None
+    third = changes.observe(None, CAPTURED.model_copy(update={"id": "pay_3"}), CALL, NOW)
+    with pytest.raises(ValueError, match="new records only"):
+        store.bulk_load([[third], [other]])  # the second is stored already: nothing is written
+    assert store.get(third.record.record_id) is None
+    with pytest.raises(ValueError, match="two records"):
+        store.bulk_load([[third, other]])

@@ -20,8 +20,7 @@ class Expected:
     """One record's side of the match. ``captured`` and ``authorized`` are minor units of
     ``currency``; ``refunds`` maps each refund's provider id to its amount (refunds received
     or succeeded), ``failed_refunds`` names those that failed; ``captures`` the capture ids;
-    ``unknown`` says the record holds an unknown outcome of a call that charges. The rest is
-    what the matcher tallies while reading."""
+    ``unknown`` says the record holds an unknown outcome of a call that charges."""
 
     __slots__ = (
         "authorized",
@@ -30,20 +29,11 @@ class Expected:
         "changed_at",
         "currency",
         "failed_refunds",
-        "first_entry",
-        "first_line",
-        "first_source",
-        "keys",
         "payment_id",
         "provider",
         "record_id",
         "reference",
         "refunds",
-        "released",
-        "releases",
-        "rows",
-        "settled",
-        "settled_refunds",
         "unknown",
     )
 
@@ -75,19 +65,6 @@ class Expected:
         self.failed_refunds = failed_refunds
         self.captures = captures
         self.unknown = unknown
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget what a match tallied (each run starts from nothing)."""
-        self.settled = 0  # charge rows, in minor units
-        self.rows = 0
-        self.released = 0  # partial-capture releases (negative)
-        self.releases = 0
-        self.keys: tuple[str, ...] = ()  # what each charge row settled (no row twice)
-        self.settled_refunds: tuple[str, ...] = ()
-        self.first_entry: str | None = None
-        self.first_line = 0
-        self.first_source: str | None = None
 
     @classmethod
     def of(cls, record: PaymentRecord) -> Expected:

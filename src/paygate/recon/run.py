@@ -66,10 +66,10 @@ def reconcile(
     return what was found. With ``store``, what settlement proves is applied to the records
     (chargebacks open or close their dispute; unknown outcomes are resolved); a settlement row
     is applied once however many times the same data is reconciled."""
-    matcher = Matcher(provider, _expected(records), policy)
-    for entry in entries:
-        matcher.feed(entry)
-    result = matcher.finish()
+    with Matcher(provider, _expected(records), policy) as matcher:
+        for entry in entries:
+            matcher.feed(entry)
+        result = matcher.finish()
     if store is not None:
         result.applied.extend(apply_actions(store, matcher.actions))
     return result

@@ -9,12 +9,13 @@ ever inserted into. An intent is one row, committed before its request is sent.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 from paygate._sqlite import SharedConnection
+from paygate.records.changes import Change
 from paygate.records.schedule import Scheduled
 from paygate.records.state import Intent, PaymentRecord
 from paygate.records.store import (
@@ -27,7 +28,7 @@ from paygate.records.store import (
     UnknownSummary,
     apply_in,
 )
-from paygate.records.trail import GENESIS, AuditEntry, ChainProblem, verify_chain
+from paygate.records.trail import GENESIS, AuditEntry, ChainProblem, seal, verify_chain
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS paygate_records (
@@ -108,6 +109,43 @@ def _next_check(record: PaymentRecord) -> str | None:
     return _utc(min(u.next_check_at for u in record.unknown))
 
 
+_INSERT_RECORD: Final = "INSERT INTO paygate_records VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_ENTRY: Final = "INSERT INTO paygate_audit_trail VALUES (?, ?, ?)"
+
+
+def _record_row(record: PaymentRecord, head: AuditEntry) -> tuple[object, ...]:
+    """A record's row, anchored at ``head``, the last entry of its trail."""
+    return (
+        record.record_id,
+        record.provider,
+        record.payment_id,
+        record.status.value,
+        _next_check(record),
+        record.model_dump_json(),
+        head.seq,
+        head.hash,
+    )
+
+
+def _entry_row(entry: AuditEntry) -> tuple[object, ...]:
+    return (entry.record_id, entry.seq, entry.model_dump_json())
+
+
+def _sealed(history: Sequence[Change]) -> list[AuditEntry]:
+    """The entries of one new record's changes, numbered and chained from the genesis."""
+    if not history:
+        raise ValueError("an empty history: each record needs at least the change that made it")
+    record_id, head = history[0].record.record_id, GENESIS
+    trail = []
+    for seq, change in enumerate(history, start=1):
+        if change.record.record_id != record_id:
+            raise ValueError(f"one history, two records: {record_id} and {change.record.record_id}")
+        entry = seal(change.entry, seq=seq, prev_hash=head)
+        trail.append(entry)
+        head = entry.hash
+    return trail
+
+
 class _Tx:
     """``apply_in``'s view of one open SQLite transaction."""
 
@@ -148,25 +186,13 @@ class _Tx:
 
     def save(self, record: PaymentRecord, entry: AuditEntry) -> None:
         self._db.execute(
-            "INSERT INTO paygate_records VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (record_id) DO UPDATE SET payment_id = excluded.payment_id, "
-            "status = excluded.status, next_check = excluded.next_check, body = excluded.body, "
+            f"{_INSERT_RECORD} ON CONFLICT (record_id) DO UPDATE SET "
+            "payment_id = excluded.payment_id, status = excluded.status, "
+            "next_check = excluded.next_check, body = excluded.body, "
             "trail_length = excluded.trail_length, trail_head = excluded.trail_head",
-            (
-                record.record_id,
-                record.provider,
-                record.payment_id,
-                record.status.value,
-                _next_check(record),
-                record.model_dump_json(),
-                entry.seq,
-                entry.hash,
-            ),
+            _record_row(record, entry),
         )
-        self._db.execute(
-            "INSERT INTO paygate_audit_trail VALUES (?, ?, ?)",
-            (entry.record_id, entry.seq, entry.model_dump_json()),
-        )
+        self._db.execute(_INSERT_ENTRY, _entry_row(entry))
 
     def mark(self, event: tuple[str, str], at: datetime) -> None:
         self._db.execute(
@@ -205,6 +231,26 @@ class SQLiteRecordStore:
                 intent=intent,
                 needs_intent=needs_intent,
             )
+
+    def bulk_load(self, histories: Iterable[Sequence[Change]]) -> int:
+        """Write many new records, each with its whole trail, in one transaction: an import
+        from another store, or a fixture of a million records (``apply`` commits once per
+        change). Each history is one new record's changes in order, as ``apply`` would have
+        taken them one by one: the first made on no record, each next on the record the one
+        before it made. The record the last one made is stored; every entry is sealed onto the
+        record's chain. A record id or a provider's payment id already stored refuses the whole
+        load (``ValueError``; nothing is written). Returns how many records were written."""
+        written = 0
+        with self._db.transaction() as db:
+            try:
+                for history in histories:
+                    trail = _sealed(history)
+                    db.execute(_INSERT_RECORD, _record_row(history[-1].record, trail[-1]))
+                    db.executemany(_INSERT_ENTRY, map(_entry_row, trail))
+                    written += 1
+            except sqlite3.IntegrityError as exc:
+                raise ValueError(f"bulk_load writes new records only ({exc})") from None
+        return written
 
     def write_intent(self, intent: Intent) -> Intent | None:
         key = (intent.provider, intent.idempotency_key)

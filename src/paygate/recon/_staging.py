@@ -1,0 +1,175 @@
+"""Getting entries and records into DuckDB (private): each streams into a staging CSV file, which
+DuckDB's built-in CSV reader loads into a table whose column types are declared, never sniffed.
+
+Amounts are integers of minor units (BIGINT; their sums are HUGEINT), never DOUBLE. A CSV file
+because DuckDB's Python client inserts tuples one statement at a time (about a millisecond a
+row); its CSV reader loads a million rows in about a second. Strings are always quoted; a
+missing value is the one unquoted token no column can hold (``_NULL``: below BIGINT's range),
+so a reference that reads ``-9223372036854775809`` is still that string.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Final
+
+from paygate.money import Currency
+from paygate.recon.entries import Entry, EntryKind
+from paygate.recon.expected import Expected
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = ["ENTRY_COLUMNS", "Staging", "entry_of"]
+
+_NULL: Final = -(1 << 63) - 1
+
+# Column names and their declared DuckDB types, in the order the staging files are written.
+ENTRY_COLUMNS: Final = {
+    "seq": "BIGINT",  # the entry's position in the stream
+    "provider": "VARCHAR",
+    "kind": "VARCHAR",
+    "provider_kind": "VARCHAR",
+    "entry_id": "VARCHAR",
+    "payment_reference": "VARCHAR",
+    "merchant_reference": "VARCHAR",
+    "modification_reference": "VARCHAR",
+    "currency": "VARCHAR",
+    "gross": "BIGINT",
+    "fee": "BIGINT",
+    "net": "BIGINT",
+    "amount_currency": "VARCHAR",
+    "amount": "BIGINT",
+    "exchange_rate": "VARCHAR",  # a Decimal's exact text
+    "created": "VARCHAR",  # ISO 8601, as the entry held it
+    "available": "VARCHAR",
+    "payout": "VARCHAR",
+    "source": "VARCHAR",
+    "line": "BIGINT",
+}
+RECORD_COLUMNS: Final = {
+    "rec": "BIGINT",  # the record's position in the stream
+    "record_id": "VARCHAR",
+    "provider": "VARCHAR",
+    "payment_id": "VARCHAR",
+    "reference": "VARCHAR",
+    "currency": "VARCHAR",
+    "authorized": "BIGINT",
+    "captured": "BIGINT",
+    "overdue": "BOOLEAN",  # captured long enough ago to be expected settled (ReconPolicy)
+    "unknown": "BOOLEAN",
+    "changed": "VARCHAR",  # when it last changed (ISO 8601), for a finding's note
+}
+MODIFICATION_COLUMNS: Final = {
+    "rec": "BIGINT",
+    "mod_id": "VARCHAR",
+    "role": "VARCHAR",  # capture, refund (received or succeeded) or failed (a refund that failed)
+    "amount": "BIGINT",  # a refund's, in minor units
+}
+
+
+def _text(value: object) -> object:
+    return _NULL if value is None else value
+
+
+def _entry_row(seq: int, e: Entry) -> tuple[object, ...]:
+    return (
+        seq, e.provider, e.kind.value, e.provider_kind, e.entry_id, _text(e.payment_reference),
+        _text(e.merchant_reference), _text(e.modification_reference), str(e.currency), e.gross,
+        e.fee, e.net, str(e.amount_currency), e.amount,
+        _NULL if e.exchange_rate is None else str(e.exchange_rate), e.created.isoformat(),
+        _NULL if e.available is None else e.available.isoformat(), _text(e.payout), e.source,
+        e.line,
+    )  # fmt: skip
+
+
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def entry_of(row: tuple[Any, ...]) -> Entry:
+    """The entry a row of the entries table holds (its columns in ``ENTRY_COLUMNS`` order)."""
+    (_, provider, kind, provider_kind, entry_id, payment, merchant, modification, currency,
+     gross, fee, net, amount_currency, amount, rate, created, available, payout, source,
+     line) = row  # fmt: skip
+    return Entry(
+        provider=provider, kind=EntryKind(kind), provider_kind=provider_kind, entry_id=entry_id,
+        payment_reference=payment, merchant_reference=merchant,
+        modification_reference=modification, currency=Currency(currency), gross=gross, fee=fee,
+        net=net, amount_currency=Currency(amount_currency), amount=amount,
+        exchange_rate=None if rate is None else Decimal(rate),
+        created=datetime.fromisoformat(created), available=_time(available),
+        payout=payout, source=source, line=line,
+    )  # fmt: skip
+
+
+def _modifications(rec: int, expected: Expected) -> Iterator[tuple[object, ...]]:
+    for capture in expected.captures:
+        yield rec, capture, "capture", _NULL
+    for refund, amount in (expected.refunds or {}).items():
+        yield rec, refund, "refund", amount
+    for failed in sorted(expected.failed_refunds):
+        yield rec, failed, "failed", _NULL
+
+
+class Staging:
+    """The staging files of one run, in ``directory``, and the tables DuckDB loads them into."""
+
+    def __init__(self, directory: Path) -> None:
+        self._files: dict[str, tuple[Path, dict[str, str]]] = {}
+        self._directory = directory
+
+    def _writer(self, name: str, columns: dict[str, str]) -> tuple[IO[str], Any]:
+        path = self._directory / f"{name}.csv"
+        self._files[name] = (path, columns)
+        file = path.open("w", newline="", encoding="utf-8")
+        return file, csv.writer(file, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
+
+    def records(self, records: Iterable[tuple[Expected, bool]]) -> None:
+        """Stage each record with whether it is overdue (its modifications alongside)."""
+        rows, writer = self._writer("records", RECORD_COLUMNS)
+        mods, mod_writer = self._writer("modifications", MODIFICATION_COLUMNS)
+        with rows, mods:
+            for rec, (e, overdue) in enumerate(records):
+                writer.writerow(
+                    (rec, e.record_id, e.provider, _text(e.payment_id), _text(e.reference),
+                     str(e.currency), e.authorized, e.captured, overdue, e.unknown,
+                     e.changed_at.isoformat())
+                )  # fmt: skip
+                if e.captures or e.refunds or e.failed_refunds:
+                    mod_writer.writerows(_modifications(rec, e))
+
+    def entries(self) -> EntryWriter:
+        file, writer = self._writer("entries", ENTRY_COLUMNS)
+        return EntryWriter(file, writer)
+
+    def load(self, db: duckdb.DuckDBPyConnection) -> None:
+        """Create one table per staging file, its columns typed as declared."""
+        for name, (path, columns) in self._files.items():
+            types = ", ".join(f"'{column}': '{kind}'" for column, kind in columns.items())
+            db.execute(
+                f"CREATE TABLE {name} AS SELECT * FROM read_csv(?, columns = {{{types}}}, "
+                "header = false, auto_detect = false, delim = ',', quote = '\"', "
+                f"escape = '\"', nullstr = '{_NULL}', allow_quoted_nulls = false)",
+                [str(path)],
+            )
+
+
+class EntryWriter:
+    """Entries streamed to their staging file, numbered in the order they come."""
+
+    def __init__(self, file: IO[str], writer: Any) -> None:
+        self._file = file
+        self._writer = writer
+        self.count = 0
+
+    def write(self, entry: Entry) -> None:
+        self._writer.writerow(_entry_row(self.count, entry))
+        self.count += 1
+
+    def close(self) -> None:
+        self._file.close()
