@@ -313,6 +313,28 @@ def test_on_adyen_an_unreachable_record_store_refuses_a_new_payment(
     assert adyen_sim.requests == []
 
 
+def test_on_adyen_an_unreachable_idempotency_store_refuses_a_new_payment(
+    make_adyen_gateway: Callable[..., Any], adyen_sim: AdyenSimulator
+) -> None:
+    """A store that answers every attribute with a failure (no asyncio face of its own: the
+    asyncio gateway calls it as any other store) fails the call closed, nothing sent."""
+
+    class BrokenStore:
+        blocking = False
+
+        def __getattr__(self, name: str) -> Any:
+            def broken(*args: Any, **kwargs: Any) -> Any:
+                raise ConnectionError("idempotency store unreachable")
+
+            return broken
+
+    gw = make_adyen_gateway(store=BrokenStore())
+    with pytest.raises(RetriableError) as refused:
+        gw.authorize(eur("5.00"), source=card(), reference="order-a11")
+    assert refused.value.code is ErrorCode.STORE_UNAVAILABLE
+    assert adyen_sim.requests == []
+
+
 def test_a_lost_purchase_answer_settled_by_its_webhook_is_captured(
     make_adyen_gateway: Callable[..., Any], adyen_sim: AdyenSimulator
 ) -> None:
