@@ -126,6 +126,12 @@ def _settled(
     return apply_faults(movements(payments, modifications), faults, new_psp_reference)
 
 
+def _about(merchant: str, m: Movement, when: str, zone: str) -> list[str]:
+    """The columns every row about one payment opens with: who, which payment, by what
+    method, when."""
+    return [COMPANY, merchant, m.payment, m.reference or "", "visa", when, zone]
+
+
 def write_settlement_details(
     path: Path,
     merchant: str,
@@ -144,13 +150,7 @@ def write_settlement_details(
             paid_out[m.currency] = paid_out.get(m.currency, 0) + (net if credit else -net)
             gross_text, net_text = major(m.amount, m.currency), major(net, m.currency)
             yield [
-                COMPANY,
-                merchant,
-                m.payment,
-                m.reference or "",
-                "visa",
-                when,
-                zone,
+                *_about(merchant, m, when, zone),
                 _TYPE[m.kind],
                 m.modification,
                 m.currency,
@@ -213,13 +213,7 @@ def write_payment_accounting(
             amount = major(m.amount, m.currency)
             if m.kind == CHARGE:
                 yield [
-                    COMPANY,
-                    merchant,
-                    m.payment,
-                    m.reference or "",
-                    "visa",
-                    when,
-                    zone,
+                    *_about(merchant, m, when, zone),
                     "Authorised",
                     "",
                     m.currency,
@@ -234,13 +228,7 @@ def write_payment_accounting(
                     "",
                 ]
             yield [
-                COMPANY,
-                merchant,
-                m.payment,
-                m.reference or "",
-                "visa",
-                when,
-                zone,
+                *_about(merchant, m, when, zone),
                 _TYPE[m.kind],
                 m.modification,
                 m.currency,
