@@ -4,32 +4,13 @@ owner at a time, moved on only by their holder, forgotten once settled."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
-
-from paygate.records import MemoryRecordStore, RecordStore, SQLiteRecordStore
+from paygate.records import RecordStore
 from paygate.records.schedule import Scheduled
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RecordStore]:
-    opened: RecordStore
-    if request.param == "memory":
-        opened = MemoryRecordStore()
-    elif request.param == "sqlite":
-        opened = SQLiteRecordStore(tmp_path / "r.db")
-    else:
-        from paygate.records.postgres import PostgresRecordStore
-
-        opened = PostgresRecordStore(request.getfixturevalue("postgres_conninfo"), pool_size=8)
-    yield opened
-    opened.close()
 
 
 def test_a_schedule_is_started_once(store: RecordStore) -> None:

@@ -48,21 +48,6 @@ def refund_event(n: int, amount: str = "1.00") -> WebhookEvent:
     )  # fmt: skip
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RecordStore]:
-    opened: RecordStore
-    if request.param == "memory":
-        opened = MemoryRecordStore()
-    elif request.param == "sqlite":
-        opened = SQLiteRecordStore(tmp_path / "r.db")
-    else:
-        from paygate.records.postgres import PostgresRecordStore
-
-        opened = PostgresRecordStore(request.getfixturevalue("postgres_conninfo"), pool_size=8)
-    yield opened
-    opened.close()
-
-
 def _purchase(store: RecordStore) -> str:
     applied = store.apply(Locate(), lambda r: changes.observe(r, CAPTURED, CALL, NOW))
     assert applied.record is not None and applied.applied
