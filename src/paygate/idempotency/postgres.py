@@ -189,8 +189,11 @@ class PostgresStore:
 
     def purge(self) -> int:
         """Delete completed entries past their expiry (one batch); how many were deleted."""
-        params = {**self._now(), "batch": _PURGE_BATCH}
+        params = self._purge_params()
         return self._pool.run(lambda conn: conn.execute(_PURGE, params).rowcount)
+
+    def _purge_params(self) -> dict[str, Any]:
+        return {**self._now(), "batch": _PURGE_BATCH}
 
     def _purge_due(self) -> bool:
         """Whether a sweep is due (then the next is a minute away)."""
@@ -219,9 +222,8 @@ class _AsyncPostgresStore:
     async def begin_async(self, key: str, fingerprint: str, *, lease_seconds: float) -> BeginResult:
         store = self._store
         if store._purge_due():
-            await self._pool.run(
-                lambda conn: conn.execute(_PURGE, {**store._now(), "batch": _PURGE_BATCH})
-            )
+            params = store._purge_params()
+            await self._pool.run(lambda conn: conn.execute(_PURGE, params))
         claimed, params = store._claim(key, fingerprint, lease_seconds)
 
         async def work(conn: psycopg.AsyncConnection[Any]) -> BeginResult:
