@@ -259,16 +259,6 @@ def test_a_chargeback_opens_the_dispute_and_its_reversal_closes_it() -> None:
     assert notes[-2:] == ["chargeback opened (dispute dp_1)", "chargeback reversed (dispute dp_1)"]
 
 
-def test_expected_is_projected_from_a_record() -> None:
-    store = MemoryRecordStore()
-    record_id = _lost_authorize(store)
-    record = store.get(record_id)
-    assert record is not None
-    view = Expected.of(record)
-    assert (view.payment_id, view.captured, view.unknown, view.refunds) == (None, 0, True, None)
-    assert (view.record_id, view.reference, view.currency) == (record_id, "order-1", "EUR")
-
-
 def test_reprs_say_paygate_and_stay_short() -> None:
     row = entry("stripe", amount=2001)
     result = run("stripe", [row], [expected("stripe")])

@@ -162,7 +162,8 @@ def test_adyen_injected_discrepancies_are_found_exactly(
         else sim.write_payment_accounting(tmp_path / "clean.csv")
     )
     store = gw.records
-    result = reconcile("adyen", read_settlement("adyen", clean), store.scan("adyen"), policy=LATER)
+    # The store itself: its records read as JSON documents, projected in DuckDB.
+    result = reconcile("adyen", read_settlement("adyen", clean), store, policy=LATER)
     assert result.findings == []
     assert result.tallies[(C.MATCHED, "EUR")].count == 6
     faults = SettlementFaults(

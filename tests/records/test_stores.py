@@ -419,9 +419,13 @@ def test_scan_lists_a_providers_records_by_id_across_pages(
         applied = store.apply(Locate(), lambda r, paid=paid: changes.observe(r, paid, CALL, NOW))
         assert applied.record is not None
         made.append(applied.record.record_id)
-    scanned = [r.record_id for r in store.scan("p")]
-    assert scanned == sorted(made)
+    scanned = list(store.scan("p"))
+    assert [r.record_id for r in scanned] == sorted(made)
     assert list(store.scan("other")) == []
+    # The same records as their JSON documents, unbuilt, in the same order.
+    documents = [PaymentRecord.model_validate_json(body) for body in store.scan_json("p")]
+    assert documents == scanned
+    assert list(store.scan_json("other")) == []
 
 
 def _unknown_on(

@@ -169,7 +169,7 @@ def recon(
                 base_url=base_url,
             )  # fmt: skip
             result = reconcile(
-                provider, entries, store.scan(provider), policy=policy,
+                provider, entries, store, policy=policy,
                 store=store if apply else None,
             )  # fmt: skip
         except (ReportError, FetchError) as exc:

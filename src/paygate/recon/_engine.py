@@ -1,5 +1,5 @@
 """DuckDB for reconciliation (private): a connection that loads no extension it would have to
-download, and the matching rules (``_rules.sql``)."""
+download, the records' projection (``_records.sql``) and the matching rules (``_rules.sql``)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from paygate._extras import require_extra
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["RULES", "connect"]
+__all__ = ["RECORDS", "RULES", "connect"]
 
+RECORDS: Final = files("paygate.recon").joinpath("_records.sql").read_text(encoding="utf-8")
 RULES: Final = files("paygate.recon").joinpath("_rules.sql").read_text(encoding="utf-8")
 
 _CONFIG: Final = {
@@ -36,6 +37,7 @@ def connect(spill: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
     db = duckdb.connect(config={**_CONFIG, "temp_directory": str(spill)})
     try:
+        db.execute("SET TimeZone = 'UTC'")  # a time written without an offset is UTC
         yield db
     finally:
         db.close()

@@ -1,9 +1,12 @@
-"""Getting entries and records into DuckDB (private): each streams into a staging CSV file, which
-DuckDB's built-in CSV reader loads into a table whose column types are declared, never sniffed.
+"""Getting entries and records into DuckDB (private). Entries, and the projections a caller
+built (``Expected``), stream into staging CSV files, which DuckDB's built-in CSV reader loads into
+tables whose column types are declared, never sniffed. Records stream as their JSON documents
+into a newline-delimited JSON file, which DuckDB's built-in JSON reader loads with the fields
+the projection (``_records.sql``) reads declared: a record is never built in Python.
 
-Amounts are integers of minor units (BIGINT; their sums are HUGEINT), never DOUBLE. A CSV file
+Amounts are integers of minor units (BIGINT; their sums are HUGEINT), never DOUBLE. Files
 because DuckDB's Python client inserts tuples one statement at a time (about a millisecond a
-row); its CSV reader loads a million rows in about a second. Strings are always quoted; a
+row); its readers load a million rows in about a second. Strings are always quoted; a
 missing value is the one unquoted token no column can hold (``_NULL``: below BIGINT's range),
 so a reference that reads ``-9223372036854775809`` is still that string.
 """
@@ -11,6 +14,7 @@ so a reference that reads ``-9223372036854775809`` is still that string.
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
@@ -20,6 +24,7 @@ from typing import IO, TYPE_CHECKING, Any, Final
 from paygate.money import Currency
 from paygate.recon.entries import Entry, EntryKind
 from paygate.recon.expected import Expected
+from paygate.records.state import PaymentRecord
 
 if TYPE_CHECKING:
     import duckdb
@@ -51,7 +56,7 @@ ENTRY_COLUMNS: Final = {
     "source": "VARCHAR",
     "line": "BIGINT",
 }
-RECORD_COLUMNS: Final = {
+PROJECTION_COLUMNS: Final = {
     "rec": "BIGINT",  # the record's position in the stream
     "record_id": "VARCHAR",
     "provider": "VARCHAR",
@@ -60,9 +65,19 @@ RECORD_COLUMNS: Final = {
     "currency": "VARCHAR",
     "authorized": "BIGINT",
     "captured": "BIGINT",
-    "overdue": "BOOLEAN",  # captured long enough ago to be expected settled (ReconPolicy)
     "unknown": "BOOLEAN",
     "changed": "VARCHAR",  # when it last changed (ISO 8601), for a finding's note
+}
+# The fields of a record's JSON document the projection reads; any other field is skipped.
+_MONEY: Final = "STRUCT(amount VARCHAR, currency VARCHAR)"
+DOCUMENT_COLUMNS: Final = {
+    "rec": "BIGINT",
+    "record": (
+        "STRUCT(record_id VARCHAR, provider VARCHAR, payment_id VARCHAR, reference VARCHAR, "
+        f"amount {_MONEY}, reported_authorized {_MONEY}, reported_captured {_MONEY}, "
+        "modifications STRUCT(id VARCHAR, operation VARCHAR, status VARCHAR, "
+        f"amount {_MONEY})[], unknown STRUCT(operation VARCHAR)[], updated_at VARCHAR)"
+    ),
 }
 MODIFICATION_COLUMNS: Final = {
     "rec": "BIGINT",
@@ -122,6 +137,7 @@ class Staging:
     def __init__(self, directory: Path) -> None:
         self._files: dict[str, tuple[Path, dict[str, str]]] = {}
         self._directory = directory
+        self._documents = directory / "documents.ndjson"
 
     def _writer(self, name: str, columns: dict[str, str]) -> tuple[IO[str], Any]:
         path = self._directory / f"{name}.csv"
@@ -129,19 +145,27 @@ class Staging:
         file = path.open("w", newline="", encoding="utf-8")
         return file, csv.writer(file, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
 
-    def records(self, records: Iterable[tuple[Expected, bool]]) -> None:
-        """Stage each record with whether it is overdue (its modifications alongside)."""
-        rows, writer = self._writer("records", RECORD_COLUMNS)
-        mods, mod_writer = self._writer("modifications", MODIFICATION_COLUMNS)
-        with rows, mods:
-            for rec, (e, overdue) in enumerate(records):
-                writer.writerow(
-                    (rec, e.record_id, e.provider, _text(e.payment_id), _text(e.reference),
-                     str(e.currency), e.authorized, e.captured, overdue, e.unknown,
-                     e.changed_at.isoformat())
-                )  # fmt: skip
-                if e.captures or e.refunds or e.failed_refunds:
-                    mod_writer.writerows(_modifications(rec, e))
+    def records(self, records: Iterable[PaymentRecord | Expected | str]) -> None:
+        """Stage each record: a ``PaymentRecord``, or a record's JSON document as a store
+        holds it (``RecordStore.scan_json``), as that document; an ``Expected`` as the
+        projection it is."""
+        documents = self._documents.open("w", encoding="utf-8")
+        rows, writer = self._writer("projections", PROJECTION_COLUMNS)
+        mods, mod_writer = self._writer("projected_modifications", MODIFICATION_COLUMNS)
+        with documents, rows, mods:
+            for rec, record in enumerate(records):
+                if isinstance(record, Expected):
+                    writer.writerow(
+                        (rec, record.record_id, record.provider, _text(record.payment_id),
+                         _text(record.reference), str(record.currency), record.authorized,
+                         record.captured, record.unknown, record.changed_at.isoformat())
+                    )  # fmt: skip
+                    mod_writer.writerows(_modifications(rec, record))
+                    continue
+                body = record if isinstance(record, str) else record.model_dump_json()
+                if "\n" in body:  # one document a line: a store's JSON may be laid out
+                    body = json.dumps(json.loads(body), separators=(",", ":"))
+                documents.write(f'{{"rec":{rec},"record":{body}}}\n')
 
     def entries(self) -> EntryWriter:
         file, writer = self._writer("entries", ENTRY_COLUMNS)
@@ -150,13 +174,21 @@ class Staging:
     def load(self, db: duckdb.DuckDBPyConnection) -> None:
         """Create one table per staging file, its columns typed as declared."""
         for name, (path, columns) in self._files.items():
-            types = ", ".join(f"'{column}': '{kind}'" for column, kind in columns.items())
             db.execute(
-                f"CREATE TABLE {name} AS SELECT * FROM read_csv(?, columns = {{{types}}}, "
+                f"CREATE TABLE {name} AS SELECT * FROM read_csv(?, columns = {_types(columns)}, "
                 "header = false, auto_detect = false, delim = ',', quote = '\"', "
                 f"escape = '\"', nullstr = '{_NULL}', allow_quoted_nulls = false)",
                 [str(path)],
             )
+        db.execute(
+            "CREATE TABLE documents AS SELECT * FROM read_json(?, format = 'newline_delimited', "
+            f"columns = {_types(DOCUMENT_COLUMNS)})",
+            [str(self._documents)],
+        )
+
+
+def _types(columns: dict[str, str]) -> str:
+    return "{" + ", ".join(f"'{column}': '{kind}'" for column, kind in columns.items()) + "}"
 
 
 class EntryWriter:

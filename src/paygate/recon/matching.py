@@ -2,8 +2,9 @@
 SQL (``_rules.sql``), with its priority (the ``category`` type there is ``Category``'s values
 in declaration order, so ordering by it is ordering by priority).
 
-Records are staged when the ``Matcher`` is made and entries as they are fed (``_staging``:
-typed columns, minor units as BIGINT, never a float); ``finish`` runs the rules. Each row is
+Records are staged when the ``Matcher`` is made, as their JSON documents (projected in SQL,
+``_records.sql``), and entries as they are fed (``_staging``: typed columns, minor units as
+BIGINT, never a float); ``finish`` runs the rules. Each row is
 joined to a record by the provider's payment reference, then by the modification reference (a
 capture's or refund's own id), then by the merchant reference when exactly one record holds it.
 Charge rows are summed per record and judged with every record that no row settled.
@@ -27,17 +28,19 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
 
 from paygate.money import Money
-from paygate.recon._engine import RULES, connect
+from paygate.recon._engine import RECORDS, RULES, connect
 from paygate.recon._staging import Staging, entry_of
 from paygate.recon.entries import Entry, EntryKind
 from paygate.recon.expected import Expected
 from paygate.recon.results import Category, Finding, Reconciliation
+from paygate.records.state import PaymentRecord
 
 if TYPE_CHECKING:
     import duckdb
 
 __all__ = ["Action", "Matcher", "ReconPolicy"]
 
+_GRACE_UNLISTED: Final = timedelta(days=7)  # a provider ``ReconPolicy.grace`` does not list
 DEFAULT_GRACE: Final[Mapping[str, timedelta]] = MappingProxyType(
     {"stripe": timedelta(days=7), "adyen": timedelta(days=3)}
 )
@@ -60,12 +63,6 @@ class ReconPolicy:
         allowed = self.tolerance.get(currency)
         return 0 if allowed is None else abs(allowed.to_minor_units())
 
-    def overdue(self, expected: Expected, now: datetime) -> bool:
-        grace = self.grace.get(expected.provider, timedelta(days=7))
-        if self.since is not None and expected.changed_at < self.since:
-            return False
-        return expected.changed_at <= now - grace
-
 
 @dataclass(frozen=True, slots=True)
 class Action:
@@ -79,22 +76,23 @@ class Action:
 
 class Matcher:
     """Joins entries of one provider to the records expected to settle, in DuckDB: the records
-    are staged when it is made, each entry as it is fed, and ``finish`` runs the rules."""
+    are staged when it is made, each entry as it is fed, and ``finish`` runs the rules.
+    ``records`` may hold full records, their JSON documents as a store keeps them
+    (``RecordStore.scan_json``: the fast way), or projections built by hand (``Expected``);
+    those of other providers are left out."""
 
     def __init__(
-        self, provider: str, records: Iterable[Expected], policy: ReconPolicy | None = None
+        self,
+        provider: str,
+        records: Iterable[PaymentRecord | Expected | str],
+        policy: ReconPolicy | None = None,
     ) -> None:
         self.provider = provider
         self.policy = policy or ReconPolicy()
         self.actions: list[Action] = []
         self._directory = tempfile.TemporaryDirectory(prefix="paygate-recon-")
         self._staging = Staging(Path(self._directory.name))
-        now = self.policy.as_of or datetime.now(UTC)
-        self._staging.records(
-            (expected, self.policy.overdue(expected, now))
-            for expected in records
-            if expected.provider == provider
-        )
+        self._staging.records(records)
         self._entries = self._staging.entries()
 
     def __enter__(self) -> Matcher:
@@ -144,8 +142,25 @@ class Matcher:
         db.execute("CREATE TEMP TABLE tolerance (currency VARCHAR, allowed BIGINT)")
         if allowed:
             db.executemany("INSERT INTO tolerance VALUES (?, ?)", allowed)
-        self._staging.load(db)
+        self._project(db)
         db.execute(RULES)
+
+    def _project(self, db: duckdb.DuckDBPyConnection) -> None:
+        """Load what was staged, and project the records (``records``, ``modifications``)."""
+        self._entries.close()
+        policy = self.policy
+        db.execute(
+            "CREATE TEMP TABLE policy AS SELECT ?::VARCHAR AS provider, "
+            "?::TIMESTAMPTZ AS as_of, ?::TIMESTAMPTZ AS since, ?::INTERVAL AS grace",
+            [
+                self.provider,
+                policy.as_of or datetime.now(UTC),
+                policy.since,
+                policy.grace.get(self.provider, _GRACE_UNLISTED),
+            ],
+        )
+        self._staging.load(db)
+        db.execute(RECORDS)
 
 
 _FINDINGS: Final = "SELECT * EXCLUDE (ordered) FROM findings ORDER BY ordered"

@@ -49,24 +49,23 @@ def read_settlement(
     return adyen.read_settlement_details(path, progress=progress)
 
 
-def _expected(records: Iterable[PaymentRecord | Expected]) -> Iterator[Expected]:
-    for record in records:
-        yield record if isinstance(record, Expected) else Expected.of(record)
-
-
 def reconcile(
     provider: str,
     entries: Iterable[Entry],
-    records: Iterable[PaymentRecord | Expected],
+    records: RecordStore | Iterable[PaymentRecord | Expected | str],
     *,
     policy: ReconPolicy | None = None,
     store: RecordStore | None = None,
 ) -> Reconciliation:
-    """Match ``entries`` to ``records`` (full records, or their ``Expected`` projections) and
-    return what was found. With ``store``, what settlement proves is applied to the records
-    (chargebacks open or close their dispute; unknown outcomes are resolved); a settlement row
-    is applied once however many times the same data is reconciled."""
-    with Matcher(provider, _expected(records), policy) as matcher:
+    """Match ``entries`` to ``records`` and return what was found. ``records`` is a record
+    store (its records of ``provider`` are read as JSON documents, never built: the fast way,
+    and what ``paygate recon`` does); or records, their JSON documents
+    (``RecordStore.scan_json``), or ``Expected`` projections built by hand.
+    With ``store``, what settlement proves is applied to the records (chargebacks open or
+    close their dispute; unknown outcomes are resolved); a settlement row is applied once
+    however many times the same data is reconciled."""
+    staged = records if isinstance(records, Iterable) else records.scan_json(provider)
+    with Matcher(provider, staged, policy) as matcher:
         for entry in entries:
             matcher.feed(entry)
         result = matcher.finish()

@@ -163,6 +163,10 @@ class MemoryRecordStore:
             records = [r for r in self._records.values() if r.provider == provider]
         yield from sorted(records, key=lambda r: r.record_id)
 
+    def scan_json(self, provider: str) -> Iterator[str]:
+        for record in self.scan(provider):
+            yield record.model_dump_json()
+
     def note_decline(self, card: str, at: datetime, *, final: bool) -> None:
         with self._lock:
             kept = self._declines.setdefault(card, [])

@@ -327,6 +327,10 @@ class PostgresRecordStore:
         return sorted(records, key=lambda r: r.created_at)
 
     def scan(self, provider: str) -> Iterator[PaymentRecord]:
+        for body in self.scan_json(provider):
+            yield PaymentRecord.model_validate_json(body)
+
+    def scan_json(self, provider: str) -> Iterator[str]:
         after = ""
         while True:
 
@@ -339,7 +343,7 @@ class PostgresRecordStore:
 
             rows = self._pool.run(work)
             for row in rows:
-                yield PaymentRecord.model_validate_json(row[1])
+                yield row[1]
             if len(rows) < SCAN_PAGE:
                 return
             after = rows[-1][0]

@@ -343,6 +343,10 @@ class SQLiteRecordStore:
         return sorted(records, key=lambda r: r.created_at)
 
     def scan(self, provider: str) -> Iterator[PaymentRecord]:
+        for body in self.scan_json(provider):
+            yield PaymentRecord.model_validate_json(body)
+
+    def scan_json(self, provider: str) -> Iterator[str]:
         after = ""
         while True:
             with self._db.turn() as db:
@@ -352,7 +356,7 @@ class SQLiteRecordStore:
                     (provider, after, SCAN_PAGE),
                 ).fetchall()
             for row in rows:
-                yield PaymentRecord.model_validate_json(row[1])
+                yield row[1]
             if len(rows) < SCAN_PAGE:
                 return
             after = rows[-1][0]

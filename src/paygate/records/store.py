@@ -197,8 +197,13 @@ class RecordStore(Protocol):
         ...
 
     def scan(self, provider: str) -> Iterator[PaymentRecord]:
-        """Every record of the provider's payments, by record id, read a page at a time (what
-        settlement reconciliation matches against)."""
+        """Every record of the provider's payments, by record id, read a page at a time."""
+        ...
+
+    def scan_json(self, provider: str) -> Iterator[str]:
+        """What ``scan`` yields, each record as its JSON document (``PaymentRecord``'s JSON
+        form) without building it: for a bulk reader that parses the documents itself
+        (settlement reconciliation hands a million of them to DuckDB)."""
         ...
 
     def note_decline(self, card: str, at: datetime, *, final: bool) -> None:
