@@ -432,24 +432,27 @@ def _recon_table(points: list[recon.ReconPoint]) -> Table:
     first = points[0]
     table = Table(
         title="Settlement reconciliation: a Stripe itemized report read and matched against as "
-        "many records loaded from a SQLite record store (every category planted at a known "
-        "count; a fresh interpreter per size)",
-        caption="load: RecordStore.scan and the Expected projections; read: the report's rows "
-        "into entries; match: the rest. growth: seconds per row relative to the smallest size "
-        "(1.00x is linear); targets for 1,000,000 rows: at most 20 s and 1.5 GiB peak RSS",
+        "many records in a SQLite record store (every category planted at a known count; a "
+        "fresh interpreter per size)",
+        caption="processes: reading the report (a report past 32 MiB is read by one worker per "
+        "CPU while the records are staged); load: the records' JSON documents pulled out of "
+        "the store; read + match: the rest. growth: seconds per row relative to the smallest "
+        "size (1.00x is linear). Targets for 1,000,000 rows: at most 20 s and 1.5 GiB peak RSS",
     )
-    columns = ("rows", "records", "load s", "read s", "match s", "total s", "rows/s", "growth")
-    for column in (*columns, "peak RSS MiB", "counts"):
+    columns = ("rows", "records", "processes", "load s", "read + match s", "total s", "rows/s")
+    for column in (*columns, "growth", "peak RSS MiB", "worker peak MiB", "counts"):
         table.add_column(column, justify="left" if column == "counts" else "right")
     for point in points:
         growth = (point.seconds / point.rows) / (first.seconds / first.rows)
         table.add_row(
             f"{point.rows:,}",
             f"{point.records:,}",
-            *(f"{s:,.2f}" for s in (point.load, point.read, point.match, point.seconds)),
+            f"{point.workers}",
+            *(f"{s:,.2f}" for s in (point.load, point.match, point.seconds)),
             f"{point.rate:,.0f}",
             f"{growth:.2f}x",
             f"{point.peak_rss / 2**20:,.0f}",
+            f"{point.worker_rss / 2**20:,.0f}" if point.workers > 1 else "-",
             "as planted" if point.correct else "WRONG",
         )
     return table

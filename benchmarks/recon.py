@@ -1,21 +1,26 @@
 """Settlement reconciliation at volume: a generated Stripe itemized report of N rows against
 as many payment records in a SQLite record store (one per payment settled, the rest authorized
 and never captured), written beforehand with ``SQLiteRecordStore.bulk_load`` (untimed). Timed,
-in a fresh interpreter per size: loading the records (``RecordStore.scan`` and their
-``Expected`` projections), reading the report, and matching, each on its own; rows per second
-and peak resident memory (VmHWM), and how time grows from the smallest size to the largest.
+in a fresh interpreter per size, as ``paygate recon`` runs it: ``reconcile`` given the store's
+record documents (``RecordStore.scan_json``) and the report file (``read_settlement``; a
+report past ``PARALLEL_BYTES`` is read by one worker process per CPU while the records are
+staged). Reported: the time spent pulling the records out of the store, the rest (reading
+the report and matching), rows per second, the peak resident memory (VmHWM) of this process
+and of the largest worker, and how time grows from the smallest size to the largest.
 
 Every category is planted at a known count (one payment in each 1,000 per category, with
 every tenth payment refunded and a fee and a payout row per 1,000), and the run checks the
 counts it finds against them: a fast wrong answer fails.
 
-``python -m benchmarks.recon ROWS`` prints one JSON object.
+``python -m benchmarks.recon prepare|measure ROWS DIRECTORY`` writes one size's data, or
+reconciles it and prints one JSON object.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import resource
 import subprocess
 import sys
 import tempfile
@@ -30,6 +35,7 @@ from typing import Final, Generic, TypeVar
 from paygate import Money, Payment, PaymentStatus
 from paygate.models import Operation, Refund, RefundStatus
 from paygate.recon import Category, ReconPolicy, read_settlement, reconcile
+from paygate.recon._parallel import PARALLEL_BYTES, cpus, spans
 from paygate.records import SQLiteRecordStore, changes
 from paygate.records.changes import Change
 from paygate.records.state import UnknownOperation
@@ -292,21 +298,34 @@ class Timed(Generic[T]):
             yield item
 
 
-def measure(rows: int) -> dict[str, object]:
-    """One size, in this interpreter: the report and the record store written (untimed), then
-    the records loaded, the report read and the two matched (timed apart)."""
+def prepare(rows: int, directory: Path) -> int:
+    """Write the report and the record store of one size into ``directory`` (untimed, in an
+    interpreter of its own: its memory is not the run's); how many records it wrote."""
+    generate(directory / "itemized.csv", _plan(rows))
+    store = SQLiteRecordStore(directory / "records.db")
+    try:
+        return store.bulk_load(histories(_plan(rows), records_wanted=rows))
+    finally:
+        store.close()
+
+
+def measure(rows: int, directory: Path) -> dict[str, object]:
+    """One size, in this interpreter, on what ``prepare`` wrote: the records loaded, the
+    report read and the two matched."""
     payments = _plan(rows)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "itemized.csv"
-        generate(path, payments)
-        store = SQLiteRecordStore(Path(tmp) / "records.db")
-        records = store.bulk_load(histories(payments, records_wanted=rows))
+    path = directory / "itemized.csv"
+    store = SQLiteRecordStore(directory / "records.db")
+    try:
         began = time.perf_counter()
         loaded = Timed(store.scan_json("stripe"))
-        read = Timed(read_settlement("stripe", path))
-        result = reconcile("stripe", read, loaded, policy=ReconPolicy(as_of=NOW))
+        result = reconcile(
+            "stripe", read_settlement("stripe", path), loaded, policy=ReconPolicy(as_of=NOW)
+        )
         seconds = time.perf_counter() - began
+    finally:
         store.close()
+    size = path.stat().st_size
+    workers = len(spans(path, cpus())) if size >= PARALLEL_BYTES else 1
     found = Counter(f.category.value for f in result.findings)
     found[C.RELEASE_EXPECTED.value] = sum(
         t.count for (c, _), t in result.tallies.items() if c is C.RELEASE_EXPECTED
@@ -318,12 +337,13 @@ def measure(rows: int) -> dict[str, object]:
     expected[C.NOT_SETTLED.value] = 2 * per_category
     return {
         "rows": result.rows,
-        "records": records,
+        "records": rows,
+        "workers": workers,
         "load": loaded.seconds,
-        "read": read.seconds,
-        "match": seconds - loaded.seconds - read.seconds,
+        "match": seconds - loaded.seconds,
         "seconds": seconds,
         "peak_rss": _peak_rss(),
+        "worker_rss": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
         "found": dict(found),
         "planted": expected,
         "correct": dict(found) == expected,
@@ -334,11 +354,12 @@ def measure(rows: int) -> dict[str, object]:
 class ReconPoint:
     rows: int
     records: int
-    load: float  # seconds loading the records from the store
-    read: float  # seconds reading the report
-    match: float  # seconds matching (and the rest)
+    workers: int  # processes reading the report (1: this one)
+    load: float  # seconds pulling the records' documents out of the store
+    match: float  # seconds reading the report and matching (the rest)
     seconds: float
-    peak_rss: int
+    peak_rss: int  # this process's
+    worker_rss: int  # the largest worker's (0: none ran)
     correct: bool
 
     @property
@@ -347,24 +368,31 @@ class ReconPoint:
 
 
 def scaling(sizes: tuple[int, ...]) -> list[ReconPoint]:
-    """Each size in a fresh interpreter (so one size's memory does not count for the next)."""
+    """Each size's data written by one interpreter and reconciled by another (so that neither
+    the writing nor another size counts in the run's memory)."""
     points = []
     for rows in sizes:
-        done = subprocess.run(
-            [sys.executable, "-m", "benchmarks.recon", str(rows)],
-            cwd=_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=1800,
-        )
+        with tempfile.TemporaryDirectory(prefix="paygate-recon-bench-") as tmp:
+            for step in ("prepare", "measure"):
+                done = subprocess.run(
+                    [sys.executable, "-m", "benchmarks.recon", step, str(rows), tmp],
+                    cwd=_ROOT,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    timeout=1800,
+                )
         data = json.loads(done.stdout)
         if not data["correct"]:  # a fast wrong answer fails the run
             raise RuntimeError(f"{rows:,} rows: found {data['found']}, planted {data['planted']}")
-        fields = ("rows", "records", "load", "read", "match", "seconds", "peak_rss", "correct")
+        fields = (
+            "rows", "records", "workers", "load", "match", "seconds", "peak_rss", "worker_rss",
+            "correct",
+        )  # fmt: skip
         points.append(ReconPoint(*(data[name] for name in fields)))
     return points
 
 
 if __name__ == "__main__":
-    print(json.dumps(measure(int(sys.argv[1]))))
+    step, size, where = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
+    print(json.dumps(prepare(size, where) if step == "prepare" else measure(size, where)))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -49,10 +48,10 @@ def test_a_chargebacks_action_carries_the_entry_as_read() -> None:
                     exchange_rate=None, payout="po_1")  # fmt: skip
     matcher = matching.Matcher("stripe", [expected("stripe")], ReconPolicy(as_of=NOW))
     with matcher:
-        for row in (entry("stripe"), dispute, replace(dispute, entry_id="e3", line=4)):
+        for row in (entry("stripe"), dispute, dispute._replace(entry_id="e3", line=4)):
             matcher.feed(row)
         matcher.finish()
-    assert [a.entry for a in matcher.actions] == [dispute, replace(dispute, entry_id="e3", line=4)]
+    assert [a.entry for a in matcher.actions] == [dispute, dispute._replace(entry_id="e3", line=4)]
 
 
 def test_no_extension_is_loaded_but_those_built_in(monkeypatch: pytest.MonkeyPatch) -> None:

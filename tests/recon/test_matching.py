@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -45,7 +44,7 @@ def entry(provider: str, kind: EntryKind = K.CHARGE, amount: int = 2000, **field
         currency=EUR, gross=amount, fee=0, net=amount, amount_currency=EUR, amount=amount,
         exchange_rate=None, created=NOW, available=None, payout=None, source="f.csv", line=2,
     )  # fmt: skip
-    return replace(base, **fields)  # type: ignore[arg-type]
+    return base._replace(**fields)
 
 
 def expected(provider: str, **fields: object) -> Expected:
@@ -124,14 +123,14 @@ def test_refunds_are_matched_by_their_own_id(provider: str) -> None:
     charge = entry(provider)
     refund = entry(provider, K.REFUND, -500, modification_reference="re_1", entry_id="e2")
     assert run(provider, [charge, refund], [record]).findings == []
-    over = replace(refund, amount=-600, gross=-600, net=-600)
+    over = refund._replace(amount=-600, gross=-600, net=-600)
     found = run(provider, [charge, over], [record]).findings
     assert [(f.category, f.expected, f.settled) for f in found] == [(C.AMOUNT_OVER, 500, 600)]
-    stranger = replace(refund, modification_reference="re_9")
+    stranger = refund._replace(modification_reference="re_9")
     assert run(provider, [charge, stranger], [record]).findings[0].category is (
         C.REFUND_WITHOUT_RECORD
     )
-    again = run(provider, [charge, refund, replace(refund, line=9)], [record]).findings
+    again = run(provider, [charge, refund, refund._replace(line=9)], [record]).findings
     assert [(f.category, f.line) for f in again] == [(C.SETTLED_TWICE, 9)]
     reversal = entry(provider, K.REFUND_REVERSAL, 500, modification_reference="re_2")
     assert run(provider, [charge, reversal], [record]).findings == []
@@ -250,7 +249,7 @@ def test_a_chargeback_opens_the_dispute_and_its_reversal_closes_it() -> None:
     opened = reconcile("stripe", [entry("stripe"), dispute], store.scan("stripe"), store=store)
     assert [f.category for f in opened.findings] == [C.CHARGEBACK] and opened.exit_code == 1
     assert store.get(record.record_id).disputed  # type: ignore[union-attr]
-    won = replace(dispute, kind=K.CHARGEBACK_REVERSAL, amount=2000, entry_id="t3",
+    won = dispute._replace(kind=K.CHARGEBACK_REVERSAL, amount=2000, entry_id="t3",
                   created=NOW - timedelta(days=1))  # fmt: skip
     reconcile("stripe", [won], store.scan("stripe"), store=store)
     after = store.get(record.record_id)

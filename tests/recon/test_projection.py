@@ -89,6 +89,7 @@ def records(draw: st.DrawFn, provider: str = "stripe") -> PaymentRecord:
 def _projected(staged: list[Any], tmp: Path) -> tuple[list[tuple[Any, ...]], set[tuple[Any, ...]]]:
     matcher = Matcher("stripe", staged, ReconPolicy(as_of=NOW))
     with matcher, connect(tmp) as db:
+        matcher._stage()
         matcher._project(db)
         rows = db.execute(
             "SELECT record_id, payment_id, reference, currency, authorized, captured, unknown, "

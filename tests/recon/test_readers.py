@@ -11,6 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from paygate.recon import (
     EntryKind,
@@ -91,9 +93,28 @@ def test_minor_units_are_exact_and_refuse_what_the_currency_cannot_hold() -> Non
         minor_units("12.5", currency("JPY"))
     with pytest.raises(ValueError, match="more decimals than EUR allows"):
         minor_units("0.001", currency("EUR"))
-    for text in ("", "abc", "NaN", "Infinity"):
+    for text in ("", "abc", "NaN", "Infinity", "1.2.3", "--1", "1 000"):
         with pytest.raises(ValueError, match="not a"):
             minor_units(text, currency("EUR"))
+    # Other forms Decimal reads are read exactly too.
+    assert minor_units("+1.5E2", currency("EUR")) == 15000
+    assert minor_units("12.340", currency("EUR")) == 1234
+    assert minor_units(".5", currency("EUR")) == 50
+
+
+@settings(max_examples=300)
+@given(
+    st.sampled_from(["EUR", "JPY", "KWD"]),
+    st.from_regex(r"-?[0-9]{1,20}(\.[0-9]{0,5})?", fullmatch=True),
+)
+def test_minor_units_of_a_plain_decimal_are_its_exact_value(code: str, text: str) -> None:
+    """Plain decimals are read with integers (the fast way): always what the decimal is."""
+    exact = Decimal(text).scaleb(currency(code).exponent)
+    if exact != exact.to_integral_value():
+        with pytest.raises(ValueError, match="more decimals"):
+            minor_units(text, currency(code))
+    else:
+        assert minor_units(text, currency(code)) == int(exact)
 
 
 def test_a_stripe_report_row_becomes_an_exact_entry(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ when the settlement data or the options cannot be read (nothing is guessed)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -194,7 +194,7 @@ def _entries(
     until: datetime | None,
     api_key: str | None,
     base_url: str,
-) -> Iterator[Entry]:
+) -> Iterable[Entry]:
     if file is not None:
         size = file.stat().st_size
         if size < _LONG_FILE:

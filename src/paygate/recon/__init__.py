@@ -9,6 +9,7 @@ with an audit entry citing the settlement row. ``paygate recon`` is the command 
 docs/recon.md.
 """
 
+from paygate.recon._csvfile import ReportFile
 from paygate.recon.adyen import read_payment_accounting, read_settlement_details
 from paygate.recon.entries import Entry, EntryKind, ReportError, minor_units
 from paygate.recon.expected import Expected
@@ -35,6 +36,7 @@ __all__ = [
     "ReconPolicy",
     "Reconciliation",
     "ReportError",
+    "ReportFile",
     "Tally",
     "apply_actions",
     "balance_transactions_request",

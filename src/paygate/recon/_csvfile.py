@@ -1,18 +1,32 @@
 """Streaming a settlement CSV: the header checked against a layout, then one row at a time,
-each with its line number. Shared by every provider's report reader."""
+each with its line number, turned into an entry by its format. Shared by every provider's
+report reader. A part of a file (``Span``: rows starting at a line boundary) is read the same
+way, so that one large report can be read by several processes (``_parallel``)."""
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, TextIO
+from typing import Final
 
-from paygate.recon.entries import ReportError
+from paygate.recon._rows import Cells
+from paygate.recon.entries import Entry, ReportError
 
-__all__ = ["Layout", "Progress", "Rows", "read_rows"]
+__all__ = [
+    "Format",
+    "Layout",
+    "Progress",
+    "ReportFile",
+    "Rows",
+    "Span",
+    "read_report",
+    "read_rows",
+]
 
 Progress = Callable[[int], None]
 """Called now and then with the characters read so far (a progress bar's position)."""
@@ -81,10 +95,57 @@ def _counted(lines: Iterable[str], progress: Progress | None) -> Iterator[str]:
     progress(read)
 
 
-def read_rows(path: Path, layout: Layout, *, progress: Progress | None = None) -> Rows:
+@dataclass(frozen=True, slots=True)
+class Span:
+    """The rows of a file from byte ``start`` (a line boundary outside any quoted field) to
+    byte ``end``; ``first_line`` is the line ``start`` begins (1 at the start of the file,
+    where the header is)."""
+
+    start: int
+    end: int
+    first_line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Format:
+    """One report format: its columns, and how one row's cells become an entry."""
+
+    name: str
+    layout: Layout
+    entry: Callable[[Cells], Entry]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportFile:
+    """A settlement report file of a known format (``read_settlement`` makes one): iterating
+    it reads its entries, in file order, streamed; ``reconcile`` reads a large one in several
+    processes at once. ``progress`` is called with the characters read so far."""
+
+    path: Path
+    format: Format
+    progress: Progress | None = None
+
+    def __iter__(self) -> Iterator[Entry]:
+        return read_report(self.path, self.format, progress=self.progress)
+
+
+def read_report(
+    path: Path, report: Format, *, progress: Progress | None = None, span: Span | None = None
+) -> Iterator[Entry]:
+    """The entries of a report file (or of ``span`` of it), in file order, streamed."""
+    read = read_rows(path, report.layout, progress=progress, span=span)
+    cells = Cells(read.source, read.columns)
+    for line, row in read.rows:
+        yield report.entry(cells.at(line, row))
+
+
+def read_rows(
+    path: Path, layout: Layout, *, progress: Progress | None = None, span: Span | None = None
+) -> Rows:
     """Open ``path`` (UTF-8, a byte-order mark allowed) and check its header against
-    ``layout``. A row whose number of cells differs from the header's is a ``ReportError``
-    with its line; blank lines are skipped."""
+    ``layout``; its rows follow (those of ``span`` only, when given). A row whose number of
+    cells differs from the header's is a ``ReportError`` with its line; blank lines are
+    skipped."""
     source = path.name
     file = path.open(encoding="utf-8-sig", newline="")
     reader = csv.reader(_counted(file, progress), strict=True)
@@ -99,17 +160,45 @@ def read_rows(path: Path, layout: Layout, *, progress: Progress | None = None) -
     except BaseException:
         file.close()
         raise
-    return Rows(source, columns, _rows(file, reader, source, len(header)))
+    if span is None:
+        return Rows(source, columns, _rows(file.close, reader, source, len(header), 0))
+    file.close()
+    lines = _span_lines(path, span)
+    spanned = csv.reader(_counted(lines, progress), strict=True)
+    if span.start == 0:
+        next(spanned, None)  # the header, read above
+    before = span.first_line - 1
+    return Rows(source, columns, _rows(lines.close, spanned, source, len(header), before))
+
+
+def _span_lines(path: Path, span: Span) -> Generator[str, None, None]:
+    """The lines of ``span``, split as a serial read splits them (``\\n``, ``\\r\\n`` or a
+    lone ``\\r``), so that their numbers agree."""
+    with path.open("rb") as raw:
+        raw.seek(span.start)
+        encoding = "utf-8-sig" if span.start == 0 else "utf-8"
+        with io.TextIOWrapper(raw, encoding=encoding, newline="") as text:
+            at = span.start + (3 if span.start == 0 and raw.peek(3)[:3] == codecs.BOM_UTF8 else 0)
+            for line in text:
+                if at >= span.end:
+                    return
+                at += len(line.encode())
+                yield line
 
 
 def _rows(
-    file: TextIO, reader: Iterator[list[str]], source: str, width: int
+    close: Callable[[], None],
+    reader: Iterator[list[str]],
+    source: str,
+    width: int,
+    lines_before: int,
 ) -> Iterator[tuple[int, list[str]]]:
-    line = 1
-    with file:
+    """The rows ``reader`` reads, numbered; ``close`` closes what it reads from, once done."""
+    line = lines_before + 1
+    try:
         try:
             for cells in reader:
-                line = reader.line_num  # type: ignore[attr-defined]
+                line = lines_before + reader.line_num  # type: ignore[attr-defined]
                 if len(cells) != width:
                     if not cells:
                         continue
@@ -119,3 +208,7 @@ def _rows(
                 yield line, cells
         except csv.Error as exc:
             raise ReportError(source, line + 1, f"unreadable CSV: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ReportError(source, line + 1, f"not UTF-8: {exc.reason}") from None
+    finally:
+        close()

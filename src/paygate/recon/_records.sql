@@ -94,3 +94,8 @@ FROM (
     UNION ALL BY NAME
     SELECT * FROM projections WHERE provider = (SELECT provider FROM policy)
 ) r, policy p;
+
+-- What the rules read is above; the documents and the projection made of them would only hold
+-- memory through the rest of the run.
+DROP TABLE documents;
+DROP TABLE projected;

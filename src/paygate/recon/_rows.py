@@ -99,7 +99,7 @@ class Cells:
             raise self.error(f"{column}: not a date and time: {text[:40]!r}") from None
         if at.tzinfo is None:
             at = at.replace(tzinfo=zone)
-        return at.astimezone(UTC)
+        return at if at.tzinfo is UTC else at.astimezone(UTC)
 
     def maybe_time(self, column: str, zone: tzinfo = UTC) -> datetime | None:
         return None if self.text(column) is None else self.time(column, zone)

@@ -132,7 +132,7 @@ LEFT JOIN tolerance t ON t.currency = r.currency;
 -- ``seq`` names the entry a finding cites and ``rec`` its record; ``phase``, ``ord`` and
 -- ``sub`` keep the order they were met in: rows in stream order (a row's net check first),
 -- then records.
-CREATE TEMP VIEW outcomes AS
+CREATE TEMP TABLE outcomes AS
 SELECT
     0 AS phase, seq AS ord, 0 AS sub, 'net_mismatch'::category AS category, true AS finding,
     amount_currency AS currency, gross - fee AS expected, net AS settled,

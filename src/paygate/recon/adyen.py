@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Final
 
 from paygate.adapters.adyen import SPEC
-from paygate.recon._csvfile import Layout, Progress, read_rows
+from paygate.recon._csvfile import Format, Layout, Progress, read_report
 from paygate.recon._rows import Cells
 from paygate.recon.entries import Entry, EntryKind
 
@@ -131,10 +131,7 @@ def _kind(cells: Cells, column: str, table: Mapping[str, EntryKind]) -> tuple[En
 
 def read_settlement_details(path: Path, *, progress: Progress | None = None) -> Iterator[Entry]:
     """The entries of a Settlement details report CSV, in file order, streamed."""
-    read = read_rows(path, SETTLEMENT_DETAILS, progress=progress)
-    cells = Cells(read.source, read.columns)
-    for line, row in read.rows:
-        yield _settlement_entry(cells.at(line, row))
+    return read_report(path, DETAILS_REPORT, progress=progress)
 
 
 def _settlement_entry(cells: Cells) -> Entry:
@@ -182,10 +179,7 @@ def _settlement_entry(cells: Cells) -> Entry:
 def read_payment_accounting(path: Path, *, progress: Progress | None = None) -> Iterator[Entry]:
     """The entries of a Payment accounting report CSV, in file order, streamed. Its amounts
     carry no sign: the record type says which way the money went."""
-    read = read_rows(path, ACCOUNTING, progress=progress)
-    cells = Cells(read.source, read.columns)
-    for line, row in read.rows:
-        yield _accounting_entry(cells.at(line, row))
+    return read_report(path, ACCOUNTING_REPORT, progress=progress)
 
 
 def _accounting_entry(cells: Cells) -> Entry:
@@ -227,3 +221,7 @@ def _accounting_entry(cells: Cells) -> Entry:
         source=cells.source,
         line=cells.line,
     )
+
+
+DETAILS_REPORT: Final = Format("adyen_settlement_details", SETTLEMENT_DETAILS, _settlement_entry)
+ACCOUNTING_REPORT: Final = Format("adyen_payment_accounting", ACCOUNTING, _accounting_entry)

@@ -11,12 +11,13 @@ money out (refunds, chargebacks, fees, payouts) negative; ``fee`` is a cost, so 
 from __future__ import annotations
 
 import decimal
-from dataclasses import dataclass
+import re
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Final
+from typing import Final, NamedTuple
 
+from paygate._currencies import ISO_4217_EXPONENTS
 from paygate.money import Currency
 
 __all__ = ["Entry", "EntryKind", "ReportError", "minor_units"]
@@ -70,13 +71,16 @@ class ReportError(ValueError):
         self.message = message
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
     """One settlement row. ``gross``, ``fee`` and ``net`` are in ``currency`` (the balance or
     settlement currency); ``amount`` is the same movement in ``amount_currency``, the payment's
     own currency (equal to ``gross`` unless the provider converted it at ``exchange_rate``).
     ``entry_id`` names the row at the provider (Stripe's ``txn_`` id; Adyen has none, so the
-    batch and the line); ``source`` and ``line`` say where it was read."""
+    batch and the line); ``source`` and ``line`` say where it was read.
+
+    A named tuple, immutable (``_replace`` makes a changed copy): a report of a million rows
+    makes a million of them, and a tuple is made, and staged for matching, in a third of the
+    time a frozen dataclass takes."""
 
     provider: str
     kind: EntryKind
@@ -121,18 +125,26 @@ def currency(code: str) -> Currency:
     return known
 
 
+# A plain decimal (``-12.34``), as nearly every report writes amounts: read with integers.
+_PLAIN: Final = re.compile(r"(-?)([0-9]+)(?:\.([0-9]*))?")
+
+
 def minor_units(text: str, code: Currency) -> int:
     """A major-unit decimal as written in a report (``"12.34"``), as exact minor units of
     ``code`` (``1234`` for EUR). ``ValueError`` for text that is not a decimal, and for a value
     finer than the currency's minor unit (``"12.5"`` JPY): paygate never rounds money."""
-    try:
+    exponent = ISO_4217_EXPONENTS[code]
+    plain = _PLAIN.fullmatch(text)
+    if plain is not None and len(plain[3] or "") <= exponent:
+        sign, whole, decimals = plain.groups("")
+        minor = int(whole + decimals.ljust(exponent, "0"))
+        return -minor if sign else minor
+    try:  # any other form Decimal reads (an exponent, a sign, zeros past the minor unit)
         value = Decimal(text)
         if not value.is_finite():
             raise ValueError(f"not a finite amount: {text[:40]!r}")
-        return int(value.scaleb(code.exponent, context=_EXACT).to_integral_exact(context=_EXACT))
+        return int(value.scaleb(exponent, context=_EXACT).to_integral_exact(context=_EXACT))
     except decimal.Inexact:
-        raise ValueError(
-            f"{text[:40]} has more decimals than {code} allows ({code.exponent})"
-        ) from None
+        raise ValueError(f"{text[:40]} has more decimals than {code} allows ({exponent})") from None
     except decimal.InvalidOperation:
         raise ValueError(f"not a decimal amount: {text[:40]!r}") from None

@@ -19,6 +19,7 @@ through the record store (``Action``, ``paygate.recon.run.apply_actions``).
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -28,7 +29,9 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
 
 from paygate.money import Money
+from paygate.recon._csvfile import ReportFile
 from paygate.recon._engine import RECORDS, RULES, connect
+from paygate.recon._parallel import PARALLEL_BYTES, Workers, cpus, spans
 from paygate.recon._staging import Staging, entry_of
 from paygate.recon.entries import Entry, EntryKind
 from paygate.recon.expected import Expected
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Action", "Matcher", "ReconPolicy"]
 
+logger: Final = logging.getLogger("paygate")
 _GRACE_UNLISTED: Final = timedelta(days=7)  # a provider ``ReconPolicy.grace`` does not list
 DEFAULT_GRACE: Final[Mapping[str, timedelta]] = MappingProxyType(
     {"stripe": timedelta(days=7), "adyen": timedelta(days=3)}
@@ -92,8 +96,9 @@ class Matcher:
         self.actions: list[Action] = []
         self._directory = tempfile.TemporaryDirectory(prefix="paygate-recon-")
         self._staging = Staging(Path(self._directory.name))
-        self._staging.records(records)
+        self._records = records  # staged by ``finish``, while any report's workers run
         self._entries = self._staging.entries()
+        self._workers: list[tuple[ReportFile, Workers]] = []
 
     def __enter__(self) -> Matcher:
         return self
@@ -102,19 +107,36 @@ class Matcher:
         self.close()
 
     def close(self) -> None:
-        """Remove the staging files (``finish`` does, once it has run)."""
+        """Stop any worker still reading and remove the staging files (``finish`` does, once
+        it has run)."""
+        for _, workers in self._workers:
+            workers.stop()
         self._entries.close()
         self._directory.cleanup()
 
     def feed(self, entry: Entry) -> None:
         self._entries.write(entry)
 
+    def feed_file(self, report: ReportFile) -> None:
+        """Feed every entry of a report file. A large one, fed first, is read by one worker
+        process per CPU (``_parallel``) while the records are staged; any other, here."""
+        parallel = self._entries.count == 0 and not self._workers
+        if parallel and report.path.stat().st_size >= PARALLEL_BYTES:
+            parts = spans(report.path, cpus())
+            if len(parts) > 1:
+                directory = Path(self._directory.name)
+                self._workers.append((report, Workers(report.format.name, report.path, parts,
+                                                      directory)))  # fmt: skip
+                self._entries.first = (len(parts) + 1) << 40  # what is fed next comes after
+                return
+        for entry in report:
+            self.feed(entry)
+
     def finish(self) -> Reconciliation:
         """Judge every entry fed, every record's charge rows, and every captured record no row
         settled; ``actions`` lists what settlement asks of the records."""
-        self._entries.close()
-        result = Reconciliation(self.provider, rows=self._entries.count)
         try:
+            result = Reconciliation(self.provider, rows=self._stage())
             with connect(Path(self._directory.name)) as db:
                 self._run(db)
                 for row in db.execute(_FINDINGS).fetchall():
@@ -145,9 +167,28 @@ class Matcher:
         self._project(db)
         db.execute(RULES)
 
+    def _stage(self) -> int:
+        """Stage the records (while any workers read their report), then wait for the
+        workers; how many entries were staged in all."""
+        self._staging.records(self._records)
+        staged = 0
+        for report, workers in self._workers:
+            count = workers.wait(report.progress)
+            if count is None:
+                logger.warning(
+                    "paygate recon: reading %s in %d processes failed (%s); reading it here",
+                    report.path.name, len(workers.paths), "; ".join(workers.failures()) or "?",
+                )  # fmt: skip
+                for entry in report:
+                    self.feed(entry)
+            else:
+                self._staging.add_entries(workers.paths)
+                staged += count
+        self._entries.close()
+        return staged + self._entries.count
+
     def _project(self, db: duckdb.DuckDBPyConnection) -> None:
         """Load what was staged, and project the records (``records``, ``modifications``)."""
-        self._entries.close()
         policy = self.policy
         db.execute(
             "CREATE TEMP TABLE policy AS SELECT ?::VARCHAR AS provider, "

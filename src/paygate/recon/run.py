@@ -4,14 +4,14 @@ each change with an audit entry citing the settlement row."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from paygate.models import EventType, WebhookEvent
 from paygate.money import Money
 from paygate.recon import adyen, stripe
-from paygate.recon._csvfile import Progress
+from paygate.recon._csvfile import Progress, ReportFile
 from paygate.recon.entries import Entry, EntryKind, ReportError
 from paygate.recon.expected import Expected
 from paygate.recon.matching import Action, Matcher, ReconPolicy
@@ -26,19 +26,18 @@ __all__ = ["PROVIDERS", "apply_actions", "read_settlement", "reconcile"]
 PROVIDERS = ("stripe", "adyen")
 
 
-def read_settlement(
-    provider: str, path: Path, *, progress: Progress | None = None
-) -> Iterator[Entry]:
-    """The entries of a settlement file of ``provider``: a Stripe itemized report, or an
-    Adyen Settlement details or Payment accounting report (told apart by their headers)."""
+def read_settlement(provider: str, path: Path, *, progress: Progress | None = None) -> ReportFile:
+    """A settlement file of ``provider``: a Stripe itemized report, or an Adyen Settlement
+    details or Payment accounting report (told apart by their headers). Iterate it for its
+    entries; give it to ``reconcile`` as it is, and a large one is read in several processes."""
     if provider == "stripe":
-        return stripe.read_stripe_report(path, progress=progress)
+        return ReportFile(path, stripe.ITEMIZED_REPORT, progress)
     if provider != "adyen":
         raise ValueError(f"no settlement reader for {provider!r}; known: {', '.join(PROVIDERS)}")
     with path.open(encoding="utf-8-sig") as file:
         header = file.readline()
     if "Record Type" in header:
-        return adyen.read_payment_accounting(path, progress=progress)
+        return ReportFile(path, adyen.ACCOUNTING_REPORT, progress)
     if "Type" not in header:
         raise ReportError(
             path.name,
@@ -46,7 +45,7 @@ def read_settlement(
             "neither an Adyen Settlement details nor a Payment "
             "accounting report header (no Type or Record Type column)",
         )
-    return adyen.read_settlement_details(path, progress=progress)
+    return ReportFile(path, adyen.DETAILS_REPORT, progress)
 
 
 def reconcile(
@@ -66,8 +65,11 @@ def reconcile(
     however many times the same data is reconciled."""
     staged = records if isinstance(records, Iterable) else records.scan_json(provider)
     with Matcher(provider, staged, policy) as matcher:
-        for entry in entries:
-            matcher.feed(entry)
+        if isinstance(entries, ReportFile):
+            matcher.feed_file(entries)
+        else:
+            for entry in entries:
+                matcher.feed(entry)
         result = matcher.finish()
     if store is not None:
         result.applied.extend(apply_actions(store, matcher.actions))

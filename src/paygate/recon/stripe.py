@@ -19,7 +19,7 @@ from typing import Any, Final
 from paygate.adapters.stripe import CAPABILITIES, REFERENCE_KEY, SPEC
 from paygate.errors import InvalidRequestError
 from paygate.money import Currency
-from paygate.recon._csvfile import Layout, Progress, read_rows
+from paygate.recon._csvfile import Format, Layout, Progress, read_report
 from paygate.recon._rows import Cells
 from paygate.recon.entries import Entry, EntryKind, ReportError, currency
 
@@ -87,10 +87,7 @@ def _kind(category: str, cells: Cells) -> EntryKind:
 
 def read_stripe_report(path: Path, *, progress: Progress | None = None) -> Iterator[Entry]:
     """The entries of an itemized report CSV, in file order, streamed."""
-    read = read_rows(path, ITEMIZED, progress=progress)
-    cells = Cells(read.source, read.columns)
-    for line, row in read.rows:
-        yield _report_entry(cells.at(line, row))
+    return read_report(path, ITEMIZED_REPORT, progress=progress)
 
 
 def _report_entry(cells: Cells) -> Entry:
@@ -125,6 +122,9 @@ def _report_entry(cells: Cells) -> Entry:
         source=cells.source,
         line=cells.line,
     )
+
+
+ITEMIZED_REPORT: Final = Format("stripe_itemized", ITEMIZED, _report_entry)
 
 
 # -- the Balance Transactions API ----------------------------------------------------------------

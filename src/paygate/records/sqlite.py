@@ -347,12 +347,12 @@ class SQLiteRecordStore:
             yield PaymentRecord.model_validate_json(body)
 
     def scan_json(self, provider: str) -> Iterator[str]:
-        after = ""
+        after = -1  # by rowid, the table's own order: no index lookup per record
         while True:
             with self._db.turn() as db:
                 rows = db.execute(
-                    "SELECT record_id, body FROM paygate_records WHERE provider = ? "
-                    "AND record_id > ? ORDER BY record_id LIMIT ?",
+                    "SELECT rowid, body FROM paygate_records WHERE provider = ? "
+                    "AND rowid > ? ORDER BY rowid LIMIT ?",
                     (provider, after, SCAN_PAGE),
                 ).fetchall()
             for row in rows:

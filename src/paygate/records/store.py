@@ -197,7 +197,8 @@ class RecordStore(Protocol):
         ...
 
     def scan(self, provider: str) -> Iterator[PaymentRecord]:
-        """Every record of the provider's payments, by record id, read a page at a time."""
+        """Every record of the provider's payments, each once, read a page at a time in the
+        order the store keeps them (no order a caller may rely on)."""
         ...
 
     def scan_json(self, provider: str) -> Iterator[str]:
