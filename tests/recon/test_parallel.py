@@ -130,3 +130,16 @@ def test_workers_that_cannot_run_leave_the_report_to_be_read_here(
     assert result.rows == 400 and len(result.findings) == 400
     assert "reading big.csv in 2 processes failed" in caplog.text
     assert "No module named paygate.recon.no_such_module" in caplog.text
+
+
+def test_no_interpreter_to_start_leaves_the_report_to_be_read_here(
+    tmp_path: Path,
+    parallel: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(_parallel.sys, "executable", str(tmp_path / "no-python"))
+    with caplog.at_level(logging.WARNING, logger="paygate"):
+        result = reconcile("stripe", read_settlement("stripe", _report(tmp_path)), [])
+    assert result.rows == 400 and len(result.findings) == 400
+    assert "cannot start workers" in caplog.text

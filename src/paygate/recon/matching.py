@@ -125,10 +125,14 @@ class Matcher:
             parts = spans(report.path, cpus())
             if len(parts) > 1:
                 directory = Path(self._directory.name)
-                self._workers.append((report, Workers(report.format.name, report.path, parts,
-                                                      directory)))  # fmt: skip
-                self._entries.first = (len(parts) + 1) << 40  # what is fed next comes after
-                return
+                try:
+                    workers = Workers(report.format.name, report.path, parts, directory)
+                except OSError as exc:  # no interpreter to start: read it here
+                    logger.warning("paygate recon: cannot start workers (%s); reading here", exc)
+                else:
+                    self._workers.append((report, workers))
+                    self._entries.first = (len(parts) + 1) << 40  # what is fed next comes after
+                    return
         for entry in report:
             self.feed(entry)
 
