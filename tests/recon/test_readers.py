@@ -113,6 +113,9 @@ def test_minor_units_of_a_plain_decimal_are_its_exact_value(code: str, text: str
     if exact != exact.to_integral_value():
         with pytest.raises(ValueError, match="more decimals"):
             minor_units(text, currency(code))
+    elif not -(2**63) <= exact < 2**63:  # what matching holds: a 64-bit integer
+        with pytest.raises(ValueError, match="out of range"):
+            minor_units(text, currency(code))
     else:
         assert minor_units(text, currency(code)) == int(exact)
 

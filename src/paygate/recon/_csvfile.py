@@ -194,7 +194,7 @@ def _rows(
     lines_before: int,
 ) -> Iterator[tuple[int, list[str]]]:
     """The rows ``reader`` reads, numbered; ``close`` closes what it reads from, once done."""
-    line = lines_before + 1
+    line = lines_before + reader.line_num  # type: ignore[attr-defined]  # the last line read
     try:
         try:
             for cells in reader:

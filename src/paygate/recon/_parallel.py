@@ -1,18 +1,19 @@
 """Reading one large report in several processes (private).
 
-A report of a million rows costs Python about 15 µs a row to read and stage: 15 s on one core,
-however fast the matching is. So a report past ``PARALLEL_BYTES`` is cut into spans, one per
-CPU, each read by a worker process (``python -m paygate.recon._worker``) with the same reader
-and the same rules as a serial read, each into a staging file of its own, while this process
-stages the records. A span begins at a line boundary outside any quoted field (an even number
-of quote characters before it: RFC 4180 doubles a quote inside a field), so every row is read
-whole by exactly one worker, numbered with the line it has in the whole file.
+Reading and staging a row costs Python more than everything DuckDB does with it, so a report
+past ``PARALLEL_BYTES`` is cut into spans, one per CPU (at most ``MAX_WORKERS``), each read by
+a worker process (``python -P -m paygate.recon._worker``) with the same reader and the same
+rules as a serial read, each into a staging file of its own, while this process stages the
+records. A span begins at a line boundary outside any quoted field as RFC 4180 quotes them
+(an even number of quote characters before it), so every row is read whole by exactly one
+worker, numbered with the line it has in the whole file.
 
 Workers are plain subprocesses of the running interpreter, not ``multiprocessing``: nothing of
-the caller's ``__main__`` is imported again. A worker that cannot run (no interpreter to
-start, killed, crashed) is not a refusal of the data: the report is then read here, serially.
-A worker that refuses a row reports its line; the refusal that comes first in the file is
-raised, as a serial read would raise it.
+the caller's ``__main__`` is imported again. Whatever stops one (no interpreter to start, a
+crash, a kill, or a refused row) leaves the report to be read here, serially, which is right
+in every case: a refusal is raised at the line a serial read finds it, and a file whose
+quotes do not follow RFC 4180 (a quote inside an unquoted field, which the reader accepts)
+may have been cut inside a quoted field, which makes a span refuse, never misread.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import json
 import mmap
 import os
 import queue
+import site
 import subprocess
 import sys
 import threading
@@ -31,21 +33,22 @@ from typing import IO, Any, Final
 
 import paygate
 from paygate.recon._csvfile import Progress, Span
-from paygate.recon.entries import ReportError
 
-__all__ = ["PARALLEL_BYTES", "Workers", "cpus", "spans"]
+__all__ = ["MAX_WORKERS", "PARALLEL_BYTES", "Workers", "cpus", "spans"]
 
-PARALLEL_BYTES: Final = 32 << 20  # a report smaller than this is read here: a worker's start
-# (about half a second: an interpreter importing paygate) costs more than it saves
+PARALLEL_BYTES: Final = 32 << 20  # a smaller report is read here: starting a worker (an
+# interpreter importing paygate) would cost more than it saves
+MAX_WORKERS: Final = 4  # CPUs seen may be a large host's, not a container's quota
 _WORKER: Final = "paygate.recon._worker"
 
 
 def cpus() -> int:
-    """The CPUs this process may run on."""
+    """The CPUs this process may run on, at most ``MAX_WORKERS``."""
     try:
-        return len(os.sched_getaffinity(0))
+        seen = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        seen = os.cpu_count() or 1
+    return min(seen, MAX_WORKERS)
 
 
 def spans(path: Path, parts: int) -> list[Span]:
@@ -106,23 +109,26 @@ class _Message:
 
 class Workers:
     """The worker processes reading one report's spans, each into ``directory/entries-N.csv``,
-    numbered from ``N << 40`` (so that entries keep the file's order)."""
+    numbered from ``N << 40`` (N from 1: entries fed before the report keep 0 and on)."""
 
     def __init__(self, report: str, path: Path, parts: list[Span], directory: Path) -> None:
+        if not sys.executable or getattr(sys, "frozen", False):
+            raise OSError("no Python interpreter to start (embedded or frozen)")
         self._messages: queue.Queue[_Message] = queue.Queue()
-        self.paths = [directory / f"entries-{n}.csv" for n in range(len(parts))]
-        self._errors = [directory / f"entries-{n}.err" for n in range(len(parts))]
+        self.paths = [directory / f"entries-{n}.csv" for n in range(1, len(parts) + 1)]
+        self._errors = [path.with_suffix(".err") for path in self.paths]
         self._processes: list[subprocess.Popen[str]] = []
-        env = {**os.environ, "PYTHONPATH": _path_with_paygate()}
+        self.refused = False
+        env = _environment()
         try:
             for n, span in enumerate(parts):
                 job = {
                     "format": report, "path": str(path), "span": [span.start, span.end,
-                    span.first_line], "first": n << 40, "out": str(self.paths[n]),
+                    span.first_line], "first": (n + 1) << 40, "out": str(self.paths[n]),
                 }  # fmt: skip
                 with self._errors[n].open("w", encoding="utf-8") as errors:
                     process = subprocess.Popen(
-                        [sys.executable, "-m", _WORKER, json.dumps(job)],
+                        [sys.executable, "-P", "-m", _WORKER, json.dumps(job)],
                         stdout=subprocess.PIPE, stderr=errors, stdin=subprocess.DEVNULL,
                         text=True, env=env,
                     )  # fmt: skip
@@ -144,10 +150,9 @@ class Workers:
 
     def wait(self, progress: Progress | None) -> int | None:
         """How many entries the workers staged, once all are done; None when one could not
-        run (the caller reads the report itself). ``ReportError``: the first row refused."""
+        run or refused a row (``refused`` says which): the caller reads the report itself."""
         read = [0] * len(self._processes)
         counts: dict[int, int] = {}
-        refused: dict[int, ReportError] = {}
         ended = 0
         try:
             while ended < len(self._processes):
@@ -162,14 +167,11 @@ class Workers:
                 elif "count" in body:
                     counts[message.part] = int(body["count"])
                 elif "refused" in body:
-                    source, line, text = body["refused"]
-                    refused[message.part] = ReportError(str(source), int(line), str(text))
+                    self.refused = True
             for process in self._processes:
                 process.wait()
         finally:
             self.stop()
-        if refused:
-            raise refused[min(refused)]
         if len(counts) < len(self._processes) or any(p.returncode for p in self._processes):
             return None
         return sum(counts.values())
@@ -190,9 +192,13 @@ class Workers:
                     yield text[-2000:]
 
 
-def _path_with_paygate() -> str:
-    """PYTHONPATH for a worker: this paygate's directory first, so that it imports this very
-    package (whatever the caller added to ``sys.path`` at run time)."""
-    here = str(Path(paygate.__file__).resolve().parents[1])
+def _environment() -> dict[str, str]:
+    """A worker's environment: this one, with this paygate's directory added to PYTHONPATH
+    unless the worker finds it anyway (in the site directories), so that it imports this very
+    package whatever the caller added to ``sys.path`` at run time."""
+    here = Path(paygate.__file__).resolve().parents[1]
+    sites = [*site.getsitepackages(), site.getusersitepackages()]
+    if any(Path(directory).resolve() == here for directory in sites):
+        return dict(os.environ)
     inherited = os.environ.get("PYTHONPATH")
-    return here if not inherited else os.pathsep.join([here, inherited])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [inherited, str(here)]))}

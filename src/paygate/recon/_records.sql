@@ -10,7 +10,7 @@
 
 -- Minor units of a Money as its JSON form writes it. Money keeps its amount quantized to the
 -- currency's exponent ("19.81" EUR, "1000" JPY, "1.000" BHD), so dropping the point is exact;
--- anything else stops the run rather than being guessed at.
+-- a text that is not a plain decimal stops the run rather than being guessed at.
 CREATE TEMP MACRO minor(amount) AS
     CASE
         WHEN regexp_full_match(amount, '-?[0-9]+(\.[0-9]+)?') THEN replace(amount, '.', '')::BIGINT

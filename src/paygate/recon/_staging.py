@@ -5,8 +5,8 @@ into a newline-delimited JSON file, which DuckDB's built-in JSON reader loads wi
 the projection (``_records.sql``) reads declared: a record is never built in Python.
 
 Amounts are integers of minor units (BIGINT; their sums are HUGEINT), never DOUBLE. Files
-because DuckDB's Python client inserts tuples one statement at a time (about a millisecond a
-row); its readers load a million rows in about a second. Strings are always quoted; a
+because DuckDB's Python client inserts tuples one statement at a time, and its readers load
+a file's rows in bulk. Strings are always quoted; a
 missing value is the one unquoted token no column can hold (``_NULL``: below BIGINT's range),
 so a reference that reads ``-9223372036854775809`` is still that string.
 """
@@ -94,14 +94,15 @@ def _text(value: object) -> object:
 
 
 def _micros(at: datetime) -> int:
-    return (at - _EPOCH) // _MICROSECOND
+    """Microseconds since the epoch (a time with no offset is taken as UTC)."""
+    return ((at if at.tzinfo is not None else at.replace(tzinfo=UTC)) - _EPOCH) // _MICROSECOND
 
 
 def _entry_row(seq: int, e: Entry) -> tuple[object, ...]:
     """The entry's columns, as ``ENTRY_COLUMNS`` orders them. Its strings (``Currency`` and
     ``EntryKind`` are strings too) and numbers are written as they are, the rate as its exact
-    text, times as microseconds since the epoch (a number is written in a fifth of the time
-    a time's text takes)."""
+    text, times as microseconds since the epoch (a number is written faster than a time's
+    text)."""
     (provider, kind, provider_kind, entry_id, payment, merchant, modification, currency,
      gross, fee, net, amount_currency, amount, rate, created, available, payout, source,
      line) = e  # fmt: skip

@@ -79,8 +79,8 @@ class Entry(NamedTuple):
     batch and the line); ``source`` and ``line`` say where it was read.
 
     A named tuple, immutable (``_replace`` makes a changed copy): a report of a million rows
-    makes a million of them, and a tuple is made, and staged for matching, in a third of the
-    time a frozen dataclass takes."""
+    makes a million of them, and a tuple is made, and staged for matching, much faster than
+    a frozen dataclass."""
 
     provider: str
     kind: EntryKind
@@ -125,6 +125,15 @@ def currency(code: str) -> Currency:
     return known
 
 
+_LIMIT: Final = 1 << 63  # matching holds minor units as 64-bit integers
+
+
+def _in_range(minor: int, text: str) -> int:
+    if not -_LIMIT <= minor < _LIMIT:
+        raise ValueError(f"{text[:40]} is out of range for an amount")
+    return minor
+
+
 # A plain decimal (``-12.34``), as nearly every report writes amounts: read with integers.
 _PLAIN: Final = re.compile(r"(-?)([0-9]+)(?:\.([0-9]*))?")
 
@@ -138,12 +147,13 @@ def minor_units(text: str, code: Currency) -> int:
     if plain is not None and len(plain[3] or "") <= exponent:
         sign, whole, decimals = plain.groups("")
         minor = int(whole + decimals.ljust(exponent, "0"))
-        return -minor if sign else minor
+        return _in_range(-minor if sign else minor, text)
     try:  # any other form Decimal reads (an exponent, a sign, zeros past the minor unit)
         value = Decimal(text)
         if not value.is_finite():
             raise ValueError(f"not a finite amount: {text[:40]!r}")
-        return int(value.scaleb(exponent, context=_EXACT).to_integral_exact(context=_EXACT))
+        exact = value.scaleb(exponent, context=_EXACT).to_integral_exact(context=_EXACT)
+        return _in_range(int(exact), text)
     except decimal.Inexact:
         raise ValueError(f"{text[:40]} has more decimals than {code} allows ({exponent})") from None
     except decimal.InvalidOperation:

@@ -12,7 +12,7 @@ Charge rows are summed per record and judged with every record that no row settl
 There is one engine, not two: small inputs run through DuckDB too. A pure-Python matcher for
 small files would be a second statement of every rule, and could only share the categories'
 names with the SQL, not their definitions: the two would drift, and the tests (small inputs)
-would check the engine a million rows never use. DuckDB costs a small run a few milliseconds.
+would check the engine a million rows never use. DuckDB's fixed cost for a small run is small.
 What settlement changes on records (disputes, resolved unknown outcomes) stays in Python,
 through the record store (``Action``, ``paygate.recon.run.apply_actions``).
 """
@@ -32,7 +32,7 @@ from paygate.money import Money
 from paygate.recon._csvfile import ReportFile
 from paygate.recon._engine import RECORDS, RULES, connect
 from paygate.recon._parallel import PARALLEL_BYTES, Workers, cpus, spans
-from paygate.recon._staging import Staging, entry_of
+from paygate.recon._staging import Staging, entry_file, entry_of
 from paygate.recon.entries import Entry, EntryKind
 from paygate.recon.expected import Expected
 from paygate.recon.results import Category, Finding, Reconciliation
@@ -178,16 +178,26 @@ class Matcher:
         staged = 0
         for report, workers in self._workers:
             count = workers.wait(report.progress)
-            if count is None:
+            if count is not None:
+                self._staging.add_entries(workers.paths)
+                staged += count
+                continue
+            if not workers.refused:
                 logger.warning(
                     "paygate recon: reading %s in %d processes failed (%s); reading it here",
                     report.path.name, len(workers.paths), "; ".join(workers.failures()) or "?",
                 )  # fmt: skip
+            # Read here, numbered where the workers' entries would have been; a refusal is
+            # raised at the line a serial read finds it.
+            path = workers.paths[0].with_name("entries-here.csv")
+            here = entry_file(path, 1 << 40)
+            try:
                 for entry in report:
-                    self.feed(entry)
-            else:
-                self._staging.add_entries(workers.paths)
-                staged += count
+                    here.write(entry)
+            finally:
+                here.close()
+            self._staging.add_entries([path])
+            staged += here.count
         self._entries.close()
         return staged + self._entries.count
 
