@@ -8,7 +8,8 @@ from __future__ import annotations
 import csv
 import itertools
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ from paygate.recon import (
 )
 from paygate.recon._csvfile import Span, read_report
 from paygate.recon.stripe import ITEMIZED_REPORT
+from paygate.records.state import PaymentRecord
 
 # Text that makes cutting hard: quotes, commas, new lines of both kinds, non-ASCII.
 tricky = st.text(alphabet=st.sampled_from('ab,"\n\r é'), max_size=12)
@@ -107,6 +109,21 @@ def test_workers_find_what_a_serial_read_finds(tmp_path: Path, parallel: None) -
     # Every row settled without a record, each cited at its own line, in file order.
     assert [f.line for f in result.findings] == list(range(2, 402))
     assert seen and seen[-1] == path.stat().st_size
+
+
+def test_progress_comes_while_the_records_are_still_being_staged(
+    tmp_path: Path, parallel: None
+) -> None:
+    path = _report(tmp_path, rows=20_000)  # long enough for the workers to report progress
+    progressed = threading.Event()
+
+    def records() -> Iterator[PaymentRecord]:
+        # Staged while the workers read: nothing comes until their progress has.
+        assert progressed.wait(timeout=60), "no progress while the records were staged"
+        yield from ()
+
+    report = read_settlement("stripe", path, progress=lambda _: progressed.set())
+    assert reconcile("stripe", report, records()).rows == 20_000
 
 
 def test_the_first_refusal_in_the_file_is_raised(tmp_path: Path, parallel: None) -> None:

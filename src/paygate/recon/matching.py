@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -172,9 +173,23 @@ class Matcher:
         db.execute(RULES)
 
     def _stage(self) -> int:
-        """Stage the records (while any workers read their report), then wait for the
-        workers; how many entries were staged in all."""
-        self._staging.records(self._records)
+        """Stage the records, then the entries the workers (if any) staged; how many entries
+        were staged in all. While workers read, the records are staged on a thread of their
+        own, so that this one relays the workers' progress as it comes."""
+        if not self._workers:
+            self._staging.records(self._records)
+            self._entries.close()
+            return self._entries.count
+        with ThreadPoolExecutor(1, thread_name_prefix="paygate-recon") as pool:
+            records = pool.submit(self._staging.records, self._records)
+            try:
+                staged = self._wait_for_workers()
+            finally:
+                records.result()  # its failure, if any, is raised here
+        self._entries.close()
+        return staged + self._entries.count
+
+    def _wait_for_workers(self) -> int:
         staged = 0
         for report, workers in self._workers:
             count = workers.wait(report.progress)
@@ -198,8 +213,7 @@ class Matcher:
                 here.close()
             self._staging.add_entries([path])
             staged += here.count
-        self._entries.close()
-        return staged + self._entries.count
+        return staged
 
     def _project(self, db: duckdb.DuckDBPyConnection) -> None:
         """Load what was staged, and project the records (``records``, ``modifications``)."""
