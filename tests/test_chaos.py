@@ -64,7 +64,11 @@ def _assert_sound(reports: list[ChaosReport]) -> None:
     for report in reports:
         assert report.before.problems() == {}, (report.provider, report.before.examples)
         assert report.after.problems() == {}, (report.provider, report.after.examples)
-        assert report.after.unknown_open == 0 and report.after.intents_open == 0, report
+        assert report.after.unknown_open == 0 and report.after.intents_open == 0, (
+            report.provider,
+            report.after.examples,  # what is still open, and why its last check did not settle
+            report.counts,
+        )
         assert report.sound
         assert report.after.payments > 0
 

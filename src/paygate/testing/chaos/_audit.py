@@ -61,6 +61,14 @@ class _Records:
         intents: list[Intent] = [i for i in gw.records.intents() if i.provider == provider]
         self.unknown_count = sum(len(r.unknown) for r in unknown)
         self.intent_count = len(intents)
+        # What is still open, as a failed run should say it: which call, how often it was
+        # checked, and why the last check did not settle it.
+        self.still_open = [
+            f"open: {u.operation.value} {u.reference} on {r.record_id} ({r.payment_id}), "
+            f"{u.attempts} checks, escalated={u.escalated}: {u.reason}"
+            for r in unknown
+            for u in r.unknown
+        ] + [f"open intent: {i.operation.value} {i.reference} ({i.payment_id})" for i in intents]
         self._open: set[tuple[str, str | None]] = {
             (u.operation.value, u.reference) for r in unknown for u in r.unknown
         } | {(i.operation.value, i.reference) for i in intents}
@@ -97,6 +105,9 @@ def audit(gw: Any, sim: StripeSimulator | AdyenSimulator, *, settled: bool) -> F
     records = _Records(gw, "stripe" if isinstance(sim, StripeSimulator) else "adyen")
     findings = Findings()
     findings.unknown_open, findings.intents_open = records.unknown_count, records.intent_count
+    if settled:
+        for what in records.still_open:
+            findings.note(what)
     if isinstance(sim, StripeSimulator):
         _stripe(sim, records, findings, settled)
     else:
