@@ -435,9 +435,10 @@ def _recon_table(points: list[recon.ReconPoint]) -> Table:
         "many records in a SQLite record store (every category planted at a known count; a "
         "fresh interpreter per size)",
         caption="processes: reading the report (a report of 32 MiB or more is read by one worker "
-        "per CPU, at most four, while the records are staged); load: the records' JSON documents pulled out of "
-        "the store; read + match: the rest. growth: seconds per row relative to the smallest "
-        "size (1.00x is linear). Targets for 1,000,000 rows: at most 20 s and 1.5 GiB peak RSS",
+        "per CPU, at most four, while the records are staged); load: the records' JSON "
+        "documents pulled out of the store; read + match: the rest. growth: seconds per row "
+        "relative to the smallest size (1.00x is linear). Targets for 1,000,000 rows: at most "
+        "20 s and 1.5 GiB peak RSS",
     )
     columns = ("rows", "records", "processes", "load s", "read + match s", "total s", "rows/s")
     for column in (*columns, "growth", "peak RSS MiB", "worker peak MiB", "counts"):
