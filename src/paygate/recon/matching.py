@@ -2,7 +2,7 @@
 SQL (``_rules.sql``), with its priority (the ``category`` type there is ``Category``'s values
 in declaration order, so ordering by it is ordering by priority).
 
-Records are staged when the ``Matcher`` is made, as their JSON documents (projected in SQL,
+Records are staged by ``finish``, as their JSON documents (projected in SQL,
 ``_records.sql``), and entries as they are fed (``_staging``: typed columns, minor units as
 BIGINT, never a float); ``finish`` runs the rules. Each row is
 joined to a record by the provider's payment reference, then by the modification reference (a
@@ -81,7 +81,8 @@ class Action:
 
 class Matcher:
     """Joins entries of one provider to the records expected to settle, in DuckDB: the records
-    are staged when it is made, each entry as it is fed, and ``finish`` runs the rules.
+    are staged by ``finish`` (while any report's workers read), each entry as it is fed, and
+    ``finish`` runs the rules.
     ``records`` may hold full records, their JSON documents as a store keeps them
     (``RecordStore.scan_json``: the fast way), or projections built by hand (``Expected``);
     those of other providers are left out."""
