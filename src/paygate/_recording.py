@@ -368,17 +368,28 @@ def replay_request(unknown: UnknownOperation) -> OperationRequest | None:
         return None
     fields = {**unknown.request, "idempotency_key": unknown.idempotency_key}
     if unknown.operation in NEW_PAYMENTS:
-        source = unknown.source or {}
-        token, customer = source.get("token"), source.get("customer")
-        if not isinstance(token, str):
+        source = _replayed_source(unknown.source or {})
+        if source is None:
             return None
-        fields["source"] = PaymentSource.token(
-            token, customer=customer if isinstance(customer, str) else None
-        )
+        fields["source"] = source
     try:
         return _REQUESTS[unknown.operation].model_validate(fields)
     except ValidationError:
         return None
+
+
+def _replayed_source(kept: Mapping[str, object]) -> PaymentSource | None:
+    """The payment source a new payment was sent with, from what its entry kept of it: a token
+    (and its customer), or a redirect method (nothing secret in either); None for a card."""
+    token, customer, method = kept.get("token"), kept.get("customer"), kept.get("redirect")
+    if isinstance(token, str):
+        return PaymentSource.token(token, customer=customer if isinstance(customer, str) else None)
+    if isinstance(method, str):
+        try:
+            return PaymentSource.redirect(method)
+        except ValueError:  # a method this paygate no longer offers: never guessed at
+            return None
+    return None
 
 
 NEW_PAYMENTS: Final = frozenset({Operation.AUTHORIZE, Operation.PURCHASE})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -20,12 +21,13 @@ from paygate import (
     PaymentSource,
     PaymentStatus,
     RedirectMethod,
+    RetryPolicy,
     StoredCredential,
 )
 from paygate.adapters.stripe import CAPABILITIES
-from paygate.errors import ErrorCode, InvalidRequestError
+from paygate.errors import ErrorCode, InvalidRequestError, OutcomeUnknown
 from paygate.models import AuthorizeRequest
-from paygate.testing import AdyenSimulator, StripeSimulator
+from paygate.testing import AdyenSimulator, Fault, StripeSimulator
 
 S = PaymentStatus
 RETURN = "https://shop.example/return"
@@ -171,3 +173,26 @@ def test_the_adyen_simulator_needs_a_return_url_for_ideal(adyen_sim: AdyenSimula
     answer = httpx.post(f"{adyen_sim.url}/v71/payments", json=body, headers=headers).json()
     assert answer["resultCode"] == "RedirectShopper" and "pspReference" not in answer
     assert answer["action"]["paymentMethodType"] == "ideal"
+
+
+def test_a_redirect_purchase_whose_answer_was_lost_is_settled_by_sending_it_again(
+    world: tuple[Callable[..., Any], Any],
+) -> None:
+    """A redirect source holds nothing secret, so the resolver sends the purchase again under
+    its key and the provider replays its answer: the record awaits the shopper, nothing is left
+    unknown, and the bank saw one payment. (Adyen cannot be searched by reference, and names no
+    payment before the shopper acts: without the replay, a person would have to look.)"""
+    make, sim = world
+    gw = make(retry=RetryPolicy(max_attempts=1))
+    sim.inject(Fault.schema_break(), method="POST")
+    with pytest.raises(OutcomeUnknown):
+        gw.purchase(Money("25.00", "EUR"), source=IDEAL, reference="rd-lost", return_url=RETURN)
+    [unknown] = gw.unknown_payments()
+    [resolution] = gw.resolve_unknown(due_by=datetime.now(UTC) + timedelta(hours=2))
+    assert resolution.settled and not resolution.escalated, resolution
+    assert gw.unknown_payments() == []
+    record = gw.payment_record(unknown.record_id)
+    assert record is not None and record.status is S.REQUIRES_ACTION, record
+    sent = [r for r in sim.requests if r.method == "POST"]
+    assert len(sent) == 2 and sent[0].body == sent[1].body
+    assert sent[0].idempotency_key == sent[1].idempotency_key

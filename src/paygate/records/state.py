@@ -116,8 +116,9 @@ class _Call(_Frozen):
     idempotency_key: str
     amount: Money | None
     reference: str | None
-    # Whether the request can be sent again as it was (a token source, or a modification);
-    # a raw card is never stored, so such an authorize can only be settled by reading.
+    # Whether the request can be sent again as it was (a token or redirect source, or a
+    # modification); a raw card is never stored, so such an authorize can only be settled by
+    # reading.
     replayable: bool
     source: Mapping[str, object] | None = None
     # Every parameter of the canonical request (``OperationRequest``, as JSON) but the payment
