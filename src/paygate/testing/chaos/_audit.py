@@ -9,9 +9,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from paygate.models import Operation
+from paygate.models import Operation, PaymentStatus
 from paygate.money import Money
-from paygate.records import Intent, PaymentRecord
+from paygate.records import AuditEntry, Intent, PaymentRecord
 from paygate.testing.adyen import AdyenSimulator
 from paygate.testing.stripe import StripeSimulator
 
@@ -80,6 +80,11 @@ class _Records:
         found: PaymentRecord | None = self._gw.payment_record(payment_id)
         return found
 
+    def trail(self, payment_id: str) -> list[AuditEntry]:
+        """The record's trail, to say in a finding how it got where it is."""
+        found: list[AuditEntry] = self._gw.audit_trail(payment_id)
+        return found
+
     def listed(self, operation: Operation, reference: str | None) -> bool:
         """An unknown outcome or an intent for this operation and reference."""
         return (operation.value, reference) in self._open
@@ -137,13 +142,19 @@ def _stripe(sim: StripeSimulator, records: _Records, findings: Findings, settled
             continue
         received = _eur(intent["amount_received"], intent["currency"])
         captured = record.amount_captured
+        # A purchase the shopper's action captured (3-D Secure, iDEAL: Stripe moves the money
+        # on their word, and completing it is a read) is open while paygate lists completing
+        # it as unknown, or the payment as awaiting the shopper.
         capture_open = not settled and (
             records.listed_on(Operation.CAPTURE, pid)
             or records.listed(Operation.PURCHASE, reference)
+            or records.listed_on(Operation.COMPLETE_ACTION, pid)
+            or record.status is PaymentStatus.REQUIRES_ACTION
         )
         if captured < received and not capture_open:
             findings.lost_captures += 1
-            findings.note(f"stripe capture of {pid}: {received}, record {captured}")
+            trail = "; ".join(f"{e.cause.kind}: {e.note}" for e in records.trail(pid))
+            findings.note(f"stripe capture of {pid}: {received}, record {captured} ({trail})")
         elif captured > received:
             findings.wrong_amounts += 1
             findings.note(f"stripe {pid} captured {received}, record {captured}")
