@@ -298,9 +298,8 @@ def _hot_path_table(result: hot_path.HotPathResult) -> Table:
         "concurrency. A mutating call writes to the idempotency store twice (begin, complete) "
         "and to the record store twice (the intent before the request leaves, the outcome "
         "after); every one of PostgreSQL's commits waits for its WAL flush. Gateway: N "
-        "threads; AsyncGateway: N tasks, the Redis and PostgreSQL idempotency stores on their "
-        "asyncio drivers, any other store that blocks (SQLite, the PostgreSQL records) in a "
-        "worker thread",
+        "threads; AsyncGateway: N tasks, the Redis and PostgreSQL stores on their asyncio "
+        "drivers, SQLite in a worker thread",
     )
     for column in ("stores", "gateway", "in flight", "ok", "err", "calls/s", "med ms", "p99 ms"):
         table.add_column(column, justify="left" if column in {"stores", "gateway"} else "right")

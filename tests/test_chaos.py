@@ -78,7 +78,8 @@ def test_chaos_loses_no_payment(
     stores: str, tmp_path: Path, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """On SQLite (the blocking stores, in worker threads under asyncio), and on PostgreSQL and
-    Redis, whose idempotency stores the asyncio gateway calls with their asyncio drivers."""
+    Redis, whose idempotency stores (and, on PostgreSQL, the record store's calls on a payment's
+    path) the asyncio gateway calls with their asyncio drivers."""
     url = {
         "sqlite": lambda: "sqlite",
         "postgres": lambda: request.getfixturevalue("postgres_conninfo"),

@@ -280,23 +280,28 @@ def test_a_postgresql_that_hangs_mid_call_is_refused_by_the_deadline(
     records.close()
 
 
+@pytest.mark.parametrize("frozen", ["idempotency store", "record store"])
 def test_through_asyncgateway_a_postgresql_that_hangs_is_refused_by_the_deadline(
-    frozen_postgres: tuple[str, _Proxy], sim: StripeSimulator, api_key: str
+    frozen: str, frozen_postgres: tuple[str, _Proxy], sim: StripeSimulator, api_key: str
 ) -> None:
-    """The idempotency store's asyncio face (psycopg's asyncio pool) meets a PostgreSQL that
-    hangs mid-call: refused within the deadline, nothing sent; its connection is cut, and
-    once the server answers again the next call goes through."""
+    """A store's asyncio face (psycopg's asyncio pool) meets a PostgreSQL that hangs mid-call:
+    refused within the deadline, nothing sent; its connection is cut, and once the server
+    answers again the next call goes through."""
     from paygate.idempotency.postgres import PostgresStore
+    from paygate.records.postgres import PostgresRecordStore
 
     conninfo, proxy = frozen_postgres
-    store = PostgresStore(conninfo, pool_size=2)
+    if frozen == "idempotency store":
+        stores: dict[str, Any] = {"store": PostgresStore(conninfo, pool_size=2)}
+    else:
+        stores = {"records": PostgresRecordStore(conninfo, pool_size=2)}
 
     async def main() -> tuple[BaseException | None, float, int]:
         options: dict[str, Any] = {
             "retry": RetryPolicy(max_attempts=1),
             "timeout": Timeout(total=1.0),
         }
-        async with AsyncGateway.for_stripe(api_key, base_url=sim.url, store=store, **options) as gw:
+        async with AsyncGateway.for_stripe(api_key, base_url=sim.url, **stores, **options) as gw:
             await gw.authorize(Money("2.00", "EUR"), source=VISA, reference="order-apg-ok")
             sent = len(sim.requests)
             proxy.frozen.set()  # PostgreSQL accepts and says nothing more
@@ -312,7 +317,8 @@ def test_through_asyncgateway_a_postgresql_that_hangs_is_refused_by_the_deadline
     assert isinstance(error, StoreUnavailable), error
     assert took < 1.0 + SLACK, took
     assert len(sim.requests) == sent + 1  # only the call after the thaw was sent
-    store.close()
+    for opened in stores.values():
+        opened.close()
 
 
 # -- SQLite --------------------------------------------------------------------------------------

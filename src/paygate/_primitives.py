@@ -28,6 +28,15 @@ from paygate.idempotency.store import (
     BeginResult,
     IdempotencyStore,
 )
+from paygate.records.state import Intent, PaymentRecord
+from paygate.records.store import (
+    Applied,
+    AsyncRecordCalls,
+    ChangeFn,
+    IntentKey,
+    Locate,
+    RecordStore,
+)
 from paygate.resilience.breaker import StateBackend
 from paygate.resilience.clock import Clock
 from paygate.resilience.deadline import Deadline
@@ -67,6 +76,17 @@ class Primitives:
         """Close the store when the gateway owns it."""
         if owned:
             store.close()
+
+    @staticmethod
+    def record_calls(records: RecordStore) -> RecordStore:
+        """The record store as the gateway's call path calls it: itself."""
+        return records
+
+    @staticmethod
+    def close_records(calls: RecordStore, records: RecordStore, *, owned: bool) -> None:
+        """Close the record store when the gateway owns it."""
+        if owned:
+            records.close()
 
     @staticmethod
     def shielded(done: T) -> T:
@@ -116,10 +136,8 @@ class AsyncPrimitives:
     def keys(store: IdempotencyStore) -> AsyncIdempotencyStore:
         """The idempotency store as the gateway calls it: its native asyncio face (Redis,
         PostgreSQL), else the store itself, in a worker thread when it does blocking I/O."""
-        declared = getattr(type(store), "for_asyncio", None)  # NativeAsync's, on the class:
-        if declared is None:  # an object answering any attribute (a test double) declares none
-            return _Threaded(store)
-        return cast(AsyncIdempotencyStore, declared(store))
+        face = _native_face(store, "for_asyncio")
+        return _Threaded(store) if face is None else cast(AsyncIdempotencyStore, face)
 
     @staticmethod
     async def close_keys(
@@ -129,6 +147,20 @@ class AsyncPrimitives:
         await keys.aclose()
         if owned:
             await AsyncPrimitives.call(store.blocking, store.close)
+
+    @staticmethod
+    def record_calls(records: RecordStore) -> AsyncRecordCalls:
+        """The record store as the gateway's call path calls it: its native asyncio face
+        (PostgreSQL), else the store itself, in a worker thread when it does blocking I/O."""
+        face = _native_face(records, "records_for_asyncio")
+        return _ThreadedRecords(records) if face is None else cast(AsyncRecordCalls, face)
+
+    @staticmethod
+    async def close_records(calls: AsyncRecordCalls, records: RecordStore, *, owned: bool) -> None:
+        """Close the face's asyncio connections, and the store when the gateway owns it."""
+        await calls.aclose()
+        if owned:
+            await AsyncPrimitives.call(records.blocking, records.close)
 
     @staticmethod
     async def shielded(step: Awaitable[T]) -> T:
@@ -184,6 +216,15 @@ class AsyncPrimitives:
             )
 
 
+def _native_face(store: object, make: str) -> object | None:
+    """The native asyncio face a store's class declares (``NativeAsync.for_asyncio``,
+    ``NativeAsyncRecords.records_for_asyncio``), made for this gateway; None when the class
+    declares none (an object that answers any attribute, as a test double may, declares
+    nothing)."""
+    declared = getattr(type(store), make, None)
+    return None if declared is None else declared(store)
+
+
 class _Threaded:
     """A store with no asyncio face, as ``AsyncGateway`` calls it: in a worker thread when it
     does blocking I/O, inline when it does not."""
@@ -206,6 +247,42 @@ class _Threaded:
     async def release_async(self, key: str, token: str) -> None:
         store = self._store
         await AsyncPrimitives.call(store.blocking, store.release, key, token)
+
+    async def aclose(self) -> None:
+        """Nothing of its own to close."""
+
+
+class _ThreadedRecords:
+    """A record store with no asyncio face, as ``AsyncGateway``'s call path calls it: in a
+    worker thread when it does blocking I/O, inline when it does not."""
+
+    __slots__ = ("_records",)
+
+    def __init__(self, records: RecordStore) -> None:
+        self._records = records
+
+    async def apply_async(
+        self,
+        locate: Locate,
+        change: ChangeFn,
+        *,
+        event: tuple[str, str] | None = None,
+        intent: IntentKey | None = None,
+        needs_intent: bool = False,
+    ) -> Applied:
+        records = self._records
+        return await AsyncPrimitives.call(
+            records.blocking, records.apply, locate, change,
+            event=event, intent=intent, needs_intent=needs_intent,
+        )  # fmt: skip
+
+    async def write_intent_async(self, intent: Intent) -> Intent | None:
+        records = self._records
+        return await AsyncPrimitives.call(records.blocking, records.write_intent, intent)
+
+    async def lookup_async(self, locate: Locate) -> PaymentRecord | None:
+        records = self._records
+        return await AsyncPrimitives.call(records.blocking, records.lookup, locate)
 
     async def aclose(self) -> None:
         """Nothing of its own to close."""

@@ -81,6 +81,7 @@ class AsyncGateway(Constructors):
         self._bulkhead = AsyncBulkhead(p.provider, p.bulkhead)
         self._io = AsyncPrimitives(p.clock)
         self._keys = self._io.keys(p.store)  # the idempotency store, as it is called
+        self._recs = self._io.record_calls(p.records)  # the call path's record store calls
         self._reconciler = AsyncReconciler(p, self._io, self._run)
         self._gauges = GatewayGauges(p, self._bulkhead)
         if p.telemetry.on:
@@ -133,8 +134,7 @@ class AsyncGateway(Constructors):
             p.telemetry.emit(GatewayClosed(self._gauges))
         await self._sender.aclose()
         await self._io.close_keys(self._keys, p.store, owned=p.owns_store)
-        if p.owns_records:
-            await self._io.call(p.records.blocking, p.records.close)
+        await self._io.close_records(self._recs, p.records, owned=p.owns_records)
         if p.owns_breaker_state:
             await self._io.close_breaker_state(p.breaker.backend)
 
@@ -476,7 +476,7 @@ class AsyncGateway(Constructors):
         outcome, known or unknown, always has a record to go on."""
         locate = steps.record_locate(self.provider, prepared)
         try:
-            record = await self._records(self.records.lookup, locate)
+            record = await self._recs.lookup_async(locate)
         except Exception as exc:  # fail closed: the record's guards cannot be checked
             raise steps.store_unavailable(self.provider, prepared, "payment record", exc) from exc
         payment_id = payment_id_of(prepared.request)
@@ -485,16 +485,14 @@ class AsyncGateway(Constructors):
         retrieve = steps.prepare(self.provider, validated(RetrieveRequest, payment_id=payment_id))
         await self._read(retrieve, deadline)
         try:
-            return await self._records(self.records.lookup, locate)
+            return await self._recs.lookup_async(locate)
         except Exception as exc:
             raise steps.store_unavailable(self.provider, prepared, "payment record", exc) from exc
 
     async def _write_intent(self, prepared: Prepared) -> Prepared:
         """``prepared`` once its intent is written, knowing the earlier call's it replaced."""
         try:
-            replaced = await self._records(
-                self.records.write_intent, steps.intent(self._pipeline, prepared)
-            )
+            replaced = await self._recs.write_intent_async(steps.intent(self._pipeline, prepared))
         except Exception as exc:  # fail closed: never a request that leaves no trace
             raise steps.store_unavailable(self.provider, prepared, "payment record", exc) from exc
         return steps.wrote_intent(prepared, replaced)
@@ -571,8 +569,8 @@ class AsyncGateway(Constructors):
         provider gave is never reported as a success paygate did not record."""
         locate, change = steps.record_change(self.provider, prepared, outcome)
         try:
-            applied = await self._records(
-                self.records.apply, locate, change, intent=steps.intent_key(self.provider, prepared)
+            applied = await self._recs.apply_async(
+                locate, change, intent=steps.intent_key(self.provider, prepared)
             )
         except Exception as exc:
             if strict:

@@ -82,6 +82,7 @@ class Gateway(Constructors):
         self._bulkhead = Bulkhead(p.provider, p.bulkhead)
         self._io = Primitives(p.clock)
         self._keys = self._io.keys(p.store)  # the idempotency store, as it is called
+        self._recs = self._io.record_calls(p.records)  # the call path's record store calls
         self._reconciler = Reconciler(p, self._io, self._run)
         self._gauges = GatewayGauges(p, self._bulkhead)
         if p.telemetry.on:
@@ -134,8 +135,7 @@ class Gateway(Constructors):
             p.telemetry.emit(GatewayClosed(self._gauges))
         self._sender.close()
         self._io.close_keys(self._keys, p.store, owned=p.owns_store)
-        if p.owns_records:
-            self._io.call(p.records.blocking, p.records.close)
+        self._io.close_records(self._recs, p.records, owned=p.owns_records)
         if p.owns_breaker_state:
             self._io.close_breaker_state(p.breaker.backend)
 
@@ -477,7 +477,7 @@ class Gateway(Constructors):
         outcome, known or unknown, always has a record to go on."""
         locate = steps.record_locate(self.provider, prepared)
         try:
-            record = self._records(self.records.lookup, locate)
+            record = self._recs.lookup(locate)
         except Exception as exc:  # fail closed: the record's guards cannot be checked
             raise steps.store_unavailable(self.provider, prepared, "payment record", exc) from exc
         payment_id = payment_id_of(prepared.request)
@@ -486,16 +486,14 @@ class Gateway(Constructors):
         retrieve = steps.prepare(self.provider, validated(RetrieveRequest, payment_id=payment_id))
         self._read(retrieve, deadline)
         try:
-            return self._records(self.records.lookup, locate)
+            return self._recs.lookup(locate)
         except Exception as exc:
             raise steps.store_unavailable(self.provider, prepared, "payment record", exc) from exc
 
     def _write_intent(self, prepared: Prepared) -> Prepared:
         """``prepared`` once its intent is written, knowing the earlier call's it replaced."""
         try:
-            replaced = self._records(
-                self.records.write_intent, steps.intent(self._pipeline, prepared)
-            )
+            replaced = self._recs.write_intent(steps.intent(self._pipeline, prepared))
         except Exception as exc:  # fail closed: never a request that leaves no trace
             raise steps.store_unavailable(self.provider, prepared, "payment record", exc) from exc
         return steps.wrote_intent(prepared, replaced)
@@ -572,8 +570,8 @@ class Gateway(Constructors):
         provider gave is never reported as a success paygate did not record."""
         locate, change = steps.record_change(self.provider, prepared, outcome)
         try:
-            applied = self._records(
-                self.records.apply, locate, change, intent=steps.intent_key(self.provider, prepared)
+            applied = self._recs.apply(
+                locate, change, intent=steps.intent_key(self.provider, prepared)
             )
         except Exception as exc:
             if strict:

@@ -37,12 +37,16 @@ from typing import Any, Final
 import psycopg
 from psycopg import errors
 
-from paygate._postgres import Pool
+from paygate._postgres import AsyncPool, Pool
+from paygate.records._apply_async import apply_in_async
+from paygate.records._pg_tx import PostgresTx
+from paygate.records._pg_tx_async import AsyncPostgresTx
 from paygate.records.schedule import Scheduled
 from paygate.records.state import Intent, PaymentRecord
 from paygate.records.store import (
     SCAN_PAGE,
     Applied,
+    AsyncRecordCalls,
     ChangeFn,
     Declines,
     IntentKey,
@@ -50,7 +54,7 @@ from paygate.records.store import (
     UnknownSummary,
     apply_in,
 )
-from paygate.records.trail import GENESIS, AuditEntry, ChainProblem, verify_chain
+from paygate.records.trail import AuditEntry, ChainProblem, verify_chain
 
 __all__ = ["PostgresRecordStore"]
 
@@ -60,104 +64,6 @@ _VERIFY_SECONDS = 3600.0
 _SCHEDULE_COLUMNS: Final = (
     "record_id, provider, step, due_at, escalated_at, lease_owner, lease_until"
 )
-
-
-def _next_check(record: PaymentRecord) -> datetime | None:
-    if not record.unknown:
-        return None
-    return min(u.next_check_at for u in record.unknown)
-
-
-class _Tx:
-    """``apply_in``'s view of one open PostgreSQL transaction (``lock``: rows read are locked)."""
-
-    def __init__(self, conn: Connection, now: datetime, *, lock: bool = True) -> None:
-        self._conn = conn
-        self._now = now
-        self._lock = " FOR UPDATE" if lock else ""
-        self._marked: set[tuple[str, str]] = set()
-        self._anchors: dict[str, tuple[int, str]] = {}  # of the rows loaded (and locked)
-
-    def load(self, locate: Locate) -> PaymentRecord | None:
-        row = None
-        columns = "body::text, record_id, trail_length, trail_head"
-        if locate.provider and locate.payment_id:
-            row = self._conn.execute(
-                f"SELECT {columns} FROM paygate_records "
-                f"WHERE provider = %s AND payment_id = %s{self._lock}",
-                (locate.provider, locate.payment_id),
-            ).fetchone()
-        if row is None and locate.record_id is not None:
-            row = self._conn.execute(
-                f"SELECT {columns} FROM paygate_records WHERE record_id = %s{self._lock}",
-                (locate.record_id,),
-            ).fetchone()
-        if row is None:
-            return None
-        self._anchors[str(row[1])] = (int(row[2]), str(row[3]))
-        return PaymentRecord.model_validate_json(row[0])
-
-    def seen(self, event: tuple[str, str]) -> bool:
-        """Check and mark at once: True if another transaction already marked the event."""
-        row = self._conn.execute(
-            "INSERT INTO paygate_webhook_events (provider, event_id, received_at) "
-            "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-            (*event, self._now),
-        ).fetchone()
-        if row is None:
-            return True
-        self._marked.add(event)
-        return False
-
-    def drop_intent(self, intent: IntentKey) -> bool:
-        # RETURNING, not the row count: a pipeline knows a count only once it has synced.
-        return (
-            self._conn.execute(
-                "DELETE FROM paygate_intents WHERE provider = %s AND key = %s RETURNING 1", intent
-            ).fetchone()
-            is not None
-        )
-
-    def anchor(self, record_id: str) -> tuple[int, str]:
-        if record_id in self._anchors:  # read with the record, on the row this holds locked
-            return self._anchors[record_id]
-        row = self._conn.execute(
-            "SELECT trail_length, trail_head FROM paygate_records WHERE record_id = %s",
-            (record_id,),
-        ).fetchone()
-        return (int(row[0]), str(row[1])) if row else (0, GENESIS)
-
-    def save(self, record: PaymentRecord, entry: AuditEntry) -> None:
-        self._conn.execute(
-            "INSERT INTO paygate_records (record_id, provider, payment_id, status, next_check, "
-            "body, trail_length, trail_head) VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s) "
-            "ON CONFLICT (record_id) DO UPDATE SET payment_id = excluded.payment_id, "
-            "status = excluded.status, next_check = excluded.next_check, body = excluded.body, "
-            "trail_length = excluded.trail_length, trail_head = excluded.trail_head",
-            (
-                record.record_id,
-                record.provider,
-                record.payment_id,
-                record.status.value,
-                _next_check(record),
-                record.model_dump_json(),
-                entry.seq,
-                entry.hash,
-            ),
-        )
-        self._conn.execute(
-            "INSERT INTO paygate_audit_trail (record_id, seq, body) VALUES (%s, %s, %s::jsonb)",
-            (entry.record_id, entry.seq, entry.model_dump_json()),
-        )
-
-    def mark(self, event: tuple[str, str], at: datetime) -> None:
-        if event in self._marked:  # marked by ``seen`` in this transaction
-            return
-        self._conn.execute(
-            "INSERT INTO paygate_webhook_events (provider, event_id, received_at) "
-            "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-            (*event, at),
-        )
 
 
 class PostgresRecordStore:
@@ -203,7 +109,7 @@ class PostgresRecordStore:
             now = datetime.now(UTC)
             with conn.pipeline(), conn.transaction():
                 return apply_in(
-                    _Tx(conn, now),
+                    PostgresTx(conn, now),
                     locate,
                     change,
                     event,
@@ -223,26 +129,15 @@ class PostgresRecordStore:
         return self._pool.run(work)
 
     def write_intent(self, intent: Intent) -> Intent | None:
-        key = (intent.provider, intent.idempotency_key)
-        row = (*key, intent.lease_until, intent.model_dump_json())
+        params = _intent_params(intent)
+        return _replaced(
+            self._pool.run(lambda conn: conn.execute(_WRITE_INTENT, params).fetchone())
+        )
 
-        def work(conn: Connection) -> tuple[str | None] | None:
-            # One statement: its CTE reads the row as it was before the upsert replaced it
-            # (every part of a statement sees the same snapshot).
-            return conn.execute(
-                "WITH replaced AS (SELECT body::text AS body FROM paygate_intents "
-                "WHERE provider = %s AND key = %s) "
-                "INSERT INTO paygate_intents (provider, key, lease_until, body) "
-                "VALUES (%s, %s, %s, %s::jsonb) ON CONFLICT (provider, key) DO UPDATE "
-                "SET lease_until = excluded.lease_until, body = excluded.body "
-                "RETURNING (SELECT body FROM replaced)",
-                (*key, *row),
-            ).fetchone()
-
-        replaced = self._pool.run(work)
-        if replaced is None or replaced[0] is None:
-            return None
-        return Intent.model_validate_json(replaced[0])
+    def records_for_asyncio(self) -> AsyncRecordCalls:
+        """The calls of ``AsyncGateway``'s call path on psycopg's asyncio pool, for one event
+        loop (``AsyncGateway`` takes one); its other calls run as this store's own."""
+        return _AsyncPostgresRecords(AsyncPool(self._pool))
 
     def intents(self, lapsed_by: datetime | None = None) -> list[Intent]:
         def work(conn: Connection) -> list[tuple[str]]:
@@ -255,7 +150,9 @@ class PostgresRecordStore:
         return [Intent.model_validate_json(row[0]) for row in self._pool.run(work)]
 
     def _read(self, locate: Locate) -> PaymentRecord | None:
-        return self._pool.run(lambda conn: _Tx(conn, datetime.now(UTC), lock=False).load(locate))
+        return self._pool.run(
+            lambda conn: PostgresTx(conn, datetime.now(UTC), lock=False).load(locate)
+        )
 
     def lookup(self, locate: Locate) -> PaymentRecord | None:
         return self._read(locate)
@@ -433,6 +330,86 @@ class PostgresRecordStore:
 
     def close(self) -> None:
         self._pool.close()
+
+
+# An intent upserted, in one statement: its CTE reads the row as it was before the upsert
+# replaced it (every part of a statement sees the same snapshot).
+_WRITE_INTENT: Final = (
+    "WITH replaced AS (SELECT body::text AS body FROM paygate_intents "
+    "WHERE provider = %s AND key = %s) "
+    "INSERT INTO paygate_intents (provider, key, lease_until, body) "
+    "VALUES (%s, %s, %s, %s::jsonb) ON CONFLICT (provider, key) DO UPDATE "
+    "SET lease_until = excluded.lease_until, body = excluded.body "
+    "RETURNING (SELECT body FROM replaced)"
+)
+
+
+def _intent_params(intent: Intent) -> tuple[Any, ...]:
+    key = (intent.provider, intent.idempotency_key)
+    return (*key, *key, intent.lease_until, intent.model_dump_json())
+
+
+def _replaced(row: tuple[Any, ...] | None) -> Intent | None:
+    """The intent an upsert replaced (None: there was none)."""
+    if row is None or row[0] is None:
+        return None
+    return Intent.model_validate_json(row[0])
+
+
+class _AsyncPostgresRecords:
+    """A ``PostgresRecordStore``'s call-path calls for one event loop: the same statements
+    and the same ``apply`` (``apply_in_async`` on ``AsyncPostgresTx``, in pipeline mode) on
+    psycopg's asyncio pool."""
+
+    def __init__(self, pool: AsyncPool) -> None:
+        self._pool = pool
+
+    async def apply_async(
+        self,
+        locate: Locate,
+        change: ChangeFn,
+        *,
+        event: tuple[str, str] | None = None,
+        intent: IntentKey | None = None,
+        needs_intent: bool = False,
+    ) -> Applied:
+        async def once(conn: psycopg.AsyncConnection[Any]) -> Applied:
+            now = datetime.now(UTC)
+            async with conn.pipeline(), conn.transaction():
+                return await apply_in_async(
+                    AsyncPostgresTx(conn, now),
+                    locate,
+                    change,
+                    event,
+                    now,
+                    intent=intent,
+                    needs_intent=needs_intent,
+                )
+
+        async def work(conn: psycopg.AsyncConnection[Any]) -> Applied:
+            try:
+                return await once(conn)
+            except errors.UniqueViolation:  # as in PostgresRecordStore.apply
+                return await once(conn)
+
+        return await self._pool.run(work)
+
+    async def write_intent_async(self, intent: Intent) -> Intent | None:
+        params = _intent_params(intent)
+
+        async def work(conn: psycopg.AsyncConnection[Any]) -> tuple[Any, ...] | None:
+            return await (await conn.execute(_WRITE_INTENT, params)).fetchone()
+
+        return _replaced(await self._pool.run(work))
+
+    async def lookup_async(self, locate: Locate) -> PaymentRecord | None:
+        now = datetime.now(UTC)
+        return await self._pool.run(
+            lambda conn: AsyncPostgresTx(conn, now, lock=False).load(locate)
+        )
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
 
 
 def _trail(conn: Connection, record_id: str) -> list[AuditEntry]:

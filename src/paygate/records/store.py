@@ -1,4 +1,5 @@
-"""The record store protocol, and the one way every store applies a change.
+"""The record store protocol, and the one way every store applies a change (``apply_in``,
+generated for blocking stores from ``_apply_async``).
 
 A store's job is to make ``apply`` atomic: find the record, drop a webhook event already seen,
 run the pure change, clear the intent the change answers, seal its trail entry onto the
@@ -14,50 +15,34 @@ after its lease is a call that ended without recording anything (a crash, a stor
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Protocol
+from typing import Final, Protocol, runtime_checkable
 
-from paygate.models import RECORD_ID_PREFIX
-from paygate.records.changes import Change
+from paygate.records._applied import Applied, ChangeFn, IntentKey, Locate, locate_payment
+from paygate.records._apply import Transaction, apply_in
 from paygate.records.schedule import Scheduled
 from paygate.records.state import Intent, PaymentRecord
-from paygate.records.trail import GENESIS, AuditEntry, ChainProblem, seal
+from paygate.records.trail import AuditEntry, ChainProblem
 
 __all__ = [
+    "SCAN_PAGE",
     "Applied",
+    "AsyncRecordCalls",
+    "ChangeFn",
     "Declines",
     "IntentKey",
     "Locate",
+    "NativeAsyncRecords",
     "RecordStore",
     "Transaction",
     "UnknownSummary",
     "apply_in",
     "locate_payment",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Locate:
-    """Which record a change is about: the provider's payment's, when a record holds that
-    payment, else paygate's record by its id; neither given means a new record. (A payment is
-    on one record: an answer naming a payment a webhook already recorded goes to that record,
-    never to a second one.)"""
-
-    record_id: str | None = None
-    provider: str | None = None
-    payment_id: str | None = None
-
-
-def locate_payment(provider: str, payment_id: str) -> Locate:
-    """The record of a payment named as paygate named it to the caller: by the provider's id,
-    or, for a payment the provider has not named yet (it awaits the shopper), by the record's
-    own id."""
-    named_by_record = payment_id.startswith(RECORD_ID_PREFIX)
-    return Locate(
-        record_id=payment_id if named_by_record else None, provider=provider, payment_id=payment_id
-    )
+# Applied, ChangeFn, IntentKey, Locate and locate_payment live in ``_applied``; Transaction and
+# apply_in in ``_apply``: imported here, where callers have always found them.
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,60 +62,7 @@ class Declines:
     final: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Applied:
-    """What ``apply`` did. ``record`` is the record after (None if there was none to change)."""
-
-    record: PaymentRecord | None
-    entry: AuditEntry | None
-    applied: bool
-    duplicate: bool = False
-
-
-ChangeFn = Callable[[PaymentRecord | None], Change | None]
-IntentKey = tuple[str, str]  # (provider, idempotency key): an intent's identity
-_NEW: Final = Locate()  # names no record: the change starts one
 SCAN_PAGE: Final = 1000  # records read per page by ``scan``
-
-
-class Transaction(Protocol):
-    """What ``apply_in`` needs from a store, inside one atomic unit of work."""
-
-    def load(self, locate: Locate) -> PaymentRecord | None: ...
-    def seen(self, event: tuple[str, str]) -> bool: ...
-    def drop_intent(self, intent: IntentKey) -> bool: ...
-    def anchor(self, record_id: str) -> tuple[int, str]: ...
-    def save(self, record: PaymentRecord, entry: AuditEntry) -> None: ...
-    def mark(self, event: tuple[str, str], at: datetime) -> None: ...
-
-
-def apply_in(
-    tx: Transaction,
-    locate: Locate,
-    change: ChangeFn,
-    event: tuple[str, str] | None,
-    now: datetime,
-    *,
-    intent: IntentKey | None = None,
-    needs_intent: bool = False,
-) -> Applied:
-    if event is not None and tx.seen(event):
-        return Applied(record=tx.load(locate), entry=None, applied=False, duplicate=True)
-    current = tx.load(locate) if locate != _NEW else None
-    outcome = change(current)
-    if intent is not None:
-        if needs_intent and outcome is None:
-            return Applied(record=current, entry=None, applied=False)  # keep it: no record yet
-        if not tx.drop_intent(intent) and needs_intent:
-            return Applied(record=current, entry=None, applied=False)  # cleared meanwhile
-    if event is not None:
-        tx.mark(event, now)
-    if outcome is None:
-        return Applied(record=current, entry=None, applied=False)
-    length, head = tx.anchor(outcome.record.record_id) if current is not None else (0, GENESIS)
-    entry = seal(outcome.entry, seq=length + 1, prev_hash=head)
-    tx.save(outcome.record, entry)
-    return Applied(record=outcome.record, entry=entry, applied=outcome.applied)
 
 
 class RecordStore(Protocol):
@@ -244,3 +176,37 @@ class RecordStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class AsyncRecordCalls(Protocol):
+    """The record store calls on ``AsyncGateway``'s path of every mutating call (the guard's
+    read, the intent before the request, the outcome after it), awaited. A store with a native
+    asyncio driver gives them (``NativeAsyncRecords``); any other is run in a worker thread
+    when it does blocking I/O, or inline when it does not. The gateway's other record calls
+    (listings, trails, the resolver's) run as the store's own, in a worker thread."""
+
+    async def apply_async(
+        self,
+        locate: Locate,
+        change: ChangeFn,
+        *,
+        event: tuple[str, str] | None = None,
+        intent: IntentKey | None = None,
+        needs_intent: bool = False,
+    ) -> Applied: ...
+
+    async def write_intent_async(self, intent: Intent) -> Intent | None: ...
+
+    async def lookup_async(self, locate: Locate) -> PaymentRecord | None: ...
+
+    async def aclose(self) -> None:
+        """Release what this face holds (its asyncio connections); the store stays open."""
+        ...
+
+
+@runtime_checkable
+class NativeAsyncRecords(Protocol):
+    """A record store that talks to its server from asyncio itself (PostgreSQL):
+    ``records_for_asyncio()`` gives a new face for one event loop, opened on its first call."""
+
+    def records_for_asyncio(self) -> AsyncRecordCalls: ...

@@ -1,0 +1,128 @@
+"""One open PostgreSQL transaction as ``apply_in_async`` reads and writes it.
+
+For asyncio callers (``_pg_tx.py`` is generated from this file)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from paygate.records._applied import IntentKey, Locate
+from paygate.records.state import PaymentRecord
+from paygate.records.trail import GENESIS, AuditEntry
+
+__all__ = ["AsyncPostgresTx", "next_check"]
+
+
+def next_check(record: PaymentRecord) -> datetime | None:
+    if not record.unknown:
+        return None
+    return min(u.next_check_at for u in record.unknown)
+
+
+class AsyncPostgresTx:
+    """``apply_in_async``'s view of one open PostgreSQL transaction (``lock``: rows read are
+    locked)."""
+
+    def __init__(
+        self, conn: psycopg.AsyncConnection[Any], now: datetime, *, lock: bool = True
+    ) -> None:
+        self._conn = conn
+        self._now = now
+        self._lock = " FOR UPDATE" if lock else ""
+        self._marked: set[tuple[str, str]] = set()
+        self._anchors: dict[str, tuple[int, str]] = {}  # of the rows loaded (and locked)
+
+    async def load(self, locate: Locate) -> PaymentRecord | None:
+        row = None
+        columns = "body::text, record_id, trail_length, trail_head"
+        if locate.provider and locate.payment_id:
+            row = await (
+                await self._conn.execute(
+                    f"SELECT {columns} FROM paygate_records "
+                    f"WHERE provider = %s AND payment_id = %s{self._lock}",
+                    (locate.provider, locate.payment_id),
+                )
+            ).fetchone()
+        if row is None and locate.record_id is not None:
+            row = await (
+                await self._conn.execute(
+                    f"SELECT {columns} FROM paygate_records WHERE record_id = %s{self._lock}",
+                    (locate.record_id,),
+                )
+            ).fetchone()
+        if row is None:
+            return None
+        self._anchors[str(row[1])] = (int(row[2]), str(row[3]))
+        return PaymentRecord.model_validate_json(row[0])
+
+    async def seen(self, event: tuple[str, str]) -> bool:
+        """Check and mark at once: True if another transaction already marked the event."""
+        row = await (
+            await self._conn.execute(
+                "INSERT INTO paygate_webhook_events (provider, event_id, received_at) "
+                "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+                (*event, self._now),
+            )
+        ).fetchone()
+        if row is None:
+            return True
+        self._marked.add(event)
+        return False
+
+    async def drop_intent(self, intent: IntentKey) -> bool:
+        # RETURNING, not the row count: a pipeline knows a count only once it has synced.
+        return (
+            await (
+                await self._conn.execute(
+                    "DELETE FROM paygate_intents WHERE provider = %s AND key = %s RETURNING 1",
+                    intent,
+                )
+            ).fetchone()
+            is not None
+        )
+
+    async def anchor(self, record_id: str) -> tuple[int, str]:
+        if record_id in self._anchors:  # read with the record, on the row this holds locked
+            return self._anchors[record_id]
+        row = await (
+            await self._conn.execute(
+                "SELECT trail_length, trail_head FROM paygate_records WHERE record_id = %s",
+                (record_id,),
+            )
+        ).fetchone()
+        return (int(row[0]), str(row[1])) if row else (0, GENESIS)
+
+    async def save(self, record: PaymentRecord, entry: AuditEntry) -> None:
+        await self._conn.execute(
+            "INSERT INTO paygate_records (record_id, provider, payment_id, status, next_check, "
+            "body, trail_length, trail_head) VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s) "
+            "ON CONFLICT (record_id) DO UPDATE SET payment_id = excluded.payment_id, "
+            "status = excluded.status, next_check = excluded.next_check, body = excluded.body, "
+            "trail_length = excluded.trail_length, trail_head = excluded.trail_head",
+            (
+                record.record_id,
+                record.provider,
+                record.payment_id,
+                record.status.value,
+                next_check(record),
+                record.model_dump_json(),
+                entry.seq,
+                entry.hash,
+            ),
+        )
+        await self._conn.execute(
+            "INSERT INTO paygate_audit_trail (record_id, seq, body) VALUES (%s, %s, %s::jsonb)",
+            (entry.record_id, entry.seq, entry.model_dump_json()),
+        )
+
+    async def mark(self, event: tuple[str, str], at: datetime) -> None:
+        if event in self._marked:  # marked by ``seen`` in this transaction
+            return
+        await self._conn.execute(
+            "INSERT INTO paygate_webhook_events (provider, event_id, received_at) "
+            "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+            (*event, at),
+        )
