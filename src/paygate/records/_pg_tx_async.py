@@ -1,19 +1,22 @@
-"""One open PostgreSQL transaction as ``apply_in_async`` reads and writes it.
+"""One open PostgreSQL transaction as ``apply_in_async`` reads and writes it, and one
+``apply`` of a ``PostgresRecordStore`` on one connection.
 
 For asyncio callers (``_pg_tx.py`` is generated from this file)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+from psycopg import errors
 
-from paygate.records._applied import IntentKey, Locate
+from paygate.records._applied import Applied, ChangeFn, IntentKey, Locate
+from paygate.records._apply_async import apply_in_async
 from paygate.records.state import PaymentRecord
 from paygate.records.trail import GENESIS, AuditEntry
 
-__all__ = ["AsyncPostgresTx", "next_check"]
+__all__ = ["AsyncPostgresTx", "apply_on_async", "next_check"]
 
 
 def next_check(record: PaymentRecord) -> datetime | None:
@@ -126,3 +129,42 @@ class AsyncPostgresTx:
             "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
             (*event, at),
         )
+
+
+async def apply_on_async(
+    conn: psycopg.AsyncConnection[Any],
+    locate: Locate,
+    change: ChangeFn,
+    *,
+    event: tuple[str, str] | None,
+    intent: IntentKey | None,
+    needs_intent: bool,
+) -> Applied:
+    """``apply_in_async`` on ``conn``, in psycopg's pipeline mode, in one transaction."""
+    try:
+        return await _apply_once_async(
+            conn, locate, change, event=event, intent=intent, needs_intent=needs_intent
+        )
+    except errors.UniqueViolation:
+        # Another instance inserted this payment's record first: now it is there to lock and
+        # change.
+        return await _apply_once_async(
+            conn, locate, change, event=event, intent=intent, needs_intent=needs_intent
+        )
+
+
+async def _apply_once_async(
+    conn: psycopg.AsyncConnection[Any],
+    locate: Locate,
+    change: ChangeFn,
+    *,
+    event: tuple[str, str] | None,
+    intent: IntentKey | None,
+    needs_intent: bool,
+) -> Applied:
+    now = datetime.now(UTC)
+    async with conn.pipeline(), conn.transaction():
+        return await apply_in_async(
+            AsyncPostgresTx(conn, now), locate, change, event, now,
+            intent=intent, needs_intent=needs_intent,
+        )  # fmt: skip

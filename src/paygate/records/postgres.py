@@ -35,12 +35,10 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import psycopg
-from psycopg import errors
 
 from paygate._postgres import AsyncPool, Pool
-from paygate.records._apply_async import apply_in_async
-from paygate.records._pg_tx import PostgresTx
-from paygate.records._pg_tx_async import AsyncPostgresTx
+from paygate.records._pg_tx import PostgresTx, apply_on
+from paygate.records._pg_tx_async import AsyncPostgresTx, apply_on_async
 from paygate.records.schedule import Scheduled
 from paygate.records.state import Intent, PaymentRecord
 from paygate.records.store import (
@@ -52,7 +50,6 @@ from paygate.records.store import (
     IntentKey,
     Locate,
     UnknownSummary,
-    apply_in,
 )
 from paygate.records.trail import AuditEntry, ChainProblem, verify_chain
 
@@ -105,28 +102,11 @@ class PostgresRecordStore:
         intent: IntentKey | None = None,
         needs_intent: bool = False,
     ) -> Applied:
-        def once(conn: Connection) -> Applied:
-            now = datetime.now(UTC)
-            with conn.pipeline(), conn.transaction():
-                return apply_in(
-                    PostgresTx(conn, now),
-                    locate,
-                    change,
-                    event,
-                    now,
-                    intent=intent,
-                    needs_intent=needs_intent,
-                )
-
-        def work(conn: Connection) -> Applied:
-            try:
-                return once(conn)
-            except errors.UniqueViolation:
-                # Another instance inserted this payment's record first: now it is there to
-                # lock and change.
-                return once(conn)
-
-        return self._pool.run(work)
+        return self._pool.run(
+            lambda conn: apply_on(
+                conn, locate, change, event=event, intent=intent, needs_intent=needs_intent
+            )
+        )
 
     def write_intent(self, intent: Intent) -> Intent | None:
         params = _intent_params(intent)
@@ -358,7 +338,7 @@ def _replaced(row: tuple[Any, ...] | None) -> Intent | None:
 
 class _AsyncPostgresRecords:
     """A ``PostgresRecordStore``'s call-path calls for one event loop: the same statements
-    and the same ``apply`` (``apply_in_async`` on ``AsyncPostgresTx``, in pipeline mode) on
+    and the same ``apply`` (``apply_on_async``: ``apply_in_async`` in pipeline mode) on
     psycopg's asyncio pool."""
 
     def __init__(self, pool: AsyncPool) -> None:
@@ -373,26 +353,11 @@ class _AsyncPostgresRecords:
         intent: IntentKey | None = None,
         needs_intent: bool = False,
     ) -> Applied:
-        async def once(conn: psycopg.AsyncConnection[Any]) -> Applied:
-            now = datetime.now(UTC)
-            async with conn.pipeline(), conn.transaction():
-                return await apply_in_async(
-                    AsyncPostgresTx(conn, now),
-                    locate,
-                    change,
-                    event,
-                    now,
-                    intent=intent,
-                    needs_intent=needs_intent,
-                )
-
-        async def work(conn: psycopg.AsyncConnection[Any]) -> Applied:
-            try:
-                return await once(conn)
-            except errors.UniqueViolation:  # as in PostgresRecordStore.apply
-                return await once(conn)
-
-        return await self._pool.run(work)
+        return await self._pool.run(
+            lambda conn: apply_on_async(
+                conn, locate, change, event=event, intent=intent, needs_intent=needs_intent
+            )
+        )
 
     async def write_intent_async(self, intent: Intent) -> Intent | None:
         params = _intent_params(intent)
