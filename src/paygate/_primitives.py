@@ -32,10 +32,12 @@ from paygate.records.state import Intent, PaymentRecord
 from paygate.records.store import (
     Applied,
     AsyncRecordCalls,
+    AsyncSettlingRecords,
     ChangeFn,
     IntentKey,
     Locate,
     RecordStore,
+    SettlingRecords,
 )
 from paygate.resilience.breaker import StateBackend
 from paygate.resilience.clock import Clock
@@ -81,6 +83,12 @@ class Primitives:
     def record_calls(records: RecordStore) -> RecordStore:
         """The record store as the gateway's call path calls it: itself."""
         return records
+
+    @staticmethod
+    def settling(keys: IdempotencyStore, calls: RecordStore) -> SettlingRecords | None:
+        """The record store's apply that settles a call's key in its own transaction, where the
+        two stores share a database (``PostgresRecordStore.settling``); else None."""
+        return cast("SettlingRecords | None", _joint(calls, keys))
 
     @staticmethod
     def close_records(calls: RecordStore, records: RecordStore, *, owned: bool) -> None:
@@ -156,6 +164,12 @@ class AsyncPrimitives:
         return _ThreadedRecords(records) if face is None else cast(AsyncRecordCalls, face)
 
     @staticmethod
+    def settling(keys: IdempotencyStore, calls: AsyncRecordCalls) -> AsyncSettlingRecords | None:
+        """The record face's apply that settles a call's key in its own transaction, where the
+        two stores share a database (PostgreSQL); else None."""
+        return cast("AsyncSettlingRecords | None", _joint(calls, keys))
+
+    @staticmethod
     async def close_records(calls: AsyncRecordCalls, records: RecordStore, *, owned: bool) -> None:
         """Close the face's asyncio connections, and the store when the gateway owns it."""
         await calls.aclose()
@@ -223,6 +237,12 @@ def _native_face(store: object, make: str) -> object | None:
     nothing)."""
     declared = getattr(type(store), make, None)
     return None if declared is None else declared(store)
+
+
+def _joint(calls: object, keys: IdempotencyStore) -> object | None:
+    """What a record store (or face) whose class declares ``settling`` makes of ``keys``."""
+    settling = getattr(type(calls), "settling", None)
+    return None if settling is None else settling(calls, keys)
 
 
 class _Threaded:

@@ -83,6 +83,7 @@ class Gateway(Constructors):
         self._io = Primitives(p.clock)
         self._keys = self._io.keys(p.store)  # the idempotency store, as it is called
         self._recs = self._io.record_calls(p.records)  # the call path's record store calls
+        self._joint = self._io.settling(p.store, self._recs)  # both stores on one database
         self._reconciler = Reconciler(p, self._io, self._run)
         self._gauges = GatewayGauges(p, self._bulkhead)
         if p.telemetry.on:
@@ -377,6 +378,7 @@ class Gateway(Constructors):
         if not isinstance(token, str):
             return token  # the stored outcome of an earlier call under the key
         stored: str | None = None
+        settled = False  # the key settled with the record, in one transaction
         try:
             if steps.guarded(prepared):
                 record = self._guard_record(prepared, deadline)
@@ -400,14 +402,16 @@ class Gateway(Constructors):
                     unknown = steps.interrupted(self.provider, prepared, exc)
                     self._io.shielded(self._record(prepared, unknown))
                     raise
-            result = steps.answer(outcome, self._record(prepared, outcome, strict=True))
+            record, settled = self._record_answer(prepared, outcome, token)
+            result = steps.answer(outcome, record)
             stored = steps.stored_result(prepared, result)
             return result
         except PaymentError as error:
             stored = steps.stored_outcome(error)
             raise
         finally:
-            self._settle(prepared, token, stored)
+            if not settled:
+                self._settle(prepared, token, stored)
 
     def _read(self, prepared: Prepared, deadline: Deadline) -> Result:
         if steps.reads_from_record(self._pipeline):
@@ -580,6 +584,34 @@ class Gateway(Constructors):
             return None
         self._pipeline.telemetry.changed(self.provider, applied, prepared.watch)
         return applied.record
+
+    def _record_answer(
+        self, prepared: Prepared, outcome: Result, token: str
+    ) -> tuple[PaymentRecord | None, bool]:
+        """Record the provider's answer as ``_record`` does, strictly. Where the idempotency
+        store shares the record store's database, the call's key is settled in the same
+        transaction (then True): one commit, and never one written without the other."""
+        if self._joint is None:
+            return self._record(prepared, outcome, strict=True), False
+        assert prepared.key is not None
+        locate, change = steps.record_change(self.provider, prepared, outcome)
+        try:
+            applied, lost = self._joint.apply_settling(
+                locate,
+                change,
+                intent=steps.intent_key(self.provider, prepared),
+                key=prepared.key,
+                token=token,
+                outcome_of=lambda record: steps.stored_result(
+                    prepared, steps.answer(outcome, record)
+                ),
+            )
+        except Exception as exc:
+            raise steps.unrecorded(self.provider, prepared, exc) from exc
+        if lost:
+            steps.lease_lost(self.provider, prepared)
+        self._pipeline.telemetry.changed(self.provider, applied, prepared.watch)
+        return applied.record, True
 
     def _settle(self, prepared: Prepared, token: str, stored: str | None) -> None:
         """Complete the key with the outcome to replay, or free it for a repeat."""

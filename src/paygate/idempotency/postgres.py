@@ -15,7 +15,10 @@ How ``begin`` stays atomic across hosts, in as few round trips as the key allows
   locked row before the commit.
 
 ``complete`` and ``release`` are one statement each, touching only a row whose lease token still
-matches.
+matches. Where the payment records live in the same database (a ``PostgresRecordStore`` on the
+same URL), the gateway runs that statement in the transaction that records the call's outcome
+instead (``settlement``): one commit fewer per call, and never a record without its key's
+outcome, or the reverse.
 
 Every command runs on the bounded pool of ``paygate._postgres``: opening waits at most
 ``connect_timeout`` and a server that cannot be reached is ``StoreUnavailable``; a command
@@ -34,7 +37,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import psycopg
 
@@ -42,7 +45,11 @@ from paygate._postgres import AsyncPool, Pool
 from paygate.idempotency.memory import DEFAULT_TTL
 from paygate.idempotency.store import AsyncIdempotencyStore, BeginResult, Entry, decide
 
-__all__ = ["PostgresStore"]
+if TYPE_CHECKING:
+    from paygate.records.state import PaymentRecord
+    from paygate.records.store import Applied
+
+__all__ = ["KeySettlement", "PostgresStore"]
 
 _PURGE_EVERY: Final = 60.0  # seconds (of this process's monotonic clock) between sweeps
 _PURGE_BATCH: Final = 1000
@@ -79,7 +86,7 @@ _COMPLETE: Final = (
     f"outcome = %(outcome)s, expires_at = {_NOW} + %(ttl)s "
     "WHERE key = %(key)s AND token = %(token)s"
 )
-_RELEASE: Final = "DELETE FROM paygate_idempotency WHERE key = %s AND token = %s"
+_RELEASE: Final = "DELETE FROM paygate_idempotency WHERE key = %(key)s AND token = %(token)s"
 _PURGE: Final = (
     "DELETE FROM paygate_idempotency WHERE key IN ("
     "SELECT key FROM paygate_idempotency "
@@ -185,7 +192,19 @@ class PostgresStore:
         return self._pool.run(lambda conn: conn.execute(_COMPLETE, params).rowcount == 1)
 
     def release(self, key: str, token: str) -> None:
-        self._pool.run(lambda conn: conn.execute(_RELEASE, (key, token)))
+        params = {"key": key, "token": token}
+        self._pool.run(lambda conn: conn.execute(_RELEASE, params))
+
+    def shares_database(self, conninfo: str) -> bool:
+        """Whether this store's rows live where ``conninfo`` connects (the same URL)."""
+        return conninfo == self._pool.conninfo
+
+    def settlement(
+        self, key: str, token: str, outcome_of: Callable[[PaymentRecord | None], str | None]
+    ) -> KeySettlement:
+        """``key``'s settlement, to run in the transaction of another store on this database
+        that records the call's outcome."""
+        return KeySettlement(self, key, token, outcome_of)
 
     def purge(self) -> int:
         """Delete completed entries past their expiry (one batch); how many were deleted."""
@@ -250,7 +269,53 @@ class _AsyncPostgresStore:
         return await self._pool.run(work)
 
     async def release_async(self, key: str, token: str) -> None:
-        await self._pool.run(lambda conn: conn.execute(_RELEASE, (key, token)))
+        params = {"key": key, "token": token}
+        await self._pool.run(lambda conn: conn.execute(_RELEASE, params))
 
     async def aclose(self) -> None:
         await self._pool.aclose()
+
+
+class KeySettlement:
+    """One call's idempotency key, settled in the transaction that records the call's outcome
+    (a PostgreSQL record store on this store's database): completed with what the applied
+    record says to replay (``outcome_of``), or released when that is nothing. The statement is
+    queued in the transaction's pipeline; once it has committed, ``lost`` says whether the key's
+    lease had gone to another caller meanwhile (the record stands; a repeat is settled by the
+    provider's replay)."""
+
+    def __init__(
+        self,
+        store: PostgresStore,
+        key: str,
+        token: str,
+        outcome_of: Callable[[PaymentRecord | None], str | None],
+    ) -> None:
+        self._store = store
+        self._key = key
+        self._token = token
+        self._outcome_of = outcome_of
+        self._completes = False
+        self._rowcount: Callable[[], int] = lambda: 0
+
+    def _statement(self, applied: Applied) -> tuple[str, dict[str, Any]]:
+        outcome = self._outcome_of(applied.record)
+        self._completes = outcome is not None
+        if outcome is None:
+            return _RELEASE, {"key": self._key, "token": self._token}
+        return _COMPLETE, self._store._complete_params(self._key, self._token, outcome)
+
+    def run(self, conn: psycopg.Connection[Any], applied: Applied) -> None:
+        statement, params = self._statement(applied)
+        cursor = conn.execute(statement, params)
+        self._rowcount = lambda: cursor.rowcount  # known once the pipeline has synced
+
+    async def run_async(self, conn: psycopg.AsyncConnection[Any], applied: Applied) -> None:
+        statement, params = self._statement(applied)
+        cursor = await conn.execute(statement, params)
+        self._rowcount = lambda: cursor.rowcount
+
+    @property
+    def lost(self) -> bool:
+        """Whether the key was to be completed and its lease had gone (after the commit)."""
+        return self._completes and self._rowcount() != 1

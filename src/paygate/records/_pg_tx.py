@@ -6,6 +6,7 @@ For blocking callers (generated from its asyncio source)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +18,11 @@ from paygate.records._apply import apply_in
 from paygate.records.state import PaymentRecord
 from paygate.records.trail import GENESIS, AuditEntry
 
-__all__ = ["PostgresTx", "apply_on", "next_check"]
+__all__ = ["After", "PostgresTx", "apply_on", "next_check"]
+
+# What another store on the same database writes in an apply's own transaction, once the change
+# is applied and before the commit: a call's idempotency key, settled with its outcome.
+After = Callable[[psycopg.Connection[Any], Applied], None]
 
 
 def next_check(record: PaymentRecord) -> datetime | None:
@@ -140,18 +145,22 @@ def apply_on(
     event: tuple[str, str] | None,
     intent: IntentKey | None,
     needs_intent: bool,
+    after: After | None = None,
 ) -> Applied:
-    """``apply_in`` on ``conn``, in psycopg's pipeline mode, in one transaction."""
+    """``apply_in`` on ``conn``, in psycopg's pipeline mode, in one transaction (with
+    ``after``'s statements, which commit with the change or not at all)."""
     try:
         return _apply_once(
-            conn, locate, change, event=event, intent=intent, needs_intent=needs_intent
-        )
+            conn, locate, change, event=event, intent=intent, needs_intent=needs_intent,
+            after=after,
+        )  # fmt: skip
     except errors.UniqueViolation:
         # Another instance inserted this payment's record first: now it is there to lock and
         # change.
         return _apply_once(
-            conn, locate, change, event=event, intent=intent, needs_intent=needs_intent
-        )
+            conn, locate, change, event=event, intent=intent, needs_intent=needs_intent,
+            after=after,
+        )  # fmt: skip
 
 
 def _apply_once(
@@ -162,10 +171,14 @@ def _apply_once(
     event: tuple[str, str] | None,
     intent: IntentKey | None,
     needs_intent: bool,
+    after: After | None,
 ) -> Applied:
     now = datetime.now(UTC)
     with conn.pipeline(), conn.transaction():
-        return apply_in(
+        applied = apply_in(
             PostgresTx(conn, now), locate, change, event, now,
             intent=intent, needs_intent=needs_intent,
         )  # fmt: skip
+        if after is not None:
+            after(conn, applied)
+        return applied

@@ -5,6 +5,7 @@ For asyncio callers (``_pg_tx.py`` is generated from this file)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +17,11 @@ from paygate.records._apply_async import apply_in_async
 from paygate.records.state import PaymentRecord
 from paygate.records.trail import GENESIS, AuditEntry
 
-__all__ = ["AsyncPostgresTx", "apply_on_async", "next_check"]
+__all__ = ["AsyncAfter", "AsyncPostgresTx", "apply_on_async", "next_check"]
+
+# What another store on the same database writes in an apply's own transaction, once the change
+# is applied and before the commit: a call's idempotency key, settled with its outcome.
+AsyncAfter = Callable[[psycopg.AsyncConnection[Any], Applied], Awaitable[None]]
 
 
 def next_check(record: PaymentRecord) -> datetime | None:
@@ -139,18 +144,22 @@ async def apply_on_async(
     event: tuple[str, str] | None,
     intent: IntentKey | None,
     needs_intent: bool,
+    after: AsyncAfter | None = None,
 ) -> Applied:
-    """``apply_in_async`` on ``conn``, in psycopg's pipeline mode, in one transaction."""
+    """``apply_in_async`` on ``conn``, in psycopg's pipeline mode, in one transaction (with
+    ``after``'s statements, which commit with the change or not at all)."""
     try:
         return await _apply_once_async(
-            conn, locate, change, event=event, intent=intent, needs_intent=needs_intent
-        )
+            conn, locate, change, event=event, intent=intent, needs_intent=needs_intent,
+            after=after,
+        )  # fmt: skip
     except errors.UniqueViolation:
         # Another instance inserted this payment's record first: now it is there to lock and
         # change.
         return await _apply_once_async(
-            conn, locate, change, event=event, intent=intent, needs_intent=needs_intent
-        )
+            conn, locate, change, event=event, intent=intent, needs_intent=needs_intent,
+            after=after,
+        )  # fmt: skip
 
 
 async def _apply_once_async(
@@ -161,10 +170,14 @@ async def _apply_once_async(
     event: tuple[str, str] | None,
     intent: IntentKey | None,
     needs_intent: bool,
+    after: AsyncAfter | None,
 ) -> Applied:
     now = datetime.now(UTC)
     async with conn.pipeline(), conn.transaction():
-        return await apply_in_async(
+        applied = await apply_in_async(
             AsyncPostgresTx(conn, now), locate, change, event, now,
             intent=intent, needs_intent=needs_intent,
         )  # fmt: skip
+        if after is not None:
+            await after(conn, applied)
+        return applied

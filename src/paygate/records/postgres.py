@@ -19,7 +19,10 @@ together, so a call's outcome costs three round trips, not six:
   (the unique index on ``(provider, payment_id)``) is retried once, and then finds that record.
 
 An intent is one row of ``paygate_intents`` (upserted, committed before its request is sent);
-the ``apply`` that records the call's outcome deletes it in the same transaction.
+the ``apply`` that records the call's outcome deletes it in the same transaction. When the
+gateway's idempotency store is a ``PostgresStore`` on the same URL, that transaction also
+settles the call's key (``settling``): the outcome, its intent's removal and the key's outcome
+to replay commit together, in one commit instead of two.
 
 Chain scope: one hash chain per payment record. Its anchor (``trail_length``, ``trail_head``)
 lives on the record's row, which the transaction holds locked while it appends the next entry,
@@ -30,13 +33,14 @@ chain in one repeatable-read snapshot. Record and trail bodies are stored as JSO
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
 import psycopg
 
 from paygate._postgres import AsyncPool, Pool
+from paygate.idempotency.postgres import PostgresStore
 from paygate.records._pg_tx import PostgresTx, apply_on
 from paygate.records._pg_tx_async import AsyncPostgresTx, apply_on_async
 from paygate.records.schedule import Scheduled
@@ -45,10 +49,12 @@ from paygate.records.store import (
     SCAN_PAGE,
     Applied,
     AsyncRecordCalls,
+    AsyncSettlingRecords,
     ChangeFn,
     Declines,
     IntentKey,
     Locate,
+    SettlingRecords,
     UnknownSummary,
 )
 from paygate.records.trail import AuditEntry, ChainProblem, verify_chain
@@ -108,6 +114,14 @@ class PostgresRecordStore:
             )
         )
 
+    def settling(self, keys: object) -> SettlingRecords | None:
+        """When ``keys`` (the gateway's idempotency store) is a ``PostgresStore`` on this
+        store's URL: this store's apply that settles a call's key in its own transaction.
+        None otherwise (the key is then settled after the record, by the idempotency store)."""
+        if not isinstance(keys, PostgresStore) or not keys.shares_database(self._pool.conninfo):
+            return None
+        return _Settling(self._pool, keys)
+
     def write_intent(self, intent: Intent) -> Intent | None:
         params = _intent_params(intent)
         return _replaced(
@@ -117,7 +131,7 @@ class PostgresRecordStore:
     def records_for_asyncio(self) -> AsyncRecordCalls:
         """The calls of ``AsyncGateway``'s call path on psycopg's asyncio pool, for one event
         loop (``AsyncGateway`` takes one); its other calls run as this store's own."""
-        return _AsyncPostgresRecords(AsyncPool(self._pool))
+        return _AsyncPostgresRecords(AsyncPool(self._pool), self._pool.conninfo)
 
     def intents(self, lapsed_by: datetime | None = None) -> list[Intent]:
         def work(conn: Connection) -> list[tuple[str]]:
@@ -336,13 +350,84 @@ def _replaced(row: tuple[Any, ...] | None) -> Intent | None:
     return Intent.model_validate_json(row[0])
 
 
+class _Settling:
+    """``PostgresRecordStore.apply`` with a call's idempotency key settled in its transaction."""
+
+    def __init__(self, pool: Pool, keys: PostgresStore) -> None:
+        self._pool = pool
+        self._keys = keys
+
+    def apply_settling(
+        self,
+        locate: Locate,
+        change: ChangeFn,
+        *,
+        intent: IntentKey | None,
+        key: str,
+        token: str,
+        outcome_of: Callable[[PaymentRecord | None], str | None],
+    ) -> tuple[Applied, bool]:
+        settlement = self._keys.settlement(key, token, outcome_of)
+        applied = self._pool.run(
+            lambda conn: apply_on(
+                conn,
+                locate,
+                change,
+                event=None,
+                intent=intent,
+                needs_intent=False,
+                after=settlement.run,
+            )
+        )
+        return applied, settlement.lost
+
+
+class _AsyncSettling:
+    """``_Settling`` on a record store's asyncio face."""
+
+    def __init__(self, pool: AsyncPool, keys: PostgresStore) -> None:
+        self._pool = pool
+        self._keys = keys
+
+    async def apply_settling_async(
+        self,
+        locate: Locate,
+        change: ChangeFn,
+        *,
+        intent: IntentKey | None,
+        key: str,
+        token: str,
+        outcome_of: Callable[[PaymentRecord | None], str | None],
+    ) -> tuple[Applied, bool]:
+        settlement = self._keys.settlement(key, token, outcome_of)
+        applied = await self._pool.run(
+            lambda conn: apply_on_async(
+                conn,
+                locate,
+                change,
+                event=None,
+                intent=intent,
+                needs_intent=False,
+                after=settlement.run_async,
+            )
+        )
+        return applied, settlement.lost
+
+
 class _AsyncPostgresRecords:
     """A ``PostgresRecordStore``'s call-path calls for one event loop: the same statements
     and the same ``apply`` (``apply_on_async``: ``apply_in_async`` in pipeline mode) on
     psycopg's asyncio pool."""
 
-    def __init__(self, pool: AsyncPool) -> None:
+    def __init__(self, pool: AsyncPool, conninfo: str) -> None:
         self._pool = pool
+        self._conninfo = conninfo
+
+    def settling(self, keys: object) -> AsyncSettlingRecords | None:
+        """``PostgresRecordStore.settling``, on this face's connections."""
+        if not isinstance(keys, PostgresStore) or not keys.shares_database(self._conninfo):
+            return None
+        return _AsyncSettling(self._pool, keys)
 
     async def apply_async(
         self,

@@ -15,7 +15,7 @@ after its lease is a call that ended without recording anything (a crash, a stor
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Protocol, runtime_checkable
@@ -30,12 +30,14 @@ __all__ = [
     "SCAN_PAGE",
     "Applied",
     "AsyncRecordCalls",
+    "AsyncSettlingRecords",
     "ChangeFn",
     "Declines",
     "IntentKey",
     "Locate",
     "NativeAsyncRecords",
     "RecordStore",
+    "SettlingRecords",
     "Transaction",
     "UnknownSummary",
     "apply_in",
@@ -202,6 +204,39 @@ class AsyncRecordCalls(Protocol):
     async def aclose(self) -> None:
         """Release what this face holds (its asyncio connections); the store stays open."""
         ...
+
+
+class SettlingRecords(Protocol):
+    """A record store's apply that also settles the call's idempotency key in its own
+    transaction, where both stores share one database (``PostgresRecordStore.settling``): the
+    outcome to replay is what ``outcome_of`` says of the applied record (None: release the key).
+    Returns the applied change, and whether the key's lease had gone to another caller."""
+
+    def apply_settling(
+        self,
+        locate: Locate,
+        change: ChangeFn,
+        *,
+        intent: IntentKey | None,
+        key: str,
+        token: str,
+        outcome_of: Callable[[PaymentRecord | None], str | None],
+    ) -> tuple[Applied, bool]: ...
+
+
+class AsyncSettlingRecords(Protocol):
+    """``SettlingRecords`` for ``AsyncGateway``, on the record store's asyncio face."""
+
+    async def apply_settling_async(
+        self,
+        locate: Locate,
+        change: ChangeFn,
+        *,
+        intent: IntentKey | None,
+        key: str,
+        token: str,
+        outcome_of: Callable[[PaymentRecord | None], str | None],
+    ) -> tuple[Applied, bool]: ...
 
 
 @runtime_checkable
