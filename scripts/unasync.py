@@ -53,7 +53,7 @@ RULES: Final = (
     ),
     (r"\bAsyncPostgresTx\b", "PostgresTx"),
     (r"\bAsyncAfter\b", "After"),
-    (r"Awaitable\[None\]\]$", "None]"),
+    (r"^(After = Callable\[.*), Awaitable\[None\]\]$", r"\1, None]"),
     (r"^from collections\.abc import Awaitable, Callable$", "from collections.abc import Callable"),
     (r"\bpsycopg\.AsyncConnection\b", "psycopg.Connection"),
     (r"\bAsyncGateway\b", "Gateway"),

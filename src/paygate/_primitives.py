@@ -88,7 +88,7 @@ class Primitives:
     def settling(keys: IdempotencyStore, calls: RecordStore) -> SettlingRecords | None:
         """The record store's apply that settles a call's key in its own transaction, where the
         two stores share a database (``PostgresRecordStore.settling``); else None."""
-        return cast("SettlingRecords | None", _joint(calls, keys))
+        return cast("SettlingRecords | None", _joint(keys, calls))
 
     @staticmethod
     def close_records(calls: RecordStore, records: RecordStore, *, owned: bool) -> None:
@@ -167,7 +167,7 @@ class AsyncPrimitives:
     def settling(keys: IdempotencyStore, calls: AsyncRecordCalls) -> AsyncSettlingRecords | None:
         """The record face's apply that settles a call's key in its own transaction, where the
         two stores share a database (PostgreSQL); else None."""
-        return cast("AsyncSettlingRecords | None", _joint(calls, keys))
+        return cast("AsyncSettlingRecords | None", _joint(keys, calls))
 
     @staticmethod
     async def close_records(calls: AsyncRecordCalls, records: RecordStore, *, owned: bool) -> None:
@@ -239,7 +239,7 @@ def _native_face(store: object, make: str) -> object | None:
     return None if declared is None else declared(store)
 
 
-def _joint(calls: object, keys: IdempotencyStore) -> object | None:
+def _joint(keys: IdempotencyStore, calls: object) -> object | None:
     """What a record store (or face) whose class declares ``settling`` makes of ``keys``."""
     settling = getattr(type(calls), "settling", None)
     return None if settling is None else settling(calls, keys)

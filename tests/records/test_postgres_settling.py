@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 
 from paygate import AsyncGateway, Gateway, Money, PaymentSource, PaymentStatus
 from paygate.errors import OutcomeUnknown
+from paygate.gateway import _steps as gateway_steps
 from paygate.idempotency import MemoryStore
 from paygate.idempotency.postgres import PostgresStore
 from paygate.records.postgres import PostgresRecordStore
@@ -22,6 +24,7 @@ from paygate.testing import Fault, StripeSimulator
 VISA = PaymentSource.token("pm_card_visa")
 TEN = Money("10.00", "EUR")
 PI_PATH = "/v1/payment_intents"
+RETURN = "https://shop.example/return"
 
 
 @pytest.fixture
@@ -130,23 +133,28 @@ def test_a_lease_lost_meanwhile_keeps_the_record_and_the_new_holders_key(
     answer is recorded all the same, the other holder's lease is left alone, and the lost
     lease is logged."""
     keys, records = stores
-    sim.inject(Fault.latency(0.6))
+    sim.inject(Fault.latency(1.0))
     options = {"store": keys, "records": records, "base_url": sim.url}
 
     def retake() -> None:
+        """Once the call has leased its key, hand the lease to another holder."""
         with psycopg.connect(postgres_conninfo, autocommit=True) as conn:
-            conn.execute("UPDATE paygate_idempotency SET token = 'other-holder'")
+            for _ in range(200):
+                taken = conn.execute("UPDATE paygate_idempotency SET token = 'other-holder'")
+                if taken.rowcount == 1:
+                    return
+                time.sleep(0.01)
+        raise AssertionError("the call never leased its key")
 
     async def main() -> Any:
         async with AsyncGateway.for_stripe(api_key, **options) as agw:
             call = asyncio.ensure_future(agw.authorize(TEN, source=VISA, reference="order-lost"))
-            await asyncio.sleep(0.3)
             await asyncio.to_thread(retake)
             return await call
 
     def blocking() -> Any:
         with Gateway.for_stripe(api_key, **options) as gw:
-            return asyncio.run(_later(0.3, retake, gw.authorize, reference="order-lost"))
+            return asyncio.run(_alongside(retake, gw.authorize, reference="order-lost"))
 
     with caplog.at_level(logging.WARNING, logger="paygate"):
         payment = asyncio.run(main()) if kind == "async" else blocking()
@@ -159,12 +167,90 @@ def test_a_lease_lost_meanwhile_keeps_the_record_and_the_new_holders_key(
     assert any("lease lost" in r.getMessage() for r in caplog.records)
 
 
-async def _later(delay: float, side: Any, call: Any, *, reference: str) -> Any:
-    """``call`` (blocking) in a thread, with ``side`` run ``delay`` seconds after it began."""
+async def _alongside(side: Any, call: Any, *, reference: str) -> Any:
+    """``call`` (blocking) in a thread, with ``side`` run in another meanwhile."""
     task = asyncio.ensure_future(asyncio.to_thread(call, TEN, source=VISA, reference=reference))
-    await asyncio.sleep(delay)
     await asyncio.to_thread(side)
     return await task
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_an_answer_not_to_replay_frees_its_key_in_the_records_transaction(
+    kind: str,
+    stores: tuple[PostgresStore, PostgresRecordStore],
+    postgres_conninfo: str,
+    sim: StripeSimulator,
+    api_key: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Completing a 3-D Secure payment before the shopper is back answers requires_action,
+    which is not kept under the key: the key is freed in the transaction that records the
+    answer (the idempotency store's own release is out of order), so the same call once the
+    shopper is back goes through."""
+    keys, records = stores
+    monkeypatch.setattr(PostgresStore, "release", _never)
+    monkeypatch.setattr(type(keys.for_asyncio()), "release_async", _never)
+    options = {"store": keys, "records": records, "base_url": sim.url}
+    source = PaymentSource.token("pm_card_threeDSecure2Required")
+    reference = f"order-early-{kind}"
+
+    async def steps(gw: Any) -> tuple[Any, Any, Any]:
+        async def call(result: Any) -> Any:
+            return await result if kind == "async" else result
+
+        payment = await call(
+            gw.authorize(TEN, source=source, reference=reference, return_url=RETURN)
+        )
+        early = await call(gw.complete_action(payment.id, idempotency_key=reference))
+        with psycopg.connect(postgres_conninfo, autocommit=True) as conn:
+            left = conn.execute(
+                "SELECT count(*) FROM paygate_idempotency WHERE key = %s", (reference,)
+            ).fetchone()
+        sim.authenticate(payment.next_action)
+        done = await call(gw.complete_action(payment.id, idempotency_key=reference))
+        return early, left, done
+
+    if kind == "sync":
+        with Gateway.for_stripe(api_key, **options) as gw:
+            early, left, done = asyncio.run(steps(gw))
+    else:
+
+        async def main() -> tuple[Any, Any, Any]:
+            async with AsyncGateway.for_stripe(api_key, **options) as agw:
+                return await steps(agw)
+
+        early, left, done = asyncio.run(main())
+    assert early.status is PaymentStatus.REQUIRES_ACTION
+    assert left == (0,)  # freed, not kept for a replay
+    assert done.status is PaymentStatus.AUTHORIZED
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_an_outcome_that_cannot_be_encoded_still_leaves_the_answer_on_the_record(
+    kind: str,
+    stores: tuple[PostgresStore, PostgresRecordStore],
+    postgres_conninfo: str,
+    sim: StripeSimulator,
+    api_key: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bug that makes the outcome to replay fail inside the records' transaction does not
+    take the provider's answer with it: the record commits, the key is freed, the intent is
+    cleared, and the bug is raised to the caller."""
+    keys, records = stores
+
+    def broken(*args: Any) -> str:
+        raise RuntimeError("no encoding")
+
+    monkeypatch.setattr(gateway_steps, "stored_result", broken)
+    options = {"store": keys, "records": records, "base_url": sim.url}
+    with pytest.raises(RuntimeError, match="no encoding"):
+        _authorize_twice(kind, options, api_key, f"order-bug-{kind}")
+    [record] = list(records.scan("stripe"))
+    assert record.status is PaymentStatus.AUTHORIZED
+    assert records.intents() == []
+    with psycopg.connect(postgres_conninfo, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM paygate_idempotency").fetchone() == (0,)
 
 
 def test_only_a_postgres_idempotency_store_on_the_same_url_settles_with_the_records(

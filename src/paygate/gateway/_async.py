@@ -589,7 +589,7 @@ class AsyncGateway(Constructors):
     ) -> tuple[PaymentRecord | None, bool]:
         """Record the provider's answer as ``_record`` does, strictly. Where the idempotency
         store shares the record store's database, the call's key is settled in the same
-        transaction (then True): one commit, and never one written without the other."""
+        transaction (then True): one commit, and both written or neither."""
         if self._joint is None:
             return await self._record(prepared, outcome, strict=True), False
         assert prepared.key is not None

@@ -16,9 +16,9 @@ How ``begin`` stays atomic across hosts, in as few round trips as the key allows
 
 ``complete`` and ``release`` are one statement each, touching only a row whose lease token still
 matches. Where the payment records live in the same database (a ``PostgresRecordStore`` on the
-same URL), the gateway runs that statement in the transaction that records the call's outcome
-instead (``settlement``): one commit fewer per call, and never a record without its key's
-outcome, or the reverse.
+same URL), the gateway runs that statement in the transaction that records the provider's
+answer to a call instead (``settlement``): one commit fewer per answered call, and the answer
+on the record and the key's outcome commit together or not at all.
 
 Every command runs on the bounded pool of ``paygate._postgres``: opening waits at most
 ``connect_timeout`` and a server that cannot be reached is ``StoreUnavailable``; a command
@@ -34,6 +34,7 @@ sweep deletes them at most once a minute per store, skipping rows other transact
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = ["KeySettlement", "PostgresStore"]
 
+logger: Final = logging.getLogger("paygate")
 _PURGE_EVERY: Final = 60.0  # seconds (of this process's monotonic clock) between sweeps
 _PURGE_BATCH: Final = 1000
 # The store's "now": the injected clock's reading if one was given, else the database's.
@@ -299,7 +301,11 @@ class KeySettlement:
         self._rowcount: Callable[[], int] = lambda: 0
 
     def _statement(self, applied: Applied) -> tuple[str, dict[str, Any]]:
-        outcome = self._outcome_of(applied.record)
+        try:
+            outcome = self._outcome_of(applied.record)
+        except Exception:  # the record commits all the same; the key is freed for a repeat
+            logger.exception("idempotency key %s: no outcome to store; the key is freed", self._key)
+            outcome = None
         self._completes = outcome is not None
         if outcome is None:
             return _RELEASE, {"key": self._key, "token": self._token}

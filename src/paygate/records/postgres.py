@@ -20,9 +20,9 @@ together, so a call's outcome costs three round trips, not six:
 
 An intent is one row of ``paygate_intents`` (upserted, committed before its request is sent);
 the ``apply`` that records the call's outcome deletes it in the same transaction. When the
-gateway's idempotency store is a ``PostgresStore`` on the same URL, that transaction also
-settles the call's key (``settling``): the outcome, its intent's removal and the key's outcome
-to replay commit together, in one commit instead of two.
+gateway's idempotency store is a ``PostgresStore`` on the same URL, the transaction that records
+the provider's answer also settles the call's key (``settling``): the answer, its intent's
+removal and the key's outcome to replay commit together, in one commit instead of two.
 
 Chain scope: one hash chain per payment record. Its anchor (``trail_length``, ``trail_head``)
 lives on the record's row, which the transaction holds locked while it appends the next entry,
@@ -41,6 +41,7 @@ import psycopg
 
 from paygate._postgres import AsyncPool, Pool
 from paygate.idempotency.postgres import PostgresStore
+from paygate.idempotency.store import IdempotencyStore
 from paygate.records._pg_tx import PostgresTx, apply_on
 from paygate.records._pg_tx_async import AsyncPostgresTx, apply_on_async
 from paygate.records.schedule import Scheduled
@@ -114,7 +115,7 @@ class PostgresRecordStore:
             )
         )
 
-    def settling(self, keys: object) -> SettlingRecords | None:
+    def settling(self, keys: IdempotencyStore) -> SettlingRecords | None:
         """When ``keys`` (the gateway's idempotency store) is a ``PostgresStore`` on this
         store's URL: this store's apply that settles a call's key in its own transaction.
         None otherwise (the key is then settled after the record, by the idempotency store)."""
@@ -423,7 +424,7 @@ class _AsyncPostgresRecords:
         self._pool = pool
         self._conninfo = conninfo
 
-    def settling(self, keys: object) -> AsyncSettlingRecords | None:
+    def settling(self, keys: IdempotencyStore) -> AsyncSettlingRecords | None:
         """``PostgresRecordStore.settling``, on this face's connections."""
         if not isinstance(keys, PostgresStore) or not keys.shares_database(self._conninfo):
             return None
