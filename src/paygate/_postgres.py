@@ -220,6 +220,11 @@ class AsyncPool:
         self._pool: Any = None
         self._opening = asyncio.Lock()
 
+    @property
+    def conninfo(self) -> str:
+        """Where its connections go: the ``Pool``'s connection string."""
+        return self._settings.conninfo
+
     async def _opened(self) -> Any:
         if self._pool is None:
             async with self._opening:

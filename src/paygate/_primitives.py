@@ -88,7 +88,7 @@ class Primitives:
     def settling(keys: IdempotencyStore, calls: RecordStore) -> SettlingRecords | None:
         """The record store's apply that settles a call's key in its own transaction, where the
         two stores share a database (``PostgresRecordStore.settling``); else None."""
-        return cast("SettlingRecords | None", _joint(keys, calls))
+        return cast("SettlingRecords | None", _declared(calls, "settling", keys))
 
     @staticmethod
     def close_records(calls: RecordStore, records: RecordStore, *, owned: bool) -> None:
@@ -144,7 +144,7 @@ class AsyncPrimitives:
     def keys(store: IdempotencyStore) -> AsyncIdempotencyStore:
         """The idempotency store as the gateway calls it: its native asyncio face (Redis,
         PostgreSQL), else the store itself, in a worker thread when it does blocking I/O."""
-        face = _native_face(store, "for_asyncio")
+        face = _declared(store, "for_asyncio")
         return _Threaded(store) if face is None else cast(AsyncIdempotencyStore, face)
 
     @staticmethod
@@ -160,14 +160,14 @@ class AsyncPrimitives:
     def record_calls(records: RecordStore) -> AsyncRecordCalls:
         """The record store as the gateway's call path calls it: its native asyncio face
         (PostgreSQL), else the store itself, in a worker thread when it does blocking I/O."""
-        face = _native_face(records, "records_for_asyncio")
+        face = _declared(records, "records_for_asyncio")
         return _ThreadedRecords(records) if face is None else cast(AsyncRecordCalls, face)
 
     @staticmethod
     def settling(keys: IdempotencyStore, calls: AsyncRecordCalls) -> AsyncSettlingRecords | None:
         """The record face's apply that settles a call's key in its own transaction, where the
         two stores share a database (PostgreSQL); else None."""
-        return cast("AsyncSettlingRecords | None", _joint(keys, calls))
+        return cast("AsyncSettlingRecords | None", _declared(calls, "settling", keys))
 
     @staticmethod
     async def close_records(calls: AsyncRecordCalls, records: RecordStore, *, owned: bool) -> None:
@@ -230,19 +230,13 @@ class AsyncPrimitives:
             )
 
 
-def _native_face(store: object, make: str) -> object | None:
-    """The native asyncio face a store's class declares (``NativeAsync.for_asyncio``,
-    ``NativeAsyncRecords.records_for_asyncio``), made for this gateway; None when the class
-    declares none (an object that answers any attribute, as a test double may, declares
-    nothing)."""
+def _declared(store: object, make: str, *args: object) -> object | None:
+    """What a store's class declares it makes of ``args`` for this gateway: its native asyncio
+    face (``NativeAsync.for_asyncio``, ``NativeAsyncRecords.records_for_asyncio``), its apply
+    that settles a key beside a record (``settling``); None when the class declares none (an
+    object that answers any attribute, as a test double may, declares nothing)."""
     declared = getattr(type(store), make, None)
-    return None if declared is None else declared(store)
-
-
-def _joint(keys: IdempotencyStore, calls: object) -> object | None:
-    """What a record store (or face) whose class declares ``settling`` makes of ``keys``."""
-    settling = getattr(type(calls), "settling", None)
-    return None if settling is None else settling(calls, keys)
+    return None if declared is None else declared(store, *args)
 
 
 class _Threaded:

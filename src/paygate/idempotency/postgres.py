@@ -298,7 +298,7 @@ class KeySettlement:
         self._token = token
         self._outcome_of = outcome_of
         self._completes = False
-        self._rowcount: Callable[[], int] = lambda: 0
+        self._cursor: psycopg.Cursor[Any] | psycopg.AsyncCursor[Any] | None = None
 
     def _statement(self, applied: Applied) -> tuple[str, dict[str, Any]]:
         try:
@@ -312,16 +312,13 @@ class KeySettlement:
         return _COMPLETE, self._store._complete_params(self._key, self._token, outcome)
 
     def run(self, conn: psycopg.Connection[Any], applied: Applied) -> None:
-        statement, params = self._statement(applied)
-        cursor = conn.execute(statement, params)
-        self._rowcount = lambda: cursor.rowcount  # known once the pipeline has synced
+        self._cursor = conn.execute(*self._statement(applied))
 
     async def run_async(self, conn: psycopg.AsyncConnection[Any], applied: Applied) -> None:
-        statement, params = self._statement(applied)
-        cursor = await conn.execute(statement, params)
-        self._rowcount = lambda: cursor.rowcount
+        self._cursor = await conn.execute(*self._statement(applied))
 
     @property
     def lost(self) -> bool:
-        """Whether the key was to be completed and its lease had gone (after the commit)."""
-        return self._completes and self._rowcount() != 1
+        """Whether the key was to be completed and its lease had gone (read after the commit:
+        the statement's row count is known once the pipeline has synced)."""
+        return self._completes and (self._cursor is None or self._cursor.rowcount != 1)

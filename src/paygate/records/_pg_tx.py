@@ -149,36 +149,21 @@ def apply_on(
 ) -> Applied:
     """``apply_in`` on ``conn``, in psycopg's pipeline mode, in one transaction (with
     ``after``'s statements, which commit with the change or not at all)."""
+
+    def once() -> Applied:
+        now = datetime.now(UTC)
+        with conn.pipeline(), conn.transaction():
+            applied = apply_in(
+                PostgresTx(conn, now), locate, change, event, now,
+                intent=intent, needs_intent=needs_intent,
+            )  # fmt: skip
+            if after is not None:
+                after(conn, applied)
+            return applied
+
     try:
-        return _apply_once(
-            conn, locate, change, event=event, intent=intent, needs_intent=needs_intent,
-            after=after,
-        )  # fmt: skip
+        return once()
     except errors.UniqueViolation:
         # Another instance inserted this payment's record first: now it is there to lock and
         # change.
-        return _apply_once(
-            conn, locate, change, event=event, intent=intent, needs_intent=needs_intent,
-            after=after,
-        )  # fmt: skip
-
-
-def _apply_once(
-    conn: psycopg.Connection[Any],
-    locate: Locate,
-    change: ChangeFn,
-    *,
-    event: tuple[str, str] | None,
-    intent: IntentKey | None,
-    needs_intent: bool,
-    after: After | None,
-) -> Applied:
-    now = datetime.now(UTC)
-    with conn.pipeline(), conn.transaction():
-        applied = apply_in(
-            PostgresTx(conn, now), locate, change, event, now,
-            intent=intent, needs_intent=needs_intent,
-        )  # fmt: skip
-        if after is not None:
-            after(conn, applied)
-        return applied
+        return once()

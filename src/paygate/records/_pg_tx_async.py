@@ -148,36 +148,21 @@ async def apply_on_async(
 ) -> Applied:
     """``apply_in_async`` on ``conn``, in psycopg's pipeline mode, in one transaction (with
     ``after``'s statements, which commit with the change or not at all)."""
+
+    async def once() -> Applied:
+        now = datetime.now(UTC)
+        async with conn.pipeline(), conn.transaction():
+            applied = await apply_in_async(
+                AsyncPostgresTx(conn, now), locate, change, event, now,
+                intent=intent, needs_intent=needs_intent,
+            )  # fmt: skip
+            if after is not None:
+                await after(conn, applied)
+            return applied
+
     try:
-        return await _apply_once_async(
-            conn, locate, change, event=event, intent=intent, needs_intent=needs_intent,
-            after=after,
-        )  # fmt: skip
+        return await once()
     except errors.UniqueViolation:
         # Another instance inserted this payment's record first: now it is there to lock and
         # change.
-        return await _apply_once_async(
-            conn, locate, change, event=event, intent=intent, needs_intent=needs_intent,
-            after=after,
-        )  # fmt: skip
-
-
-async def _apply_once_async(
-    conn: psycopg.AsyncConnection[Any],
-    locate: Locate,
-    change: ChangeFn,
-    *,
-    event: tuple[str, str] | None,
-    intent: IntentKey | None,
-    needs_intent: bool,
-    after: AsyncAfter | None,
-) -> Applied:
-    now = datetime.now(UTC)
-    async with conn.pipeline(), conn.transaction():
-        applied = await apply_in_async(
-            AsyncPostgresTx(conn, now), locate, change, event, now,
-            intent=intent, needs_intent=needs_intent,
-        )  # fmt: skip
-        if after is not None:
-            await after(conn, applied)
-        return applied
+        return await once()

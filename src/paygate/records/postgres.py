@@ -119,9 +119,8 @@ class PostgresRecordStore:
         """When ``keys`` (the gateway's idempotency store) is a ``PostgresStore`` on this
         store's URL: this store's apply that settles a call's key in its own transaction.
         None otherwise (the key is then settled after the record, by the idempotency store)."""
-        if not isinstance(keys, PostgresStore) or not keys.shares_database(self._pool.conninfo):
-            return None
-        return _Settling(self._pool, keys)
+        beside = _keys_beside(keys, self._pool.conninfo)
+        return None if beside is None else _Settling(self._pool, beside)
 
     def write_intent(self, intent: Intent) -> Intent | None:
         params = _intent_params(intent)
@@ -132,7 +131,7 @@ class PostgresRecordStore:
     def records_for_asyncio(self) -> AsyncRecordCalls:
         """The calls of ``AsyncGateway``'s call path on psycopg's asyncio pool, for one event
         loop (``AsyncGateway`` takes one); its other calls run as this store's own."""
-        return _AsyncPostgresRecords(AsyncPool(self._pool), self._pool.conninfo)
+        return _AsyncPostgresRecords(AsyncPool(self._pool))
 
     def intents(self, lapsed_by: datetime | None = None) -> list[Intent]:
         def work(conn: Connection) -> list[tuple[str]]:
@@ -351,6 +350,13 @@ def _replaced(row: tuple[Any, ...] | None) -> Intent | None:
     return Intent.model_validate_json(row[0])
 
 
+def _keys_beside(keys: IdempotencyStore, conninfo: str) -> PostgresStore | None:
+    """``keys`` when it is a ``PostgresStore`` on ``conninfo`` (a record store's URL)."""
+    if isinstance(keys, PostgresStore) and keys.shares_database(conninfo):
+        return keys
+    return None
+
+
 class _Settling:
     """``PostgresRecordStore.apply`` with a call's idempotency key settled in its transaction."""
 
@@ -420,15 +426,13 @@ class _AsyncPostgresRecords:
     and the same ``apply`` (``apply_on_async``: ``apply_in_async`` in pipeline mode) on
     psycopg's asyncio pool."""
 
-    def __init__(self, pool: AsyncPool, conninfo: str) -> None:
+    def __init__(self, pool: AsyncPool) -> None:
         self._pool = pool
-        self._conninfo = conninfo
 
     def settling(self, keys: IdempotencyStore) -> AsyncSettlingRecords | None:
         """``PostgresRecordStore.settling``, on this face's connections."""
-        if not isinstance(keys, PostgresStore) or not keys.shares_database(self._conninfo):
-            return None
-        return _AsyncSettling(self._pool, keys)
+        beside = _keys_beside(keys, self._pool.conninfo)
+        return None if beside is None else _AsyncSettling(self._pool, beside)
 
     async def apply_async(
         self,
