@@ -6,7 +6,7 @@ that answers a canned Stripe PaymentIntent."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
@@ -25,7 +25,8 @@ BASE_URL = "https://stripe.bench"
 
 
 def _answer(request: httpx.Request) -> httpx.Response:
-    """A Stripe PaymentIntent that echoes what was asked, as the integrity check expects."""
+    """A Stripe PaymentIntent that echoes what was asked, as the integrity check expects, with
+    every field Stripe's spec requires of one (``created`` among them)."""
     form = dict(parse_qsl(request.content.decode()))
     amount = int(form["amount"])
     body = {
@@ -37,6 +38,9 @@ def _answer(request: httpx.Request) -> httpx.Response:
         "currency": form["currency"],
         "status": "requires_capture",
         "capture_method": "manual",
+        "confirmation_method": "automatic",
+        "created": 1764806400,
+        "payment_method_types": ["card"],
         "livemode": False,
         "metadata": {"reference": form["metadata[reference]"]},
         "latest_charge": {
@@ -121,11 +125,10 @@ def _otel_listener() -> OpenTelemetry:
     return OpenTelemetry(tracer_provider=TracerProvider(), meter_provider=meters)
 
 
-def async_overhead(*, rounds: int, per_round: int) -> OverheadResult:
-    transport = httpx.MockTransport(_answer)
-    adapter = StripeAdapter(bare.API_KEY, base_url=BASE_URL)
-    gw = AsyncGateway(adapter, transport=transport)
-    client = httpx.AsyncClient(transport=transport)
+def async_contenders(
+    gw: AsyncGateway, client: httpx.AsyncClient
+) -> tuple[Callable[[int], Awaitable[None]], Callable[[int], Awaitable[None]]]:
+    """``sync_contenders`` on an event loop."""
 
     async def through_paygate(n: int) -> None:
         p = await gw.authorize(bare.AMOUNT, source=bare.VISA, reference=f"bench-{n}")
@@ -141,6 +144,15 @@ def async_overhead(*, rounds: int, per_round: int) -> OverheadResult:
         response.raise_for_status()
         bare.check(response.json())
 
+    return through_paygate, bare_httpx
+
+
+def async_overhead(*, rounds: int, per_round: int) -> OverheadResult:
+    transport = httpx.MockTransport(_answer)
+    adapter = StripeAdapter(bare.API_KEY, base_url=BASE_URL)
+    through_paygate, bare_httpx = async_contenders(
+        AsyncGateway(adapter, transport=transport), httpx.AsyncClient(transport=transport)
+    )
     stats = run_interleaved_async(
         {"AsyncGateway": through_paygate, "httpx.AsyncClient": bare_httpx},
         rounds=rounds,

@@ -46,6 +46,12 @@ def test_benchmarks_run_and_print_their_tables() -> None:
     assert re.search(r"build the request\W+\d+%\W+\d+%", done.stdout)
     assert re.search(r"median µs \(not profiled\)\W+[\d,]+\W+[\d,]+", done.stdout)
 
+    # The record path priced out: both modes measured, with the full path's ratio beside.
+    assert "record path priced out" in done.stdout
+    for mode in ("sync", "async"):
+        row = rf"\n\W*{mode}\W+[\d.]+\W+[\d.]+\W+[\d.]+x\W+[\d.]+x\W+-?[\d.]+\W+[\d.]+"
+        assert re.search(row, done.stdout), mode
+
     # The stores table: measured rows for the stores that need no server, for 1 and 8 workers
     # (a number of ops/s); PostgreSQL and Redis rows are measured or say why they were skipped.
     assert "Store throughput" in done.stdout

@@ -5,8 +5,10 @@ card network issues numbers in its range."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
-from paygate._redaction import contains_card_number, redact, redact_text
+from paygate._redaction import _DIGIT_RUN, _card_in, contains_card_number, redact, redact_text
 from paygate.errors import InvalidRequestError, RetriableError
 
 # pspReferences as Adyen writes them (the examples of its Checkout and Webhooks specs, and the
@@ -84,3 +86,21 @@ def test_a_card_number_inside_a_longer_run_of_digits_is_masked() -> None:
 def test_a_psp_reference_next_to_a_card_number_keeps_its_own_digits() -> None:
     text = "psp 8816118280275544, card 4111111145551142"
     assert redact_text(text) == "psp 8816118280275544, card ****1142"
+
+
+# Text built from what a card number is made of (digits, single spaces and dashes) among other
+# characters, so that runs near, at and past 13 digits are common.
+card_like_text = st.text(alphabet=st.sampled_from("0123456789 --4x.5"), max_size=40)
+
+
+@given(st.one_of(card_like_text, st.sampled_from(TEST_PANS), st.text(max_size=30)))
+@example("4222222222222")  # a 13-digit Visa test number: the shortest card there is
+@example("x 4222-222 222 222 y")
+@example("422222222222")  # one digit short
+def test_text_without_thirteen_digits_in_a_row_is_passed_over_without_a_wrong_answer(
+    text: str,
+) -> None:
+    # The quick test for a 13-digit stretch decides nothing the full search would decide
+    # otherwise: the answer is the one every run of digits gives when each is checked.
+    every_run = any(_card_in(run.group(), luhn=True) for run in _DIGIT_RUN.finditer(text))
+    assert contains_card_number(text) == every_run

@@ -175,14 +175,13 @@ def intent(
 ) -> Intent:
     """The intent of a mutating call, written before its request leaves."""
     new_payment = isinstance(request, AuthorizeRequest)
-    return Intent(
-        **_call(request, key, body_digest, fingerprint),
-        provider=provider,
-        record_id=_record_id(provider, key) if new_payment else None,
-        payment_id=payment_id_of(request),
-        since=now,
-        lease_until=now + lease,
-    )
+    call = _call(request, key, body_digest, fingerprint)
+    call["provider"] = provider
+    call["record_id"] = _record_id(provider, key) if new_payment else None
+    call["payment_id"] = payment_id_of(request)
+    call["since"] = now
+    call["lease_until"] = now + lease
+    return Intent.model_validate(call)
 
 
 def _unknown(

@@ -25,6 +25,9 @@ _CONTROLS: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # A run of digits, single spaces or dashes allowed between them, standing on its own.
 _DIGIT_RUN: Final = re.compile(r"(?<![0-9A-Za-z])[0-9](?:[ -]?[0-9])*(?![0-9A-Za-z])")
 _SEPARATOR: Final = re.compile(r"[ -]")
+# Thirteen digits, single spaces or dashes between them: what any card number holds. Text
+# without such a stretch (most references and descriptions) holds no card number.
+_THIRTEEN_DIGITS: Final = re.compile(r"[0-9](?:[ -]?[0-9]){12}")
 # (lowest prefix, highest prefix, shortest, longest): the card networks' issuer ranges, as
 # the number's leading digits, with the lengths each issues (13-19 digits at most).
 _CARD_RANGES: Final[tuple[tuple[str, str, int, int], ...]] = (
@@ -104,6 +107,8 @@ def contains_card_number(text: str) -> bool:
     random 13-19 digit number in sixteen matches; a millisecond timestamp (it starts with 1)
     never does.
     """
+    if _THIRTEEN_DIGITS.search(text) is None:
+        return False
     return any(_card_in(run.group(), luhn=True) for run in _DIGIT_RUN.finditer(text))
 
 

@@ -174,7 +174,7 @@ def validated(model: type[M], **fields: Any) -> M:
     """Build a model; bad input becomes ``InvalidRequestError`` that never echoes the input
     (and does not chain pydantic's error, which holds it)."""
     try:
-        return model(**fields)
+        return model.model_validate(fields)  # as ``model(**fields)``, one call shorter
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or model.__name__}: {e['msg']}"

@@ -55,3 +55,16 @@ def test_another_payment_source_is_another_attempt() -> None:
     assert derive_key("authorize", source=visa, **common) != derive_key(
         "authorize", source=other, **common
     )
+
+
+def test_known_keys_are_unchanged() -> None:
+    # As paygate 0.1.0 derives them: a store may hold them, so they never change.
+    token = {"token": "pm_card_visa", "customer": None}
+    assert derive_key(
+        "authorize", reference="order-1", amount="12.34", currency="EUR", payment_id=None,
+        source=token,
+    ) == "pg1_eaaa797ef59b1198220445f01a8cf319b6755f62f97d1cc4bc06ae9d"  # fmt: skip
+    assert derive_key(
+        "refund", reference="r\u00e9f\x7f", amount=None, currency=None, payment_id="pi_1",
+        details={"b": "1", "a": "\x01"},
+    ) == "pg1_e1e887ccec970cb2956f56cd89b0f7581d3ac0d2b1df3ed285566fbe"  # fmt: skip

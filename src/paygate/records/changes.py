@@ -94,20 +94,22 @@ def blank(
 def _entry(
     old: PaymentRecord | None, new: PaymentRecord, cause: Cause, note: str, now: datetime
 ) -> AuditEntry:
-    return AuditEntry(
-        record_id=new.record_id,
-        seq=1,  # a draft, as the first of a new chain; the store numbers and chains it
-        at=now,
-        from_status=old.status if old is not None else None,
-        to_status=new.status,
-        amount_authorized=str(new.amount_authorized.amount),
-        amount_captured=str(new.amount_captured.amount),
-        amount_refunded=str(new.amount_refunded.amount),
-        currency=new.currency,
-        cause=cause,
-        note=note,
-        prev_hash=GENESIS,
-        hash="",
+    return AuditEntry.model_validate(
+        {
+            "record_id": new.record_id,
+            "seq": 1,  # a draft, as the first of a new chain; the store numbers and chains it
+            "at": now,
+            "from_status": old.status if old is not None else None,
+            "to_status": new.status,
+            "amount_authorized": str(new.amount_authorized.amount),
+            "amount_captured": str(new.amount_captured.amount),
+            "amount_refunded": str(new.amount_refunded.amount),
+            "currency": new.currency,
+            "cause": cause,
+            "note": note,
+            "prev_hash": GENESIS,
+            "hash": "",
+        }
     )
 
 

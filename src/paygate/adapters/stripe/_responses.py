@@ -180,22 +180,24 @@ def _payment(
     refunded = charge.amount_refunded if charge and charge.captured else 0
     status = _refine(base_status, intent, captured, refunded)
     next_action = None if intent.next_action is None else _next_action(intent.next_action)
-    return Payment(
-        id=intent.id,
-        provider=PROVIDER,
-        status=status,
-        amount=currency.from_wire(intent.amount, code),
-        amount_authorized=currency.from_wire(authorized, code),
-        amount_captured=currency.from_wire(captured, code),
-        amount_refunded=currency.from_wire(refunded, code),
-        reference=intent.metadata.get(REFERENCE_KEY),
-        description=intent.description,
-        metadata={k: v for k, v in intent.metadata.items() if k != REFERENCE_KEY},
-        created_at=_UNIX_TIME.validate_python(intent.created),
-        idempotency_key=context.idempotency_key,
-        provider_status=intent.status,
-        next_action=next_action,
-        livemode=intent.livemode,
+    return Payment.model_validate(
+        {
+            "id": intent.id,
+            "provider": PROVIDER,
+            "status": status,
+            "amount": currency.from_wire(intent.amount, code),
+            "amount_authorized": currency.from_wire(authorized, code),
+            "amount_captured": currency.from_wire(captured, code),
+            "amount_refunded": currency.from_wire(refunded, code),
+            "reference": intent.metadata.get(REFERENCE_KEY),
+            "description": intent.description,
+            "metadata": {k: v for k, v in intent.metadata.items() if k != REFERENCE_KEY},
+            "created_at": _UNIX_TIME.validate_python(intent.created),
+            "idempotency_key": context.idempotency_key,
+            "provider_status": intent.status,
+            "next_action": next_action,
+            "livemode": intent.livemode,
+        }
     )
 
 

@@ -151,13 +151,16 @@ def form_body(pairs: Sequence[tuple[str, str]]) -> bytes:
 
 
 def _encode_value(name: str, value: FormValue) -> list[tuple[str, str]]:
+    # The common types first: a check against the abstract ``Mapping`` is the slowest.
     if value is None:
         return []
+    if isinstance(value, str):
+        return [(name, value)]
     if isinstance(value, bool):
         return [(name, "true" if value else "false")]
-    if isinstance(value, int | str):
+    if isinstance(value, int):
         return [(name, str(value))]
-    if isinstance(value, Mapping):
+    if isinstance(value, dict | Mapping):
         return encode_form(value, name)
     pairs: list[tuple[str, str]] = []
     for index, item in enumerate(value):
