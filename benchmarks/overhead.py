@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
@@ -93,15 +94,12 @@ def sync_contenders(
     return through_paygate, bare_httpx
 
 
-def sync_overhead(*, rounds: int, per_round: int, telemetry: bool = False) -> OverheadResult:
-    """With ``telemetry``, the gateway's events go to paygate's OpenTelemetry listener over
-    the OpenTelemetry SDK's providers (spans recorded, no exporter; metrics aggregated into an
-    in-memory reader): what turning it on costs a call, export aside."""
+def sync_contest(*, rounds: int, per_round: int, **options: Any) -> tuple[Stats, Stats]:
+    """The sync contest: a ``Gateway`` made with ``options`` against the bare exchange."""
     transport = httpx.MockTransport(_answer)
     adapter = StripeAdapter(bare.API_KEY, base_url=BASE_URL)
-    listen = {"on_event": _otel_listener()} if telemetry else {}
     with (
-        Gateway(adapter, transport=transport, **listen) as gw,
+        Gateway(adapter, transport=transport, **options) as gw,
         httpx.Client(transport=transport) as client,
     ):
         through_paygate, bare_httpx = sync_contenders(gw, client)
@@ -110,14 +108,21 @@ def sync_overhead(*, rounds: int, per_round: int, telemetry: bool = False) -> Ov
             rounds=rounds,
             per_round=per_round,
         )
+    return stats["Gateway"], stats["httpx.Client"]
+
+
+def sync_overhead(*, rounds: int, per_round: int, telemetry: bool = False) -> OverheadResult:
+    """With ``telemetry``, the gateway's events go to paygate's OpenTelemetry listener over
+    the OpenTelemetry SDK's providers (spans recorded, no exporter; metrics aggregated into an
+    in-memory reader): what turning it on costs a call, export aside."""
     if telemetry:
-        return OverheadResult(
-            "sync, in-process, OpenTelemetry on",
-            stats["Gateway"],
-            stats["httpx.Client"],
-            target="reported",
+        paygate, bare_httpx = sync_contest(
+            rounds=rounds, per_round=per_round, on_event=_otel_listener()
         )
-    return OverheadResult("sync, in-process", stats["Gateway"], stats["httpx.Client"])
+        return OverheadResult(
+            "sync, in-process, OpenTelemetry on", paygate, bare_httpx, target="reported"
+        )
+    return OverheadResult("sync, in-process", *sync_contest(rounds=rounds, per_round=per_round))
 
 
 def _otel_listener() -> OpenTelemetry:
@@ -147,15 +152,21 @@ def async_contenders(
     return through_paygate, bare_httpx
 
 
-def async_overhead(*, rounds: int, per_round: int) -> OverheadResult:
+def async_contest(*, rounds: int, per_round: int, **options: Any) -> tuple[Stats, Stats]:
+    """The async contest: an ``AsyncGateway`` made with ``options`` against the bare exchange."""
     transport = httpx.MockTransport(_answer)
     adapter = StripeAdapter(bare.API_KEY, base_url=BASE_URL)
     through_paygate, bare_httpx = async_contenders(
-        AsyncGateway(adapter, transport=transport), httpx.AsyncClient(transport=transport)
+        AsyncGateway(adapter, transport=transport, **options),
+        httpx.AsyncClient(transport=transport),
     )
     stats = run_interleaved_async(
         {"AsyncGateway": through_paygate, "httpx.AsyncClient": bare_httpx},
         rounds=rounds,
         per_round=per_round,
     )
-    return OverheadResult("async, in-process", stats["AsyncGateway"], stats["httpx.AsyncClient"])
+    return stats["AsyncGateway"], stats["httpx.AsyncClient"]
+
+
+def async_overhead(*, rounds: int, per_round: int) -> OverheadResult:
+    return OverheadResult("async, in-process", *async_contest(rounds=rounds, per_round=per_round))

@@ -18,13 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 
-import httpx
-
-from benchmarks import _stripe_bare as bare
-from benchmarks._harness import Stats, run_interleaved, run_interleaved_async
-from benchmarks.overhead import BASE_URL, _answer, async_contenders, sync_contenders
-from paygate import AsyncGateway, Gateway
-from paygate.adapters.stripe import StripeAdapter
+from benchmarks._harness import Stats
+from benchmarks.overhead import async_contest, sync_contest
 from paygate.gateway import _steps
 from paygate.records import Applied, Intent, MemoryRecordStore
 
@@ -70,30 +65,8 @@ class RecordPathResult:
 
 def record_path(*, rounds: int, per_round: int) -> list[RecordPathResult]:
     """The sync and async contests with the record path priced out."""
-    results = []
-    transport = httpx.MockTransport(_answer)
-    adapter = StripeAdapter(bare.API_KEY, base_url=BASE_URL)
-    with (
-        _priced_out() as records,
-        Gateway(adapter, transport=transport, records=records) as gw,
-        httpx.Client(transport=transport) as client,
-    ):
-        through_paygate, bare_httpx = sync_contenders(gw, client)
-        stats = run_interleaved(
-            {"Gateway": through_paygate, "httpx.Client": bare_httpx},
-            rounds=rounds,
-            per_round=per_round,
-        )
-        results.append(RecordPathResult("sync", stats["Gateway"], stats["httpx.Client"]))
     with _priced_out() as records:
-        through_async, bare_async = async_contenders(
-            AsyncGateway(adapter, transport=transport, records=records),
-            httpx.AsyncClient(transport=transport),
-        )
-        stats = run_interleaved_async(
-            {"AsyncGateway": through_async, "httpx.AsyncClient": bare_async},
-            rounds=rounds,
-            per_round=per_round,
-        )
-        results.append(RecordPathResult("async", stats["AsyncGateway"], stats["httpx.AsyncClient"]))
-    return results
+        sync = sync_contest(rounds=rounds, per_round=per_round, records=records)
+    with _priced_out() as records:
+        on_a_loop = async_contest(rounds=rounds, per_round=per_round, records=records)
+    return [RecordPathResult("sync", *sync), RecordPathResult("async", *on_a_loop)]
