@@ -52,6 +52,8 @@ RULES: Final = (
         'For blocking callers (generated from its asyncio source)."""',
     ),
     (r"\bAsyncPostgresTx\b", "PostgresTx"),
+    (r"\bAsyncSettling\b", "Settling"),
+    (r"\bAsyncPool\b", "Pool"),
     (r"\bAsyncAfter\b", "After"),
     (r"^(After = Callable\[.*), Awaitable\[None\]\]$", r"\1, None]"),
     (r"^from collections\.abc import Awaitable, Callable$", "from collections.abc import Callable"),

@@ -13,12 +13,14 @@ from typing import Any
 import psycopg
 from psycopg import errors
 
+from paygate._postgres import Pool
+from paygate.idempotency.postgres import PostgresStore
 from paygate.records._applied import Applied, ChangeFn, IntentKey, Locate
 from paygate.records._apply import apply_in
 from paygate.records.state import PaymentRecord
 from paygate.records.trail import GENESIS, AuditEntry
 
-__all__ = ["After", "PostgresTx", "apply_on", "next_check"]
+__all__ = ["After", "PostgresTx", "Settling", "apply_on", "next_check"]
 
 # What another store on the same database writes in an apply's own transaction, once the change
 # is applied and before the commit: a call's idempotency key, settled with its outcome.
@@ -167,3 +169,36 @@ def apply_on(
         # Another instance inserted this payment's record first: now it is there to lock and
         # change.
         return once()
+
+
+class Settling:
+    """A ``PostgresRecordStore``'s apply with a call's idempotency key settled in its own
+    transaction (``keys``: the ``PostgresStore`` on the same database)."""
+
+    def __init__(self, pool: Pool, keys: PostgresStore) -> None:
+        self._pool = pool
+        self._keys = keys
+
+    def apply_settling(
+        self,
+        locate: Locate,
+        change: ChangeFn,
+        *,
+        intent: IntentKey | None,
+        key: str,
+        token: str,
+        outcome_of: Callable[[PaymentRecord | None], str | None],
+    ) -> tuple[Applied, bool]:
+        settlement = self._keys.settlement(key, token, outcome_of)
+        applied = self._pool.run(
+            lambda conn: apply_on(
+                conn,
+                locate,
+                change,
+                event=None,
+                intent=intent,
+                needs_intent=False,
+                after=settlement.run,
+            )
+        )
+        return applied, settlement.lost

@@ -12,12 +12,14 @@ from typing import Any
 import psycopg
 from psycopg import errors
 
+from paygate._postgres import AsyncPool
+from paygate.idempotency.postgres import PostgresStore
 from paygate.records._applied import Applied, ChangeFn, IntentKey, Locate
 from paygate.records._apply_async import apply_in_async
 from paygate.records.state import PaymentRecord
 from paygate.records.trail import GENESIS, AuditEntry
 
-__all__ = ["AsyncAfter", "AsyncPostgresTx", "apply_on_async", "next_check"]
+__all__ = ["AsyncAfter", "AsyncPostgresTx", "AsyncSettling", "apply_on_async", "next_check"]
 
 # What another store on the same database writes in an apply's own transaction, once the change
 # is applied and before the commit: a call's idempotency key, settled with its outcome.
@@ -166,3 +168,36 @@ async def apply_on_async(
         # Another instance inserted this payment's record first: now it is there to lock and
         # change.
         return await once()
+
+
+class AsyncSettling:
+    """A ``PostgresRecordStore``'s apply with a call's idempotency key settled in its own
+    transaction (``keys``: the ``PostgresStore`` on the same database)."""
+
+    def __init__(self, pool: AsyncPool, keys: PostgresStore) -> None:
+        self._pool = pool
+        self._keys = keys
+
+    async def apply_settling_async(
+        self,
+        locate: Locate,
+        change: ChangeFn,
+        *,
+        intent: IntentKey | None,
+        key: str,
+        token: str,
+        outcome_of: Callable[[PaymentRecord | None], str | None],
+    ) -> tuple[Applied, bool]:
+        settlement = self._keys.settlement(key, token, outcome_of)
+        applied = await self._pool.run(
+            lambda conn: apply_on_async(
+                conn,
+                locate,
+                change,
+                event=None,
+                intent=intent,
+                needs_intent=False,
+                after=settlement.run_async,
+            )
+        )
+        return applied, settlement.lost

@@ -33,7 +33,7 @@ chain in one repeatable-read snapshot. Record and trail bodies are stored as JSO
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -42,8 +42,8 @@ import psycopg
 from paygate._postgres import AsyncPool, Pool
 from paygate.idempotency.postgres import PostgresStore
 from paygate.idempotency.store import IdempotencyStore
-from paygate.records._pg_tx import PostgresTx, apply_on
-from paygate.records._pg_tx_async import AsyncPostgresTx, apply_on_async
+from paygate.records._pg_tx import PostgresTx, Settling, apply_on
+from paygate.records._pg_tx_async import AsyncPostgresTx, AsyncSettling, apply_on_async
 from paygate.records.schedule import Scheduled
 from paygate.records.state import Intent, PaymentRecord
 from paygate.records.store import (
@@ -120,7 +120,7 @@ class PostgresRecordStore:
         store's URL: this store's apply that settles a call's key in its own transaction.
         None otherwise (the key is then settled after the record, by the idempotency store)."""
         beside = _keys_beside(keys, self._pool.conninfo)
-        return None if beside is None else _Settling(self._pool, beside)
+        return None if beside is None else Settling(self._pool, beside)
 
     def write_intent(self, intent: Intent) -> Intent | None:
         params = _intent_params(intent)
@@ -357,70 +357,6 @@ def _keys_beside(keys: IdempotencyStore, conninfo: str) -> PostgresStore | None:
     return None
 
 
-class _Settling:
-    """``PostgresRecordStore.apply`` with a call's idempotency key settled in its transaction."""
-
-    def __init__(self, pool: Pool, keys: PostgresStore) -> None:
-        self._pool = pool
-        self._keys = keys
-
-    def apply_settling(
-        self,
-        locate: Locate,
-        change: ChangeFn,
-        *,
-        intent: IntentKey | None,
-        key: str,
-        token: str,
-        outcome_of: Callable[[PaymentRecord | None], str | None],
-    ) -> tuple[Applied, bool]:
-        settlement = self._keys.settlement(key, token, outcome_of)
-        applied = self._pool.run(
-            lambda conn: apply_on(
-                conn,
-                locate,
-                change,
-                event=None,
-                intent=intent,
-                needs_intent=False,
-                after=settlement.run,
-            )
-        )
-        return applied, settlement.lost
-
-
-class _AsyncSettling:
-    """``_Settling`` on a record store's asyncio face."""
-
-    def __init__(self, pool: AsyncPool, keys: PostgresStore) -> None:
-        self._pool = pool
-        self._keys = keys
-
-    async def apply_settling_async(
-        self,
-        locate: Locate,
-        change: ChangeFn,
-        *,
-        intent: IntentKey | None,
-        key: str,
-        token: str,
-        outcome_of: Callable[[PaymentRecord | None], str | None],
-    ) -> tuple[Applied, bool]:
-        settlement = self._keys.settlement(key, token, outcome_of)
-        applied = await self._pool.run(
-            lambda conn: apply_on_async(
-                conn,
-                locate,
-                change,
-                event=None,
-                intent=intent,
-                needs_intent=False,
-                after=settlement.run_async,
-            )
-        )
-        return applied, settlement.lost
-
-
 class _AsyncPostgresRecords:
     """A ``PostgresRecordStore``'s call-path calls for one event loop: the same statements
     and the same ``apply`` (``apply_on_async``: ``apply_in_async`` in pipeline mode) on
@@ -432,7 +368,7 @@ class _AsyncPostgresRecords:
     def settling(self, keys: IdempotencyStore) -> AsyncSettlingRecords | None:
         """``PostgresRecordStore.settling``, on this face's connections."""
         beside = _keys_beside(keys, self._pool.conninfo)
-        return None if beside is None else _AsyncSettling(self._pool, beside)
+        return None if beside is None else AsyncSettling(self._pool, beside)
 
     async def apply_async(
         self,
