@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
 
 import psycopg
 import pytest
@@ -36,27 +36,46 @@ def stores(postgres_conninfo: str) -> Iterator[tuple[PostgresStore, PostgresReco
     records.close()
 
 
+T = TypeVar("T")
+
+
 def _never(*args: Any, **kwargs: Any) -> Any:
     raise AssertionError("the key was completed apart from its record")
+
+
+def _through(
+    kind: str,
+    api_key: str,
+    options: dict[str, Any],
+    steps: Callable[[Any, Callable[[Any], Awaitable[Any]]], Awaitable[T]],
+) -> T:
+    """``steps(gw, done)`` on a new gateway of ``kind``: ``done`` awaits what an
+    ``AsyncGateway`` call returns, and passes a blocking gateway's result through."""
+
+    async def done(result: Any) -> Any:
+        return await result if kind == "async" else result
+
+    if kind == "sync":
+        with Gateway.for_stripe(api_key, **options) as gw:
+            return asyncio.run(steps(gw, done))
+
+    async def main() -> T:
+        async with AsyncGateway.for_stripe(api_key, **options) as agw:
+            return await steps(agw, done)
+
+    return asyncio.run(main())
 
 
 def _authorize_twice(
     kind: str, options: dict[str, Any], api_key: str, reference: str
 ) -> tuple[Any, Any]:
     """The same authorize twice through a new gateway of ``kind``: the first, then its repeat."""
-    if kind == "sync":
-        with Gateway.for_stripe(api_key, **options) as gw:
-            return (
-                gw.authorize(TEN, source=VISA, reference=reference),
-                gw.authorize(TEN, source=VISA, reference=reference),
-            )
 
-    async def main() -> tuple[Any, Any]:
-        async with AsyncGateway.for_stripe(api_key, **options) as agw:
-            first = await agw.authorize(TEN, source=VISA, reference=reference)
-            return first, await agw.authorize(TEN, source=VISA, reference=reference)
+    async def twice(gw: Any, done: Callable[[Any], Awaitable[Any]]) -> tuple[Any, Any]:
+        first = await done(gw.authorize(TEN, source=VISA, reference=reference))
+        return first, await done(gw.authorize(TEN, source=VISA, reference=reference))
 
-    return asyncio.run(main())
+    return _through(kind, api_key, options, twice)
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
@@ -194,35 +213,23 @@ def test_an_answer_not_to_replay_frees_its_key_in_the_records_transaction(
     source = PaymentSource.token("pm_card_threeDSecure2Required")
     reference = f"order-early-{kind}"
 
-    async def steps(gw: Any) -> tuple[Any, Any, Any]:
-        async def call(result: Any) -> Any:
-            return await result if kind == "async" else result
-
-        payment = await call(
+    async def steps(gw: Any, done: Callable[[Any], Awaitable[Any]]) -> tuple[Any, Any, Any]:
+        payment = await done(
             gw.authorize(TEN, source=source, reference=reference, return_url=RETURN)
         )
-        early = await call(gw.complete_action(payment.id, idempotency_key=reference))
+        early = await done(gw.complete_action(payment.id, idempotency_key=reference))
         with psycopg.connect(postgres_conninfo, autocommit=True) as conn:
             left = conn.execute(
                 "SELECT count(*) FROM paygate_idempotency WHERE key = %s", (reference,)
             ).fetchone()
         sim.authenticate(payment.next_action)
-        done = await call(gw.complete_action(payment.id, idempotency_key=reference))
-        return early, left, done
+        completed = await done(gw.complete_action(payment.id, idempotency_key=reference))
+        return early, left, completed
 
-    if kind == "sync":
-        with Gateway.for_stripe(api_key, **options) as gw:
-            early, left, done = asyncio.run(steps(gw))
-    else:
-
-        async def main() -> tuple[Any, Any, Any]:
-            async with AsyncGateway.for_stripe(api_key, **options) as agw:
-                return await steps(agw)
-
-        early, left, done = asyncio.run(main())
+    early, left, completed = _through(kind, api_key, options, steps)
     assert early.status is PaymentStatus.REQUIRES_ACTION
     assert left == (0,)  # freed, not kept for a replay
-    assert done.status is PaymentStatus.AUTHORIZED
+    assert completed.status is PaymentStatus.AUTHORIZED
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
