@@ -45,6 +45,7 @@ import psycopg
 from paygate._postgres import AsyncPool, Pool
 from paygate.idempotency.memory import DEFAULT_TTL
 from paygate.idempotency.store import AsyncIdempotencyStore, BeginResult, Entry, decide
+from paygate.telemetry import key_digest
 
 if TYPE_CHECKING:
     from paygate.records.state import PaymentRecord
@@ -304,7 +305,9 @@ class KeySettlement:
         try:
             outcome = self._outcome_of(applied.record)
         except Exception:  # the record commits all the same; the key is freed for a repeat
-            logger.exception("idempotency key %s: no outcome to store; the key is freed", self._key)
+            logger.exception(
+                "idempotency key %s: no outcome to store; the key is freed", key_digest(self._key)
+            )
             outcome = None
         self._completes = outcome is not None
         if outcome is None:
